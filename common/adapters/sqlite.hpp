@@ -1,0 +1,73 @@
+#pragma once
+// RAII SQLite: a connection, prepared statements with typed binding, write transactions,
+// and numbered forward-only migrations (PRAGMA user_version).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/core/expected.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace fwchain::sql {
+
+class Stmt;
+
+class Db {
+public:
+    // Opens (creating) the file with WAL, synchronous=NORMAL, foreign keys, busy timeout.
+    static Expected<Db> Open(const std::string& path);
+    Db(Db&&) noexcept;
+    Db& operator=(Db&&) noexcept;
+    ~Db();
+
+    Status Exec(const std::string& sql);
+    Expected<Stmt> Prepare(const std::string& sql);
+    // Runs fn inside BEGIN IMMEDIATE ... COMMIT; rolls back if fn fails.
+    Status WriteTransaction(const std::function<Status()>& fn);
+    // Applies migrations[user_version..] each in its own transaction.
+    Status Migrate(const std::vector<std::string>& migrations);
+    std::int64_t LastInsertRowId() const;
+    int Changes() const;
+    sqlite3* raw() { return db_; }
+
+private:
+    explicit Db(sqlite3* db) : db_(db) {}
+    sqlite3* db_ = nullptr;
+};
+
+class Stmt {
+public:
+    Stmt(Stmt&&) noexcept;
+    Stmt& operator=(Stmt&&) noexcept;
+    ~Stmt();
+
+    // Binding is 1-based like SQLite. Returns *this for chaining.
+    Stmt& Bind(int idx, std::int64_t v);
+    Stmt& Bind(int idx, const std::string& v);
+    Stmt& BindBlob(int idx, const void* data, std::size_t size);
+    Stmt& BindNull(int idx);
+
+    // true = a row is available, false = done.
+    Expected<bool> Step();
+    // Step until done (for writes).
+    Status Run();
+    void Reset();
+
+    std::int64_t Int(int col) const;
+    std::string Text(int col) const;
+    std::string Blob(int col) const;
+    bool IsNull(int col) const;
+
+private:
+    friend class Db;
+    Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+    sqlite3* db_ = nullptr;
+    sqlite3_stmt* s_ = nullptr;
+};
+
+}  // namespace fwchain::sql

@@ -1,0 +1,105 @@
+#pragma once
+// The vendor's signed documents (DESIGN.md §3, §4): root, release manifest, timestamp, and the
+// client-side verification rules applied to them. Pure: the caller supplies `now`.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/core/envelope.hpp"
+
+namespace fwchain {
+
+struct RoleKeys {
+    std::vector<std::string> keyids;
+    std::size_t threshold = 1;
+};
+
+struct Root {
+    std::string vendor;
+    std::uint64_t version = 0;
+    std::int64_t issued = 0;
+    std::int64_t expires = 0;
+    std::map<std::string, PublicKey> keys;   // keyid -> key
+    std::map<std::string, RoleKeys> roles;   // root, release, timestamp, admission, approver
+    Envelope envelope;                       // as received, for re-serving
+
+    // True when `key` is listed for `role`.
+    bool HasRoleKey(const std::string& role, const PublicKey& key) const;
+    const RoleKeys* Role(const std::string& role) const;
+};
+
+struct ImageInfo {
+    std::string sha256;
+    std::uint64_t size = 0;
+    std::string name;
+};
+
+struct Release {
+    std::string vendor;
+    std::string product;
+    std::vector<std::string> hardware;
+    std::string version;
+    std::uint64_t sequence = 0;
+    ImageInfo image;
+    std::int64_t created = 0;
+    std::int64_t expires = 0;
+    Envelope envelope;
+    std::string ManifestHash() const { return envelope.SignedHash(); }
+};
+
+struct Timestamp {
+    std::uint64_t version = 0;
+    std::int64_t issued = 0;
+    std::int64_t expires = 0;
+    std::map<std::string, std::uint64_t> latest;  // product -> sequence
+    std::uint64_t root_version = 0;
+    Envelope envelope;
+};
+
+// Structural parsing, no signature checks.
+Expected<Root> ParseRoot(const Envelope& env);
+Expected<Release> ParseRelease(const Envelope& env);
+Expected<Timestamp> ParseTimestamp(const Envelope& env);
+
+// Builders used by the vendor (the `signed` parts; sign with SignDocument).
+Json MakeRootSigned(const Root& root);
+
+// Verifies a self-signed initial root (provisioning, first gateway start).
+Expected<Root> VerifyInitialRoot(const Envelope& env, std::int64_t now);
+
+// Walks trusted -> trusted+1 -> ... (TUF): each root N+1 must be signed by a threshold of root
+// N's root keys and of its own; versions must be consecutive. The final root must be unexpired.
+Expected<Root> VerifyRootChain(const Root& trusted, const std::vector<Envelope>& newer,
+                               std::int64_t now);
+
+struct AcceptedMark {  // what a client remembers of the last timestamp it accepted
+    std::uint64_t version = 0;
+    std::int64_t issued = 0;
+};
+
+// Threshold of timestamp keys, not expired at `now`, root_version matches, and not older (by
+// version or issued) than `last`.
+Expected<Timestamp> VerifyTimestamp(const Root& root, const Envelope& env, std::int64_t now,
+                                    const AcceptedMark& last);
+
+struct DeviceMatch {
+    std::string vendor;
+    std::string product;
+    std::string hardware;
+    std::uint64_t installed_sequence = 0;
+    std::uint64_t max_image_size = 0;  // 0 = no limit
+};
+
+// Threshold of release keys, not expired, vendor/product/hardware match, sequence strictly above
+// the installed one and not above what the timestamp names as latest (mix-and-match).
+Expected<Release> VerifyRelease(const Root& root, const Envelope& env, std::int64_t now,
+                                const DeviceMatch& device, const Timestamp& ts);
+
+// Verification of a release by a relay (gateway): signatures, expiry, vendor and timestamp
+// consistency, without the per-device rules.
+Expected<Release> VerifyReleaseForRelay(const Root& root, const Envelope& env, std::int64_t now,
+                                        const Timestamp& ts);
+
+}  // namespace fwchain

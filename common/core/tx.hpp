@@ -1,0 +1,52 @@
+#pragma once
+// Ledger transactions (DESIGN.md §5). Shared by the ledger, the vendor server (release, admit),
+// the gateway (relaying reports) and the device agent (signing its update reports).
+//
+// Canonical form: {"body","nonce","recipient","sender","state","time","type","ver","verifier"}
+// plus "sig" (hex Ed25519 by `sender` over Canonical(unsigned fields)). The tx id is the SHA-256
+// hex of Canonical(the whole signed object, sig included).
+#include <cstdint>
+#include <string>
+
+#include "common/core/crypto.hpp"
+#include "common/core/json.hpp"
+
+namespace fwchain {
+
+namespace txtype {
+inline constexpr const char* kGenesis = "genesis";
+inline constexpr const char* kRelease = "release";
+inline constexpr const char* kAdmit = "admit";
+inline constexpr const char* kRevoke = "revoke";
+inline constexpr const char* kUpdate = "update";
+inline constexpr const char* kApprove = "approve";
+inline constexpr const char* kStatus = "status";
+}  // namespace txtype
+
+// Upper bound on one serialised transaction.
+inline constexpr std::size_t kMaxTxSize = 16 * 1024;
+
+struct Tx {
+    std::string type;
+    std::string sender;     // public key hex of the signer
+    std::string recipient;  // device id, product, subject id, ...
+    std::string ver;        // version string (people) or ""
+    std::string verifier;   // image sha256 hex or ""
+    std::string state;      // update: installed|failed|rolled-back|up-to-date|downloading
+    std::int64_t time = 0;
+    std::uint64_t nonce = 0;  // per-sender counter for update/status (replay protection)
+    Json body = Json::object();
+    std::string sig;        // hex
+
+    Json UnsignedJson() const;
+    Json ToJson() const;
+    std::string Id() const;  // SHA-256 hex of Canonical(ToJson())
+    void SignWith(const SigningKey& key);  // sets sender and sig
+    bool SignatureValid() const;
+};
+
+// Parses and checks the shape (fields, types, hex) and the signature. Does not check
+// authorisation (that needs chain state).
+Expected<Tx> ParseTx(const Json& j);
+
+}  // namespace fwchain

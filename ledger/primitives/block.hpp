@@ -1,0 +1,88 @@
+#pragma once
+// Blocks and headers (DESIGN.md §5).
+//
+// Header: 136 bytes, little-endian integers, hashed with SHA-256:
+//   [0,4)     version      u32
+//   [4,8)     bits         u32   required leading zero bits of the hash
+//   [8,16)    height       u64
+//   [16,24)   timestamp    i64   seconds since epoch
+//   [24,56)   prev_hash    32 bytes
+//   [56,88)   merkle_root  32 bytes (of tx ids)
+//   [88,120)  miner        32 bytes Ed25519 public key
+//   [120,128) extra_nonce  u64   per mining thread
+//   [128,136) nonce        u64
+// The first 128 bytes are two whole SHA-256 blocks: a miner hashes them once (the midstate) and
+// per nonce compresses only the final block (8 bytes + padding), 1 compression instead of 3.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/core/crypto.hpp"
+#include "common/core/envelope.hpp"
+#include "common/core/tx.hpp"
+
+namespace fwchain::ledger {
+
+inline constexpr std::size_t kHeaderSize = 136;
+inline constexpr std::size_t kMidstateSize = 128;
+inline constexpr std::size_t kMaxBlockTxs = 2000;
+inline constexpr std::size_t kMaxBlockSize = 4 << 20;  // serialised JSON
+
+struct BlockHeader {
+    std::uint32_t version = 1;
+    std::uint32_t bits = 0;
+    std::uint64_t height = 0;
+    std::int64_t timestamp = 0;
+    Hash256 prev_hash{};
+    Hash256 merkle_root{};
+    PublicKey miner{};
+    std::uint64_t extra_nonce = 0;
+    std::uint64_t nonce = 0;
+
+    std::array<std::uint8_t, kHeaderSize> Serialize() const;
+    static BlockHeader Deserialize(const std::uint8_t* data);  // kHeaderSize bytes
+    Hash256 Hash() const;
+};
+
+struct Block {
+    BlockHeader header;
+    Signature miner_sig{};  // by header.miner over the 32-byte header hash
+    std::string message;    // free text, <= 256 bytes
+    std::vector<Tx> txs;
+
+    Hash256 Hash() const { return header.Hash(); }
+    // {"hash","header"(hex),"miner_sig","message","txs":[tx json]}
+    Json ToJson() const;
+    // Shape only (sizes, hex, tx shapes and signatures); consensus checks are separate.
+    static Expected<Block> FromJson(const Json& j);
+};
+
+Hash256 MerkleRoot(const std::vector<Hash256>& tx_ids);
+// True when hash has at least `bits` leading zero bits.
+bool MeetsBits(const Hash256& hash, std::uint32_t bits);
+
+struct ChainParams {
+    std::uint32_t initial_bits = 12;       // demo difficulty; production documented in README
+    std::int64_t target_interval = 10;     // seconds per block
+    std::uint32_t retarget_window = 32;
+    std::uint64_t finality_depth = 64;
+    std::uint32_t confirmations = 2;
+    Json ToJson() const;
+    static Expected<ChainParams> FromJson(const Json& j);
+};
+
+struct GenesisSpec {
+    Envelope root;                   // vendor root metadata (v1)
+    std::vector<PublicKey> miners;   // initially admitted miner keys
+    ChainParams params;
+    std::int64_t timestamp = 0;
+    std::string message;
+};
+
+// Builds, mines (at params.initial_bits) and signs the genesis block. Its single tx has type
+// "genesis", is signed by `miner_key`, recipient = root vendor, and body
+// {"root": root envelope json, "root_sha256": signed hash, "miners": [hex], "params": {...}}.
+Block MakeGenesisBlock(const GenesisSpec& spec, const SigningKey& miner_key);
+
+}  // namespace fwchain::ledger

@@ -20,6 +20,7 @@
 
 #include "common/core/crypto.hpp"
 #include "common/core/envelope.hpp"
+#include "common/core/metadata.hpp"
 #include "common/core/tx.hpp"
 
 namespace fwchain::ledger {
@@ -28,6 +29,10 @@ inline constexpr std::size_t kHeaderSize = 136;
 inline constexpr std::size_t kMidstateSize = 128;
 inline constexpr std::size_t kMaxBlockTxs = 2000;
 inline constexpr std::size_t kMaxBlockSize = 4 << 20;  // serialised JSON
+inline constexpr std::size_t kMaxMessageSize = 256;
+// Work is summed as unsigned __int128 (2^bits per block); this bound keeps the sum far from
+// overflow for any realistic chain length.
+inline constexpr std::uint32_t kMaxBits = 120;
 
 struct BlockHeader {
     std::uint32_t version = 1;
@@ -58,13 +63,16 @@ struct Block {
     static Expected<Block> FromJson(const Json& j);
 };
 
+// See merkle.hpp for the tree layout and proofs.
 Hash256 MerkleRoot(const std::vector<Hash256>& tx_ids);
+// Merkle root of the ids of `txs`, in order.
+Hash256 MerkleRootOfTxs(const std::vector<Tx>& txs);
 // True when hash has at least `bits` leading zero bits.
 bool MeetsBits(const Hash256& hash, std::uint32_t bits);
 
 struct ChainParams {
-    std::uint32_t initial_bits = 12;       // demo difficulty; production documented in README
-    std::int64_t target_interval = 10;     // seconds per block
+    std::uint32_t initial_bits = 12;    // demo difficulty; production documented in README
+    std::int64_t target_interval = 10;  // seconds per block
     std::uint32_t retarget_window = 32;
     std::uint64_t finality_depth = 64;
     std::uint32_t confirmations = 2;
@@ -73,8 +81,8 @@ struct ChainParams {
 };
 
 struct GenesisSpec {
-    Envelope root;                   // vendor root metadata (v1)
-    std::vector<PublicKey> miners;   // initially admitted miner keys
+    Envelope root;                  // vendor root metadata (v1)
+    std::vector<PublicKey> miners;  // initially admitted miner keys
     ChainParams params;
     std::int64_t timestamp = 0;
     std::string message;
@@ -84,5 +92,22 @@ struct GenesisSpec {
 // "genesis", is signed by `miner_key`, recipient = root vendor, and body
 // {"root": root envelope json, "root_sha256": signed hash, "miners": [hex], "params": {...}}.
 Block MakeGenesisBlock(const GenesisSpec& spec, const SigningKey& miner_key);
+
+// What the genesis tx establishes: the vendor root (the trust anchor for release/admission/approver
+// keys), the initially admitted miners and the chain parameters.
+struct GenesisInfo {
+    Root root;
+    std::vector<PublicKey> miners;
+    ChainParams params;
+};
+
+// Parses a genesis tx body and checks it is self-consistent: the root envelope parses and is
+// signed by a threshold of its own root keys (expiry is not checked: the chain outlives it),
+// root_sha256 names it, at least one miner. Errors have reason "bad-genesis".
+Expected<GenesisInfo> ParseGenesisTx(const Tx& tx);
+
+// Little-endian helpers shared with the miner and tests.
+void PutLe64(std::uint8_t* out, std::uint64_t v);
+std::uint64_t GetLe64(const std::uint8_t* in);
 
 }  // namespace fwchain::ledger

@@ -111,16 +111,17 @@ using Status = Expected<void>;
 }  // namespace fwchain
 
 // Propagates the error of an Expected expression, like Rust's `?`.
-#define FW_TRY(expr)                                          \
-    do {                                                      \
-        auto fw_try_result_ = (expr);                         \
-        if (!fw_try_result_) return ::fwchain::Fail(fw_try_result_.error()); \
+#define FW_TRY(expr) FW_TRY_IMPL(FW_CONCAT(fw_try_, __COUNTER__), expr)
+#define FW_TRY_IMPL(tmp, expr)                          \
+    do {                                                \
+        auto tmp = (expr);                              \
+        if (!tmp) return ::fwchain::Fail(tmp.error());  \
     } while (0)
 
 #define FW_CONCAT_INNER(a, b) a##b
 #define FW_CONCAT(a, b) FW_CONCAT_INNER(a, b)
 // FW_ASSIGN(auto x, Foo()); declares x from the value or returns the error.
-#define FW_ASSIGN(decl, expr) FW_ASSIGN_IMPL(FW_CONCAT(fw_assign_, __LINE__), decl, expr)
+#define FW_ASSIGN(decl, expr) FW_ASSIGN_IMPL(FW_CONCAT(fw_assign_, __COUNTER__), decl, expr)
 #define FW_ASSIGN_IMPL(tmp, decl, expr)                 \
     auto tmp = (expr);                                  \
     if (!tmp) return ::fwchain::Fail(tmp.error());      \

@@ -125,8 +125,7 @@ Signature SigningKey::Sign(const std::uint8_t* msg, std::size_t size) const {
     return sig;
 }
 
-bool Verify(const PublicKey& pub, const std::uint8_t* msg, std::size_t size,
-            const Signature& sig) {
+bool Verify(const PublicKey& pub, const std::uint8_t* msg, std::size_t size, const Signature& sig) {
     try {
         CryptoPP::ed25519Verifier verifier(pub.data());
         return verifier.VerifyMessage(msg, size, sig.data(), sig.size());

@@ -78,13 +78,27 @@ void SendError(httplib::Response& res, const Error& e) {
     int status = 500;
     switch (e.code) {
         case Errc::kInvalid:
-        case Errc::kVerify: status = 400; break;
-        case Errc::kNotFound: status = 404; break;
-        case Errc::kConflict: status = 409; break;
-        case Errc::kTooLarge: status = 413; break;
-        case Errc::kUnauthorized: status = 403; break;
-        case Errc::kNetwork: status = 502; break;
-        default: status = 500; break;
+        case Errc::kVerify:
+            status = 400;
+            break;
+        case Errc::kNotFound:
+            status = 404;
+            break;
+        case Errc::kConflict:
+            status = 409;
+            break;
+        case Errc::kTooLarge:
+            status = 413;
+            break;
+        case Errc::kUnauthorized:
+            status = 403;
+            break;
+        case Errc::kNetwork:
+            status = 502;
+            break;
+        default:
+            status = 500;
+            break;
     }
     SendError(res, status, e.reason, e.message);
 }
@@ -243,16 +257,16 @@ Expected<Json> ToJsonReply(const Url& url, const std::string& path, Reply reply,
                            std::size_t max_size) {
     if (reply.status < 200 || reply.status >= 300) {
         std::string reason = "http-" + std::to_string(reply.status);
-        std::string message = url.Origin() + url.base_path + path + " answered " +
-                              std::to_string(reply.status);
+        std::string message =
+            url.Origin() + url.base_path + path + " answered " + std::to_string(reply.status);
         auto j = ParseJson(reply.body, max_size);
         if (j && j->is_object()) {
             if (auto r = GetString(*j, "error")) reason = *r;
             if (auto m = GetString(*j, "message")) message += ": " + *m;
         }
-        Errc code = reply.status == 404   ? Errc::kNotFound
-                    : reply.status == 409 ? Errc::kConflict
-                    : reply.status == 413 ? Errc::kTooLarge
+        Errc code = reply.status == 404                            ? Errc::kNotFound
+                    : reply.status == 409                          ? Errc::kConflict
+                    : reply.status == 413                          ? Errc::kTooLarge
                     : (reply.status == 401 || reply.status == 403) ? Errc::kUnauthorized
                     : reply.status >= 500                          ? Errc::kNetwork
                                                                    : Errc::kInvalid;

@@ -14,12 +14,12 @@
 namespace fwchain::http {
 
 struct ServerOptions {
-    std::size_t threads = 16;            // >= expected concurrent keep-alive connections
-    std::size_t max_body = 1 << 20;      // request body limit
+    std::size_t threads = 16;        // >= expected concurrent keep-alive connections
+    std::size_t max_body = 1 << 20;  // request body limit
     int read_timeout_s = 10;
     int write_timeout_s = 30;
     int keep_alive_timeout_s = 5;
-    std::size_t keep_alive_max = 1000;   // 1 for web-seed endpoints (no pipelining support)
+    std::size_t keep_alive_max = 1000;  // 1 for web-seed endpoints (no pipelining support)
 };
 
 std::unique_ptr<httplib::Server> MakeServer(const ServerOptions& opts);
@@ -52,7 +52,7 @@ struct Url {
     std::string scheme;  // http or https
     std::string host;
     int port = 0;
-    std::string base_path;  // without trailing slash
+    std::string base_path;       // without trailing slash
     std::string Origin() const;  // scheme://host:port
 };
 Expected<Url> ParseUrl(const std::string& s);
@@ -65,7 +65,7 @@ struct ClientOptions {
 
 // A client with nodelay and timeouts. One per thread; not thread-safe.
 class Client {
-public:
+  public:
     explicit Client(const Url& url, ClientOptions opts = {});
     static Expected<Client> For(const std::string& url, ClientOptions opts = {});
 
@@ -81,7 +81,7 @@ public:
     httplib::Client& Raw() { return *cli_; }
     const Url& url() const { return url_; }
 
-private:
+  private:
     Url url_;
     std::unique_ptr<httplib::Client> cli_;
 };

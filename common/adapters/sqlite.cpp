@@ -81,8 +81,8 @@ Status Db::Migrate(const std::vector<std::string>& migrations) {
     if (version > migrations.size()) {
         return Fail(Errc::kDatabase, "schema-too-new",
                     "database schema v" + std::to_string(version) +
-                        " is newer than this program knows (v" +
-                        std::to_string(migrations.size()) + ")");
+                        " is newer than this program knows (v" + std::to_string(migrations.size()) +
+                        ")");
     }
     for (std::size_t i = version; i < migrations.size(); ++i) {
         FW_TRY(WriteTransaction([&]() -> Status {

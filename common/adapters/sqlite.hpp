@@ -18,7 +18,7 @@ namespace fwchain::sql {
 class Stmt;
 
 class Db {
-public:
+  public:
     // Opens (creating) the file with WAL, synchronous=NORMAL, foreign keys, busy timeout.
     static Expected<Db> Open(const std::string& path);
     Db(Db&&) noexcept;
@@ -35,13 +35,13 @@ public:
     int Changes() const;
     sqlite3* raw() { return db_; }
 
-private:
+  private:
     explicit Db(sqlite3* db) : db_(db) {}
     sqlite3* db_ = nullptr;
 };
 
 class Stmt {
-public:
+  public:
     Stmt(Stmt&&) noexcept;
     Stmt& operator=(Stmt&&) noexcept;
     ~Stmt();
@@ -63,7 +63,7 @@ public:
     std::string Blob(int col) const;
     bool IsNull(int col) const;
 
-private:
+  private:
     friend class Db;
     Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
     sqlite3* db_ = nullptr;

@@ -24,7 +24,7 @@ inline std::string Sha256Hex(std::string_view s) { return ToHex(Sha256(s)); }
 
 // Incremental SHA-256 for streams (image downloads, files).
 class Sha256Stream {
-public:
+  public:
     Sha256Stream();
     ~Sha256Stream();
     Sha256Stream(const Sha256Stream&) = delete;
@@ -32,7 +32,7 @@ public:
     void Update(const void* data, std::size_t size);
     Hash256 Final();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
@@ -44,7 +44,7 @@ Expected<std::string> Sha256File(const std::string& path);
 std::string KeyId(const PublicKey& pub);
 
 class SigningKey {
-public:
+  public:
     static SigningKey Generate();
     // From the 32-byte RFC 8032 private seed.
     static Expected<SigningKey> FromSeed(const Bytes& seed);
@@ -61,7 +61,7 @@ public:
         return Sign(reinterpret_cast<const std::uint8_t*>(msg.data()), msg.size());
     }
 
-private:
+  private:
     std::array<std::uint8_t, 32> seed_{};
     PublicKey public_{};
 };

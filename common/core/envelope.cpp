@@ -11,7 +11,8 @@ Json Envelope::ToJson() const {
 }
 
 Expected<Envelope> ParseEnvelope(const Json& j) {
-    if (!j.is_object()) return Fail(Errc::kInvalid, "malformed", "signed document is not an object");
+    if (!j.is_object())
+        return Fail(Errc::kInvalid, "malformed", "signed document is not an object");
     FW_ASSIGN(const Json* signed_doc, GetObject(j, "signed"));
     FW_ASSIGN(const Json* sigs, GetArray(j, "signatures"));
     if (sigs->size() > 64) return Fail(Errc::kInvalid, "malformed", "too many signatures");

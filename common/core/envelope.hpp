@@ -12,7 +12,7 @@
 namespace fwchain {
 
 struct Envelope {
-    Json signed_doc;  // the "signed" object
+    Json signed_doc;                                              // the "signed" object
     std::vector<std::pair<std::string, std::string>> signatures;  // (keyid, sig hex)
 
     Json ToJson() const;

@@ -53,7 +53,7 @@ inline Unexpected Fail(Error e) { return Unexpected{std::move(e)}; }
 
 template <typename T>
 class [[nodiscard]] Expected {
-public:
+  public:
     Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}
     Expected(Unexpected u) : v_(std::in_place_index<1>, std::move(u.error)) {}
     Expected(Error e) : v_(std::in_place_index<1>, std::move(e)) {}
@@ -84,13 +84,13 @@ public:
         return std::get<1>(v_);
     }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Expected<void> {
-public:
+  public:
     Expected() = default;
     Expected(Unexpected u) : err_(std::move(u.error)), ok_(false) {}
     Expected(Error e) : err_(std::move(e)), ok_(false) {}
@@ -101,7 +101,7 @@ public:
         return err_;
     }
 
-private:
+  private:
     Error err_;
     bool ok_ = true;
 };
@@ -112,17 +112,17 @@ using Status = Expected<void>;
 
 // Propagates the error of an Expected expression, like Rust's `?`.
 #define FW_TRY(expr) FW_TRY_IMPL(FW_CONCAT(fw_try_, __COUNTER__), expr)
-#define FW_TRY_IMPL(tmp, expr)                          \
-    do {                                                \
-        auto tmp = (expr);                              \
-        if (!tmp) return ::fwchain::Fail(tmp.error());  \
+#define FW_TRY_IMPL(tmp, expr)                         \
+    do {                                               \
+        auto tmp = (expr);                             \
+        if (!tmp) return ::fwchain::Fail(tmp.error()); \
     } while (0)
 
 #define FW_CONCAT_INNER(a, b) a##b
 #define FW_CONCAT(a, b) FW_CONCAT_INNER(a, b)
 // FW_ASSIGN(auto x, Foo()); declares x from the value or returns the error.
 #define FW_ASSIGN(decl, expr) FW_ASSIGN_IMPL(FW_CONCAT(fw_assign_, __COUNTER__), decl, expr)
-#define FW_ASSIGN_IMPL(tmp, decl, expr)                 \
-    auto tmp = (expr);                                  \
-    if (!tmp) return ::fwchain::Fail(tmp.error());      \
+#define FW_ASSIGN_IMPL(tmp, decl, expr)            \
+    auto tmp = (expr);                             \
+    if (!tmp) return ::fwchain::Fail(tmp.error()); \
     decl = std::move(tmp).value()

@@ -32,7 +32,8 @@ Status SyncParentDir(const std::string& path) {
 
 Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned mode) {
     std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
+    int fd =
+        ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
     if (fd < 0) return Fail(IoError("cannot create", tmp));
     ::fchmod(fd, static_cast<mode_t>(mode));  // umask must not loosen or tighten the mode
     std::size_t off = 0;

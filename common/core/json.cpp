@@ -14,8 +14,8 @@ constexpr int kMaxDepth = 32;
 Expected<Json> ParseJson(std::string_view text, std::size_t max_size) {
     if (text.size() > max_size) {
         return Fail(Errc::kTooLarge, "too-large",
-                    "JSON document of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
-                        std::to_string(max_size));
+                    "JSON document of " + std::to_string(text.size()) +
+                        " bytes exceeds the limit of " + std::to_string(max_size));
     }
     // The parser callback sees every event before the value is stored: it rejects floats,
     // excessive nesting and duplicate keys (which canonical JSON forbids).

@@ -20,9 +20,9 @@ Status CheckType(const Json& s, const std::string& type) {
 
 Status CheckExpiry(const std::string& doc, std::int64_t expires, std::int64_t now) {
     if (expires <= now) {
-        return Fail(Errc::kVerify, "expired",
-                    doc + " expired at " + std::to_string(expires) + " (now " +
-                        std::to_string(now) + ")");
+        return Fail(
+            Errc::kVerify, "expired",
+            doc + " expired at " + std::to_string(expires) + " (now " + std::to_string(now) + ")");
     }
     return {};
 }
@@ -73,7 +73,8 @@ Expected<Root> ParseRoot(const Envelope& env) {
         if (!pub_hex) return Fail(Malformed("root key " + keyid, pub_hex.error()));
         auto pub = PublicKeyFromHex(*pub_hex);
         if (!pub || KeyId(*pub) != keyid) {
-            return Fail(Errc::kInvalid, "malformed", "root key " + keyid + " does not match its id");
+            return Fail(Errc::kInvalid, "malformed",
+                        "root key " + keyid + " does not match its id");
         }
         root.keys[keyid] = *pub;
     }
@@ -98,8 +99,8 @@ Expected<Root> ParseRoot(const Envelope& env) {
     }
     for (const char* required : {"root", "release", "timestamp"}) {
         if (!root.roles.count(required)) {
-            return Fail(Errc::kInvalid, "malformed", std::string("root lacks the ") + required +
-                                                         " role");
+            return Fail(Errc::kInvalid, "malformed",
+                        std::string("root lacks the ") + required + " role");
         }
     }
     return root;
@@ -114,7 +115,7 @@ Json MakeRootSigned(const Root& root) {
     for (const auto& [name, rk] : root.roles) {
         roles[name] = {{"keyids", rk.keyids}, {"threshold", rk.threshold}};
     }
-    return Json{{"type", "root"},       {"vendor", root.vendor}, {"version", root.version},
+    return Json{{"type", "root"},        {"vendor", root.vendor},   {"version", root.version},
                 {"issued", root.issued}, {"expires", root.expires}, {"keys", keys},
                 {"roles", roles}};
 }
@@ -138,8 +139,8 @@ Expected<Root> VerifyRootChain(const Root& trusted, const std::vector<Envelope>&
                             std::to_string(current.version));
         }
         if (next.vendor != current.vendor) {
-            return Fail(Errc::kVerify, "wrong-vendor", "root v" + std::to_string(next.version) +
-                                                           " names another vendor");
+            return Fail(Errc::kVerify, "wrong-vendor",
+                        "root v" + std::to_string(next.version) + " names another vendor");
         }
         // Signed by a threshold of the old root keys and of the new ones (TUF 5.3.4).
         auto by_old = VerifyRole(current, env, "root");
@@ -171,7 +172,8 @@ Expected<Timestamp> ParseTimestamp(const Envelope& env) {
     ts.root_version = *root_version;
     for (const auto& [product, seq] : (*latest)->items()) {
         if (!seq.is_number_unsigned()) {
-            return Fail(Errc::kInvalid, "malformed", "timestamp latest[" + product + "] is not a sequence");
+            return Fail(Errc::kInvalid, "malformed",
+                        "timestamp latest[" + product + "] is not a sequence");
         }
         ts.latest[product] = seq.get<std::uint64_t>();
     }
@@ -189,8 +191,8 @@ Expected<Timestamp> VerifyTimestamp(const Root& root, const Envelope& env, std::
     }
     if (ts.version < last.version || ts.issued < last.issued) {
         return Fail(Errc::kVerify, "rollback",
-                    "timestamp v" + std::to_string(ts.version) +
-                        " is older than the accepted v" + std::to_string(last.version));
+                    "timestamp v" + std::to_string(ts.version) + " is older than the accepted v" +
+                        std::to_string(last.version));
     }
     FW_TRY(CheckExpiry("timestamp", ts.expires, now));
     return ts;
@@ -220,7 +222,8 @@ Expected<Release> ParseRelease(const Envelope& env) {
     r.created = *created;
     r.expires = *expires;
     for (const auto& h : **hardware) {
-        if (!h.is_string()) return Fail(Errc::kInvalid, "malformed", "hardware entry is not a string");
+        if (!h.is_string())
+            return Fail(Errc::kInvalid, "malformed", "hardware entry is not a string");
         r.hardware.push_back(h.get<std::string>());
     }
     auto sha = GetString(**image, "sha256");
@@ -245,9 +248,9 @@ Expected<Release> VerifyReleaseForRelay(const Root& root, const Envelope& env, s
     FW_TRY(CheckExpiry("release " + r.version, r.expires, now));
     auto latest = ts.latest.find(r.product);
     if (latest == ts.latest.end() || r.sequence > latest->second) {
-        return Fail(Errc::kVerify, "mix-and-match",
-                    "release sequence " + std::to_string(r.sequence) +
-                        " is not covered by the timestamp");
+        return Fail(
+            Errc::kVerify, "mix-and-match",
+            "release sequence " + std::to_string(r.sequence) + " is not covered by the timestamp");
     }
     return r;
 }

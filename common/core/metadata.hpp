@@ -21,9 +21,9 @@ struct Root {
     std::uint64_t version = 0;
     std::int64_t issued = 0;
     std::int64_t expires = 0;
-    std::map<std::string, PublicKey> keys;   // keyid -> key
-    std::map<std::string, RoleKeys> roles;   // root, release, timestamp, admission, approver
-    Envelope envelope;                       // as received, for re-serving
+    std::map<std::string, PublicKey> keys;  // keyid -> key
+    std::map<std::string, RoleKeys> roles;  // root, release, timestamp, admission, approver
+    Envelope envelope;                      // as received, for re-serving
 
     // True when `key` is listed for `role`.
     bool HasRoleKey(const std::string& role, const PublicKey& key) const;

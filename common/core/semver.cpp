@@ -62,7 +62,8 @@ std::optional<SemVer> SemVer::Parse(std::string_view s) {
 }
 
 std::string SemVer::ToString() const {
-    std::string s = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+    std::string s =
+        std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
     for (std::size_t i = 0; i < prerelease.size(); ++i) s += (i == 0 ? "-" : ".") + prerelease[i];
     if (!build.empty()) s += "+" + build;
     return s;

@@ -3,9 +3,9 @@
 namespace fwchain {
 
 Json Tx::UnsignedJson() const {
-    return Json{{"type", type},   {"sender", sender}, {"recipient", recipient},
-                {"ver", ver},     {"verifier", verifier}, {"state", state},
-                {"time", time},   {"nonce", nonce},   {"body", body}};
+    return Json{{"type", type}, {"sender", sender},     {"recipient", recipient},
+                {"ver", ver},   {"verifier", verifier}, {"state", state},
+                {"time", time}, {"nonce", nonce},       {"body", body}};
 }
 
 Json Tx::ToJson() const {
@@ -29,10 +29,11 @@ bool Tx::SignatureValid() const {
 
 Expected<Tx> ParseTx(const Json& j) {
     if (!j.is_object()) return Fail(Errc::kInvalid, "malformed-tx", "transaction is not an object");
-    static const char* kFields[] = {"type", "sender", "recipient", "ver", "verifier",
-                                    "state", "time", "nonce", "body", "sig"};
+    static const char* kFields[] = {"type",  "sender", "recipient", "ver",  "verifier",
+                                    "state", "time",   "nonce",     "body", "sig"};
     if (j.size() != std::size(kFields)) {
-        return Fail(Errc::kInvalid, "malformed-tx", "transaction must have exactly the fields " 
+        return Fail(Errc::kInvalid, "malformed-tx",
+                    "transaction must have exactly the fields "
                     "type, sender, recipient, ver, verifier, state, time, nonce, body, sig");
     }
     Tx tx;

@@ -36,11 +36,11 @@ struct Tx {
     std::int64_t time = 0;
     std::uint64_t nonce = 0;  // per-sender counter for update/status (replay protection)
     Json body = Json::object();
-    std::string sig;        // hex
+    std::string sig;  // hex
 
     Json UnsignedJson() const;
     Json ToJson() const;
-    std::string Id() const;  // SHA-256 hex of Canonical(ToJson())
+    std::string Id() const;                // SHA-256 hex of Canonical(ToJson())
     void SignWith(const SigningKey& key);  // sets sender and sig
     bool SignatureValid() const;
 };

@@ -26,7 +26,7 @@ RunResult Run(const std::vector<std::string>& argv,
 // A long-running child (a server). Output goes to log_path. Killed (SIGTERM, then SIGKILL) by
 // the destructor.
 class Process {
-public:
+  public:
     Process(const std::vector<std::string>& argv, const std::string& log_path);
     ~Process();
     Process(const Process&) = delete;
@@ -37,7 +37,7 @@ public:
     void Stop();         // SIGTERM, wait up to 10 s, then SIGKILL
     std::string Log() const;
 
-private:
+  private:
     pid_t pid_ = -1;
     std::string log_path_;
 };

@@ -5,7 +5,7 @@ namespace fwchain::test {
 
 // A fresh directory under $TMPDIR, removed on destruction unless FWCHAIN_KEEP_TMP is set.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -13,7 +13,7 @@ public:
     const std::string& path() const { return path_; }
     std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
 
-private:
+  private:
     std::string path_;
 };
 

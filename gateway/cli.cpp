@@ -1,0 +1,139 @@
+#include "gateway/cli.hpp"
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "common/adapters/http.hpp"
+#include "common/adapters/log.hpp"
+#include "common/core/crypto.hpp"
+#include "common/core/fs.hpp"
+#include "gateway/device_api/device_api.hpp"
+#include "gateway/sync/poller.hpp"
+
+namespace fwchain::gateway {
+
+namespace {
+
+struct RunOptions {
+    std::string data_dir;
+    std::string vendor_url;
+    std::string ledger_url;
+    std::string listen = "0.0.0.0:7420";
+    std::string root_file;
+    std::int64_t poll_interval = 24 * 3600;
+    std::uint32_t confirmations = 2;
+    std::uint64_t cache_max_bytes = 0;
+    std::size_t threads = 64;
+    std::string log_level = "info";
+};
+
+int Die(const Error& e) {
+    std::cerr << "gateway: " << e.ToString() << "\n";
+    return 1;
+}
+
+Expected<SigningKey> LoadOrCreateKey(const std::string& path) {
+    if (FileExists(path)) return SigningKey::Load(path);
+    SigningKey key = SigningKey::Generate();
+    FW_TRY(key.Save(path));
+    spdlog::info("generated gateway key {}", key.Id());
+    return key;
+}
+
+int Run(const RunOptions& o) {
+    InitLogging("gateway", o.log_level);
+    // Signals are taken synchronously by the main thread; every other thread inherits the mask.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    if (auto st = MakeDirs(o.data_dir, 0700); !st) return Die(st.error());
+    auto key = LoadOrCreateKey(o.data_dir + "/gateway.key");
+    if (!key) return Die(key.error());
+    auto trust = TrustStore::Open(o.data_dir, o.root_file, NowSeconds());
+    if (!trust) return Die(trust.error());
+    auto cache = ContentCache::Open(o.data_dir + "/cache", o.cache_max_bytes);
+    if (!cache) return Die(cache.error());
+    auto relay = ReportRelay::Open(o.data_dir + "/gateway.sqlite", o.ledger_url);
+    if (!relay) return Die(relay.error());
+    auto hp = http::ParseHostPort(o.listen);
+    if (!hp) return Die(hp.error());
+
+    DeviceApi api(**cache, **relay);
+    http::ServerOptions sopts;
+    sopts.threads = o.threads;
+    sopts.max_body = 64 * 1024;
+    auto server = http::MakeServer(sopts);
+    api.Register(*server);
+    auto port = http::Bind(*server, hp->first, hp->second);
+    if (!port) return Die(port.error());
+
+    PollerConfig pc;
+    pc.vendor_url = o.vendor_url;
+    pc.ledger_url = o.ledger_url;
+    pc.gateway_id = key->Id();
+    pc.poll_interval_s = o.poll_interval;
+    pc.confirmations = o.confirmations;
+    Poller poller(pc, **trust, **cache,
+                  [&api](std::shared_ptr<const CheckIndex> idx) { api.Publish(std::move(idx)); });
+    poller.PublishIndex();  // serve what survived a restart before the first poll returns
+
+    std::thread http_thread([&] { server->listen_after_bind(); });
+    std::thread sync_thread([&] { poller.Run(); });
+    spdlog::info("gateway {} serving devices on {}:{}", key->Id().substr(0, 16), hp->first, *port);
+    std::printf("listening on %s:%d\n", hp->first.c_str(), *port);
+    std::fflush(stdout);
+
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("stopping (signal {})", sig);
+    poller.Stop();
+    server->stop();
+    sync_thread.join();
+    http_thread.join();
+    return 0;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+    CLI::App app{"fwchain gateway: relays vendor firmware to the devices of a LAN"};
+    app.require_subcommand(1);
+    RunOptions o;
+    auto* run = app.add_subcommand("run", "Sync with the vendor and serve devices");
+    run->add_option("--data", o.data_dir, "Data directory (keys, cache, trusted metadata)")
+        ->required();
+    run->add_option("--vendor", o.vendor_url, "Vendor server URL")->required();
+    run->add_option("--ledger", o.ledger_url, "Ledger node URL")->required();
+    run->add_option("--listen", o.listen, "Device API address HOST:PORT (port 0 = any)")
+        ->capture_default_str();
+    run->add_option("--root", o.root_file, "Vendor root.json to pin on first start");
+    run->add_option("--poll-interval", o.poll_interval, "Seconds between vendor polls")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    run->add_option("--confirmations", o.confirmations,
+                    "Ledger blocks a release needs before devices see it")
+        ->capture_default_str();
+    run->add_option("--cache-max-bytes", o.cache_max_bytes, "Image cache cap (0 = unbounded)")
+        ->capture_default_str();
+    run->add_option("--threads", o.threads, "HTTP worker threads (>= device connections)")
+        ->capture_default_str();
+    run->add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
+        ->capture_default_str();
+    app.footer("Exit codes: 0 stopped cleanly, 1 error, 2 usage.");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int code = app.exit(e);
+        return code == 0 ? 0 : 2;
+    }
+    return Run(o);
+}
+
+}  // namespace fwchain::gateway

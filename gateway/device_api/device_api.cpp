@@ -1,0 +1,78 @@
+#include "gateway/device_api/device_api.hpp"
+
+#include "common/core/bytes.hpp"
+
+namespace fwchain::gateway {
+
+namespace {
+constexpr std::size_t kMaxCheckBody = 4096;
+constexpr std::size_t kMaxReportBody = kMaxTxSize + 1024;
+}  // namespace
+
+void DeviceApi::Register(httplib::Server& server) {
+    server.Post("/v1/check", [this](const auto& req, auto& res) { HandleCheck(req, res); });
+    server.Get("/v1/images/([0-9a-f]{64})",
+               [this](const auto& req, auto& res) { HandleImage(req, res); });
+    server.Post("/v1/report", [this](const auto& req, auto& res) { HandleReport(req, res); });
+    server.Get("/v1/health", [this](const auto&, auto& res) {
+        auto index = Index();
+        http::SendJson(res, Json{{"status", index ? "ok" : "syncing"},
+                                 {"offers", index ? index->offer_count() : 0}});
+    });
+}
+
+void DeviceApi::Publish(std::shared_ptr<const CheckIndex> index) {
+    std::lock_guard lock(mu_);
+    index_ = std::move(index);
+}
+
+std::shared_ptr<const CheckIndex> DeviceApi::Index() {
+    std::lock_guard lock(mu_);
+    return index_;
+}
+
+void DeviceApi::HandleCheck(const httplib::Request& req, httplib::Response& res) {
+    auto body = http::ReadJsonBody(req, res, kMaxCheckBody);
+    if (!body) return;
+    auto product = GetString(*body, "product");
+    auto hardware = GetString(*body, "hardware");
+    auto sequence = GetUint(*body, "sequence");
+    auto root_version = GetUint(*body, "root_version");
+    if (!product || !hardware || !sequence || !root_version) {
+        http::SendError(res, 400, "bad-request",
+                        "check needs product, hardware, sequence and root_version");
+        return;
+    }
+    auto index = Index();
+    if (!index) {
+        http::SendError(res, 503, "not-ready", "the gateway has not synced with its vendor yet");
+        return;
+    }
+    // Copies a pre-serialised answer: no disk, ledger or signature work on this path.
+    res.set_content(index->Answer(*product, *hardware, *sequence, *root_version),
+                    "application/json");
+}
+
+void DeviceApi::HandleImage(const httplib::Request& req, httplib::Response& res) {
+    const std::string sha = req.matches[1];
+    if (!cache_.Pin(sha)) {
+        http::SendError(res, 404, "not-found", "image " + sha + " is not in this gateway's cache");
+        return;
+    }
+    auto st = http::ServeFile(req, res, cache_.PathOf(sha), "application/octet-stream",
+                              [this, sha] { cache_.Unpin(sha); });
+    if (!st) http::SendError(res, st.error());
+}
+
+void DeviceApi::HandleReport(const httplib::Request& req, httplib::Response& res) {
+    auto body = http::ReadJsonBody(req, res, kMaxReportBody);
+    if (!body) return;
+    auto id = relay_.Relay(*body);
+    if (!id) {
+        http::SendError(res, id.error());
+        return;
+    }
+    http::SendJson(res, Json{{"id", *id}}, 202);
+}
+
+}  // namespace fwchain::gateway

@@ -1,0 +1,31 @@
+#pragma once
+// The gateway's LAN API for devices: POST /v1/check, GET /v1/images/{sha256}, POST /v1/report.
+#include <memory>
+#include <mutex>
+
+#include "common/adapters/http.hpp"
+#include "gateway/cache/cache.hpp"
+#include "gateway/device_api/check_index.hpp"
+#include "gateway/reports/report_relay.hpp"
+
+namespace fwchain::gateway {
+
+class DeviceApi {
+  public:
+    DeviceApi(ContentCache& cache, ReportRelay& relay) : cache_(cache), relay_(relay) {}
+    void Register(httplib::Server& server);
+    void Publish(std::shared_ptr<const CheckIndex> index);
+
+  private:
+    std::shared_ptr<const CheckIndex> Index();
+    void HandleCheck(const httplib::Request& req, httplib::Response& res);
+    void HandleImage(const httplib::Request& req, httplib::Response& res);
+    void HandleReport(const httplib::Request& req, httplib::Response& res);
+
+    ContentCache& cache_;
+    ReportRelay& relay_;
+    std::mutex mu_;
+    std::shared_ptr<const CheckIndex> index_;
+};
+
+}  // namespace fwchain::gateway

@@ -1,0 +1,214 @@
+#include "gateway/sync/poller.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/adapters/http.hpp"
+#include "common/adapters/log.hpp"
+#include "common/core/fs.hpp"
+#include "common/core/tx.hpp"
+
+namespace fwchain::gateway {
+
+void Poller::Run() {
+    auto next_full = std::chrono::steady_clock::now();
+    for (;;) {
+        const auto now = std::chrono::steady_clock::now();
+        Status st = now >= next_full ? SyncOnce() : AdvanceReleases();
+        if (now >= next_full) next_full = now + std::chrono::seconds(cfg_.poll_interval_s);
+        if (!st) spdlog::warn("sync: {}", st.error().ToString());
+        PublishIndex();
+
+        bool waiting = false;
+        for (const auto& [product, by_seq] : trust_.releases()) {
+            if (!by_seq.empty() && !offered_.count(by_seq.rbegin()->second.ManifestHash())) {
+                waiting = true;
+            }
+        }
+        auto wake = waiting || !st ? std::chrono::steady_clock::now() +
+                                         std::chrono::seconds(cfg_.retry_interval_s)
+                                   : next_full;
+        if (!st) next_full = std::min(next_full, wake);  // retry a failed poll soon
+        std::unique_lock lock(mu_);
+        if (cv_.wait_until(lock, std::min(wake, next_full), [&] { return stop_; })) return;
+    }
+}
+
+void Poller::Stop() {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+}
+
+Status Poller::SyncOnce() {
+    Status vendor = SyncVendor();
+    Status releases = AdvanceReleases();
+    if (!vendor) return vendor;
+    return releases;
+}
+
+Status Poller::SyncVendor() {
+    FW_ASSIGN(auto vendor, http::Client::For(cfg_.vendor_url));
+    const std::int64_t now = NowSeconds();
+
+    FW_ASSIGN(Json roots,
+              vendor.GetJson("/v1/roots?since=" + std::to_string(trust_.root().version)));
+    FW_ASSIGN(const Json* list, GetArray(roots, "roots"));
+    std::vector<Envelope> newer;
+    for (const auto& r : *list) {
+        FW_ASSIGN(Envelope env, ParseEnvelope(r));
+        newer.push_back(std::move(env));
+    }
+    if (!newer.empty()) FW_TRY(trust_.AcceptRoots(newer, now));
+
+    FW_ASSIGN(Json ts_json, vendor.GetJson("/v1/timestamp"));
+    FW_ASSIGN(Envelope ts_env, ParseEnvelope(ts_json));
+    auto accepted = trust_.AcceptTimestamp(ts_env, now);
+    if (!accepted) return Fail(Context(accepted.error(), "vendor timestamp refused"));
+
+    Status result;
+    for (const auto& [product, latest] : trust_.timestamp()->latest) {
+        const std::uint64_t known = trust_.LatestKnown(product);
+        if (known >= latest) continue;
+        FW_ASSIGN(Json answer,
+                  vendor.GetJson("/v1/manifests/" + product + "?since=" + std::to_string(known)));
+        FW_ASSIGN(const Json* manifests, GetArray(answer, "manifests"));
+        for (const auto& m : *manifests) {
+            auto env = ParseEnvelope(m);
+            auto r = env ? trust_.AcceptRelease(*env, now) : Expected<Release>(env.error());
+            if (!r) {
+                spdlog::warn("refused a {} manifest from the vendor: {}", product,
+                             r.error().ToString());
+                result = Fail(r.error());
+                continue;
+            }
+            spdlog::info("verified release {} {} (sequence {})", r->product, r->version,
+                         r->sequence);
+        }
+    }
+    return result;
+}
+
+Expected<std::uint32_t> Poller::Confirmations(const Release& r) {
+    FW_ASSIGN(auto ledger, http::Client::For(cfg_.ledger_url));
+    FW_ASSIGN(Json answer,
+              ledger.GetJson("/v1/search?type=release&product=" + r.product + "&limit=1000"));
+    FW_ASSIGN(const Json* results, GetArray(answer, "results"));
+    const std::string manifest_hash = r.ManifestHash();
+    for (const auto& item : *results) {
+        auto tx_json = item.find("tx");
+        if (tx_json == item.end()) continue;
+        auto tx = ParseTx(*tx_json);
+        if (!tx || tx->verifier != r.image.sha256) continue;
+        if (tx->body.value("manifest_sha256", "") != manifest_hash) continue;
+        // The ledger enforces that a release tx comes from a release key; check it here too,
+        // so a lying ledger node cannot make a forged record count.
+        auto sender = PublicKeyFromHex(tx->sender);
+        if (!sender || !trust_.root().HasRoleKey("release", *sender)) continue;
+        return static_cast<std::uint32_t>(item.value("confirmations", 0));
+    }
+    return 0u;
+}
+
+Status Poller::Download(const Release& r) {
+    if (r.image.size > cfg_.max_image_size) {
+        return Fail(Errc::kTooLarge, "image-too-large",
+                    "image of " + r.version + " exceeds the gateway's limit");
+    }
+    FW_ASSIGN(http::Url url, http::ParseUrl(cfg_.vendor_url));
+    http::Client vendor(url, http::ClientOptions{5, 60, 30});
+    const std::string partial = cache_.PartialPathOf(r.image.sha256);
+    int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return Fail(Errc::kIo, "io", "cannot create " + partial + ": " + std::strerror(errno));
+    std::uint64_t received = 0;
+    bool overflow = false, write_failed = false;
+    auto res = vendor.Raw().Get((url.base_path + "/v1/images/" + r.image.sha256).c_str(),
+                                [&](const char* data, std::size_t n) {
+                                    if (received + n > r.image.size) {  // endless-data defence
+                                        overflow = true;
+                                        return false;
+                                    }
+                                    for (std::size_t off = 0; off < n;) {
+                                        ssize_t w = ::write(fd, data + off, n - off);
+                                        if (w < 0 && errno == EINTR) continue;
+                                        if (w <= 0) {
+                                            write_failed = true;
+                                            return false;
+                                        }
+                                        off += static_cast<std::size_t>(w);
+                                    }
+                                    received += n;
+                                    return true;
+                                });
+    bool synced = ::fsync(fd) == 0;
+    ::close(fd);
+    if (overflow) {
+        ::unlink(partial.c_str());
+        return Fail(Errc::kVerify, "endless-data", "vendor sent more than the manifest size");
+    }
+    if (write_failed || !synced) {
+        ::unlink(partial.c_str());
+        return Fail(Errc::kIo, "io", "cannot write " + partial);
+    }
+    if (!res || res->status != 200) {
+        ::unlink(partial.c_str());
+        return Fail(
+            Errc::kNetwork, "download-failed",
+            "image " + r.image.sha256.substr(0, 12) + " from the vendor: " +
+                (res ? "HTTP " + std::to_string(res->status) : httplib::to_string(res.error())));
+    }
+    return cache_.Commit(r.image.sha256, r.image.size);
+}
+
+Status Poller::AdvanceReleases() {
+    Status result;
+    for (const auto& [product, by_seq] : trust_.releases()) {
+        if (by_seq.empty()) continue;
+        // Only the newest release of a product matters to devices (they never go back).
+        const Release& r = by_seq.rbegin()->second;
+        const std::string hash = r.ManifestHash();
+        if (offered_.count(hash)) continue;
+        auto confirmations = Confirmations(r);
+        if (!confirmations) {
+            result = Fail(confirmations.error());
+            continue;
+        }
+        if (*confirmations < cfg_.confirmations) {
+            spdlog::info("release {} {} has {}/{} ledger confirmations", r.product, r.version,
+                         *confirmations, cfg_.confirmations);
+            continue;
+        }
+        if (!cache_.Has(r.image.sha256)) {
+            Status st = Download(r);
+            if (!st) {
+                spdlog::warn("fetching {} {}: {}", r.product, r.version, st.error().ToString());
+                result = st;
+                continue;
+            }
+            spdlog::info("cached image of {} {} ({} bytes)", r.product, r.version, r.image.size);
+        }
+        offered_.insert(hash);
+    }
+    return result;
+}
+
+void Poller::PublishIndex() {
+    const Timestamp* ts = trust_.timestamp();
+    if (!ts) return;
+    std::vector<Offer> offers;
+    for (const auto& [product, by_seq] : trust_.releases()) {
+        for (auto it = by_seq.rbegin(); it != by_seq.rend(); ++it) {
+            if (!offered_.count(it->second.ManifestHash())) continue;
+            offers.push_back(Offer{product, it->second.hardware, it->first, it->second.envelope});
+            break;
+        }
+    }
+    publish_(
+        std::make_shared<const CheckIndex>(cfg_.gateway_id, trust_.roots(), ts->envelope, offers));
+}
+
+}  // namespace fwchain::gateway

@@ -1,0 +1,62 @@
+#pragma once
+// The gateway's sync loop (DESIGN.md §6 "Gateway sync"): fetch the root chain, the timestamp and
+// new manifests from the vendor, verify them, wait for each release's ledger confirmations,
+// fetch and verify the image into the cache, then publish a new CheckIndex to the device API.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "gateway/cache/cache.hpp"
+#include "gateway/device_api/check_index.hpp"
+#include "gateway/sync/trust_store.hpp"
+
+namespace fwchain::gateway {
+
+struct PollerConfig {
+    std::string vendor_url;
+    std::string ledger_url;
+    std::string gateway_id;
+    std::int64_t poll_interval_s = 24 * 3600;  // full vendor poll
+    std::int64_t retry_interval_s = 2;         // while a release waits for confirmations
+    std::uint32_t confirmations = 2;
+    std::uint64_t max_image_size = 1ull << 32;
+};
+
+class Poller {
+  public:
+    using Publish = std::function<void(std::shared_ptr<const CheckIndex>)>;
+    Poller(PollerConfig cfg, TrustStore& trust, ContentCache& cache, Publish publish)
+        : cfg_(std::move(cfg)), trust_(trust), cache_(cache), publish_(std::move(publish)) {}
+
+    // Runs until Stop(): a full sync at start and every poll_interval, and the ledger/image
+    // steps every retry_interval while some release is not yet offered.
+    void Run();
+    void Stop();
+    // One full pass; returns the first error (later steps still run where they can).
+    Status SyncOnce();
+    // Publishes the index from what is verified, confirmed and cached now.
+    void PublishIndex();
+
+  private:
+    Status SyncVendor();
+    Status AdvanceReleases();  // confirmations, downloads
+    Expected<std::uint32_t> Confirmations(const Release& r);
+    Status Download(const Release& r);
+
+    PollerConfig cfg_;
+    TrustStore& trust_;
+    ContentCache& cache_;
+    Publish publish_;
+    std::set<std::string> offered_;  // manifest hashes that are confirmed and cached
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+};
+
+}  // namespace fwchain::gateway

@@ -21,7 +21,11 @@ Expected<std::unique_ptr<ReportRelay>> ReportRelay::Open(const std::string& db_p
 
 Status ReportRelay::RefreshRegistry() {
     auto now = std::chrono::steady_clock::now();
-    if (now - last_refresh_ < kMinRefresh) return {};  // bounds ledger load from unknown ids
+    if (now - last_refresh_ < kMinRefresh) {
+        // Bounds the ledger load that unknown ids can cause; the device retries later.
+        return Fail(Errc::kNetwork, "registry-refreshing",
+                    "the device registry was refreshed less than a second ago; retry");
+    }
     last_refresh_ = now;
     FW_ASSIGN(auto client, http::Client::For(ledger_url_));
     FW_ASSIGN(Json reg, client.GetJson("/v1/registry?role=device", 64 << 20));

@@ -1,0 +1,154 @@
+#include "tests/integration/system.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+
+#include "common/adapters/http.hpp"
+
+namespace fwchain::test {
+
+RunResult Shell(const std::string& command) { return Run({"/bin/sh", "-c", command}); }
+
+namespace {
+std::string Q(const std::string& s) { return "'" + s + "'"; }
+}  // namespace
+
+System::System() {
+    const std::string repo = repo_dir();
+    auto r = Shell("git init -q " + Q(repo) + " && git -C " + Q(repo) +
+                   " config user.name 'Release CI' && git -C " + Q(repo) +
+                   " config user.email ci@acme.example");
+    if (r.exit_code != 0) throw std::runtime_error("git init failed: " + r.err);
+    auto init = Run({Bin("vendor-server"), "init", "--data", vendor_dir(), "--vendor", "acme",
+                     "--json"});
+    if (init.exit_code != 0) throw std::runtime_error("vendor-server init failed: " + init.err);
+    auto j = ParseJson(init.out);
+    if (!j || !j->contains("genesis_hash")) {
+        throw std::runtime_error("vendor-server init --json printed no genesis_hash: " + init.out);
+    }
+    genesis_ = (*j)["genesis_hash"].get<std::string>();
+}
+
+System::~System() {
+    for (auto& g : gateways_) g->Stop();
+    if (vendor_) vendor_->Stop();
+    if (ledger_) ledger_->Stop();
+}
+
+std::string System::StartServer(const std::string& name, const std::vector<std::string>& argv) {
+    const std::string log = tmp_ / (name + ".log");
+    auto proc = std::make_unique<Process>(argv, log);
+    std::string url;
+    std::regex listening("listening on ([0-9.]+:[0-9]+)");
+    bool ok = WaitFor([&] {
+        std::smatch m;
+        std::string text = proc->Log();
+        if (std::regex_search(text, m, listening)) {
+            url = "http://" + m[1].str();
+            return true;
+        }
+        return !proc->Running();
+    });
+    if (!ok || url.empty()) throw std::runtime_error(name + " did not start:\n" + proc->Log());
+    if (name == "ledger") ledger_ = std::move(proc);
+    else if (name == "vendor") vendor_ = std::move(proc);
+    else gateways_.push_back(std::move(proc));
+    return url;
+}
+
+void System::Start(int gateways) {
+    ledger_url_ = StartServer(
+        "ledger", {Bin("ledger"), "node", "--data", tmp_ / "ledger", "--listen", "127.0.0.1:0",
+                   "--genesis", genesis_, "--genesis-file", vendor_dir() + "/genesis.json",
+                   "--mine", "--key", vendor_dir() + "/keys/node.key"});
+    vendor_url_ = StartServer("vendor", {Bin("vendor-server"), "serve", "--data", vendor_dir(),
+                                         "--listen", "127.0.0.1:0", "--ledger", ledger_url_});
+    for (int i = 0; i < gateways; ++i) {
+        const std::string name = "gateway" + std::to_string(i);
+        gateway_urls_.push_back(StartServer(
+            name, {Bin("gateway"), "run", "--data", tmp_ / name, "--vendor", vendor_url_,
+                   "--ledger", ledger_url_, "--listen", "127.0.0.1:0", "--root",
+                   vendor_dir() + "/metadata/root/1.json", "--poll-interval", "1"}));
+    }
+}
+
+void System::Tag(const std::string& tag, const std::string& message) {
+    const std::string repo = repo_dir();
+    auto r = Shell("head -c 65536 /dev/urandom > " + Q(repo + "/fw.bin") + " && git -C " +
+                   Q(repo) + " add fw.bin && git -C " + Q(repo) + " commit -qm " +
+                   Q("firmware " + tag) + " && git -C " + Q(repo) + " tag -a " + Q(tag) +
+                   " -m " + Q(message));
+    if (r.exit_code != 0) throw std::runtime_error("git tag failed: " + r.err);
+}
+
+RunResult System::Publish(const std::string& tag, const std::string& product,
+                          const std::string& hardware) {
+    return Run({Bin("vendor-server"), "publish", "--data", vendor_dir(), "--repo", repo_dir(),
+                "--tag", tag, "--image", "tree:fw.bin", "--product", product, "--hardware",
+                hardware, "--ledger", ledger_url_});
+}
+
+std::string System::Provision(const std::string& id, const std::string& product,
+                              const std::string& hardware) {
+    const std::string out = tmp_ / ("devices/" + id);
+    auto r = Run({Bin("vendor-server"), "provision", "--data", vendor_dir(), "--device-id", id,
+                  "--product", product, "--hardware", hardware, "--out", out, "--ledger",
+                  ledger_url_});
+    if (r.exit_code != 0) throw std::runtime_error("provision failed: " + r.err);
+    // Reports are accepted only from devices the ledger has admitted: wait for the admit block.
+    auto client = http::Client::For(ledger_url_);
+    bool admitted = WaitFor([&] {
+        auto reg = client->GetJson("/v1/registry?role=device");
+        if (!reg) return false;
+        for (const auto& k : (*reg)["keys"]) {
+            if (k.value("subject", "") == id) return true;
+        }
+        return false;
+    });
+    if (!admitted) throw std::runtime_error("device " + id + " was never admitted on the ledger");
+    return out;
+}
+
+RunResult System::Boot(const std::string& device_dir, const std::string& gateway_url,
+                       const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {Bin("device-agent"), "boot", "--state", device_dir,
+                                     "--gateway", gateway_url};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return Run(argv);
+}
+
+Json System::Status(const std::string& device_dir) {
+    auto r = Run({Bin("device-agent"), "status", "--state", device_dir, "--json"});
+    auto j = ParseJson(r.out);
+    return j ? *j : Json();
+}
+
+bool System::BootUntil(const std::string& device_dir, const std::string& gateway_url,
+                       const std::string& version) {
+    return WaitFor(
+        [&] {
+            if (Status(device_dir).value("version", "") == version) return true;
+            auto r = Boot(device_dir, gateway_url);
+            if (r.exit_code != 0 && r.exit_code != 10) {
+                ADD_FAILURE() << "device-agent boot exited " << r.exit_code << ": " << r.err;
+            }
+            return Status(device_dir).value("version", "") == version;
+        },
+        std::chrono::seconds(120));
+}
+
+Json System::Search(const std::string& query) {
+    auto client = http::Client::For(ledger_url_);
+    if (!client) return Json::array();
+    auto j = client->GetJson("/v1/search?" + query);
+    if (!j || !j->contains("results")) return Json::array();
+    return (*j)["results"];
+}
+
+bool System::WaitForLedger(const std::string& query, std::size_t count) {
+    return WaitFor([&] { return Search(query).size() >= count; }, std::chrono::seconds(90));
+}
+
+}  // namespace fwchain::test

@@ -1,0 +1,64 @@
+#pragma once
+// A whole fwchain deployment on loopback for integration tests: a Git repo with tagged
+// firmware, a vendor data dir, a mining ledger node, the vendor server and gateways, all real
+// processes with free ports in a temp dir.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/core/json.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace fwchain::test {
+
+class System {
+public:
+    System();  // repo + vendor init; servers are started by Start()
+    ~System();
+
+    // Starts the ledger node, the vendor server and `gateways` gateways.
+    void Start(int gateways = 1);
+
+    // Adds a commit changing fw.bin to fresh random bytes and an annotated tag.
+    void Tag(const std::string& tag, const std::string& message);
+    RunResult Publish(const std::string& tag, const std::string& product = "cam",
+                      const std::string& hardware = "rev-b");
+    // Provisions a device into dir()/devices/ID and returns its state dir.
+    std::string Provision(const std::string& id, const std::string& product = "cam",
+                          const std::string& hardware = "rev-b");
+    RunResult Boot(const std::string& device_dir, const std::string& gateway_url,
+                   const std::vector<std::string>& extra = {});
+    // The device's `status --json`.
+    Json Status(const std::string& device_dir);
+    // Boots until the device runs `version` (or the deadline passes); returns whether it does.
+    bool BootUntil(const std::string& device_dir, const std::string& gateway_url,
+                   const std::string& version);
+
+    // Ledger search results (GET /v1/search?query) as the `results` array.
+    Json Search(const std::string& query);
+    bool WaitForLedger(const std::string& query, std::size_t count);
+
+    const std::string& dir() const { return tmp_.path(); }
+    std::string vendor_dir() const { return tmp_ / "vendor"; }
+    std::string repo_dir() const { return tmp_ / "firmware"; }
+    const std::string& ledger_url() const { return ledger_url_; }
+    const std::string& vendor_url() const { return vendor_url_; }
+    const std::string& gateway_url(int i = 0) const { return gateway_urls_.at(static_cast<std::size_t>(i)); }
+    Process& gateway(int i = 0) { return *gateways_.at(static_cast<std::size_t>(i)); }
+
+private:
+    std::string StartServer(const std::string& name, const std::vector<std::string>& argv);
+
+    TempDir tmp_;
+    std::string genesis_;
+    std::string ledger_url_, vendor_url_;
+    std::vector<std::string> gateway_urls_;
+    std::unique_ptr<Process> ledger_, vendor_;
+    std::vector<std::unique_ptr<Process>> gateways_;
+};
+
+// Runs a command through /bin/sh -c and returns its result (for git).
+RunResult Shell(const std::string& command);
+
+}  // namespace fwchain::test

@@ -1,0 +1,285 @@
+#include "ledger/chain/chain.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "ledger/primitives/merkle.hpp"
+
+namespace fwchain::ledger {
+
+namespace {
+// Room left in a block for the header, signature and JSON framing around the txs.
+constexpr std::size_t kBlockOverhead = 64 * 1024;
+}  // namespace
+
+// The registry and tx index of the stored main chain, as consensus sees it.
+class Chain::StoreView final : public ChainView {
+  public:
+    StoreView(ChainStore* store, const Root* root) : store_(store), root_(root) {}
+    Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex) const override {
+        return store_->FindKey(key_hex);
+    }
+    Expected<bool> HasTx(const std::string& id) const override { return store_->HasTx(id); }
+    const Root& CurrentRoot() const override { return *root_; }
+
+  private:
+    ChainStore* store_;
+    const Root* root_;
+};
+
+Chain::~Chain() = default;
+
+Expected<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& opts) {
+    ValidationState state;
+    GenesisInfo info;
+    if (!ValidateGenesisBlock(opts.genesis, opts.genesis_hash, state, &info)) {
+        return Fail(Errc::kVerify, "bad-genesis", "genesis block: " + state.ToString());
+    }
+    std::unique_ptr<Chain> chain(new Chain());
+    chain->genesis_ = std::move(info);
+    FW_ASSIGN(chain->store_, ChainStore::Open(opts.db_path));
+    chain->view_ = std::make_unique<StoreView>(chain->store_.get(), &chain->genesis_.root);
+
+    const std::string want = ToHex(opts.genesis_hash);
+    FW_ASSIGN(auto stored, chain->store_->GenesisHash());
+    if (stored && *stored != want) {
+        return Fail(Errc::kConflict, "genesis-mismatch",
+                    opts.db_path + " holds the chain of genesis " + *stored + ", not " + want);
+    }
+    if (!stored) {
+        StateOverlay added(*chain->view_);
+        added.AddMiners(chain->genesis_, 0);
+        FW_TRY(added.Apply(opts.genesis.txs[0], opts.genesis.txs[0].Id(), 0));
+        FW_TRY(chain->store_->StoreGenesis(opts.genesis, added));
+    }
+    chain->mempool_ = std::make_unique<Mempool>(opts.mempool_max);
+    chain->mempool_state_ = std::make_unique<StateOverlay>(*chain->view_);
+    return chain;
+}
+
+Expected<BlockInfo> Chain::Tip() {
+    std::lock_guard<std::mutex> lock(mu_);
+    FW_ASSIGN(auto tip, store_->Tip());
+    if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
+    return *tip;
+}
+
+Expected<BlockContext> Chain::ContextFor(const BlockInfo& parent, std::int64_t now) {
+    BlockContext ctx;
+    ctx.prev_hash = parent.hash;
+    ctx.prev_height = parent.height;
+    ctx.now = now;
+    const std::uint64_t height = parent.height + 1;
+    std::int64_t first_time = 0;
+    if (IsRetargetHeight(height, genesis_.params)) {
+        FW_ASSIGN(auto first, store_->BlockAtHeight(height - genesis_.params.retarget_window));
+        if (!first) return Fail(Errc::kDatabase, "missing-block", "retarget window start");
+        first_time = first->time;
+    }
+    ctx.required_bits = NextBits(genesis_.params, height, parent.bits, first_time, parent.time);
+    FW_ASSIGN(auto times, store_->TimesUpTo(parent.height, kMedianTimeSpan));
+    ctx.median_time_past = MedianTimePast(std::move(times));
+    return ctx;
+}
+
+Expected<BlockInfo> Chain::SubmitBlock(const Block& block, std::int64_t now,
+                                       bool tx_signatures_checked) {
+    BlockInfo connected;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        const std::string hash = ToHex(block.Hash());
+        FW_ASSIGN(auto existing, store_->BlockByHash(hash));
+        if (existing) return Fail(Errc::kConflict, "duplicate-block", "block already stored");
+        FW_ASSIGN(auto tip, store_->Tip());
+        if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
+        if (block.header.prev_hash != tip->hash) {
+            FW_ASSIGN(auto parent, store_->BlockByHash(ToHex(block.header.prev_hash)));
+            return Fail(Errc::kVerify, reject::kBadPrevBlk,
+                        parent ? "block does not extend the tip (forks are not handled yet)"
+                               : "unknown parent block");
+        }
+        FW_ASSIGN(BlockContext ctx, ContextFor(*tip, now));
+        StateOverlay added(*view_);
+        ValidationState state;
+        if (!ValidateBlock(block, ctx, genesis_.params, added, state, !tx_signatures_checked)) {
+            return Fail(state.ToError());
+        }
+        if (Canonical(block.ToJson()).size() > kMaxBlockSize) {
+            return Fail(Errc::kTooLarge, reject::kBadLength, "block larger than 4 MiB");
+        }
+        const Work work = tip->work + BlockWork(block.header.bits);
+        FW_TRY(store_->ConnectBlock(block, added, work));
+        FW_ASSIGN(auto new_tip, store_->Tip());
+        if (!new_tip) return Fail(Errc::kDatabase, "no-tip", "tip vanished after connect");
+        connected = *new_tip;
+        spdlog::info("block {} height {} txs {} connected", hash, block.header.height,
+                     block.txs.size());
+        auto rebuilt = RebuildMempool();
+        if (!rebuilt) return Fail(Context(rebuilt.error(), "revalidating the mempool"));
+    }
+    Bump();
+    std::function<void()> listener;
+    {
+        std::lock_guard<std::mutex> lock(listener_mu_);
+        listener = tip_listener_;
+    }
+    if (listener) listener();
+    return connected;
+}
+
+Status Chain::RebuildMempool() {
+    FW_ASSIGN(auto tip, store_->Tip());
+    const std::uint64_t height = tip ? tip->height + 1 : 0;
+    auto fresh = std::make_unique<StateOverlay>(*view_);
+    std::deque<MempoolEntry> kept;
+    for (const auto& e : mempool_->Entries()) {
+        ValidationState state;
+        // Signatures were checked on entry; only the chain-dependent rules can change.
+        if (!CheckTxForChain(e.tx, e.id, height, *fresh, state, false)) {
+            if (state.IsError()) return Fail(state.ToError());
+            continue;  // mined in the block, or no longer authorised (e.g. device revoked)
+        }
+        FW_TRY(fresh->Apply(e.tx, e.id, height));
+        kept.push_back(e);
+    }
+    mempool_->Reset(std::move(kept));
+    mempool_state_ = std::move(fresh);
+    return {};
+}
+
+Expected<std::string> Chain::SubmitTx(const Tx& tx) {
+    const Json j = tx.ToJson();
+    const std::string canonical = Canonical(j);
+    if (canonical.size() > kMaxTxSize) {
+        return Fail(Errc::kTooLarge, reject::kBadTx, "tx larger than 16 KiB");
+    }
+    const std::string id = Sha256Hex(canonical);
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (mempool_->Has(id)) {
+            return Fail(Errc::kConflict, reject::kDuplicateTx, "tx " + id + " already pending");
+        }
+        if (mempool_->Full()) {
+            return Fail(Errc::kTooLarge, "mempool-full", "too many pending txs, retry later");
+        }
+        FW_ASSIGN(auto tip, store_->Tip());
+        const std::uint64_t height = tip ? tip->height + 1 : 0;
+        ValidationState state;
+        if (!CheckTxForChain(tx, id, height, *mempool_state_, state, true)) {
+            return Fail(state.ToError());
+        }
+        FW_TRY(mempool_state_->Apply(tx, id, height));
+        mempool_->Add(MempoolEntry{id, tx, canonical.size()});
+    }
+    Bump();
+    return id;
+}
+
+Expected<Block> Chain::BuildTemplate(const PublicKey& miner, std::int64_t now) {
+    std::lock_guard<std::mutex> lock(mu_);
+    FW_ASSIGN(auto tip, store_->Tip());
+    if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
+    FW_ASSIGN(BlockContext ctx, ContextFor(*tip, now));
+    Block b;
+    std::size_t budget = kMaxBlockSize - kBlockOverhead;
+    // Mempool entries are valid in order on the tip, so any prefix is a valid block body.
+    for (const auto& e : mempool_->Entries()) {
+        if (b.txs.size() >= kMaxBlockTxs || e.size > budget) break;
+        budget -= e.size;
+        b.txs.push_back(e.tx);
+    }
+    b.header.version = 1;
+    b.header.bits = ctx.required_bits;
+    b.header.height = tip->height + 1;
+    b.header.timestamp = std::max(now, ctx.median_time_past + 1);
+    b.header.prev_hash = tip->hash;
+    b.header.merkle_root = MerkleRootOfTxs(b.txs);
+    b.header.miner = miner;
+    return b;
+}
+
+Expected<bool> Chain::NeedsMining() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!mempool_->Empty()) return true;
+    FW_ASSIGN(auto release_height, store_->LatestReleaseHeight());
+    if (!release_height) return false;
+    FW_ASSIGN(auto tip, store_->Tip());
+    if (!tip) return false;
+    const std::uint64_t confirmations = tip->height - *release_height + 1;
+    return confirmations < genesis_.params.confirmations;
+}
+
+Expected<std::optional<TxStatus>> Chain::GetTx(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (const Tx* pending = mempool_->Get(id)) {
+        TxStatus s;
+        s.id = id;
+        s.tx = pending->ToJson();
+        return std::optional<TxStatus>(std::move(s));
+    }
+    FW_ASSIGN(auto rec, store_->FindTx(id));
+    if (!rec) return std::optional<TxStatus>();
+    FW_ASSIGN(auto tip, store_->Tip());
+    FW_ASSIGN(auto ids, store_->BlockTxIds(rec->block_hash));
+    FW_ASSIGN(auto hashes, TxIdsToHashes(ids));
+    TxStatus s;
+    s.id = id;
+    s.tx = std::move(rec->tx);
+    s.block_hash = rec->block_hash;
+    s.height = rec->height;
+    s.confirmations = tip && tip->height >= rec->height ? tip->height - rec->height + 1 : 0;
+    s.proof = MerkleProofToJson(MakeMerkleProof(hashes, rec->index));
+    return std::optional<TxStatus>(std::move(s));
+}
+
+Expected<SearchPage> Chain::Search(const SearchQuery& q) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->Search(q);
+}
+
+Expected<std::vector<KeyRecord>> Chain::Registry(const std::string& role_filter) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->Registry(role_filter);
+}
+
+Expected<std::optional<KeyRecord>> Chain::FindKey(const std::string& key_hex) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->FindKey(key_hex);
+}
+
+Expected<std::optional<std::string>> Chain::BlockJson(const std::string& hash_hex) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->BlockJson(hash_hex);
+}
+
+Expected<std::vector<BlockInfo>> Chain::Headers(std::uint64_t from, std::size_t count) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->Headers(from, count);
+}
+
+std::size_t Chain::MempoolSize() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return mempool_->Size();
+}
+
+void Chain::Bump() {
+    {
+        std::lock_guard<std::mutex> lock(wait_mu_);
+        ++generation_;
+    }
+    change_cv_.notify_all();
+}
+
+std::uint64_t Chain::WaitForChange(std::uint64_t seen, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(wait_mu_);
+    change_cv_.wait_for(lock, timeout, [&] { return generation_.load() != seen; });
+    return generation_.load();
+}
+
+void Chain::SetTipListener(std::function<void()> fn) {
+    std::lock_guard<std::mutex> lock(listener_mu_);
+    tip_listener_ = std::move(fn);
+}
+
+}  // namespace fwchain::ledger

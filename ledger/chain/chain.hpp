@@ -1,0 +1,104 @@
+#pragma once
+// The node's chain: the store, the mempool and the consensus rules behind one lock. Single-node
+// for now: a block must extend the tip (fork choice by most work and reorgs up to
+// finality_depth come with multi-node sync; BlockInfo already carries cumulative work and the
+// blocks table a main-chain flag for that).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ledger/chain/mempool.hpp"
+#include "ledger/chain/store.hpp"
+#include "ledger/consensus/validation.hpp"
+
+namespace fwchain::ledger {
+
+struct ChainOptions {
+    std::string db_path;
+    Hash256 genesis_hash{};
+    Block genesis;  // must hash to genesis_hash
+    std::size_t mempool_max = 10000;
+};
+
+// A tx as the API shows it: on chain (with block and Merkle proof) or pending.
+struct TxStatus {
+    std::string id;
+    Json tx;
+    std::optional<std::string> block_hash;
+    std::optional<std::uint64_t> height;
+    std::uint64_t confirmations = 0;
+    Json proof = Json::array();  // [{"side","hash"}], empty while pending
+};
+
+class Chain {
+  public:
+    // Opens or creates the store. The genesis block is validated and stored on first start; a
+    // store that holds a different genesis is refused (reason "genesis-mismatch").
+    static Expected<std::unique_ptr<Chain>> Open(const ChainOptions& opts);
+    ~Chain();
+
+    const GenesisInfo& Genesis() const { return genesis_; }
+    const ChainParams& Params() const { return genesis_.params; }
+
+    // Validates against the tip plus the mempool and queues it. Returns the tx id. Errors carry
+    // the reject string as reason: "duplicate-tx" and "replayed-nonce" (kConflict),
+    // "unauthorized-tx" (kUnauthorized), "bad-tx" (kInvalid), "mempool-full" (kTooLarge).
+    Expected<std::string> SubmitTx(const Tx& tx);
+
+    // Validates a block fully against the tip and connects it. Errors carry the reject string
+    // ("high-hash", "bad-prevblk", ...) or "duplicate-block"; a database failure is kDatabase.
+    Expected<BlockInfo> SubmitBlock(const Block& block, std::int64_t now,
+                                    bool tx_signatures_checked = false);
+
+    // A block on the tip for `miner` to solve: mempool txs (up to kMaxBlockTxs and the size
+    // budget), Merkle root, required bits, timestamp max(now, MTP + 1). Nonce 0, unsigned.
+    Expected<Block> BuildTemplate(const PublicKey& miner, std::int64_t now);
+
+    // True while txs are pending or the newest release tx has fewer than
+    // params.confirmations confirmations.
+    Expected<bool> NeedsMining();
+
+    Expected<BlockInfo> Tip();
+    Expected<std::optional<TxStatus>> GetTx(const std::string& id);
+    Expected<SearchPage> Search(const SearchQuery& q);
+    Expected<std::vector<KeyRecord>> Registry(const std::string& role_filter);
+    Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex);
+    Expected<std::optional<std::string>> BlockJson(const std::string& hash_hex);
+    Expected<std::vector<BlockInfo>> Headers(std::uint64_t from, std::size_t count);
+    std::size_t MempoolSize();
+
+    // Bumped whenever the tip moves or a tx is queued; WaitForChange blocks until it differs
+    // from `seen` or the timeout passes, and returns the current value.
+    std::uint64_t Generation() const { return generation_.load(); }
+    std::uint64_t WaitForChange(std::uint64_t seen, std::chrono::milliseconds timeout);
+    // Called (outside the lock) after the tip moved, e.g. to abort a stale mining job.
+    void SetTipListener(std::function<void()> fn);
+
+  private:
+    class StoreView;
+    Chain() = default;
+    // Both need mu_ held.
+    Expected<BlockContext> ContextFor(const BlockInfo& parent, std::int64_t now);
+    Status RebuildMempool();
+    void Bump();
+
+    std::mutex mu_;
+    std::unique_ptr<ChainStore> store_;
+    std::unique_ptr<StoreView> view_;
+    GenesisInfo genesis_;
+    std::unique_ptr<Mempool> mempool_;
+    std::unique_ptr<StateOverlay> mempool_state_;  // tip + mempool txs
+    std::atomic<std::uint64_t> generation_{0};
+    std::mutex wait_mu_;
+    std::condition_variable change_cv_;
+    std::mutex listener_mu_;
+    std::function<void()> tip_listener_;
+};
+
+}  // namespace fwchain::ledger

@@ -1,0 +1,430 @@
+#include "ledger/chain/store.hpp"
+
+#include <charconv>
+#include <cstring>
+#include <variant>
+
+namespace fwchain::ledger {
+
+namespace {
+
+// Forward-only: a released schema is never edited, only followed by a new entry.
+const std::vector<std::string>& Migrations() {
+    static const std::vector<std::string> kMigrations = {
+        R"sql(
+CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE blocks(
+  hash TEXT PRIMARY KEY,
+  height INTEGER NOT NULL,
+  prev TEXT NOT NULL,
+  header BLOB NOT NULL,
+  time INTEGER NOT NULL,
+  bits INTEGER NOT NULL,
+  work TEXT NOT NULL,
+  json TEXT NOT NULL,
+  main INTEGER NOT NULL DEFAULT 1);
+CREATE UNIQUE INDEX blocks_main_height ON blocks(height) WHERE main = 1;
+CREATE INDEX blocks_prev ON blocks(prev);
+CREATE TABLE txs(
+  id TEXT PRIMARY KEY,
+  block_hash TEXT NOT NULL REFERENCES blocks(hash),
+  height INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  product TEXT NOT NULL,
+  ver TEXT NOT NULL,
+  verifier TEXT NOT NULL,
+  state TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  nonce INTEGER NOT NULL,
+  json TEXT NOT NULL);
+CREATE INDEX txs_pos ON txs(height, idx);
+CREATE INDEX txs_block ON txs(block_hash, idx);
+CREATE INDEX txs_recipient ON txs(recipient, height, idx);
+CREATE INDEX txs_sender ON txs(sender, height, idx);
+CREATE INDEX txs_ver ON txs(ver, height, idx);
+CREATE INDEX txs_verifier ON txs(verifier);
+CREATE INDEX txs_type ON txs(type, height, idx);
+CREATE INDEX txs_time ON txs(time);
+CREATE INDEX txs_product ON txs(product, height, idx);
+CREATE TABLE keys(
+  key TEXT PRIMARY KEY,
+  id TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  role TEXT NOT NULL,
+  product TEXT NOT NULL,
+  height INTEGER NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0,
+  revoked_height INTEGER NOT NULL DEFAULT 0,
+  last_nonce INTEGER);
+CREATE INDEX keys_role ON keys(role, height);
+)sql",
+    };
+    return kMigrations;
+}
+
+// SQLite integers are signed 64-bit; u64 values are stored bit for bit.
+std::int64_t U2I(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+std::uint64_t I2U(std::int64_t v) { return static_cast<std::uint64_t>(v); }
+
+std::string ProductOf(const Tx& tx) {
+    if (tx.type == txtype::kRelease) return tx.recipient;
+    auto it = tx.body.find("product");
+    if (it != tx.body.end() && it->is_string()) return it->get<std::string>();
+    return "";
+}
+
+constexpr const char* kBlockCols = "hash, height, prev, header, time, bits, work";
+
+Expected<BlockInfo> ReadBlockInfo(const sql::Stmt& s) {
+    BlockInfo b;
+    auto hash = Hash256FromHex(s.Text(0));
+    auto prev = Hash256FromHex(s.Text(2));
+    auto work = WorkFromHex(s.Text(6));
+    const std::string header = s.Blob(3);
+    if (!hash || !prev || !work || header.size() != kHeaderSize) {
+        return Fail(Errc::kDatabase, "corrupt-block", "stored block row is malformed");
+    }
+    b.hash = *hash;
+    b.height = I2U(s.Int(1));
+    b.prev = *prev;
+    std::memcpy(b.header.data(), header.data(), kHeaderSize);
+    b.time = s.Int(4);
+    b.bits = static_cast<std::uint32_t>(s.Int(5));
+    b.work = *work;
+    return b;
+}
+
+Expected<std::optional<BlockInfo>> OneBlock(sql::Stmt& s) {
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<BlockInfo>();
+    FW_ASSIGN(BlockInfo b, ReadBlockInfo(s));
+    return std::optional<BlockInfo>(std::move(b));
+}
+
+Expected<TxRecord> ReadTxRecord(const sql::Stmt& s) {
+    // columns: id, block_hash, height, idx, json
+    TxRecord r;
+    r.id = s.Text(0);
+    r.block_hash = s.Text(1);
+    r.height = I2U(s.Int(2));
+    r.index = static_cast<std::uint32_t>(s.Int(3));
+    auto j = ParseJson(s.Text(4));
+    if (!j) return Fail(Errc::kDatabase, "corrupt-tx", "stored tx json is malformed: " + r.id);
+    r.tx = std::move(*j);
+    return r;
+}
+
+KeyRecord ReadKey(const sql::Stmt& s) {
+    // columns: key, subject, role, product, height, revoked, revoked_height, last_nonce
+    KeyRecord k;
+    k.key = s.Text(0);
+    k.subject = s.Text(1);
+    k.role = s.Text(2);
+    k.product = s.Text(3);
+    k.height = I2U(s.Int(4));
+    k.revoked = s.Int(5) != 0;
+    k.revoked_height = I2U(s.Int(6));
+    if (!s.IsNull(7)) k.last_nonce = I2U(s.Int(7));
+    return k;
+}
+
+constexpr const char* kKeyCols =
+    "key, subject, role, product, height, revoked, revoked_height, last_nonce";
+
+std::string EncodeCursor(std::uint64_t height, std::uint32_t idx) {
+    return std::to_string(height) + "-" + std::to_string(idx);
+}
+
+bool DecodeCursor(const std::string& c, std::uint64_t* height, std::uint32_t* idx) {
+    const auto dash = c.find('-');
+    if (dash == std::string::npos) return false;
+    const char* b = c.data();
+    auto r1 = std::from_chars(b, b + dash, *height);
+    auto r2 = std::from_chars(b + dash + 1, b + c.size(), *idx);
+    return r1.ec == std::errc() && r1.ptr == b + dash && r2.ec == std::errc() &&
+           r2.ptr == b + c.size() && dash > 0;
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<ChainStore>> ChainStore::Open(const std::string& path) {
+    FW_ASSIGN(sql::Db db, sql::Db::Open(path));
+    auto migrated = db.Migrate(Migrations());
+    if (!migrated) return Fail(Context(migrated.error(), "migrating " + path));
+    return std::unique_ptr<ChainStore>(new ChainStore(std::move(db)));
+}
+
+Expected<std::optional<std::string>> ChainStore::GenesisHash() {
+    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT v FROM meta WHERE k = 'genesis'"));
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(s.Text(0));
+}
+
+Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Work work) {
+    const std::string hash = ToHex(block.Hash());
+    const auto header = block.header.Serialize();
+    {
+        FW_ASSIGN(sql::Stmt s,
+                  db_.Prepare("INSERT INTO blocks(hash, height, prev, header, time, bits, work, "
+                              "json, main) VALUES(?,?,?,?,?,?,?,?,1)"));
+        s.Bind(1, hash)
+            .Bind(2, U2I(block.header.height))
+            .Bind(3, ToHex(block.header.prev_hash))
+            .BindBlob(4, header.data(), header.size())
+            .Bind(5, block.header.timestamp)
+            .Bind(6, static_cast<std::int64_t>(block.header.bits))
+            .Bind(7, WorkToHex(work))
+            .Bind(8, Canonical(block.ToJson()));
+        FW_TRY(s.Run());
+    }
+    {
+        FW_ASSIGN(sql::Stmt s,
+                  db_.Prepare("INSERT INTO txs(id, block_hash, height, idx, type, sender, "
+                              "recipient, product, ver, verifier, state, time, nonce, json) "
+                              "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+        for (std::size_t i = 0; i < block.txs.size(); ++i) {
+            const Tx& tx = block.txs[i];
+            const Json j = tx.ToJson();
+            s.Reset();
+            s.Bind(1, Sha256Hex(Canonical(j)))
+                .Bind(2, hash)
+                .Bind(3, U2I(block.header.height))
+                .Bind(4, static_cast<std::int64_t>(i))
+                .Bind(5, tx.type)
+                .Bind(6, tx.sender)
+                .Bind(7, tx.recipient)
+                .Bind(8, ProductOf(tx))
+                .Bind(9, tx.ver)
+                .Bind(10, tx.verifier)
+                .Bind(11, tx.state)
+                .Bind(12, tx.time)
+                .Bind(13, U2I(tx.nonce))
+                .Bind(14, Canonical(j));
+            FW_TRY(s.Run());
+        }
+    }
+    {
+        FW_ASSIGN(sql::Stmt s,
+                  db_.Prepare("INSERT INTO keys(key, id, subject, role, product, height, revoked, "
+                              "revoked_height, last_nonce) VALUES(?,?,?,?,?,?,?,?,?) "
+                              "ON CONFLICT(key) DO UPDATE SET revoked = excluded.revoked, "
+                              "revoked_height = excluded.revoked_height, "
+                              "last_nonce = excluded.last_nonce"));
+        for (const auto& [key, rec] : added.ChangedKeys()) {
+            auto pub = PublicKeyFromHex(key);
+            s.Reset();
+            s.Bind(1, key)
+                .Bind(2, pub ? KeyId(*pub) : std::string())
+                .Bind(3, rec.subject)
+                .Bind(4, rec.role)
+                .Bind(5, rec.product)
+                .Bind(6, U2I(rec.height))
+                .Bind(7, static_cast<std::int64_t>(rec.revoked ? 1 : 0))
+                .Bind(8, U2I(rec.revoked_height));
+            if (rec.last_nonce) {
+                s.Bind(9, U2I(*rec.last_nonce));
+            } else {
+                s.BindNull(9);
+            }
+            FW_TRY(s.Run());
+        }
+    }
+    FW_ASSIGN(sql::Stmt tip, db_.Prepare("INSERT INTO meta(k, v) VALUES('tip', ?) "
+                                         "ON CONFLICT(k) DO UPDATE SET v = excluded.v"));
+    tip.Bind(1, hash);
+    return tip.Run();
+}
+
+Status ChainStore::StoreGenesis(const Block& genesis, const StateOverlay& added) {
+    return db_.WriteTransaction([&]() -> Status {
+        FW_TRY(WriteBlock(genesis, added, BlockWork(genesis.header.bits)));
+        FW_ASSIGN(sql::Stmt s, db_.Prepare("INSERT INTO meta(k, v) VALUES('genesis', ?)"));
+        s.Bind(1, ToHex(genesis.Hash()));
+        return s.Run();
+    });
+}
+
+Status ChainStore::ConnectBlock(const Block& block, const StateOverlay& added, Work work) {
+    return db_.WriteTransaction([&]() -> Status { return WriteBlock(block, added, work); });
+}
+
+Expected<std::optional<BlockInfo>> ChainStore::Tip() {
+    FW_ASSIGN(sql::Stmt s, db_.Prepare(std::string("SELECT ") + kBlockCols +
+                                       " FROM blocks WHERE hash = (SELECT v FROM meta WHERE k = "
+                                       "'tip')"));
+    return OneBlock(s);
+}
+
+Expected<std::optional<BlockInfo>> ChainStore::BlockByHash(const std::string& hash_hex) {
+    FW_ASSIGN(sql::Stmt s,
+              db_.Prepare(std::string("SELECT ") + kBlockCols + " FROM blocks WHERE hash = ?"));
+    s.Bind(1, hash_hex);
+    return OneBlock(s);
+}
+
+Expected<std::optional<BlockInfo>> ChainStore::BlockAtHeight(std::uint64_t height) {
+    FW_ASSIGN(sql::Stmt s, db_.Prepare(std::string("SELECT ") + kBlockCols +
+                                       " FROM blocks WHERE main = 1 AND height = ?"));
+    s.Bind(1, U2I(height));
+    return OneBlock(s);
+}
+
+Expected<std::optional<std::string>> ChainStore::BlockJson(const std::string& hash_hex) {
+    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT json FROM blocks WHERE hash = ?"));
+    s.Bind(1, hash_hex);
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(s.Text(0));
+}
+
+Expected<std::vector<BlockInfo>> ChainStore::Headers(std::uint64_t from, std::size_t count) {
+    FW_ASSIGN(sql::Stmt s, db_.Prepare(std::string("SELECT ") + kBlockCols +
+                                       " FROM blocks WHERE main = 1 AND height >= ? "
+                                       "ORDER BY height LIMIT ?"));
+    s.Bind(1, U2I(from)).Bind(2, static_cast<std::int64_t>(count));
+    std::vector<BlockInfo> out;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        FW_ASSIGN(BlockInfo b, ReadBlockInfo(s));
+        out.push_back(b);
+    }
+    return out;
+}
+
+Expected<std::vector<std::int64_t>> ChainStore::TimesUpTo(std::uint64_t height, std::size_t n) {
+    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT time FROM blocks WHERE main = 1 AND height <= ? "
+                                       "ORDER BY height DESC LIMIT ?"));
+    s.Bind(1, U2I(height)).Bind(2, static_cast<std::int64_t>(n));
+    std::vector<std::int64_t> out;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        out.push_back(s.Int(0));
+    }
+    return std::vector<std::int64_t>(out.rbegin(), out.rend());
+}
+
+Expected<std::optional<TxRecord>> ChainStore::FindTx(const std::string& id) {
+    FW_ASSIGN(sql::Stmt s,
+              db_.Prepare("SELECT id, block_hash, height, idx, json FROM txs WHERE id = ?"));
+    s.Bind(1, id);
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<TxRecord>();
+    FW_ASSIGN(TxRecord r, ReadTxRecord(s));
+    return std::optional<TxRecord>(std::move(r));
+}
+
+Expected<bool> ChainStore::HasTx(const std::string& id) {
+    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT 1 FROM txs WHERE id = ?"));
+    s.Bind(1, id);
+    return s.Step();
+}
+
+Expected<std::vector<std::string>> ChainStore::BlockTxIds(const std::string& block_hash) {
+    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT id FROM txs WHERE block_hash = ? ORDER BY idx"));
+    s.Bind(1, block_hash);
+    std::vector<std::string> out;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        out.push_back(s.Text(0));
+    }
+    return out;
+}
+
+Expected<SearchPage> ChainStore::Search(const SearchQuery& q) {
+    using Param = std::variant<std::int64_t, std::string>;
+    std::string where;
+    std::vector<Param> params;
+    auto add = [&](const std::string& clause, Param p) {
+        where += where.empty() ? " WHERE " : " AND ";
+        where += clause;
+        params.push_back(std::move(p));
+    };
+    if (!q.device.empty()) {
+        add("recipient = ?", q.device);
+        where += " AND type IN ('update', 'status')";
+    }
+    if (!q.product.empty()) add("product = ?", q.product);
+    if (!q.ver.empty()) add("ver = ?", q.ver);
+    if (!q.state.empty()) add("state = ?", q.state);
+    if (!q.type.empty()) add("type = ?", q.type);
+    if (q.since) add("time >= ?", *q.since);
+    if (q.until) add("time <= ?", *q.until);
+    if (!q.cursor.empty()) {
+        std::uint64_t height = 0;
+        std::uint32_t idx = 0;
+        if (!DecodeCursor(q.cursor, &height, &idx)) {
+            return Fail(Errc::kInvalid, "bad-cursor", "cursor is not from a previous page");
+        }
+        add("(height < ? OR (height = ? AND idx < ?))", U2I(height));
+        params.push_back(U2I(height));
+        params.push_back(static_cast<std::int64_t>(idx));
+    }
+    const std::size_t limit = std::clamp<std::size_t>(q.limit, 1, kMaxSearchLimit);
+    const std::string sql = "SELECT id, block_hash, height, idx, json FROM txs" + where +
+                            " ORDER BY height DESC, idx DESC LIMIT ?";
+    FW_ASSIGN(sql::Stmt s, db_.Prepare(sql));
+    int n = 1;
+    for (const auto& p : params) {
+        if (std::holds_alternative<std::int64_t>(p)) {
+            s.Bind(n++, std::get<std::int64_t>(p));
+        } else {
+            s.Bind(n++, std::get<std::string>(p));
+        }
+    }
+    // One extra row tells whether another page exists.
+    s.Bind(n, static_cast<std::int64_t>(limit + 1));
+    SearchPage page;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        if (page.results.size() == limit) {
+            const TxRecord& last = page.results.back();
+            page.next_cursor = EncodeCursor(last.height, last.index);
+            break;
+        }
+        FW_ASSIGN(TxRecord r, ReadTxRecord(s));
+        page.results.push_back(std::move(r));
+    }
+    return page;
+}
+
+Expected<std::optional<std::uint64_t>> ChainStore::LatestReleaseHeight() {
+    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT height FROM txs WHERE type = 'release' "
+                                       "ORDER BY height DESC LIMIT 1"));
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<std::uint64_t>();
+    return std::optional<std::uint64_t>(I2U(s.Int(0)));
+}
+
+Expected<std::optional<KeyRecord>> ChainStore::FindKey(const std::string& key_hex) {
+    FW_ASSIGN(sql::Stmt s,
+              db_.Prepare(std::string("SELECT ") + kKeyCols + " FROM keys WHERE key = ?"));
+    s.Bind(1, key_hex);
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<KeyRecord>();
+    return std::optional<KeyRecord>(ReadKey(s));
+}
+
+Expected<std::vector<KeyRecord>> ChainStore::Registry(const std::string& role_filter) {
+    std::string sql = std::string("SELECT ") + kKeyCols + " FROM keys";
+    if (!role_filter.empty()) sql += " WHERE role = ?";
+    sql += " ORDER BY height, key";
+    FW_ASSIGN(sql::Stmt s, db_.Prepare(sql));
+    if (!role_filter.empty()) s.Bind(1, role_filter);
+    std::vector<KeyRecord> out;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        out.push_back(ReadKey(s));
+    }
+    return out;
+}
+
+}  // namespace fwchain::ledger

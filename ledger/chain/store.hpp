@@ -1,0 +1,96 @@
+#pragma once
+// SQLite storage of the chain (DESIGN.md §5): blocks, an index of the txs of the main chain and
+// the key registry. Everything a block adds is written in one transaction, so a crash leaves
+// either the whole block or none of it.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/adapters/sqlite.hpp"
+#include "common/core/expected.hpp"
+#include "common/core/json.hpp"
+#include "ledger/consensus/pow.hpp"
+#include "ledger/consensus/validation.hpp"
+#include "ledger/primitives/block.hpp"
+
+namespace fwchain::ledger {
+
+struct BlockInfo {
+    Hash256 hash{};
+    std::uint64_t height = 0;
+    Hash256 prev{};
+    std::int64_t time = 0;
+    std::uint32_t bits = 0;
+    Work work = 0;  // cumulative, genesis included
+    std::array<std::uint8_t, kHeaderSize> header{};
+};
+
+struct TxRecord {
+    std::string id;
+    std::string block_hash;
+    std::uint64_t height = 0;
+    std::uint32_t index = 0;  // position in its block
+    Json tx;
+};
+
+struct SearchQuery {
+    std::string device;   // recipient of update/status txs
+    std::string product;  // release recipient, body.product of update/admit/revoke/status
+    std::string ver;
+    std::string state;
+    std::string type;
+    std::optional<std::int64_t> since;  // tx time, inclusive
+    std::optional<std::int64_t> until;  // tx time, inclusive
+    std::size_t limit = 100;            // clamped to [1, 1000]
+    std::string cursor;                 // opaque, from a previous page
+};
+
+struct SearchPage {
+    std::vector<TxRecord> results;  // newest first
+    std::optional<std::string> next_cursor;
+};
+
+inline constexpr std::size_t kMaxSearchLimit = 1000;
+
+class ChainStore {
+  public:
+    // Opens (creating) the database and applies the schema migrations.
+    static Expected<std::unique_ptr<ChainStore>> Open(const std::string& path);
+
+    // The genesis hash recorded on first start, if any.
+    Expected<std::optional<std::string>> GenesisHash();
+    // Stores block 0 and what it establishes (the genesis miners).
+    Status StoreGenesis(const Block& genesis, const StateOverlay& added);
+    // Appends a validated block on top of the tip with everything it adds (txs, registry
+    // changes), in one transaction. `work` is the new cumulative work.
+    Status ConnectBlock(const Block& block, const StateOverlay& added, Work work);
+
+    Expected<std::optional<BlockInfo>> Tip();
+    Expected<std::optional<BlockInfo>> BlockByHash(const std::string& hash_hex);
+    Expected<std::optional<BlockInfo>> BlockAtHeight(std::uint64_t height);  // main chain
+    Expected<std::optional<std::string>> BlockJson(const std::string& hash_hex);
+    // Main-chain headers from `from`, at most `count`.
+    Expected<std::vector<BlockInfo>> Headers(std::uint64_t from, std::size_t count);
+    // Timestamps of the main-chain blocks (max(0, height-n+1) .. height], oldest first.
+    Expected<std::vector<std::int64_t>> TimesUpTo(std::uint64_t height, std::size_t n);
+
+    Expected<std::optional<TxRecord>> FindTx(const std::string& id);
+    Expected<bool> HasTx(const std::string& id);
+    Expected<std::vector<std::string>> BlockTxIds(const std::string& block_hash);
+    Expected<SearchPage> Search(const SearchQuery& q);
+    // Height of the newest release tx on the main chain.
+    Expected<std::optional<std::uint64_t>> LatestReleaseHeight();
+
+    Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex);
+    // Registry keys, optionally of one role, ordered by admission height.
+    Expected<std::vector<KeyRecord>> Registry(const std::string& role_filter);
+
+  private:
+    explicit ChainStore(sql::Db db) : db_(std::move(db)) {}
+    Status WriteBlock(const Block& block, const StateOverlay& added, Work work);
+    sql::Db db_;
+};
+
+}  // namespace fwchain::ledger

@@ -1,0 +1,227 @@
+#include "ledger/cli.hpp"
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "common/adapters/http.hpp"
+#include "common/adapters/log.hpp"
+#include "ledger/net/node.hpp"
+
+namespace fwchain::ledger {
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+int Die(const std::string& what, const Error& e) {
+    std::cerr << "ledger " << what << ": " << e.ToString() << "\n";
+    return kExitError;
+}
+
+int RunNode(const NodeOptions& opts) {
+    // Block the stop signals before any thread starts, so every thread inherits the mask and
+    // only this thread receives them (via sigtimedwait).
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+    auto node = Node::Open(opts);
+    if (!node) return Die("node", node.error());
+    auto port = (*node)->Start();
+    if (!port) return Die("node", port.error());
+    // Tests start the node on port 0 and read the bound port from this line.
+    std::printf("listening on %s:%d\n", (*node)->host().c_str(), *port);
+    std::fflush(stdout);
+
+    while (true) {
+        timespec wait{1, 0};
+        const int sig = sigtimedwait(&stop_signals, nullptr, &wait);
+        if (sig == SIGINT || sig == SIGTERM) {
+            spdlog::info("signal {}: stopping", sig);
+            break;
+        }
+        if (auto failure = (*node)->Failure()) {
+            (*node)->Stop();
+            return Die("node", *failure);
+        }
+    }
+    (*node)->Stop();
+    return kExitOk;
+}
+
+std::string UrlEncode(const std::string& s) {
+    static const char* kHex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += kHex[c >> 4];
+            out += kHex[c & 0xF];
+        }
+    }
+    return out;
+}
+
+std::string FormatTime(std::int64_t t) {
+    const std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+struct SearchArgs {
+    std::string node;
+    std::string device, product, version, state, type;
+    std::optional<std::int64_t> since, until;
+    std::size_t limit = 100;
+    bool json = false;
+};
+
+int RunSearch(const SearchArgs& a) {
+    auto client = http::Client::For(a.node);
+    if (!client) return Die("search", client.error());
+    std::string base = "/v1/search?";
+    auto add = [&](const char* name, const std::string& v) {
+        if (!v.empty()) base += std::string(name) + "=" + UrlEncode(v) + "&";
+    };
+    add("device", a.device);
+    add("product", a.product);
+    add("ver", a.version);
+    add("state", a.state);
+    add("type", a.type);
+    if (a.since) add("since", std::to_string(*a.since));
+    if (a.until) add("until", std::to_string(*a.until));
+
+    // --limit is the number of results wanted; the API pages at most 1000 at a time.
+    std::vector<Json> results;
+    std::string cursor;
+    while (results.size() < a.limit) {
+        const std::size_t page = std::min<std::size_t>(a.limit - results.size(), 1000);
+        std::string path = base + "limit=" + std::to_string(page);
+        if (!cursor.empty()) path += "&cursor=" + UrlEncode(cursor);
+        auto answer = client->GetJson(path);
+        if (!answer) return Die("search", answer.error());
+        const Json& arr = (*answer)["results"];
+        if (!arr.is_array()) {
+            return Die("search", MakeError(Errc::kNetwork, "bad-answer", "no results array"));
+        }
+        for (const auto& r : arr) results.push_back(r);
+        const Json& next = (*answer)["next_cursor"];
+        if (!next.is_string() || arr.empty()) break;
+        cursor = next.get<std::string>();
+    }
+
+    if (a.json) {
+        // One result per line, and the whole output is still one JSON array.
+        std::cout << "[";
+        for (std::size_t i = 0; i < results.size(); ++i) {
+            std::cout << (i == 0 ? "\n" : ",\n") << results[i].dump();
+        }
+        std::cout << (results.empty() ? "]\n" : "\n]\n");
+        return kExitOk;
+    }
+    std::printf("%-8s %-20s %-8s %-24s %-12s %s\n", "HEIGHT", "TIME", "TYPE", "RECIPIENT", "VER",
+                "STATE");
+    for (const auto& r : results) {
+        const Json& tx = r.value("tx", Json::object());
+        std::printf(
+            "%-8llu %-20s %-8s %-24s %-12s %s\n",
+            static_cast<unsigned long long>(r.value("height", std::uint64_t{0})),
+            FormatTime(tx.value("time", std::int64_t{0})).c_str(),
+            tx.value("type", std::string()).c_str(), tx.value("recipient", std::string()).c_str(),
+            tx.value("ver", std::string()).c_str(), tx.value("state", std::string()).c_str());
+    }
+    return kExitOk;
+}
+
+int RunTip(const std::string& node_url, bool json) {
+    auto client = http::Client::For(node_url);
+    if (!client) return Die("tip", client.error());
+    auto tip = client->GetJson("/v1/tip");
+    if (!tip) return Die("tip", tip.error());
+    if (json) {
+        std::cout << tip->dump() << "\n";
+        return kExitOk;
+    }
+    std::cout << "height " << tip->value("height", std::uint64_t{0}) << "\n"
+              << "hash   " << tip->value("hash", std::string()) << "\n"
+              << "time   " << FormatTime(tip->value("time", std::int64_t{0})) << "\n"
+              << "bits   " << tip->value("bits", std::uint32_t{0}) << "\n"
+              << "work   " << tip->value("work", std::string()) << "\n";
+    return kExitOk;
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+    CLI::App app{"fwchain ledger: proof-of-work ledger node and query tool"};
+    app.require_subcommand(1);
+    std::string log_level = "info";
+    app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+    NodeOptions node_opts;
+    auto* node = app.add_subcommand("node", "run a ledger node (API, optional miner)");
+    node->add_option("--data", node_opts.data_dir, "data directory")->required();
+    node->add_option("--listen", node_opts.listen, "HOST:PORT to serve the API on (port 0: any)");
+    node->add_option("--genesis", node_opts.genesis_hash, "expected genesis block hash (hex)")
+        ->required();
+    node->add_option("--genesis-file", node_opts.genesis_file, "genesis block JSON")->required();
+    node->add_flag("--mine", node_opts.mine, "mine blocks (the key must be an admitted miner)");
+    node->add_option("--key", node_opts.key_file, "miner key file");
+    node->add_option("--mining-threads", node_opts.mining_threads, "miner threads")
+        ->check(CLI::Range(1u, 256u));
+    node->add_option("--log-level", log_level, "trace|debug|info|warn|error")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+    SearchArgs search_args;
+    auto* search = app.add_subcommand("search", "search transactions on a node");
+    search->add_option("--node", search_args.node, "node URL, e.g. http://127.0.0.1:7400")
+        ->required();
+    search->add_option("--device", search_args.device, "device id (update/status recipient)");
+    search->add_option("--product", search_args.product, "product");
+    search->add_option("--version", search_args.version, "version string (ver)");
+    search->add_option("--state", search_args.state, "update state");
+    search->add_option("--type", search_args.type, "tx type");
+    search->add_option("--since", search_args.since, "tx time >= T (epoch seconds)");
+    search->add_option("--until", search_args.until, "tx time <= T (epoch seconds)");
+    search->add_option("--limit", search_args.limit, "maximum results")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+    search->add_flag("--json", search_args.json, "JSON array output, one result per line");
+
+    std::string tip_node;
+    bool tip_json = false;
+    auto* tip = app.add_subcommand("tip", "show a node's chain tip");
+    tip->add_option("--node", tip_node, "node URL")->required();
+    tip->add_flag("--json", tip_json, "JSON output");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return code == 0 ? kExitOk : kExitUsage;
+    }
+
+    if (*node) {
+        InitLogging("ledger", log_level);
+        return RunNode(node_opts);
+    }
+    // Query commands print results on stdout; only problems go to the log.
+    InitLogging("ledger", log_level == "info" ? "warn" : log_level);
+    if (*search) return RunSearch(search_args);
+    return RunTip(tip_node, tip_json);
+}
+
+}  // namespace fwchain::ledger

@@ -1,0 +1,339 @@
+#include "ledger/consensus/validation.hpp"
+
+#include <unordered_set>
+
+#include "ledger/consensus/pow.hpp"
+#include "ledger/primitives/merkle.hpp"
+
+namespace fwchain::ledger {
+
+bool ValidationState::Invalid(std::string reject_reason, std::string debug) {
+    mode_ = Mode::kInvalid;
+    reject_ = std::move(reject_reason);
+    debug_ = std::move(debug);
+    return false;
+}
+
+bool ValidationState::SetError(Error e) {
+    mode_ = Mode::kError;
+    reject_ = e.reason;
+    debug_ = e.message;
+    error_ = std::move(e);
+    return false;
+}
+
+Error ValidationState::ToError() const {
+    if (mode_ == Mode::kError) return error_;
+    Errc code = Errc::kVerify;
+    if (reject_ == reject::kDuplicateTx || reject_ == reject::kReplayedNonce) {
+        code = Errc::kConflict;
+    } else if (reject_ == reject::kUnauthorizedTx || reject_ == reject::kBadMiner) {
+        code = Errc::kUnauthorized;
+    } else if (reject_ == reject::kBadTx || reject_ == reject::kBadLength) {
+        code = Errc::kInvalid;
+    }
+    return MakeError(code, reject_, debug_.empty() ? reject_ : debug_);
+}
+
+std::string ValidationState::ToString() const {
+    if (IsValid()) return "valid";
+    return debug_.empty() ? reject_ : reject_ + " (" + debug_ + ")";
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Expected<std::optional<KeyRecord>> StateOverlay::FindKey(const std::string& key_hex) const {
+    auto it = keys_.find(key_hex);
+    if (it != keys_.end()) return std::optional<KeyRecord>(it->second);
+    return base_->FindKey(key_hex);
+}
+
+Expected<bool> StateOverlay::HasTx(const std::string& id) const {
+    if (tx_ids_.count(id) != 0) return true;
+    return base_->HasTx(id);
+}
+
+void StateOverlay::AddMiners(const GenesisInfo& genesis, std::uint64_t height) {
+    for (const auto& m : genesis.miners) {
+        KeyRecord r;
+        r.key = ToHex(m);
+        r.subject = genesis.root.vendor;
+        r.role = role::kMiner;
+        r.height = height;
+        keys_[r.key] = r;
+    }
+}
+
+Status StateOverlay::Apply(const Tx& tx, const std::string& tx_id, std::uint64_t height) {
+    tx_ids_.insert(tx_id);
+    if (tx.type == txtype::kAdmit) {
+        KeyRecord r;
+        r.key = tx.body.value("key", std::string());
+        r.subject = tx.recipient;
+        r.role = tx.body.value("role", std::string());
+        r.product = tx.body.value("product", std::string());
+        r.height = height;
+        keys_[r.key] = r;
+    } else if (tx.type == txtype::kRevoke) {
+        const std::string key = tx.body.value("key", std::string());
+        FW_ASSIGN(auto rec, FindKey(key));
+        if (!rec) return Fail(Errc::kInternal, "revoke-unknown", "revoke of unknown key " + key);
+        rec->revoked = true;
+        rec->revoked_height = height;
+        keys_[key] = *rec;
+    } else if (tx.type == txtype::kUpdate || tx.type == txtype::kStatus) {
+        FW_ASSIGN(auto rec, FindKey(tx.sender));
+        if (!rec) return Fail(Errc::kInternal, "update-unknown", "update by unknown key");
+        rec->last_nonce = tx.nonce;
+        keys_[tx.sender] = *rec;
+    }
+    return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+const std::set<std::string>& KnownTypes() {
+    static const std::set<std::string> kTypes = {
+        txtype::kGenesis, txtype::kRelease, txtype::kAdmit, txtype::kRevoke,
+        txtype::kUpdate,  txtype::kApprove, txtype::kStatus};
+    return kTypes;
+}
+
+const std::set<std::string>& UpdateStates() {
+    static const std::set<std::string> kStates = {"installed", "failed", "rolled-back",
+                                                  "up-to-date", "downloading"};
+    return kStates;
+}
+
+bool BodyString(const Tx& tx, const char* key, std::string* out) {
+    auto it = tx.body.find(key);
+    if (it == tx.body.end() || !it->is_string()) return false;
+    *out = it->get<std::string>();
+    return true;
+}
+
+bool HasRole(const Root& root, const char* role_name, const std::string& sender_hex) {
+    auto key = PublicKeyFromHex(sender_hex);
+    return key && root.HasRoleKey(role_name, *key);
+}
+
+}  // namespace
+
+bool CheckTxShape(const Tx& tx, ValidationState& state, bool check_signature) {
+    if (KnownTypes().count(tx.type) == 0) return state.Invalid(reject::kBadTx, "unknown tx type");
+    if (!PublicKeyFromHex(tx.sender)) return state.Invalid(reject::kBadTx, "sender not a key");
+    if (!tx.body.is_object()) return state.Invalid(reject::kBadTx, "body must be an object");
+    if (check_signature && !tx.SignatureValid()) {
+        return state.Invalid(reject::kBadTx, "tx signature does not verify");
+    }
+    if (tx.type == txtype::kGenesis) return true;  // body checked by ParseGenesisTx
+    if (tx.recipient.empty()) return state.Invalid(reject::kBadTx, "recipient must not be empty");
+
+    if (tx.type == txtype::kRelease) {
+        std::string manifest;
+        auto seq = tx.body.find("sequence");
+        if (seq == tx.body.end() || !seq->is_number_unsigned()) {
+            return state.Invalid(reject::kBadTx, "release body needs an unsigned sequence");
+        }
+        if (!BodyString(tx, "manifest_sha256", &manifest) || !IsHex(manifest, 32)) {
+            return state.Invalid(reject::kBadTx, "release body needs manifest_sha256");
+        }
+        if (!IsHex(tx.verifier, 32)) {
+            return state.Invalid(reject::kBadTx, "release verifier must be the image sha256");
+        }
+    } else if (tx.type == txtype::kAdmit || tx.type == txtype::kRevoke) {
+        std::string key;
+        std::string role_name;
+        if (!BodyString(tx, "key", &key) || !PublicKeyFromHex(key)) {
+            return state.Invalid(reject::kBadTx, "admit/revoke body needs a key");
+        }
+        if (!BodyString(tx, "role", &role_name) ||
+            (role_name != role::kDevice && role_name != role::kGateway)) {
+            return state.Invalid(reject::kBadTx, "role must be device or gateway");
+        }
+        auto product = tx.body.find("product");
+        if (product != tx.body.end() && !product->is_string()) {
+            return state.Invalid(reject::kBadTx, "product must be a string");
+        }
+    } else if (tx.type == txtype::kUpdate) {
+        if (UpdateStates().count(tx.state) == 0) {
+            return state.Invalid(reject::kBadTx, "unknown update state '" + tx.state + "'");
+        }
+    }
+    return true;
+}
+
+bool CheckTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t height,
+                     const ChainView& view, ValidationState& state, bool check_signature) {
+    if (!CheckTxShape(tx, state, check_signature)) return false;
+    if (tx.type == txtype::kGenesis) {
+        // Block 0 goes through ValidateGenesisBlock; everywhere else a genesis tx is forbidden.
+        return state.Invalid(reject::kUnauthorizedTx,
+                             "genesis tx only in block 0, not at height " + std::to_string(height));
+    }
+    auto known = view.HasTx(tx_id);
+    if (!known) return state.SetError(known.error());
+    if (*known) return state.Invalid(reject::kDuplicateTx, "tx " + tx_id + " already in chain");
+
+    const Root& root = view.CurrentRoot();
+    if (tx.type == txtype::kRelease) {
+        if (!HasRole(root, "release", tx.sender)) {
+            return state.Invalid(reject::kUnauthorizedTx, "sender is not a release key");
+        }
+        return true;
+    }
+    if (tx.type == txtype::kApprove) {
+        if (!HasRole(root, "approver", tx.sender)) {
+            return state.Invalid(reject::kUnauthorizedTx, "sender is not an approver key");
+        }
+        return true;
+    }
+    if (tx.type == txtype::kAdmit || tx.type == txtype::kRevoke) {
+        if (!HasRole(root, "admission", tx.sender)) {
+            return state.Invalid(reject::kUnauthorizedTx, "sender is not an admission key");
+        }
+        const std::string key = tx.body.value("key", std::string());
+        auto rec = view.FindKey(key);
+        if (!rec) return state.SetError(rec.error());
+        if (tx.type == txtype::kAdmit) {
+            // Revocation is final: a revoked key stays revoked, so re-admission needs a new key.
+            if (*rec) return state.Invalid(reject::kBadTx, "key already in the registry");
+            return true;
+        }
+        if (!*rec) return state.Invalid(reject::kBadTx, "revoke of a key that was never admitted");
+        if ((*rec)->revoked) return state.Invalid(reject::kBadTx, "key already revoked");
+        const std::string role_name = tx.body.value("role", std::string());
+        const bool role_ok = (*rec)->role == role_name ||
+                             ((*rec)->role == role::kMiner && role_name == role::kGateway);
+        if (!role_ok) return state.Invalid(reject::kBadTx, "revoke role does not match");
+        return true;
+    }
+    // update / status
+    auto rec = view.FindKey(tx.sender);
+    if (!rec) return state.SetError(rec.error());
+    if (!*rec || (*rec)->role != role::kDevice) {
+        return state.Invalid(reject::kUnauthorizedTx, "sender is not an admitted device");
+    }
+    if ((*rec)->revoked) return state.Invalid(reject::kUnauthorizedTx, "device key is revoked");
+    if ((*rec)->subject != tx.recipient) {
+        return state.Invalid(reject::kUnauthorizedTx,
+                             "recipient differs from the device id the key was admitted for");
+    }
+    if ((*rec)->last_nonce && tx.nonce <= *(*rec)->last_nonce) {
+        return state.Invalid(reject::kReplayedNonce, "nonce " + std::to_string(tx.nonce) +
+                                                         " not above last " +
+                                                         std::to_string(*(*rec)->last_nonce));
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+bool CheckMinerSignature(const Block& block) {
+    const Hash256 hash = block.Hash();
+    return Verify(block.header.miner, hash.data(), hash.size(), block.miner_sig);
+}
+
+bool CheckBlockHeader(const BlockHeader& header, const BlockContext& ctx, const ChainParams& params,
+                      ValidationState& state) {
+    if (header.version != 1) return state.Invalid(reject::kBadVersion, "unknown block version");
+    if (header.prev_hash != ctx.prev_hash) {
+        return state.Invalid(reject::kBadPrevBlk, "prev_hash does not link to the parent");
+    }
+    if (header.height != ctx.prev_height + 1) {
+        return state.Invalid(reject::kBadHeight, "height is not parent height + 1");
+    }
+    if (header.bits != ctx.required_bits) {
+        return state.Invalid(reject::kBadBits, "bits " + std::to_string(header.bits) +
+                                                   ", required " +
+                                                   std::to_string(ctx.required_bits));
+    }
+    if (!CheckProofOfWork(header.Hash(), header.bits, params)) {
+        return state.Invalid(reject::kHighHash, "proof of work failed");
+    }
+    if (header.timestamp <= ctx.median_time_past) {
+        return state.Invalid(reject::kTimeTooOld, "timestamp not above median time past");
+    }
+    if (header.timestamp > ctx.now + kMaxFutureBlockTime) {
+        return state.Invalid(reject::kTimeTooNew, "timestamp more than 2 h in the future");
+    }
+    return true;
+}
+
+bool ValidateBlock(const Block& block, const BlockContext& ctx, const ChainParams& params,
+                   StateOverlay& overlay, ValidationState& state, bool check_tx_signatures) {
+    if (!CheckBlockHeader(block.header, ctx, params, state)) return false;
+
+    auto miner = overlay.FindKey(ToHex(block.header.miner));
+    if (!miner) return state.SetError(miner.error());
+    if (!*miner || !(*miner)->CanMine()) {
+        return state.Invalid(reject::kBadMiner, "miner key is not admitted or is revoked");
+    }
+    if (!CheckMinerSignature(block)) return state.Invalid(reject::kBadSig, "miner signature");
+
+    if (block.txs.size() > kMaxBlockTxs || block.message.size() > kMaxMessageSize) {
+        return state.Invalid(reject::kBadLength, "too many txs or message too long");
+    }
+    std::vector<std::string> ids;
+    ids.reserve(block.txs.size());
+    for (const auto& tx : block.txs) ids.push_back(tx.Id());
+    auto hashes = TxIdsToHashes(ids);
+    if (!hashes || MerkleRoot(*hashes) != block.header.merkle_root) {
+        return state.Invalid(reject::kBadMerkle, "merkle root does not match the txs");
+    }
+    std::unordered_set<std::string> seen;
+    for (const auto& id : ids) {
+        if (!seen.insert(id).second) {
+            return state.Invalid(reject::kDuplicateTx, "tx " + id + " twice in the block");
+        }
+    }
+    for (std::size_t i = 0; i < block.txs.size(); ++i) {
+        ValidationState tx_state;
+        if (!CheckTxForChain(block.txs[i], ids[i], block.header.height, overlay, tx_state,
+                             check_tx_signatures)) {
+            if (tx_state.IsError()) return state.SetError(tx_state.ToError());
+            return state.Invalid(tx_state.RejectReason(),
+                                 "tx " + std::to_string(i) + ": " + tx_state.Debug());
+        }
+        auto applied = overlay.Apply(block.txs[i], ids[i], block.header.height);
+        if (!applied) return state.SetError(applied.error());
+    }
+    return true;
+}
+
+bool ValidateGenesisBlock(const Block& block, const Hash256& expected_hash, ValidationState& state,
+                          GenesisInfo* out) {
+    const BlockHeader& h = block.header;
+    if (block.Hash() != expected_hash) {
+        return state.Invalid(reject::kBadGenesis, "genesis hash differs from the configured one");
+    }
+    if (h.version != 1 || h.height != 0 || h.prev_hash != Hash256{}) {
+        return state.Invalid(reject::kBadGenesis, "genesis header must be version 1, height 0");
+    }
+    if (block.txs.size() != 1) return state.Invalid(reject::kBadGenesis, "genesis needs one tx");
+    const Tx& tx = block.txs[0];
+    if (!tx.SignatureValid()) return state.Invalid(reject::kBadTx, "genesis tx signature");
+    auto info = ParseGenesisTx(tx);
+    if (!info) return state.Invalid(reject::kBadGenesis, info.error().message);
+    if (h.bits != info->params.initial_bits) {
+        return state.Invalid(reject::kBadBits, "genesis bits differ from initial_bits");
+    }
+    if (!CheckProofOfWork(block.Hash(), h.bits, info->params)) {
+        return state.Invalid(reject::kHighHash, "proof of work failed");
+    }
+    bool miner_named = false;
+    for (const auto& m : info->miners) miner_named = miner_named || m == h.miner;
+    if (!miner_named || tx.sender != ToHex(h.miner)) {
+        return state.Invalid(reject::kBadMiner, "genesis miner and tx sender must be named miners");
+    }
+    if (!CheckMinerSignature(block)) return state.Invalid(reject::kBadSig, "miner signature");
+    if (MerkleRootOfTxs(block.txs) != h.merkle_root) {
+        return state.Invalid(reject::kBadMerkle, "merkle root does not match the txs");
+    }
+    if (out != nullptr) *out = std::move(*info);
+    return true;
+}
+
+}  // namespace fwchain::ledger

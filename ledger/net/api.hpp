@@ -1,0 +1,43 @@
+#pragma once
+// The HTTP API of a ledger node (docs/protocol.md "Ledger node HTTP API"). httplib stays out of
+// this header: embedding programs (gateway, vendor-server) include it cheaply.
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/core/expected.hpp"
+#include "common/core/json.hpp"
+#include "ledger/chain/chain.hpp"
+
+namespace fwchain::ledger {
+
+struct ApiOptions {
+    std::size_t threads = 16;
+};
+
+class ApiServer {
+  public:
+    ApiServer(Chain& chain, const ApiOptions& opts);
+    ~ApiServer();
+    ApiServer(const ApiServer&) = delete;
+    ApiServer& operator=(const ApiServer&) = delete;
+
+    // Binds host:port (0 = any free port) and returns the bound port.
+    Expected<int> Bind(const std::string& host, int port);
+    // Serves until Stop(); call after Bind, typically on its own thread.
+    void Run();
+    void Stop();
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// JSON shapes shared by the API and its tests.
+Json TipToJson(const BlockInfo& tip);
+Json TxStatusToJson(const TxStatus& s);
+Json KeyRecordToJson(const KeyRecord& k);
+// Parses GET /v1/search parameters into a query; rejects bad numbers and limits.
+Expected<SearchQuery> SearchQueryFromParams(const std::multimap<std::string, std::string>& params);
+
+}  // namespace fwchain::ledger

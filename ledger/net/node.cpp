@@ -1,0 +1,140 @@
+#include "ledger/net/node.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "common/adapters/http.hpp"
+#include "common/core/fs.hpp"
+
+namespace fwchain::ledger {
+
+Expected<Block> LoadGenesisFile(const std::string& path, const std::string& expected_hash_hex) {
+    auto want = Hash256FromHex(expected_hash_hex);
+    if (!want) {
+        return Fail(Errc::kInvalid, "bad-genesis-hash",
+                    "--genesis must be a 64-char lowercase hex block hash");
+    }
+    FW_ASSIGN(Json j, LoadJsonFile(path, kMaxBlockSize));
+    auto block = Block::FromJson(j);
+    if (!block) return Fail(Context(block.error(), "genesis file " + path));
+    if (block->Hash() != *want) {
+        return Fail(Errc::kVerify, "genesis-mismatch",
+                    "genesis file " + path + " has hash " + ToHex(block->Hash()) +
+                        ", but --genesis is " + expected_hash_hex);
+    }
+    return std::move(*block);
+}
+
+Expected<std::optional<BlockInfo>> MineOneBlock(Chain& chain, const SigningKey& key,
+                                                const MinerOptions& opts,
+                                                const std::atomic<bool>& stop) {
+    FW_ASSIGN(Block block, chain.BuildTemplate(key.Public(), NowSeconds()));
+    auto header = MineHeader(block.header, opts, stop);
+    if (!header) return std::optional<BlockInfo>();
+    block.header = *header;
+    const Hash256 hash = block.Hash();
+    block.miner_sig = key.Sign(hash.data(), hash.size());
+    // Our own txs came from the mempool, where their signatures were verified.
+    auto connected = chain.SubmitBlock(block, NowSeconds(), true);
+    if (!connected) {
+        // A block from a peer moved the tip while we mined: the work is stale, not wrong.
+        if (connected.error().reason == reject::kBadPrevBlk) return std::optional<BlockInfo>();
+        return Fail(Context(connected.error(), "connecting our own block"));
+    }
+    return std::optional<BlockInfo>(*connected);
+}
+
+Expected<std::unique_ptr<Node>> Node::Open(const NodeOptions& opts) {
+    std::unique_ptr<Node> node(new Node());
+    node->opts_ = opts;
+    FW_ASSIGN(auto hp, http::ParseHostPort(opts.listen));
+    node->host_ = hp.first;
+    node->port_ = hp.second;
+    FW_ASSIGN(Block genesis, LoadGenesisFile(opts.genesis_file, opts.genesis_hash));
+    FW_TRY(MakeDirs(opts.data_dir, 0700));
+    ChainOptions co;
+    co.db_path = opts.data_dir + "/ledger.sqlite";
+    co.genesis_hash = genesis.Hash();
+    co.genesis = std::move(genesis);
+    FW_ASSIGN(node->chain_, Chain::Open(co));
+    if (opts.mine) {
+        if (opts.key_file.empty()) {
+            return Fail(Errc::kInvalid, "no-key", "--mine needs --key FILE (the miner key)");
+        }
+        FW_ASSIGN(SigningKey key, SigningKey::Load(opts.key_file));
+        FW_ASSIGN(auto rec, node->chain_->FindKey(key.PublicHex()));
+        if (!rec || !rec->CanMine()) {
+            return Fail(Errc::kUnauthorized, "miner-not-admitted",
+                        "key " + key.Id() +
+                            " is not an admitted miner (genesis miner or unrevoked gateway)");
+        }
+        node->key_ = std::move(key);
+    }
+    ApiOptions ao;
+    ao.threads = opts.api_threads;
+    node->api_ = std::make_unique<ApiServer>(*node->chain_, ao);
+    return node;
+}
+
+Node::~Node() { Stop(); }
+
+Expected<int> Node::Start() {
+    FW_ASSIGN(int port, api_->Bind(host_, port_));
+    port_ = port;
+    api_thread_ = std::thread([this] { api_->Run(); });
+    if (key_) {
+        chain_->SetTipListener([this] { abort_job_ = true; });
+        miner_thread_ = std::thread([this] { MinerLoop(); });
+    }
+    auto tip = chain_->Tip();
+    if (tip) {
+        spdlog::info("ledger node on {}:{} tip height {} hash {}", host_, port, tip->height,
+                     ToHex(tip->hash));
+    }
+    return port;
+}
+
+void Node::Stop() {
+    stopping_ = true;
+    abort_job_ = true;
+    if (miner_thread_.joinable()) miner_thread_.join();
+    if (api_) api_->Stop();
+    if (api_thread_.joinable()) api_thread_.join();
+}
+
+std::optional<Error> Node::Failure() {
+    std::lock_guard<std::mutex> lock(failure_mu_);
+    return failure_;
+}
+
+void Node::MinerLoop() {
+    MinerOptions mo;
+    mo.threads = std::max(1u, opts_.mining_threads);
+    mo.low_priority = true;
+    while (!stopping_) {
+        const std::uint64_t seen = chain_->Generation();
+        auto needed = chain_->NeedsMining();
+        if (needed && !*needed) {
+            chain_->WaitForChange(seen, std::chrono::seconds(1));
+            continue;
+        }
+        // Reset before re-checking stopping_: Stop() sets stopping_ then abort_job_, so a stop
+        // cannot be lost between the two.
+        abort_job_ = false;
+        if (stopping_) break;
+        std::uint8_t base[8];
+        RandomBytes(base, sizeof(base));
+        mo.extra_nonce_base = GetLe64(base);
+        auto mined = needed ? MineOneBlock(*chain_, *key_, mo, abort_job_)
+                            : Expected<std::optional<BlockInfo>>(needed.error());
+        if (!mined) {
+            spdlog::error("miner stopped: {}", mined.error().ToString());
+            std::lock_guard<std::mutex> lock(failure_mu_);
+            failure_ = mined.error();
+            return;
+        }
+        if (*mined)
+            spdlog::info("mined block {} at height {}", ToHex((*mined)->hash), (*mined)->height);
+    }
+}
+
+}  // namespace fwchain::ledger

@@ -1,0 +1,75 @@
+#pragma once
+// A ledger node: chain + HTTP API + optional miner. Used by `ledger node` and embeddable by the
+// gateway and the vendor server.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "common/core/crypto.hpp"
+#include "ledger/chain/chain.hpp"
+#include "ledger/consensus/miner.hpp"
+#include "ledger/net/api.hpp"
+
+namespace fwchain::ledger {
+
+struct NodeOptions {
+    std::string data_dir;
+    std::string listen = "127.0.0.1:7400";
+    std::string genesis_hash;  // hex; the genesis file must hash to it
+    std::string genesis_file;
+    bool mine = false;
+    std::string key_file;  // miner key, needed with mine
+    unsigned mining_threads = 1;
+    std::size_t api_threads = 16;
+};
+
+// Reads a genesis block JSON file and checks its hash is `expected_hash_hex`.
+Expected<Block> LoadGenesisFile(const std::string& path, const std::string& expected_hash_hex);
+
+// One mining round on `chain`: template, proof of work, signature, connect. Returns the
+// connected block, or nullopt when `stop` interrupted the search or the template went stale.
+Expected<std::optional<BlockInfo>> MineOneBlock(Chain& chain, const SigningKey& key,
+                                                const MinerOptions& opts,
+                                                const std::atomic<bool>& stop);
+
+class Node {
+  public:
+    // Loads the genesis, opens DIR/ledger.sqlite and, with mine, the key, which must be an
+    // admitted, unrevoked miner (genesis miner or gateway).
+    static Expected<std::unique_ptr<Node>> Open(const NodeOptions& opts);
+    ~Node();
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    // Binds the API and starts serving (and mining). Returns the bound port.
+    Expected<int> Start();
+    void Stop();
+    // Set when the miner hit a local failure (database): the node should exit with an error.
+    std::optional<Error> Failure();
+
+    Chain& chain() { return *chain_; }
+    const std::string& host() const { return host_; }
+
+  private:
+    Node() = default;
+    void MinerLoop();
+
+    NodeOptions opts_;
+    std::string host_;
+    int port_ = 0;
+    std::unique_ptr<Chain> chain_;
+    std::unique_ptr<ApiServer> api_;
+    std::optional<SigningKey> key_;
+    std::thread api_thread_;
+    std::thread miner_thread_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<bool> abort_job_{false};
+    std::mutex failure_mu_;
+    std::optional<Error> failure_;
+};
+
+}  // namespace fwchain::ledger

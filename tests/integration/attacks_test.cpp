@@ -17,7 +17,7 @@ namespace {
 
 // Relays device requests to an honest gateway, rewriting check answers and image bytes.
 class EvilGateway {
-public:
+  public:
     using CheckRewrite = std::function<void(Json&)>;
     using ImageRewrite = std::function<void(std::string&)>;
 
@@ -56,7 +56,7 @@ public:
     }
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-private:
+  private:
     std::string upstream_;
     CheckRewrite check_;
     ImageRewrite image_;
@@ -69,7 +69,7 @@ void NoCheckChange(Json&) {}
 void NoImageChange(std::string&) {}
 
 class Attacks : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         sys_ = new System();
         sys_->Tag("v1.0.0", "First release");
@@ -102,8 +102,8 @@ protected:
 
     static Json VendorManifest(const std::string& product, std::uint64_t sequence) {
         auto client = http::Client::For(sys_->vendor_url());
-        auto j = client->GetJson("/v1/manifests/" + product + "?since=" +
-                                 std::to_string(sequence - 1));
+        auto j =
+            client->GetJson("/v1/manifests/" + product + "?since=" + std::to_string(sequence - 1));
         return (*j)["manifests"][0];
     }
 
@@ -161,8 +161,7 @@ TEST_F(Attacks, WrongProductIsRefused) {
     const std::string dir = sys_->Provision("product-1");
     Json doorbell = VendorManifest("doorbell", 1);  // validly signed, for another product
     EvilGateway evil(
-        sys_->gateway_url(), [&](Json& answer) { answer["manifest"] = doorbell; },
-        NoImageChange);
+        sys_->gateway_url(), [&](Json& answer) { answer["manifest"] = doorbell; }, NoImageChange);
     ExpectRefused("product-1", dir, evil, "wrong-product", "0.0.0");
 }
 

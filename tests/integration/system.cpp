@@ -21,8 +21,8 @@ System::System() {
                    " config user.name 'Release CI' && git -C " + Q(repo) +
                    " config user.email ci@acme.example");
     if (r.exit_code != 0) throw std::runtime_error("git init failed: " + r.err);
-    auto init = Run({Bin("vendor-server"), "init", "--data", vendor_dir(), "--vendor", "acme",
-                     "--json"});
+    auto init =
+        Run({Bin("vendor-server"), "init", "--data", vendor_dir(), "--vendor", "acme", "--json"});
     if (init.exit_code != 0) throw std::runtime_error("vendor-server init failed: " + init.err);
     auto j = ParseJson(init.out);
     if (!j || !j->contains("genesis_hash")) {
@@ -52,9 +52,12 @@ std::string System::StartServer(const std::string& name, const std::vector<std::
         return !proc->Running();
     });
     if (!ok || url.empty()) throw std::runtime_error(name + " did not start:\n" + proc->Log());
-    if (name == "ledger") ledger_ = std::move(proc);
-    else if (name == "vendor") vendor_ = std::move(proc);
-    else gateways_.push_back(std::move(proc));
+    if (name == "ledger")
+        ledger_ = std::move(proc);
+    else if (name == "vendor")
+        vendor_ = std::move(proc);
+    else
+        gateways_.push_back(std::move(proc));
     return url;
 }
 
@@ -76,10 +79,9 @@ void System::Start(int gateways) {
 
 void System::Tag(const std::string& tag, const std::string& message) {
     const std::string repo = repo_dir();
-    auto r = Shell("head -c 65536 /dev/urandom > " + Q(repo + "/fw.bin") + " && git -C " +
-                   Q(repo) + " add fw.bin && git -C " + Q(repo) + " commit -qm " +
-                   Q("firmware " + tag) + " && git -C " + Q(repo) + " tag -a " + Q(tag) +
-                   " -m " + Q(message));
+    auto r = Shell("head -c 65536 /dev/urandom > " + Q(repo + "/fw.bin") + " && git -C " + Q(repo) +
+                   " add fw.bin && git -C " + Q(repo) + " commit -qm " + Q("firmware " + tag) +
+                   " && git -C " + Q(repo) + " tag -a " + Q(tag) + " -m " + Q(message));
     if (r.exit_code != 0) throw std::runtime_error("git tag failed: " + r.err);
 }
 
@@ -93,9 +95,9 @@ RunResult System::Publish(const std::string& tag, const std::string& product,
 std::string System::Provision(const std::string& id, const std::string& product,
                               const std::string& hardware) {
     const std::string out = tmp_ / ("devices/" + id);
-    auto r = Run({Bin("vendor-server"), "provision", "--data", vendor_dir(), "--device-id", id,
-                  "--product", product, "--hardware", hardware, "--out", out, "--ledger",
-                  ledger_url_});
+    auto r =
+        Run({Bin("vendor-server"), "provision", "--data", vendor_dir(), "--device-id", id,
+             "--product", product, "--hardware", hardware, "--out", out, "--ledger", ledger_url_});
     if (r.exit_code != 0) throw std::runtime_error("provision failed: " + r.err);
     // Reports are accepted only from devices the ledger has admitted: wait for the admit block.
     auto client = http::Client::For(ledger_url_);
@@ -113,8 +115,8 @@ std::string System::Provision(const std::string& id, const std::string& product,
 
 RunResult System::Boot(const std::string& device_dir, const std::string& gateway_url,
                        const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {Bin("device-agent"), "boot", "--state", device_dir,
-                                     "--gateway", gateway_url};
+    std::vector<std::string> argv = {Bin("device-agent"), "boot",      "--state",
+                                     device_dir,          "--gateway", gateway_url};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return Run(argv);
 }

@@ -13,7 +13,7 @@
 namespace fwchain::test {
 
 class System {
-public:
+  public:
     System();  // repo + vendor init; servers are started by Start()
     ~System();
 
@@ -44,10 +44,12 @@ public:
     std::string repo_dir() const { return tmp_ / "firmware"; }
     const std::string& ledger_url() const { return ledger_url_; }
     const std::string& vendor_url() const { return vendor_url_; }
-    const std::string& gateway_url(int i = 0) const { return gateway_urls_.at(static_cast<std::size_t>(i)); }
+    const std::string& gateway_url(int i = 0) const {
+        return gateway_urls_.at(static_cast<std::size_t>(i));
+    }
     Process& gateway(int i = 0) { return *gateways_.at(static_cast<std::size_t>(i)); }
 
-private:
+  private:
     std::string StartServer(const std::string& name, const std::vector<std::string>& argv);
 
     TempDir tmp_;

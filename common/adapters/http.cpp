@@ -16,6 +16,12 @@ std::unique_ptr<httplib::Server> MakeServer(const ServerOptions& opts) {
     // httplib defaults are wrong for us: Nagle costs ~70x in req/s, and one pool thread is held
     // per keep-alive connection, so the pool must cover the expected connections.
     server->set_tcp_nodelay(true);
+    // httplib's default adds SO_REUSEPORT, which lets a second server bind a port already in
+    // use and silently share its traffic; keep only SO_REUSEADDR (fast restart after TIME_WAIT).
+    server->set_socket_options([](socket_t sock) {
+        int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     const std::size_t threads = std::max<std::size_t>(opts.threads, 2);
     server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     server->set_payload_max_length(opts.max_body);
@@ -113,7 +119,36 @@ std::optional<Json> ReadJsonBody(const httplib::Request& req, httplib::Response&
     return std::move(j).value();
 }
 
-Status ServeFile(const httplib::Request& /*req*/, httplib::Response& res, const std::string& path,
+namespace {
+
+// httplib 0.11 applies Range to a sized provider without checking it against the size: a range
+// ending past EOF makes it promise bytes the file does not have (the connection then breaks
+// mid-response) and a range starting at EOF gets an empty 206. Normalises the ranges as RFC 7233
+// §2.1 says (clamp the last byte, drop unsatisfiable ranges); false when none is left (416).
+// httplib owns the Request as a non-const object, so writing its ranges back is well-defined.
+bool NormaliseRanges(const httplib::Request& req, std::size_t size) {
+    auto& ranges = const_cast<httplib::Request&>(req).ranges;
+    if (ranges.empty()) return true;
+    const auto n = static_cast<ssize_t>(size);
+    httplib::Ranges kept;
+    for (auto [first, last] : ranges) {  // -1 = absent
+        if (first < 0) {                 // suffix: the last `last` bytes
+            if (last <= 0 || n == 0) continue;
+            first = std::max<ssize_t>(0, n - last);
+            last = n - 1;
+        } else {
+            if (first >= n) continue;
+            if (last < 0 || last >= n) last = n - 1;
+        }
+        kept.emplace_back(first, last);
+    }
+    ranges = std::move(kept);
+    return !ranges.empty();
+}
+
+}  // namespace
+
+Status ServeFile(const httplib::Request& req, httplib::Response& res, const std::string& path,
                  const std::string& content_type, std::function<void()> on_done) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -128,6 +163,14 @@ Status ServeFile(const httplib::Request& /*req*/, httplib::Response& res, const 
         return Fail(Errc::kIo, "io", "cannot stat image");
     }
     const auto size = static_cast<std::size_t>(st.st_size);
+    if (!NormaliseRanges(req, size)) {
+        ::close(fd);
+        if (on_done) on_done();
+        res.set_header("Content-Range", "bytes */" + std::to_string(size));
+        SendError(res, 416, "range-not-satisfiable",
+                  "the requested range is outside the " + std::to_string(size) + "-byte file");
+        return {};
+    }
     // httplib applies Range to a sized provider: it asks for (offset, length) windows.
     res.set_content_provider(
         size, content_type,
@@ -164,7 +207,11 @@ Expected<std::pair<std::string, int>> ParseHostPort(const std::string& s) {
     return std::make_pair(host, port);
 }
 
-std::string Url::Origin() const { return scheme + "://" + host + ":" + std::to_string(port); }
+std::string Url::Origin() const {
+    // An IPv6 literal needs its brackets back, or the port would read as part of the address.
+    const bool v6 = host.find(':') != std::string::npos;
+    return scheme + "://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
 
 Expected<Url> ParseUrl(const std::string& s) {
     Url u;
@@ -183,6 +230,8 @@ Expected<Url> ParseUrl(const std::string& s) {
     while (!u.base_path.empty() && u.base_path.back() == '/') u.base_path.pop_back();
     if (hostport.find(':') == std::string::npos || hostport.back() == ']') {
         u.host = hostport;
+        if (u.host.size() > 2 && u.host.front() == '[')
+            u.host = u.host.substr(1, u.host.size() - 2);
         u.port = u.scheme == "https" ? 443 : 80;
     } else {
         FW_ASSIGN(auto hp, ParseHostPort(hostport));

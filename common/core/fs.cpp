@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -31,7 +32,11 @@ Status SyncParentDir(const std::string& path) {
 }
 
 Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned mode) {
-    std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    // Unique per call, not only per process: threads replacing the same file concurrently must
+    // not share (and truncate) one temporary file.
+    static std::atomic<std::uint64_t> counter{0};
+    std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
+                      std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
     int fd =
         ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
     if (fd < 0) return Fail(IoError("cannot create", tmp));

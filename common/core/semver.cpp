@@ -27,7 +27,14 @@ std::optional<SemVer> SemVer::Parse(std::string_view s) {
     auto plus = s.find('+');
     if (plus != std::string_view::npos) {
         v.build = std::string(s.substr(plus + 1));
-        if (v.build.empty()) return std::nullopt;
+        // Dot-separated non-empty identifiers of [0-9A-Za-z-] (semver 2.0.0 §10).
+        if (v.build.empty() || v.build.front() == '.' || v.build.back() == '.' ||
+            v.build.find("..") != std::string::npos) {
+            return std::nullopt;
+        }
+        for (char c : v.build) {
+            if (c != '.' && !IsIdentChar(c)) return std::nullopt;
+        }
         s = s.substr(0, plus);
     }
     std::string_view pre;

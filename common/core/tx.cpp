@@ -56,9 +56,10 @@ Expected<Tx> ParseTx(const Json& j) {
     if (!nonce) return fail(nonce.error());
     auto sig = GetString(j, "sig");
     if (!sig) return fail(sig.error());
-    if (!j["body"].is_object()) {
-        return Fail(Errc::kInvalid, "malformed-tx", "field \"body\" must be an object");
-    }
+    // Not j["body"]: operator[] on a const object with a missing key is undefined behaviour,
+    // and an object with 10 fields may still lack "body" (e.g. "bodx" instead).
+    auto body = GetObject(j, "body");
+    if (!body) return fail(body.error());
     tx.type = *type;
     tx.sender = *sender;
     tx.recipient = *recipient;
@@ -67,7 +68,7 @@ Expected<Tx> ParseTx(const Json& j) {
     tx.state = *state;
     tx.time = *time;
     tx.nonce = *nonce;
-    tx.body = j["body"];
+    tx.body = **body;
     tx.sig = *sig;
     if (!IsHex(tx.sender, 32)) {
         return Fail(Errc::kInvalid, "malformed-tx", "sender must be a 32-byte public key in hex");

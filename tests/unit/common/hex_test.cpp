@@ -1,0 +1,81 @@
+// Lowercase hex is the only form of bytes in signed JSON: the parser must be strict.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/core/bytes.hpp"
+
+namespace fwchain {
+namespace {
+
+TEST(Hex, RoundTripsEveryByteValue) {
+    Bytes all(256);
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint8_t>(i);
+    const std::string hex = ToHex(all);
+    ASSERT_EQ(hex.size(), 512u);
+    EXPECT_EQ(hex.substr(0, 8), "00010203");
+    EXPECT_EQ(hex.substr(504), "fcfdfeff");
+    auto back = FromHex(hex);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, all);
+}
+
+TEST(Hex, KnownEncodings) {
+    struct Case {
+        Bytes bytes;
+        std::string hex;
+    };
+    const std::vector<Case> cases = {
+        {{}, ""},
+        {{0x00}, "00"},
+        {{0xab, 0xcd, 0xef}, "abcdef"},
+        {{0x01, 0x23, 0x45, 0x67, 0x89}, "0123456789"},
+    };
+    for (const auto& c : cases) {
+        EXPECT_EQ(ToHex(c.bytes), c.hex);
+        auto b = FromHex(c.hex);
+        ASSERT_TRUE(b) << c.hex;
+        EXPECT_EQ(*b, c.bytes) << c.hex;
+    }
+    EXPECT_EQ(ToHex(std::string_view("AZ")), "415a");
+}
+
+TEST(Hex, RejectsNonCanonicalInput) {
+    const std::vector<std::string> bad = {
+        "AB",                   // uppercase
+        "aB",                   // mixed case
+        "abc",                  // odd length
+        "0",                    // odd length
+        "zz",                   // not hex
+        "0g",                   // not hex
+        "0x00",                 // prefix
+        " 00",                  // whitespace
+        "00 ",                  // whitespace
+        std::string("0\0", 2),  // NUL
+    };
+    for (const auto& s : bad) {
+        EXPECT_FALSE(FromHex(s)) << "\"" << s << "\"";
+        EXPECT_FALSE(IsHex(s, s.size() / 2)) << "\"" << s << "\"";
+    }
+}
+
+TEST(Hex, IsHexChecksLength) {
+    EXPECT_TRUE(IsHex("00ff", 2));
+    EXPECT_FALSE(IsHex("00ff", 1));
+    EXPECT_FALSE(IsHex("00ff", 3));
+    EXPECT_TRUE(IsHex("", 0));
+}
+
+TEST(Hex, Hash256FromHex) {
+    const std::string h(64, 'e');
+    auto v = Hash256FromHex(h);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(ToHex(*v), h);
+    EXPECT_FALSE(Hash256FromHex(std::string(62, 'e')));
+    EXPECT_FALSE(Hash256FromHex(std::string(66, 'e')));
+    EXPECT_FALSE(Hash256FromHex(std::string(64, 'E')));
+}
+
+}  // namespace
+}  // namespace fwchain

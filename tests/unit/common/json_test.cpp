@@ -1,0 +1,220 @@
+// Canonical JSON (DESIGN.md §4): what gets signed must have exactly one byte form, and the
+// parser of untrusted bytes must refuse everything outside that form.
+#include "common/core/json.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/core/fs.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace fwchain {
+namespace {
+
+std::string Nested(const std::string& open, const std::string& close, int depth,
+                   const std::string& inner = "1") {
+    std::string s;
+    for (int i = 0; i < depth; ++i) s += open;
+    s += inner;
+    for (int i = 0; i < depth; ++i) s += close;
+    return s;
+}
+
+TEST(Json, CanonicalIsSortedWithoutWhitespace) {
+    struct Case {
+        std::string input;
+        std::string canonical;
+    };
+    const std::vector<Case> cases = {
+        {R"({ "b" : 1, "a" : [ 3, 2, 1 ], "c": {"z": null, "y": true} })",
+         R"({"a":[3,2,1],"b":1,"c":{"y":true,"z":null}})"},
+        {"\n\t[ ]\r\n", "[]"},
+        {R"({"B":1,"a":2,"_":3})", R"({"B":1,"_":3,"a":2})"},  // byte order, not locale
+        {R"("h\u00e9")", "\"h\xc3\xa9\""},                     // UTF-8, not \u escapes
+        {R"({"k":-5})", R"({"k":-5})"},
+    };
+    for (const auto& c : cases) {
+        auto j = ParseJson(c.input);
+        ASSERT_TRUE(j) << c.input << ": " << j.error().ToString();
+        EXPECT_EQ(Canonical(*j), c.canonical);
+        // Canonical form is a fixed point.
+        auto again = ParseJson(Canonical(*j));
+        ASSERT_TRUE(again);
+        EXPECT_EQ(Canonical(*again), c.canonical);
+    }
+    // Insertion order in code does not matter either.
+    Json a;
+    a["z"] = 1;
+    a["a"] = 2;
+    Json b;
+    b["a"] = 2;
+    b["z"] = 1;
+    EXPECT_EQ(Canonical(a), Canonical(b));
+    EXPECT_EQ(Canonical(a), R"({"a":2,"z":1})");
+}
+
+TEST(Json, AcceptsIntegerRange) {
+    auto j = ParseJson(R"({"max":18446744073709551615,"min":-9223372036854775808})");
+    ASSERT_TRUE(j) << j.error().ToString();
+    auto max = GetUint(*j, "max");
+    ASSERT_TRUE(max);
+    EXPECT_EQ(*max, UINT64_MAX);
+    auto min = GetInt(*j, "min");
+    ASSERT_TRUE(min);
+    EXPECT_EQ(*min, INT64_MIN);
+    EXPECT_EQ(Canonical(*j), R"({"max":18446744073709551615,"min":-9223372036854775808})");
+}
+
+TEST(Json, RejectsFloatsAnywhere) {
+    const std::vector<std::string> floats = {
+        "1.5",
+        "1e3",
+        "1E3",
+        "-0.0",
+        "[1, 2.0]",
+        R"({"a":1.0})",
+        R"({"a":{"b":[0, {"c":1e-2}]}})",
+        "18446744073709551616",  // above uint64: nlohmann would make it a double
+        "[-9223372036854775809]",
+    };
+    for (const auto& s : floats) {
+        auto j = ParseJson(s);
+        ASSERT_FALSE(j) << s;
+        EXPECT_EQ(j.error().code, Errc::kInvalid) << s;
+        EXPECT_EQ(j.error().reason, "malformed-json") << s;
+    }
+}
+
+TEST(Json, RejectsDuplicateKeys) {
+    const std::vector<std::string> dups = {
+        R"({"a":1,"a":1})",           R"({"a":1,"b":2,"a":3})", R"({"x":{"a":1,"a":2}})",
+        R"([{"k":1},{"k":2,"k":3}])", R"({"a":{"a":1},"a":2})",
+    };
+    for (const auto& s : dups) {
+        auto j = ParseJson(s);
+        ASSERT_FALSE(j) << s;
+        EXPECT_EQ(j.error().reason, "malformed-json") << s;
+        EXPECT_NE(j.error().message.find("duplicate"), std::string::npos) << j.error().message;
+    }
+    // The same key at different levels or in sibling objects is fine.
+    EXPECT_TRUE(ParseJson(R"({"a":{"a":1},"b":{"a":2}})"));
+    EXPECT_TRUE(ParseJson(R"([{"k":1},{"k":2}])"));
+}
+
+TEST(Json, NestingLimitIs32) {
+    EXPECT_TRUE(ParseJson(Nested("[", "]", 32)));
+    EXPECT_TRUE(ParseJson(Nested("{\"a\":", "}", 32)));
+    EXPECT_TRUE(ParseJson(Nested("[", "]", 31, "{\"a\":1}")));
+    const std::vector<std::string> deep = {
+        Nested("[", "]", 33), Nested("{\"a\":", "}", 33), Nested("[", "]", 32, "{}"),
+        Nested("[", "]", 100000),  // must not exhaust the stack
+    };
+    for (const auto& s : deep) {
+        auto j = ParseJson(s);
+        ASSERT_FALSE(j) << s.substr(0, 40);
+        EXPECT_EQ(j.error().reason, "malformed-json");
+    }
+}
+
+TEST(Json, RejectsOversize) {
+    const std::string doc = R"({"k":")" + std::string(100, 'x') + "\"}";
+    EXPECT_TRUE(ParseJson(doc, doc.size()));
+    auto j = ParseJson(doc, doc.size() - 1);
+    ASSERT_FALSE(j);
+    EXPECT_EQ(j.error().code, Errc::kTooLarge);
+    EXPECT_EQ(j.error().reason, "too-large");
+    // Default limit is 4 MiB.
+    const std::string big = "\"" + std::string(4 << 20, 'a') + "\"";
+    auto b = ParseJson(big);
+    ASSERT_FALSE(b);
+    EXPECT_EQ(b.error().reason, "too-large");
+}
+
+TEST(Json, RejectsMalformed) {
+    const std::vector<std::string> bad = {
+        "",
+        " ",
+        "{",
+        "}",
+        "[1,]",
+        R"({"a":1,})",
+        R"({a:1})",
+        "{'a':1}",
+        "nul",
+        "01",
+        "+1",
+        "NaN",
+        "[1] [2]",
+        "[1] x",
+        R"("unterminated)",
+        "\"\xff\"",      // invalid UTF-8
+        "\"\xc3\x28\"",  // invalid UTF-8 continuation
+        "\"a\x01\"",     // unescaped control character
+        "/* c */ 1",
+    };
+    for (const auto& s : bad) {
+        auto j = ParseJson(s);
+        ASSERT_FALSE(j) << "accepted: " << s;
+        EXPECT_EQ(j.error().code, Errc::kInvalid) << s;
+        EXPECT_EQ(j.error().reason, "malformed-json") << s;
+    }
+}
+
+TEST(Json, TypedAccessors) {
+    auto j = ParseJson(R"({"s":"x","i":-3,"u":7,"big":18446744073709551615,"o":{},"a":[]})");
+    ASSERT_TRUE(j);
+    EXPECT_EQ(*GetString(*j, "s"), "x");
+    EXPECT_EQ(*GetInt(*j, "i"), -3);
+    EXPECT_EQ(*GetInt(*j, "u"), 7);
+    EXPECT_EQ(*GetUint(*j, "u"), 7u);
+    EXPECT_TRUE(GetObject(*j, "o"));
+    EXPECT_TRUE(GetArray(*j, "a"));
+
+    struct Bad {
+        bool ok;
+        const char* what;
+    };
+    const std::vector<Bad> bad = {
+        {static_cast<bool>(GetString(*j, "i")), "string from int"},
+        {static_cast<bool>(GetString(*j, "missing")), "missing string"},
+        {static_cast<bool>(GetUint(*j, "i")), "negative as uint"},
+        {static_cast<bool>(GetInt(*j, "big")), "uint64 above int64 as int"},
+        {static_cast<bool>(GetInt(*j, "s")), "int from string"},
+        {static_cast<bool>(GetObject(*j, "a")), "object from array"},
+        {static_cast<bool>(GetArray(*j, "o")), "array from object"},
+        {static_cast<bool>(GetString(Json::array(), "s")), "field of an array"},
+        {static_cast<bool>(GetUint(Json(5), "s")), "field of a number"},
+    };
+    for (const auto& b : bad) EXPECT_FALSE(b.ok) << b.what;
+    auto e = GetString(*j, "missing");
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().reason, "bad-field");
+    EXPECT_NE(e.error().message.find("missing"), std::string::npos);
+}
+
+TEST(Json, LoadJsonFile) {
+    test::TempDir dir;
+    ASSERT_TRUE(WriteFileAtomic(dir / "a.json", R"({"b":1, "a":2})"));
+    auto j = LoadJsonFile(dir / "a.json");
+    ASSERT_TRUE(j) << j.error().ToString();
+    EXPECT_EQ(Canonical(*j), R"({"a":2,"b":1})");
+
+    auto small = LoadJsonFile(dir / "a.json", 4);
+    ASSERT_FALSE(small);
+    EXPECT_EQ(small.error().reason, "too-large");
+
+    ASSERT_TRUE(WriteFileAtomic(dir / "f.json", R"({"a":0.5})"));
+    auto f = LoadJsonFile(dir / "f.json");
+    ASSERT_FALSE(f);
+    EXPECT_EQ(f.error().reason, "malformed-json");
+
+    auto missing = LoadJsonFile(dir / "none.json");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, Errc::kNotFound);
+}
+
+}  // namespace
+}  // namespace fwchain

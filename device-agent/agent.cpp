@@ -1,0 +1,589 @@
+#include "device-agent/agent.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/adapters/http.hpp"
+#include "common/adapters/log.hpp"
+#include "common/core/crypto.hpp"
+#include "common/core/fs.hpp"
+#include "common/core/metadata.hpp"
+#include "device-agent/health.hpp"
+#include "device-agent/report.hpp"
+#include "device-agent/state.hpp"
+#include "device-agent/verify.hpp"
+
+namespace fwchain::device {
+
+namespace {
+
+constexpr std::size_t kMaxCheckAnswer = 4 << 20;
+constexpr std::size_t kMaxRolledBack = 16;
+constexpr std::size_t kMaxGatewayId = 128;
+constexpr std::size_t kMaxVersion = 64;  // ParseTx limit on `ver`
+
+// What a report says about the image involved; from a verified manifest, or for refusals the
+// manifest's own (unverified) claims, which help whoever investigates the refusal.
+struct Target {
+    std::string version;
+    std::string sha256;
+    std::uint64_t sequence = 0;
+};
+
+std::string Clip(std::string s, std::size_t n) {
+    if (s.size() > n) s.resize(n);
+    return s;
+}
+
+// Claims of a manifest that failed verification, if it is at least well formed.
+std::optional<Target> ClaimedTarget(const Json& manifest) {
+    auto env = ParseEnvelope(manifest);
+    if (!env) return std::nullopt;
+    auto release = ParseRelease(*env);
+    if (!release) return std::nullopt;
+    return Target{Clip(release->version, kMaxVersion), release->image.sha256, release->sequence};
+}
+
+class Agent {
+  public:
+    Agent(const BootOptions& opts, DeviceConfig cfg, SigningKey key, StateMachine sm,
+          std::unique_ptr<SlotBackend> backend, TimeSource time)
+        : opts_(opts),
+          cfg_(std::move(cfg)),
+          key_(std::move(key)),
+          sm_(std::move(sm)),
+          backend_(std::move(backend)),
+          time_(std::move(time)),
+          queue_(opts.state_dir + "/reports") {}
+
+    BootResult Run() {
+        auto boot = backend_->Boot();
+        if (!boot) return Failed(Context(boot.error(), "slot backend"));
+        boot_ = *boot;
+        ObserveTime();
+        if (auto saved = sm_.Save(); !saved) return Failed(saved.error());
+
+        BootResult result = Resume();
+        if (result.outcome == Outcome::kUpToDate || result.outcome == Outcome::kCommitted) {
+            result = Check(result.outcome);
+        }
+        FlushReports();
+        if (!report_error_.empty()) {
+            spdlog::error("report queue: {}", report_error_);
+            // Reports never hold back an update; they only turn a quiet success into an error.
+            if (result.outcome == Outcome::kUpToDate || result.outcome == Outcome::kCommitted) {
+                result.outcome = Outcome::kFailed;
+                result.reason = "report-queue";
+                result.message = report_error_;
+            }
+        }
+        return result;
+    }
+
+  private:
+    DeviceState& St() { return sm_.mutable_state(); }
+    Pending& P() { return *St().pending; }
+
+    // --- time -----------------------------------------------------------------------------
+
+    void ObserveTime() {
+        if (time_.uptime) {
+            if (auto up = time_.uptime()) {
+                ObserveUptime(St().clock, *up);
+            } else {
+                spdlog::warn("uptime unavailable: {}", up.error().ToString());
+            }
+        }
+    }
+
+    // The device's notion of now: the RTC if it has one, never below the lower bound (so a
+    // reset RTC cannot make expired documents acceptable again).
+    std::int64_t Now() const {
+        const std::int64_t bound = LowerBound(sm_.state().clock);
+        if (time_.rtc) return std::max(time_.rtc(), bound);
+        return bound;
+    }
+
+    // --- results and reports --------------------------------------------------------------
+
+    BootResult Result(Outcome outcome, std::string reason = {}, std::string message = {}) {
+        BootResult r;
+        r.outcome = outcome;
+        r.device_id = cfg_.device_id;
+        if (outcome == Outcome::kRebootPending && sm_.state().pending) {
+            r.sequence = sm_.state().pending->sequence;
+            r.version = sm_.state().pending->version;
+        } else {
+            r.sequence = sm_.state().installed.sequence;
+            r.version = sm_.state().installed.version;
+        }
+        r.reason = std::move(reason);
+        r.message = std::move(message);
+        return r;
+    }
+
+    BootResult Failed(const Error& e) {
+        spdlog::error("{}", e.ToString());
+        return Result(Outcome::kFailed, e.reason, e.message);
+    }
+
+    // Signs and queues a report with an already reserved nonce.
+    void QueueReport(ReportInfo info) {
+        info.product = cfg_.product;
+        info.time = Now();
+        info.version = Clip(info.version, kMaxVersion);
+        Tx tx = MakeUpdateReport(key_, cfg_.device_id, info);
+        if (auto queued = queue_.Enqueue(tx); !queued) report_error_ = queued.error().ToString();
+    }
+
+    // A `failed` report (verification, download) and the failed result.
+    BootResult ReportFailure(const Error& e, const std::optional<Target>& target,
+                             const std::string& gateway) {
+        spdlog::error("update refused: {}", e.ToString());
+        auto nonce = sm_.ReserveNonce();
+        if (!nonce) {
+            report_error_ = nonce.error().ToString();
+            return Result(Outcome::kFailed, e.reason, e.message);
+        }
+        ReportInfo info;
+        info.state = report_state::kFailed;
+        info.nonce = *nonce;
+        info.previous_sequence = sm_.state().installed.sequence;
+        info.sequence = target ? target->sequence : sm_.state().installed.sequence;
+        info.version = target ? target->version : "";
+        info.sha256 = target ? target->sha256 : "";
+        info.gateway = gateway;
+        info.reason = e.reason;
+        QueueReport(std::move(info));
+        return Result(Outcome::kFailed, e.reason, e.message);
+    }
+
+    void FlushReports() {
+        FlushResult f = queue_.Flush(opts_.gateway_url, opts_.report_timeout_s);
+        if (f.sent + f.dropped > 0 || f.kept > 0) {
+            spdlog::info("reports: {} delivered, {} refused, {} queued", f.sent, f.dropped, f.kept);
+        }
+        // Undelivered reports stay queued for the next boot: not an error of this boot.
+        if (!f.error.empty()) spdlog::warn("reports kept for the next boot: {}", f.error);
+    }
+
+    // --- boot-time resume: confirm, roll back, or finish an interrupted phase -------------
+
+    BootResult Resume() {
+        switch (sm_.phase()) {
+            case Phase::kIdle:
+            case Phase::kDownloading:
+            case Phase::kVerifying:
+                // An interrupted download resumes through the check (same target = Range).
+                return Result(Outcome::kUpToDate);
+            case Phase::kInstalling:
+                if (boot_.booted == P().slot && boot_.try_once) {
+                    // Power was lost after the try-once mark was written: we are on trial now.
+                    if (auto s = sm_.Enter(Phase::kRebooting); !s) return Failed(s.error());
+                    return Confirm();
+                }
+                return MarkAndReboot();
+            case Phase::kRebooting:
+                return Confirm();
+            case Phase::kCommitting:
+                return FinishCommit();
+            case Phase::kRollingBack:
+                return FinishRollback();
+        }
+        return Failed(MakeError(Errc::kInternal, "bad-state", "unknown phase"));
+    }
+
+    BootResult Confirm() {
+        if (boot_.booted != P().slot) {
+            // The bootloader ran out of attempts (the image never got as far as the agent) and
+            // fell back by itself.
+            return Rollback("boot-attempts-exhausted",
+                            "slot " + P().slot + " did not boot within " +
+                                std::to_string(opts_.max_boot_attempts) + " attempts");
+        }
+        auto health =
+            RunHealthCheck(opts_.health_check, {{"FWCHAIN_SLOT", P().slot},
+                                                {"FWCHAIN_VERSION", P().version},
+                                                {"FWCHAIN_SEQUENCE", std::to_string(P().sequence)},
+                                                {"FWCHAIN_STATE_DIR", opts_.state_dir}});
+        if (!health) return Rollback("health-check-failed", health.error().message);
+        if (!health->healthy) {
+            return Rollback("health-check-failed", "health check failed (" + health->detail + ")");
+        }
+        spdlog::info("health check passed ({}); committing slot {}", health->detail, P().slot);
+        auto nonce = sm_.ReserveNonce();
+        if (!nonce) return Failed(nonce.error());
+        P().report_nonce = *nonce;
+        if (auto s = sm_.Enter(Phase::kCommitting); !s) return Failed(s.error());
+        return FinishCommit();
+    }
+
+    BootResult FinishCommit() {
+        const Pending p = P();
+        if (auto s = backend_->MarkGood(p.slot); !s) return Failed(s.error());
+        ReportInfo info;
+        info.state = report_state::kInstalled;
+        info.nonce = p.report_nonce;
+        info.version = p.version;
+        info.sha256 = p.sha256;
+        info.sequence = p.sequence;
+        info.previous_sequence = St().installed.sequence;
+        info.gateway = p.gateway;
+        QueueReport(std::move(info));
+        St().installed = Installed{p.sequence, p.version, p.sha256, p.slot};
+        St().pending.reset();
+        if (auto s = sm_.Enter(Phase::kIdle); !s) return Failed(s.error());
+        spdlog::info("committed version {} (sequence {}) in slot {}", p.version, p.sequence,
+                     p.slot);
+        return Result(Outcome::kCommitted);
+    }
+
+    BootResult Rollback(const std::string& reason, const std::string& message) {
+        spdlog::error("rolling back slot {}: {}: {}", P().slot, reason, message);
+        auto nonce = sm_.ReserveNonce();
+        if (!nonce) return Failed(nonce.error());
+        P().report_nonce = *nonce;
+        P().reason = reason;
+        if (auto s = sm_.Enter(Phase::kRollingBack); !s) return Failed(s.error());
+        auto r = FinishRollback();
+        if (r.outcome == Outcome::kRolledBack) r.message = message;
+        return r;
+    }
+
+    BootResult FinishRollback() {
+        const Pending p = P();
+        if (auto s = backend_->Rollback(St().installed.slot); !s) return Failed(s.error());
+        ReportInfo info;
+        info.state = report_state::kRolledBack;
+        info.nonce = p.report_nonce;
+        info.version = p.version;
+        info.sha256 = p.sha256;
+        info.sequence = p.sequence;
+        info.previous_sequence = St().installed.sequence;
+        info.gateway = p.gateway;
+        info.reason = p.reason;
+        QueueReport(std::move(info));
+        // Never offer this image to this device again: the gateway would keep serving it.
+        auto& rolled = St().rolled_back;
+        if (std::find(rolled.begin(), rolled.end(), p.sha256) == rolled.end()) {
+            rolled.push_back(p.sha256);
+        }
+        if (rolled.size() > kMaxRolledBack) rolled.erase(rolled.begin());
+        St().pending.reset();
+        if (auto s = sm_.Enter(Phase::kIdle); !s) return Failed(s.error());
+        if (auto s = backend_->Reboot(); !s) return Failed(s.error());
+        return Result(Outcome::kRolledBack, p.reason);
+    }
+
+    // --- check, verify, download, install -------------------------------------------------
+
+    BootResult Check(Outcome so_far) {
+        auto trusted = LoadTrustedRoot(opts_.state_dir);
+        if (!trusted) return ReportFailure(trusted.error(), std::nullopt, "");
+        // A fresh device without an RTC knows at least that its pinned root was issued.
+        if (LowerBound(St().clock) < trusted->issued) RaiseBound(St().clock, trusted->issued);
+
+        auto answer = PostCheck(trusted->version);
+        if (!answer) {
+            // The gateway is unreachable or not ready: a report could only travel the same
+            // broken path, and a device offline for a week must not queue a report per boot.
+            spdlog::error("check: {}", answer.error().ToString());
+            return Result(Outcome::kFailed, answer.error().reason, answer.error().message);
+        }
+        const Json& a = *answer;
+        std::string gateway;
+        if (a.contains("gateway_id") && a["gateway_id"].is_string()) {
+            gateway = Clip(a["gateway_id"].get<std::string>(), kMaxGatewayId);
+        }
+        const std::int64_t now = Now();
+
+        auto root = UpdateTrustedRoot(opts_.state_dir, *trusted,
+                                      a.contains("roots") ? a["roots"] : Json::array(), now);
+        if (!root) return ReportFailure(root.error(), std::nullopt, gateway);
+        RaiseBound(St().clock, root->issued);
+
+        if (!a.contains("timestamp")) {
+            return ReportFailure(
+                MakeError(Errc::kInvalid, "bad-answer", "the check answer has no timestamp"),
+                std::nullopt, gateway);
+        }
+        auto ts = CheckTimestamp(*root, a["timestamp"], now, St().mark);
+        if (!ts) return ReportFailure(ts.error(), std::nullopt, gateway);
+        St().mark = AcceptedMark{ts->version, ts->issued};
+        RaiseBound(St().clock, ts->issued);
+        if (auto s = sm_.Save(); !s) return Failed(s.error());
+
+        if (!a.contains("manifest") || a["manifest"].is_null()) {
+            if (St().pending) {
+                // The target of an interrupted download is no longer offered.
+                St().pending.reset();
+                if (auto s = sm_.Enter(Phase::kIdle); !s) return Failed(s.error());
+            }
+            spdlog::info("up to date at sequence {}", St().installed.sequence);
+            return Result(so_far);
+        }
+        const Json& manifest = a["manifest"];
+        DeviceMatch match{cfg_.vendor, cfg_.product, cfg_.hardware, St().installed.sequence,
+                          cfg_.max_image_size};
+        auto release = CheckRelease(*root, manifest, now, match, *ts);
+        if (!release) return ReportFailure(release.error(), ClaimedTarget(manifest), gateway);
+
+        const auto& rolled = St().rolled_back;
+        if (std::find(rolled.begin(), rolled.end(), release->image.sha256) != rolled.end()) {
+            spdlog::warn("not installing {} (sequence {}): it was rolled back on this device",
+                         release->version, release->sequence);
+            return Result(so_far);
+        }
+        return Install(*release, gateway);
+    }
+
+    Expected<Json> PostCheck(std::uint64_t root_version) {
+        FW_ASSIGN(http::Url url, http::ParseUrl(opts_.gateway_url));
+        http::ClientOptions copts;
+        copts.connect_timeout_s = opts_.fetch.connect_timeout_s;
+        copts.read_timeout_s = opts_.check_timeout_s;
+        http::Client client(url, copts);
+        const Json req{{"device_id", cfg_.device_id},
+                       {"product", cfg_.product},
+                       {"hardware", cfg_.hardware},
+                       {"sequence", St().installed.sequence},
+                       {"root_version", root_version}};
+        auto res =
+            client.Raw().Post(url.base_path + "/v1/check", Canonical(req), "application/json");
+        if (!res) {
+            return Fail(Errc::kNetwork, "gateway-unreachable",
+                        url.Origin() + ": " + httplib::to_string(res.error()));
+        }
+        if (res->status != 200) {
+            std::string reason = "gateway-http-" + std::to_string(res->status);
+            std::string message = "the gateway answered HTTP " + std::to_string(res->status);
+            if (auto j = ParseJson(res->body, 64 << 10); j && j->is_object()) {
+                if (auto r = GetString(*j, "error")) reason = "gateway-" + Clip(*r, 64);
+                if (auto m = GetString(*j, "message")) message += ": " + Clip(*m, 256);
+            }
+            return Fail(Errc::kNetwork, reason, message);
+        }
+        auto j = ParseJson(res->body, kMaxCheckAnswer);
+        if (!j || !j->is_object()) {
+            return Fail(Errc::kInvalid, "bad-answer", "the check answer is not a JSON object");
+        }
+        return std::move(j).value();
+    }
+
+    BootResult Install(const Release& release, const std::string& gateway) {
+        const Target target{Clip(release.version, kMaxVersion), release.image.sha256,
+                            release.sequence};
+        const std::string slot = OtherSlot(St().installed.slot);
+        const std::string path = backend_->ImagePath(slot);
+        const bool resume = St().pending && St().pending->sha256 == release.image.sha256 &&
+                            St().pending->slot == slot;
+        if (!resume) {
+            // Clear the slot before naming the new target, so bytes of another image are never
+            // taken for a prefix of this one after a power loss.
+            if (auto s = backend_->MarkBad(slot); !s) return Failed(s.error());
+            if (auto s = TruncateFile(path); !s) return Failed(s.error());
+            Pending p;
+            p.sequence = release.sequence;
+            p.version = target.version;
+            p.sha256 = release.image.sha256;
+            p.size = release.image.size;
+            p.slot = slot;
+            St().pending = p;
+        }
+        P().gateway = gateway;
+        if (auto s = sm_.Enter(Phase::kDownloading); !s) return Failed(s.error());
+        spdlog::info("downloading {} (sequence {}, {} bytes) into slot {}{}", release.version,
+                     release.sequence, release.image.size, slot,
+                     resume ? " (resuming at " + std::to_string(FileSize(path)) + ")" : "");
+
+        FetchRequest req{opts_.gateway_url, release.image.sha256, release.image.size, path};
+        if (auto fetched = FetchImage(req, opts_.fetch); !fetched) {
+            if (fetched.error().reason != "download-failed" &&
+                fetched.error().reason != "stall-timeout") {
+                // Not a transient network problem: nothing in the slot is worth resuming.
+                (void)TruncateFile(path);
+                St().pending.reset();
+                if (auto s = sm_.Enter(Phase::kIdle); !s) return Failed(s.error());
+            }
+            return ReportFailure(fetched.error(), target, gateway);
+        }
+
+        if (auto s = sm_.Enter(Phase::kVerifying); !s) return Failed(s.error());
+        if (auto v = VerifySlotImage(path, release.image.sha256, release.image.size); !v) {
+            (void)TruncateFile(path);
+            (void)backend_->MarkBad(slot);
+            St().pending.reset();
+            if (auto s = sm_.Enter(Phase::kIdle); !s) return Failed(s.error());
+            return ReportFailure(v.error(), target, gateway);
+        }
+        return MarkAndReboot();
+    }
+
+    BootResult MarkAndReboot() {
+        if (auto s = sm_.Enter(Phase::kInstalling); !s) return Failed(s.error());
+        if (auto s = backend_->MarkTryOnce(P().slot, opts_.max_boot_attempts); !s) {
+            return Failed(s.error());
+        }
+        if (auto s = sm_.Enter(Phase::kRebooting); !s) return Failed(s.error());
+        if (auto s = backend_->Reboot(); !s) return Failed(s.error());
+        spdlog::info("version {} (sequence {}) installed in slot {}; reboot to try it", P().version,
+                     P().sequence, P().slot);
+        return Result(Outcome::kRebootPending);
+    }
+
+    const BootOptions& opts_;
+    DeviceConfig cfg_;
+    SigningKey key_;
+    StateMachine sm_;
+    std::unique_ptr<SlotBackend> backend_;
+    TimeSource time_;
+    ReportQueue queue_;
+    BootInfo boot_;
+    std::string report_error_;
+};
+
+BootResult EarlyFailure(const std::string& device_id, const Error& e) {
+    spdlog::error("{}", e.ToString());
+    BootResult r;
+    r.outcome = Outcome::kFailed;
+    r.device_id = device_id;
+    r.reason = e.reason;
+    r.message = e.message;
+    return r;
+}
+
+}  // namespace
+
+Expected<DeviceConfig> LoadDeviceConfig(const std::string& state_dir) {
+    const std::string path = state_dir + "/device.json";
+    auto j = LoadJsonFile(path, 64 << 10);
+    if (!j) return Fail(Context(j.error(), "reading " + path));
+    DeviceConfig c;
+    auto read = [&]() -> Status {
+        FW_ASSIGN(c.device_id, GetString(*j, "device_id"));
+        FW_ASSIGN(c.vendor, GetString(*j, "vendor"));
+        FW_ASSIGN(c.product, GetString(*j, "product"));
+        FW_ASSIGN(c.hardware, GetString(*j, "hardware"));
+        if (j->contains("max_image_size")) {
+            FW_ASSIGN(c.max_image_size, GetUint(*j, "max_image_size"));
+        }
+        if (j->contains("has_rtc")) {
+            if (!(*j)["has_rtc"].is_boolean()) {
+                return Fail(Errc::kInvalid, "malformed", "has_rtc must be a boolean");
+            }
+            c.has_rtc = (*j)["has_rtc"].get<bool>();
+        }
+        return {};
+    };
+    if (auto s = read(); !s) return Fail(Context(s.error(), path));
+    if (c.device_id.empty() || c.product.empty() || c.hardware.empty()) {
+        return Fail(Errc::kInvalid, "malformed", path + ": device_id, product, hardware needed");
+    }
+    return c;
+}
+
+const char* OutcomeName(Outcome outcome) {
+    switch (outcome) {
+        case Outcome::kUpToDate:
+            return "up-to-date";
+        case Outcome::kCommitted:
+            return "committed";
+        case Outcome::kRebootPending:
+            return "reboot-pending";
+        case Outcome::kRolledBack:
+            return "rolled-back";
+        case Outcome::kFailed:
+            return "failed";
+    }
+    return "failed";
+}
+
+int ExitCode(Outcome outcome) {
+    switch (outcome) {
+        case Outcome::kUpToDate:
+        case Outcome::kCommitted:
+            return kExitOk;
+        case Outcome::kRebootPending:
+            return kExitRebootPending;
+        case Outcome::kRolledBack:
+            return kExitRolledBack;
+        case Outcome::kFailed:
+            return kExitError;
+    }
+    return kExitError;
+}
+
+Json BootResult::ToJson() const {
+    return Json{{"device_id", device_id},
+                {"state", OutcomeName(outcome)},
+                {"sequence", sequence},
+                {"version", version},
+                {"reason", reason}};
+}
+
+BootResult RunBoot(const BootOptions& opts) {
+    auto cfg = LoadDeviceConfig(opts.state_dir);
+    if (!cfg) return EarlyFailure("", cfg.error());
+    auto key = SigningKey::Load(opts.state_dir + "/device.key");
+    if (!key) return EarlyFailure(cfg->device_id, Context(key.error(), "device key"));
+    auto state = LoadState(opts.state_dir + "/state.json");
+    if (!state) return EarlyFailure(cfg->device_id, state.error());
+    if (opts.max_boot_attempts < 1) {
+        return EarlyFailure(cfg->device_id, MakeError(Errc::kInvalid, "usage",
+                                                      "--max-boot-attempts must be at least 1"));
+    }
+    auto backend =
+        opts.make_backend ? opts.make_backend(opts.state_dir) : MakeFileSlotBackend(opts.state_dir);
+    TimeSource time = opts.time ? *opts.time : TimeSource::System(cfg->has_rtc && !opts.no_rtc);
+    if (opts.no_rtc) time.rtc = nullptr;
+    Agent agent(opts, *cfg, std::move(key).value(),
+                StateMachine(opts.state_dir + "/state.json", std::move(state).value()),
+                std::move(backend), std::move(time));
+    return agent.Run();
+}
+
+Expected<Json> ReadStatus(const std::string& state_dir) {
+    FW_ASSIGN(DeviceConfig cfg, LoadDeviceConfig(state_dir));
+    FW_ASSIGN(DeviceState st, LoadState(state_dir + "/state.json"));
+    auto backend = MakeFileSlotBackend(state_dir);
+    FW_ASSIGN(BootInfo boot, backend->Query());
+    FW_ASSIGN(auto queued, ReportQueue(state_dir + "/reports").List());
+
+    std::uint64_t root_version = 0;
+    for (const char* name : {"/trusted_root.json", "/root.json"}) {
+        auto text = ReadFile(state_dir + name, 4 << 20);
+        if (!text) continue;
+        auto env = ParseEnvelope(std::string_view(*text));
+        if (!env) continue;
+        if (auto root = ParseRoot(*env)) {
+            root_version = root->version;
+            break;
+        }
+    }
+    Json pending = nullptr;
+    if (st.pending) {
+        pending = Json{{"sequence", st.pending->sequence},
+                       {"version", st.pending->version},
+                       {"sha256", st.pending->sha256},
+                       {"size", st.pending->size},
+                       {"slot", st.pending->slot},
+                       {"downloaded", FileSize(backend->ImagePath(st.pending->slot))}};
+    }
+    return Json{{"device_id", cfg.device_id},
+                {"product", cfg.product},
+                {"hardware", cfg.hardware},
+                {"phase", PhaseName(st.phase)},
+                {"installed",
+                 {{"sequence", st.installed.sequence},
+                  {"version", st.installed.version},
+                  {"sha256", st.installed.sha256},
+                  {"slot", st.installed.slot}}},
+                {"pending", pending},
+                {"boot", boot.ToJson()},
+                {"root_version", root_version},
+                {"timestamp_version", st.mark.version},
+                {"report_counter", st.report_counter},
+                {"queued_reports", queued.size()}};
+}
+
+}  // namespace fwchain::device

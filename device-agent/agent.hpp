@@ -1,0 +1,82 @@
+#pragma once
+// `device-agent boot` and `device-agent status` as library calls (DESIGN.md §6 device update):
+// confirm or roll back the last install, check the gateway, verify, download into the inactive
+// slot, mark it try-once, report. The CLI only parses arguments and prints the result.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/core/expected.hpp"
+#include "common/core/json.hpp"
+#include "device-agent/clock.hpp"
+#include "device-agent/fetch.hpp"
+#include "device-agent/slots.hpp"
+
+namespace fwchain::device {
+
+// DIR/device.json, written by `vendor-server provision`.
+struct DeviceConfig {
+    std::string device_id;
+    std::string vendor;
+    std::string product;
+    std::string hardware;
+    std::uint64_t max_image_size = 0;  // 0 = no limit
+    bool has_rtc = true;
+};
+Expected<DeviceConfig> LoadDeviceConfig(const std::string& state_dir);
+
+struct BootOptions {
+    std::string state_dir;
+    std::string gateway_url;
+    std::string health_check;  // shell command; exit 0 = healthy; empty = always healthy
+    int max_boot_attempts = 3;
+    bool no_rtc = false;  // also when device.json says "has_rtc": false
+    FetchOptions fetch;
+    int check_timeout_s = 30;
+    int report_timeout_s = 10;
+    // Injected by tests; the default reads the RTC and /proc.
+    std::optional<TimeSource> time;
+    // Injected by tests and the later `command` backend; default: the file backend.
+    std::function<std::unique_ptr<SlotBackend>(const std::string& state_dir)> make_backend;
+};
+
+// The result of one boot, as exit codes: see ExitCode().
+enum class Outcome {
+    kUpToDate,       // 0: nothing to do
+    kCommitted,      // 0: the pending install was confirmed (and nothing newer is offered)
+    kRebootPending,  // 10: a new image is in the other slot, try-once; reboot into it
+    kRolledBack,     // 20: the new image failed; the previous slot is active again
+    kFailed,         // 1: verification, download or local failure; `reason` says which
+};
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitRebootPending = 10;
+inline constexpr int kExitRolledBack = 20;
+
+const char* OutcomeName(Outcome outcome);
+int ExitCode(Outcome outcome);
+
+struct BootResult {
+    Outcome outcome = Outcome::kFailed;
+    std::string device_id;
+    std::uint64_t sequence = 0;  // installed, or the target when a reboot is pending
+    std::string version;
+    std::string reason;   // machine-readable, "" on success
+    std::string message;  // for a person
+
+    int exit_code() const { return ExitCode(outcome); }
+    // One line for --json: {"device_id","state","sequence","version","reason"}.
+    Json ToJson() const;
+};
+
+// One boot of the device: never throws; every failure is in the result.
+BootResult RunBoot(const BootOptions& opts);
+
+// What `device-agent status` shows; reads only.
+Expected<Json> ReadStatus(const std::string& state_dir);
+
+}  // namespace fwchain::device

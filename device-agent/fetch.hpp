@@ -1,0 +1,40 @@
+#pragma once
+// Image download into a slot: Range resume from the bytes already in the slot, never more than
+// the manifest size (endless data), a stall timeout (slow retrieval), bounded retries with
+// exponential backoff and jitter. Streams to the file in chunks: the image is never in memory.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/core/expected.hpp"
+
+namespace fwchain::device {
+
+struct FetchOptions {
+    int stall_timeout_s = 30;  // no byte for this long ends the attempt
+    int connect_timeout_s = 5;
+    int max_attempts = 5;
+    std::chrono::milliseconds backoff_initial{1000};
+    std::chrono::milliseconds backoff_max{30000};
+    bool progress = false;  // progress bar on stderr (only when it is a terminal)
+};
+
+struct FetchRequest {
+    std::string gateway_url;
+    std::string sha256;
+    std::uint64_t size = 0;
+    std::string path;  // slot image file; its current length is the resume offset
+};
+
+// Downloads GET {gateway}/v1/images/{sha256} into `path` until it holds exactly `size` bytes.
+// Reasons: "endless-data" (more bytes than the manifest size), "stall-timeout",
+// "download-failed" (HTTP or transport error after the last attempt), "slot-io".
+// Does not check the hash: the caller verifies what is in the slot, from disk.
+Status FetchImage(const FetchRequest& req, const FetchOptions& opts);
+
+// Bytes already present in `path` (0 when missing).
+std::uint64_t FileSize(const std::string& path);
+// Truncates (creating) `path` to zero bytes, durably.
+Status TruncateFile(const std::string& path);
+
+}  // namespace fwchain::device

@@ -1,0 +1,3 @@
+#include "device-agent/cli.hpp"
+
+int main(int argc, char** argv) { return fwchain::device::CliMain(argc, argv); }

@@ -1,0 +1,180 @@
+#include "tests/unit/device-agent/fake_gateway.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "common/adapters/http.hpp"
+#include "tests/support/process.hpp"
+
+namespace fwchain::device::test {
+
+FakeGateway::FakeGateway() {
+    http::ServerOptions opts;
+    opts.threads = 4;
+    server_ = http::MakeServer(opts);
+
+    server_->Post("/v1/check", [this](const httplib::Request& req, httplib::Response& res) {
+        auto body = http::ReadJsonBody(req, res, 64 << 10);
+        if (!body) return;
+        std::lock_guard<std::mutex> lock(mu_);
+        checks_.push_back(*body);
+        if (check_status_ != 200) {
+            http::SendError(res, check_status_, "not-ready", "scripted failure");
+            return;
+        }
+        http::SendJson(res, answer_);
+    });
+
+    server_->Get(R"(/v1/images/([0-9a-f]{64}))", [this](const httplib::Request& req,
+                                                        httplib::Response& res) {
+        std::shared_ptr<const std::string> image;
+        ImageMode mode;
+        std::size_t cut_at = 0;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            ranges_.push_back(req.has_header("Range") ? req.get_header_value("Range") : "");
+            auto it = images_.find(req.matches[1].str());
+            if (it == images_.end()) {
+                http::SendError(res, 404, "not-found", "no such image");
+                return;
+            }
+            image = it->second;
+            mode = mode_;
+            if (mode == ImageMode::kCutOnce) {
+                if (cut_done_) {
+                    mode = ImageMode::kNormal;
+                } else {
+                    cut_done_ = true;
+                    cut_at = cut_at_;
+                }
+            }
+        }
+        switch (mode) {
+            case ImageMode::kNormal:
+            case ImageMode::kCutOnce:
+                // A sized provider: httplib applies the Range and sends 206.
+                res.set_content_provider(
+                    image->size(), "application/octet-stream",
+                    [image, mode, cut_at](std::size_t offset, std::size_t length,
+                                          httplib::DataSink& sink) {
+                        std::size_t n = std::min<std::size_t>(length, 16 * 1024);
+                        if (mode == ImageMode::kCutOnce) {
+                            if (offset >= cut_at) return false;  // drop the connection
+                            n = std::min(n, cut_at - offset);
+                        }
+                        return sink.write(image->data() + offset, n);
+                    });
+                break;
+            case ImageMode::kExtraLength:
+                res.set_content(*image + std::string(4096, 'X'), "application/octet-stream");
+                break;
+            case ImageMode::kExtraChunked:
+                res.set_chunked_content_provider(
+                    "application/octet-stream",
+                    [image, sent = std::size_t{0}](std::size_t, httplib::DataSink& sink) mutable {
+                        if (sent < image->size()) {
+                            const std::size_t n = std::min<std::size_t>(image->size() - sent, 8192);
+                            sent += n;
+                            return sink.write(image->data() + sent - n, n);
+                        }
+                        // Endless: keep sending until the client hangs up (bounded for safety).
+                        if (sent > image->size() + (64 << 20)) return false;
+                        const std::string junk(8192, 'Y');
+                        sent += junk.size();
+                        return sink.write(junk.data(), junk.size());
+                    });
+                break;
+        }
+    });
+
+    server_->Post("/v1/report", [this](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++report_posts_;
+        if (report_status_ != 0) {
+            http::SendError(res, report_status_, "scripted", "scripted failure");
+            return;
+        }
+        auto j = ParseJson(req.body, 64 << 10);
+        if (!j) {
+            http::SendError(res, 400, "malformed", j.error().message);
+            return;
+        }
+        auto tx = ParseTx(*j);
+        if (!tx) {
+            http::SendError(res, 400, tx.error().reason, tx.error().message);
+            return;
+        }
+        auto last = last_nonce_.find(tx->sender);
+        if (last != last_nonce_.end() && tx->nonce <= last->second) {
+            http::SendJson(res, Json{{"error", "duplicate"}, {"id", tx->Id()}}, 409);
+            return;
+        }
+        last_nonce_[tx->sender] = tx->nonce;
+        reports_.push_back(*tx);
+        http::SendJson(res, Json{{"id", tx->Id()}}, 202);
+    });
+
+    auto port = http::Bind(*server_, "127.0.0.1", 0);
+    if (!port) {
+        ADD_FAILURE() << port.error().ToString();
+        return;
+    }
+    port_ = *port;
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    EXPECT_TRUE(
+        fwchain::test::WaitFor([this] { return server_->is_running(); }, std::chrono::seconds(10)));
+}
+
+FakeGateway::~FakeGateway() { Stop(); }
+
+void FakeGateway::Stop() {
+    if (server_) server_->stop();
+    if (thread_.joinable()) thread_.join();
+}
+
+void FakeGateway::SetAnswer(const std::vector<Envelope>& roots, const Envelope& timestamp,
+                            const std::optional<Envelope>& manifest) {
+    Json roots_json = Json::array();
+    for (const auto& r : roots) roots_json.push_back(r.ToJson());
+    Json a{{"gateway_id", "gw-test"},
+           {"roots", roots_json},
+           {"timestamp", timestamp.ToJson()},
+           {"manifest", manifest ? manifest->ToJson() : Json(nullptr)}};
+    Locked([&] { answer_ = std::move(a); });
+}
+
+void FakeGateway::SetImage(const std::string& sha, std::string bytes) {
+    auto p = std::make_shared<const std::string>(std::move(bytes));
+    Locked([&] { images_[sha] = std::move(p); });
+}
+
+void FakeGateway::SetImageMode(ImageMode mode, std::size_t cut_at) {
+    Locked([&] {
+        mode_ = mode;
+        cut_at_ = cut_at;
+        cut_done_ = false;
+    });
+}
+
+std::vector<std::string> FakeGateway::ImageRanges() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ranges_;
+}
+
+std::vector<Json> FakeGateway::Checks() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return checks_;
+}
+
+std::vector<Tx> FakeGateway::Reports() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reports_;
+}
+
+int FakeGateway::ReportPosts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return report_posts_;
+}
+
+}  // namespace fwchain::device::test

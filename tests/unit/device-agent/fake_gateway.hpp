@@ -1,0 +1,82 @@
+#pragma once
+// A gateway device API (docs/protocol.md) on a real httplib server on 127.0.0.1:0, scripted by
+// the test: what /v1/check answers, which bytes /v1/images/{sha} serves and how it misbehaves,
+// and every request it saw (Range headers, check bodies, reports).
+#include <httplib.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/core/envelope.hpp"
+#include "common/core/json.hpp"
+#include "common/core/tx.hpp"
+
+namespace fwchain::device::test {
+
+enum class ImageMode {
+    kNormal,
+    kCutOnce,       // the first request stops after `cut_at` bytes (connection dropped)
+    kExtraLength,   // Content-Length and body are longer than the image
+    kExtraChunked,  // chunked body (no length) that keeps going past the image
+};
+
+class FakeGateway {
+  public:
+    FakeGateway();
+    ~FakeGateway();
+    FakeGateway(const FakeGateway&) = delete;
+    FakeGateway& operator=(const FakeGateway&) = delete;
+
+    std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    void Stop();
+
+    // /v1/check answers {"gateway_id":"gw-test","roots":roots,"timestamp":ts,"manifest":m|null}.
+    void SetAnswer(const std::vector<Envelope>& roots, const Envelope& timestamp,
+                   const std::optional<Envelope>& manifest);
+    void SetCheckStatus(int status) {
+        Locked([&] { check_status_ = status; });
+    }
+    // Serves `bytes` at /v1/images/{sha}: the content need not match the sha (tampering).
+    void SetImage(const std::string& sha, std::string bytes);
+    void SetImageMode(ImageMode mode, std::size_t cut_at = 0);
+    void SetReportStatus(int status) {
+        Locked([&] { report_status_ = status; });
+    }
+
+    std::vector<std::string> ImageRanges();  // Range header of each image request ("" = none)
+    std::vector<Json> Checks();
+    std::vector<Tx> Reports();  // reports accepted (202), in arrival order
+    int ReportPosts();          // every POST /v1/report, duplicates included
+
+  private:
+    template <typename F>
+    void Locked(F&& f) {
+        std::lock_guard<std::mutex> lock(mu_);
+        f();
+    }
+
+    std::unique_ptr<httplib::Server> server_;
+    std::thread thread_;
+    int port_ = 0;
+
+    std::mutex mu_;
+    Json answer_ = nullptr;
+    int check_status_ = 200;
+    std::map<std::string, std::shared_ptr<const std::string>> images_;
+    ImageMode mode_ = ImageMode::kNormal;
+    std::size_t cut_at_ = 0;
+    bool cut_done_ = false;
+    int report_status_ = 0;  // 0 = behave like a gateway
+    std::vector<std::string> ranges_;
+    std::vector<Json> checks_;
+    std::vector<Tx> reports_;
+    std::map<std::string, std::uint64_t> last_nonce_;
+    int report_posts_ = 0;
+};
+
+}  // namespace fwchain::device::test

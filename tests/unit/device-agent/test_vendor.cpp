@@ -1,0 +1,107 @@
+#include "tests/unit/device-agent/test_vendor.hpp"
+
+#include <gtest/gtest.h>
+
+#include "common/core/fs.hpp"
+
+namespace fwchain::device::test {
+
+Image MakeImage(std::size_t size, std::uint32_t seed) {
+    std::string bytes(size, '\0');
+    std::uint32_t x = seed * 2654435761u + 1;
+    for (auto& c : bytes) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        c = static_cast<char>(x & 0xff);
+    }
+    return Image(std::move(bytes));
+}
+
+TestVendor::TestVendor()
+    : root_key_(SigningKey::Generate()),
+      release_key_(SigningKey::Generate()),
+      timestamp_key_(SigningKey::Generate()) {
+    root_.vendor = name_;
+    root_.version = 1;
+    root_.issued = NowSeconds() - 60;
+    root_.expires = NowSeconds() + 365 * 86400;
+    for (const SigningKey* k : {&root_key_, &release_key_, &timestamp_key_}) {
+        root_.keys[k->Id()] = k->Public();
+    }
+    root_.roles["root"] = RoleKeys{{root_key_.Id()}, 1};
+    root_.roles["release"] = RoleKeys{{release_key_.Id()}, 1};
+    root_.roles["timestamp"] = RoleKeys{{timestamp_key_.Id()}, 1};
+    root_.roles["admission"] = RoleKeys{{root_key_.Id()}, 1};
+    SignRoot({&root_key_});
+}
+
+void TestVendor::SignRoot(const std::vector<const SigningKey*>& keys) {
+    root_.envelope = SignDocument(MakeRootSigned(root_), keys);
+    roots_.push_back(root_.envelope);
+}
+
+void TestVendor::RotateRoot() {
+    SigningKey old_key = root_key_;
+    root_key_ = SigningKey::Generate();
+    root_.keys.erase(old_key.Id());
+    root_.keys[root_key_.Id()] = root_key_.Public();
+    root_.roles["root"] = RoleKeys{{root_key_.Id()}, 1};
+    root_.roles["admission"] = RoleKeys{{root_key_.Id()}, 1};
+    root_.version += 1;
+    root_.issued = NowSeconds() - 30;
+    SignRoot({&old_key, &root_key_});
+}
+
+Envelope TestVendor::Timestamp(const std::map<std::string, std::uint64_t>& latest,
+                               std::int64_t issued, std::int64_t expires) {
+    Json latest_json = Json::object();
+    for (const auto& [product, seq] : latest) latest_json[product] = seq;
+    Json signed_doc{{"type", "timestamp"},   {"version", ++ts_version_},
+                    {"issued", issued},      {"expires", expires},
+                    {"latest", latest_json}, {"root_version", root_.version}};
+    return SignDocument(std::move(signed_doc), {&timestamp_key_});
+}
+
+Envelope TestVendor::Timestamp(const std::map<std::string, std::uint64_t>& latest) {
+    const std::int64_t now = NowSeconds();
+    return Timestamp(latest, now - 10, now + 86400);
+}
+
+Envelope TestVendor::Release(const ReleaseSpec& spec) const {
+    const std::int64_t now = NowSeconds();
+    Json signed_doc{{"type", "release"},
+                    {"vendor", name_},
+                    {"product", spec.product},
+                    {"hardware", spec.hardware},
+                    {"version", spec.version},
+                    {"sequence", spec.sequence},
+                    {"image", {{"sha256", spec.sha256}, {"size", spec.size}, {"name", "fw.bin"}}},
+                    {"source",
+                     {{"repo", "https://example.com/fw.git"},
+                      {"tag", "v" + spec.version},
+                      {"commit", std::string(40, 'a')},
+                      {"tagger", "ci"},
+                      {"notes", ""}}},
+                    {"created", now - 5},
+                    {"expires", now + spec.expires_in}};
+    return SignDocument(std::move(signed_doc), {spec.key ? spec.key : &release_key_});
+}
+
+std::string TestVendor::Provision(const std::string& dir, const std::string& device_id,
+                                  std::uint64_t max_image_size, bool has_rtc) const {
+    EXPECT_TRUE(MakeDirs(dir, 0755));
+    SigningKey key = SigningKey::Generate();
+    EXPECT_TRUE(key.Save(dir + "/device.key"));
+    Json device{{"device_id", device_id},
+                {"vendor", name_},
+                {"product", "cam"},
+                {"hardware", "rev-b"},
+                {"max_image_size", max_image_size}};
+    if (!has_rtc) device["has_rtc"] = false;
+    EXPECT_TRUE(WriteFileAtomic(dir + "/device.json", device.dump()));
+    EXPECT_TRUE(WriteFileAtomic(dir + "/root.json", roots_.front().Serialize()));
+    return key.PublicHex();
+}
+
+}  // namespace fwchain::device::test

@@ -77,6 +77,8 @@ class Chain {
     // from `seen` or the timeout passes, and returns the current value.
     std::uint64_t Generation() const { return generation_.load(); }
     std::uint64_t WaitForChange(std::uint64_t seen, std::chrono::milliseconds timeout);
+    // Wakes WaitForChange callers (e.g. a miner thread that is shutting down).
+    void Interrupt() { Bump(); }
     // Called (outside the lock) after the tip moved, e.g. to abort a stale mining job.
     void SetTipListener(std::function<void()> fn);
 

@@ -96,6 +96,7 @@ Expected<int> Node::Start() {
 void Node::Stop() {
     stopping_ = true;
     abort_job_ = true;
+    if (chain_) chain_->Interrupt();
     if (miner_thread_.joinable()) miner_thread_.join();
     if (api_) api_->Stop();
     if (api_thread_.joinable()) api_thread_.join();

@@ -1,0 +1,177 @@
+#include <gtest/gtest.h>
+
+#include "common/adapters/http.hpp"
+#include "fixture.hpp"
+#include "ledger/net/node.hpp"
+#include "ledger/primitives/merkle.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace fwchain::ledger {
+namespace {
+
+using testing::Keys;
+
+// A mining node on a free port, driven through its HTTP API as the other programs do.
+class NodeTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        genesis_ = testing::MakeTestGenesis(k_, NowSeconds() - 100);
+        ASSERT_TRUE(WriteFileAtomic(dir_ / "genesis.json", genesis_.ToJson().dump()));
+        ASSERT_TRUE(k_.miner.Save(dir_ / "miner.key"));
+        ASSERT_TRUE(k_.outsider.Save(dir_ / "outsider.key"));
+        opts_.data_dir = dir_ / "data";
+        opts_.listen = "127.0.0.1:0";
+        opts_.genesis_hash = ToHex(genesis_.Hash());
+        opts_.genesis_file = dir_ / "genesis.json";
+        opts_.mine = true;
+        opts_.key_file = dir_ / "miner.key";
+        opts_.api_threads = 4;
+    }
+
+    void StartNode() {
+        auto node = Node::Open(opts_);
+        ASSERT_TRUE(node) << node.error().ToString();
+        node_ = std::move(*node);
+        auto port = node_->Start();
+        ASSERT_TRUE(port) << port.error().ToString();
+        auto client = http::Client::For("http://127.0.0.1:" + std::to_string(*port));
+        ASSERT_TRUE(client);
+        client_ = std::make_unique<http::Client>(std::move(*client));
+    }
+
+    void TearDown() override {
+        // Close our keep-alive connection first, or the server waits for it to time out.
+        client_.reset();
+        if (node_) node_->Stop();
+    }
+
+    std::uint64_t Confirmations(const std::string& id) {
+        auto j = client_->GetJson("/v1/tx/" + id);
+        return j ? j->value("confirmations", std::uint64_t{0}) : 0;
+    }
+
+    Keys k_;
+    test::TempDir dir_;
+    Block genesis_;
+    NodeOptions opts_;
+    std::unique_ptr<Node> node_;
+    std::unique_ptr<http::Client> client_;
+};
+
+TEST_F(NodeTest, ReleaseGetsMinedAndConfirmedWithAVerifiableProof) {
+    StartNode();
+    auto tip0 = client_->GetJson("/v1/tip");
+    ASSERT_TRUE(tip0);
+    EXPECT_EQ((*tip0)["height"], 0);
+    EXPECT_EQ((*tip0)["hash"], ToHex(genesis_.Hash()));
+
+    const Tx release = testing::ReleaseTx(k_.release, "cam", "1.0.0", 1);
+    auto posted = client_->PostJson("/v1/tx", release.ToJson());
+    ASSERT_TRUE(posted) << posted.error().ToString();
+    EXPECT_EQ((*posted)["id"], release.Id());
+    EXPECT_EQ((*posted)["status"], "pending");
+
+    // The miner keeps going until the release has its 2 confirmations, then goes idle.
+    ASSERT_TRUE(test::WaitFor([&] { return Confirmations(release.Id()) >= 2; }));
+    auto tx = client_->GetJson("/v1/tx/" + release.Id());
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)["block_hash"].is_string());
+    auto block_json = client_->GetJson("/v1/blocks/" + (*tx)["block_hash"].get<std::string>());
+    ASSERT_TRUE(block_json);
+    auto block = Block::FromJson(*block_json);
+    ASSERT_TRUE(block) << block.error().ToString();
+    auto proof = MerkleProofFromJson((*tx)["proof"]);
+    ASSERT_TRUE(proof);
+    EXPECT_EQ(MerkleRootFromProof(*Hash256FromHex(release.Id()), *proof),
+              block->header.merkle_root);
+
+    auto headers = client_->GetJson("/v1/headers?from=0&count=10");
+    ASSERT_TRUE(headers);
+    ASSERT_GE((*headers)["headers"].size(), 3u);
+    EXPECT_EQ((*headers)["headers"][0]["hash"], ToHex(genesis_.Hash()));
+
+    auto search = client_->GetJson("/v1/search?type=release&product=cam");
+    ASSERT_TRUE(search);
+    ASSERT_EQ((*search)["results"].size(), 1u);
+    EXPECT_EQ((*search)["results"][0]["id"], release.Id());
+    EXPECT_TRUE((*search)["next_cursor"].is_null());
+
+    // Posting it again is a duplicate (409 with the id).
+    auto dup = client_->Raw().Post("/v1/tx", release.ToJson().dump(), "application/json");
+    ASSERT_TRUE(dup);
+    EXPECT_EQ(dup->status, 409);
+    EXPECT_EQ(ParseJson(dup->body).value()["id"], release.Id());
+}
+
+TEST_F(NodeTest, RejectsBadInputWithReasons) {
+    StartNode();
+    auto post = [&](const std::string& path, const std::string& body) {
+        auto res = client_->Raw().Post(path.c_str(), body, "application/json");
+        if (!res) return std::make_pair(0, Json());
+        auto j = ParseJson(res->body);
+        return std::make_pair(res->status, j ? *j : Json());
+    };
+    EXPECT_EQ(post("/v1/tx", "{not json").first, 400);
+    auto unauth =
+        post("/v1/tx", testing::ReleaseTx(k_.outsider, "cam", "6.6.6", 6).ToJson().dump());
+    EXPECT_EQ(unauth.first, 403);
+    EXPECT_EQ(unauth.second["error"], "unauthorized-tx");
+    Tx forged = testing::ReleaseTx(k_.release, "cam", "1.0.0", 1);
+    forged.ver = "9.9.9";
+    EXPECT_EQ(post("/v1/tx", forged.ToJson().dump()).first, 400);
+
+    // A block mined by an unadmitted key is refused with its reason.
+    auto tip = node_->chain().Tip();
+    ASSERT_TRUE(tip);
+    Block rogue;
+    rogue.header.bits = 4;
+    rogue.header.height = tip->height + 1;
+    rogue.header.timestamp = NowSeconds();
+    rogue.header.prev_hash = tip->hash;
+    rogue.header.merkle_root = MerkleRootOfTxs(rogue.txs);
+    rogue.header.miner = k_.outsider.Public();
+    testing::SolveAndSign(rogue, k_.outsider);
+    auto r = post("/v1/blocks", rogue.ToJson().dump());
+    EXPECT_EQ(r.first, 403);
+    EXPECT_EQ(r.second["error"], "bad-miner");
+
+    auto search = client_->Raw().Get("/v1/search?limit=5000");
+    ASSERT_TRUE(search);
+    EXPECT_EQ(search->status, 400);
+    auto missing = client_->Raw().Get(("/v1/tx/" + std::string(64, 'a')).c_str());
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 404);
+}
+
+TEST_F(NodeTest, RefusesWrongGenesisHashAndUnadmittedMiner) {
+    NodeOptions wrong = opts_;
+    wrong.genesis_hash = std::string(64, '0');
+    auto n1 = Node::Open(wrong);
+    ASSERT_FALSE(n1);
+    EXPECT_EQ(n1.error().reason, "genesis-mismatch");
+
+    NodeOptions outsider = opts_;
+    outsider.key_file = dir_ / "outsider.key";
+    auto n2 = Node::Open(outsider);
+    ASSERT_FALSE(n2);
+    EXPECT_EQ(n2.error().reason, "miner-not-admitted");
+}
+
+TEST_F(NodeTest, BlocksFromAPeerAreValidatedAndConnected) {
+    opts_.mine = false;
+    StartNode();
+    auto templ = node_->chain().BuildTemplate(k_.miner.Public(), NowSeconds());
+    ASSERT_TRUE(templ);
+    Block b = *templ;
+    testing::SolveAndSign(b, k_.miner);
+    auto posted = client_->PostJson("/v1/blocks", b.ToJson());
+    ASSERT_TRUE(posted) << posted.error().ToString();
+    EXPECT_EQ((*posted)["height"], 1);
+    auto tip = client_->GetJson("/v1/tip");
+    ASSERT_TRUE(tip);
+    EXPECT_EQ((*tip)["hash"], ToHex(b.Hash()));
+}
+
+}  // namespace
+}  // namespace fwchain::ledger

@@ -1,0 +1,288 @@
+#include "ledger/chain/chain.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "fixture.hpp"
+#include "ledger/primitives/merkle.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace fwchain::ledger {
+namespace {
+
+using testing::Keys;
+
+class ChainTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        genesis_ = testing::MakeTestGenesis(k_, NowSeconds() - 1000);
+        Open();
+    }
+
+    void Open() {
+        chain_.reset();
+        ChainOptions o;
+        o.db_path = dir_ / "ledger.sqlite";
+        o.genesis_hash = genesis_.Hash();
+        o.genesis = genesis_;
+        auto c = Chain::Open(o);
+        ASSERT_TRUE(c) << c.error().ToString();
+        chain_ = std::move(*c);
+    }
+
+    // Mines the mempool into one block.
+    BlockInfo Mine(const SigningKey* miner = nullptr) {
+        const SigningKey& key = miner ? *miner : k_.miner;
+        auto templ = chain_->BuildTemplate(key.Public(), NowSeconds());
+        EXPECT_TRUE(templ);
+        Block b = *templ;
+        testing::SolveAndSign(b, key);
+        auto connected = chain_->SubmitBlock(b, NowSeconds());
+        EXPECT_TRUE(connected) << connected.error().ToString();
+        return connected ? *connected : BlockInfo{};
+    }
+
+    std::string Submit(const Tx& tx) {
+        auto id = chain_->SubmitTx(tx);
+        EXPECT_TRUE(id) << id.error().ToString();
+        return id ? *id : "";
+    }
+
+    Keys k_;
+    test::TempDir dir_;
+    Block genesis_;
+    std::unique_ptr<Chain> chain_;
+};
+
+TEST_F(ChainTest, GenesisIsTipAndMinerRegistered) {
+    auto tip = chain_->Tip();
+    ASSERT_TRUE(tip);
+    EXPECT_EQ(tip->height, 0u);
+    EXPECT_EQ(tip->hash, genesis_.Hash());
+    EXPECT_EQ(tip->work, BlockWork(4));
+    auto miner = chain_->FindKey(k_.miner.PublicHex());
+    ASSERT_TRUE(miner && *miner);
+    EXPECT_TRUE((*miner)->CanMine());
+    auto g = chain_->GetTx(genesis_.txs[0].Id());
+    ASSERT_TRUE(g && *g);
+    EXPECT_EQ((*g)->height, 0u);
+}
+
+TEST_F(ChainTest, RefusesADifferentGenesis) {
+    chain_.reset();
+    Keys other;
+    const Block g2 = testing::MakeTestGenesis(other, NowSeconds());
+    ChainOptions o;
+    o.db_path = dir_ / "ledger.sqlite";
+    o.genesis_hash = g2.Hash();
+    o.genesis = g2;
+    auto c = Chain::Open(o);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().reason, "genesis-mismatch");
+    // A genesis that does not hash to the configured hash is refused before touching disk.
+    o.genesis_hash = genesis_.Hash();
+    auto c2 = Chain::Open(o);
+    ASSERT_FALSE(c2);
+    EXPECT_EQ(c2.error().reason, "bad-genesis");
+}
+
+TEST_F(ChainTest, StoreRoundTripSurvivesReopen) {
+    const std::string admit = Submit(testing::AdmitTx(k_.admission, "dev-1", k_.device, "device"));
+    const std::string release = Submit(testing::ReleaseTx(k_.release, "cam", "1.0.0", 1));
+    EXPECT_EQ(chain_->MempoolSize(), 2u);
+    const BlockInfo b1 = Mine();
+    EXPECT_EQ(b1.height, 1u);
+    EXPECT_EQ(b1.work, BlockWork(4) * 2);
+    EXPECT_EQ(chain_->MempoolSize(), 0u);
+    const std::string update = Submit(testing::UpdateTx(k_.device, "dev-1", 1));
+    const BlockInfo b2 = Mine();
+
+    Open();  // a fresh process on the same file
+    auto tip = chain_->Tip();
+    ASSERT_TRUE(tip);
+    EXPECT_EQ(tip->hash, b2.hash);
+    EXPECT_EQ(tip->height, 2u);
+
+    auto tx = chain_->GetTx(release);
+    ASSERT_TRUE(tx && *tx);
+    EXPECT_EQ((*tx)->height, 1u);
+    EXPECT_EQ((*tx)->confirmations, 2u);
+    EXPECT_EQ(*(*tx)->block_hash, ToHex(b1.hash));
+    // The proof leads from the tx id to the header's Merkle root.
+    auto proof = MerkleProofFromJson((*tx)->proof);
+    ASSERT_TRUE(proof);
+    const BlockHeader h1 = BlockHeader::Deserialize(b1.header.data());
+    EXPECT_EQ(MerkleRootFromProof(*Hash256FromHex(release), *proof), h1.merkle_root);
+
+    SearchQuery q;
+    q.device = "dev-1";
+    auto page = chain_->Search(q);
+    ASSERT_TRUE(page);
+    ASSERT_EQ(page->results.size(), 1u);
+    EXPECT_EQ(page->results[0].id, update);
+    q = SearchQuery{};
+    q.product = "cam";
+    page = chain_->Search(q);
+    ASSERT_TRUE(page);
+    // release (recipient cam), admit and update (body.product cam), newest first.
+    ASSERT_EQ(page->results.size(), 3u);
+    EXPECT_EQ(page->results[0].id, update);
+    EXPECT_EQ(page->results[2].id, admit);
+
+    // Registry and nonce state survive too: the replayed counter is still refused.
+    auto replay = chain_->SubmitTx(testing::UpdateTx(k_.device, "dev-1", 1, "failed"));
+    ASSERT_FALSE(replay);
+    EXPECT_EQ(replay.error().reason, "replayed-nonce");
+    auto reg = chain_->Registry("device");
+    ASSERT_TRUE(reg);
+    ASSERT_EQ(reg->size(), 1u);
+    EXPECT_EQ((*reg)[0].subject, "dev-1");
+}
+
+TEST_F(ChainTest, SearchPaginatesNewestFirstWithoutGapsOrRepeats) {
+    std::vector<SigningKey> devices;
+    for (int block = 0; block < 3; ++block) {
+        for (int i = 0; i < 9; ++i) {
+            devices.push_back(SigningKey::Generate());
+            Submit(testing::AdmitTx(k_.admission, "dev-" + std::to_string(devices.size()),
+                                    devices.back(), "device"));
+        }
+        Mine();
+    }
+    Submit(testing::ReleaseTx(k_.release, "cam", "2.0.0", 2));
+    Mine();
+
+    SearchQuery q;
+    q.type = "admit";
+    q.limit = 10;
+    std::vector<TxRecord> all;
+    std::vector<std::size_t> sizes;
+    for (int guard = 0; guard < 10; ++guard) {
+        auto page = chain_->Search(q);
+        ASSERT_TRUE(page) << page.error().ToString();
+        sizes.push_back(page->results.size());
+        all.insert(all.end(), page->results.begin(), page->results.end());
+        if (!page->next_cursor) break;
+        q.cursor = *page->next_cursor;
+    }
+    EXPECT_EQ(sizes, (std::vector<std::size_t>{10, 10, 7}));
+    std::set<std::string> ids;
+    for (const auto& r : all) ids.insert(r.id);
+    EXPECT_EQ(ids.size(), 27u);
+    for (std::size_t i = 1; i < all.size(); ++i) {
+        const bool newer_first =
+            all[i - 1].height > all[i].height ||
+            (all[i - 1].height == all[i].height && all[i - 1].index > all[i].index);
+        EXPECT_TRUE(newer_first) << i;
+    }
+    // The newest admission is the last one submitted.
+    EXPECT_EQ(all.front().tx["recipient"], "dev-27");
+
+    SearchQuery bad;
+    bad.cursor = "not-a-cursor";
+    auto err = chain_->Search(bad);
+    ASSERT_FALSE(err);
+    EXPECT_EQ(err.error().reason, "bad-cursor");
+
+    SearchQuery timed;
+    timed.until = 0;
+    auto none = chain_->Search(timed);
+    ASSERT_TRUE(none);
+    EXPECT_TRUE(none->results.empty());
+}
+
+TEST_F(ChainTest, MempoolRejectsDuplicatesReplaysAndUnauthorised) {
+    Submit(testing::AdmitTx(k_.admission, "dev-1", k_.device, "device"));
+    Mine();
+    Tx u1 = testing::UpdateTx(k_.device, "dev-1", 1);
+    Submit(u1);
+    auto dup = chain_->SubmitTx(u1);
+    ASSERT_FALSE(dup);
+    EXPECT_EQ(dup.error().reason, "duplicate-tx");
+    EXPECT_EQ(dup.error().code, Errc::kConflict);
+    // Counter 1 is pending: another report with counter 1 is a replay.
+    auto replay = chain_->SubmitTx(testing::UpdateTx(k_.device, "dev-1", 1, "failed"));
+    ASSERT_FALSE(replay);
+    EXPECT_EQ(replay.error().reason, "replayed-nonce");
+    Submit(testing::UpdateTx(k_.device, "dev-1", 2));
+    auto bad = chain_->SubmitTx(testing::ReleaseTx(k_.outsider, "cam", "6.6.6", 6));
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().reason, "unauthorized-tx");
+    EXPECT_EQ(bad.error().code, Errc::kUnauthorized);
+    Mine();
+    // Once mined, the same tx is a duplicate of the chain.
+    auto again = chain_->SubmitTx(u1);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().reason, "duplicate-tx");
+}
+
+TEST_F(ChainTest, RevocationDropsPendingReportsOfThatDevice) {
+    Submit(testing::AdmitTx(k_.admission, "dev-1", k_.device, "device"));
+    Mine();
+    Submit(testing::UpdateTx(k_.device, "dev-1", 1));
+    // A peer's block revokes the device before our pending report is mined.
+    auto templ = chain_->BuildTemplate(k_.miner.Public(), NowSeconds());
+    ASSERT_TRUE(templ);
+    Block b = *templ;
+    b.txs = {testing::RevokeTx(k_.admission, "dev-1", k_.device, "device")};
+    b.header.merkle_root = MerkleRootOfTxs(b.txs);
+    testing::SolveAndSign(b, k_.miner);
+    ASSERT_TRUE(chain_->SubmitBlock(b, NowSeconds()));
+    EXPECT_EQ(chain_->MempoolSize(), 0u);
+}
+
+TEST_F(ChainTest, RejectsBlocksThatDoNotExtendTheTipOrRepeat) {
+    auto templ = chain_->BuildTemplate(k_.miner.Public(), NowSeconds());
+    ASSERT_TRUE(templ);
+    Block b = *templ;
+    testing::SolveAndSign(b, k_.miner);
+    ASSERT_TRUE(chain_->SubmitBlock(b, NowSeconds()));
+    auto again = chain_->SubmitBlock(b, NowSeconds());
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().reason, "duplicate-block");
+    // A sibling of b (same parent) no longer extends the tip.
+    Block sibling = *templ;
+    sibling.header.extra_nonce = 99;
+    testing::SolveAndSign(sibling, k_.miner);
+    auto fork = chain_->SubmitBlock(sibling, NowSeconds());
+    ASSERT_FALSE(fork);
+    EXPECT_EQ(fork.error().reason, "bad-prevblk");
+    // An unadmitted miner is refused even on the tip.
+    auto t2 = chain_->BuildTemplate(k_.outsider.Public(), NowSeconds());
+    ASSERT_TRUE(t2);
+    Block rogue = *t2;
+    testing::SolveAndSign(rogue, k_.outsider);
+    auto r = chain_->SubmitBlock(rogue, NowSeconds());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().reason, "bad-miner");
+}
+
+TEST_F(ChainTest, NeedsMiningUntilTheReleaseIsConfirmed) {
+    auto n = chain_->NeedsMining();
+    ASSERT_TRUE(n);
+    EXPECT_FALSE(*n);
+    Submit(testing::ReleaseTx(k_.release, "cam", "1.0.0", 1));
+    EXPECT_TRUE(*chain_->NeedsMining());
+    Mine();  // release at height 1: 1 confirmation, params want 2
+    EXPECT_TRUE(*chain_->NeedsMining());
+    Mine();
+    EXPECT_FALSE(*chain_->NeedsMining());
+}
+
+TEST_F(ChainTest, TemplateTimestampAboveMedianTimePastAndBitsFollowRetarget) {
+    // Blocks far in the past relative to the window: the chain stays at initial bits, and the
+    // template time never goes backwards past the median.
+    for (int i = 0; i < 9; ++i) Mine();
+    auto tip = chain_->Tip();
+    ASSERT_TRUE(tip);
+    EXPECT_EQ(tip->height, 9u);
+    auto templ = chain_->BuildTemplate(k_.miner.Public(), 0);  // a clock stuck at 1970
+    ASSERT_TRUE(templ);
+    EXPECT_GT(templ->header.timestamp, 0);
+    EXPECT_GE(templ->header.timestamp, genesis_.header.timestamp);
+    EXPECT_GE(templ->header.bits, 4u);
+}
+
+}  // namespace
+}  // namespace fwchain::ledger

@@ -1,7 +1,12 @@
 #include "device-agent/agent.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <utility>
+#include <cerrno>
+#include <cstring>
 
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
@@ -521,9 +526,28 @@ Json BootResult::ToJson() const {
                 {"reason", reason}};
 }
 
+StateDirLock::~StateDirLock() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+Expected<StateDirLock> LockStateDir(const std::string& state_dir) {
+    const std::string path = state_dir + "/agent.lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return Fail(Errc::kIo, "state-dir", "cannot open " + path + ": " + std::strerror(errno));
+    }
+    StateDirLock lock(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        return Fail(Errc::kConflict, "busy", "another device-agent is running on " + state_dir);
+    }
+    return lock;
+}
+
 BootResult RunBoot(const BootOptions& opts) {
     auto cfg = LoadDeviceConfig(opts.state_dir);
     if (!cfg) return EarlyFailure("", cfg.error());
+    auto lock = LockStateDir(opts.state_dir);
+    if (!lock) return EarlyFailure(cfg->device_id, lock.error());
     auto key = SigningKey::Load(opts.state_dir + "/device.key");
     if (!key) return EarlyFailure(cfg->device_id, Context(key.error(), "device key"));
     auto state = LoadState(opts.state_dir + "/state.json");

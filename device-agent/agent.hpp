@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "common/core/expected.hpp"
 #include "common/core/json.hpp"
@@ -72,6 +73,23 @@ struct BootResult {
     // One line for --json: {"device_id","state","sequence","version","reason"}.
     Json ToJson() const;
 };
+
+// Exclusive lock on DIR/agent.lock (flock), so two agents never run the state machine of one
+// device at once. Released when destroyed.
+class StateDirLock {
+  public:
+    explicit StateDirLock(int fd) : fd_(fd) {}
+    StateDirLock(StateDirLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    StateDirLock& operator=(StateDirLock&&) = delete;
+    StateDirLock(const StateDirLock&) = delete;
+    StateDirLock& operator=(const StateDirLock&) = delete;
+    ~StateDirLock();
+
+  private:
+    int fd_;
+};
+// Fails with reason "busy" when another agent holds it.
+Expected<StateDirLock> LockStateDir(const std::string& state_dir);
 
 // One boot of the device: never throws; every failure is in the result.
 BootResult RunBoot(const BootOptions& opts);

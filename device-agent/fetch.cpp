@@ -209,9 +209,11 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
             if (status >= 400 && status < 500) return Permanent("download-failed", msg);
             return Retryable("download-failed", msg);
         }
+        // httplib reports a read timeout as a plain read error: tell it from a reset by how
+        // long the transfer had been idle (with slack for the timer's granularity).
         const auto idle = Clock::now() - last_progress;
         if (result.error() == httplib::Error::Read &&
-            idle >= std::chrono::seconds(opts.stall_timeout_s)) {
+            idle >= std::chrono::seconds(opts.stall_timeout_s) * 9 / 10) {
             return Retryable("stall-timeout",
                              "no data for " + std::to_string(opts.stall_timeout_s) + " s");
         }

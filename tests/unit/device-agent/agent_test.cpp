@@ -422,6 +422,35 @@ TEST_F(AgentTest, DownloadRetriesWithinOneBoot) {
     EXPECT_TRUE(gw_.Reports().empty());
 }
 
+TEST_F(AgentTest, StalledDownloadTimesOutAndKeepsItsBytes) {
+    const Image image = MakeImage(40000, 17);
+    Offer(image, 1, "1.1.0");
+    gw_.SetImageMode(ImageMode::kStall, 12000);
+    BootOptions o = Opts();
+    o.fetch.stall_timeout_s = 1;
+    BootResult r = Boot(o);
+    EXPECT_EQ(r.outcome, Outcome::kFailed);
+    EXPECT_EQ(r.reason, "stall-timeout") << r.message;
+    EXPECT_EQ(State().phase, Phase::kDownloading);  // resumable
+    EXPECT_EQ(FileSize(dir_ + "/slots/b.img"), 12000u);
+    ASSERT_EQ(gw_.Reports().size(), 1u);
+    EXPECT_EQ(gw_.Reports()[0].body["reason"], "stall-timeout");
+}
+
+TEST_F(AgentTest, ClientErrorsAreNotRetried) {
+    const Image image = MakeImage(4000, 18);
+    ReleaseSpec spec;
+    spec.sha256 = image.sha256;  // never given to the gateway: 404
+    spec.size = image.bytes.size();
+    gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 1}}), vendor_.Release(spec));
+    BootOptions o = Opts();
+    o.fetch.max_attempts = 4;
+    BootResult r = Boot(o);
+    EXPECT_EQ(r.outcome, Outcome::kFailed);
+    EXPECT_EQ(r.reason, "download-failed") << r.message;
+    EXPECT_EQ(gw_.ImageRanges().size(), 1u);
+}
+
 TEST_F(AgentTest, ANewTargetDiscardsAnOtherImagesPartialDownload) {
     const Image first = MakeImage(30000, 5);
     Offer(first, 1, "1.1.0");
@@ -680,6 +709,16 @@ TEST_F(AgentTest, CliExitCodesAndJson) {
                    "--health-check", "exit 1"}),
               20);
     EXPECT_NE(::testing::internal::GetCapturedStdout().find("rolled back"), std::string::npos);
+}
+
+TEST_F(AgentTest, ASecondAgentOnTheSameStateDirIsRefused) {
+    auto lock = LockStateDir(dir_);
+    ASSERT_TRUE(lock) << lock.error().ToString();
+    OfferNothing();
+    BootResult r = Boot();
+    EXPECT_EQ(r.outcome, Outcome::kFailed);
+    EXPECT_EQ(r.reason, "busy") << r.message;
+    EXPECT_TRUE(gw_.Checks().empty());
 }
 
 TEST_F(AgentTest, MissingStateDirIsAnError) {

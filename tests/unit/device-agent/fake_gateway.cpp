@@ -41,6 +41,7 @@ FakeGateway::FakeGateway() {
             }
             image = it->second;
             mode = mode_;
+            if (mode == ImageMode::kStall) cut_at = cut_at_;
             if (mode == ImageMode::kCutOnce) {
                 if (cut_done_) {
                     mode = ImageMode::kNormal;
@@ -64,6 +65,21 @@ FakeGateway::FakeGateway() {
                             n = std::min(n, cut_at - offset);
                         }
                         return sink.write(image->data() + offset, n);
+                    });
+                break;
+            case ImageMode::kStall:
+                res.set_content_provider(
+                    image->size(), "application/octet-stream",
+                    [this, image, cut = cut_at](std::size_t offset, std::size_t length,
+                                                httplib::DataSink& sink) {
+                        if (offset < cut) {
+                            return sink.write(image->data() + offset,
+                                              std::min(length, cut - offset));
+                        }
+                        // A slow-retrieval attacker: hold the connection open, send nothing.
+                        std::unique_lock<std::mutex> lock(mu_);
+                        stall_cv_.wait(lock, [this] { return stopping_; });
+                        return false;
                     });
                 break;
             case ImageMode::kExtraLength:
@@ -129,6 +145,8 @@ FakeGateway::FakeGateway() {
 FakeGateway::~FakeGateway() { Stop(); }
 
 void FakeGateway::Stop() {
+    Locked([&] { stopping_ = true; });
+    stall_cv_.notify_all();
     if (server_) server_->stop();
     if (thread_.joinable()) thread_.join();
 }

@@ -4,6 +4,7 @@
 // and every request it saw (Range headers, check bodies, reports).
 #include <httplib.h>
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,7 @@ enum class ImageMode {
     kCutOnce,       // the first request stops after `cut_at` bytes (connection dropped)
     kExtraLength,   // Content-Length and body are longer than the image
     kExtraChunked,  // chunked body (no length) that keeps going past the image
+    kStall,         // sends `cut_at` bytes, then nothing until the gateway stops
 };
 
 class FakeGateway {
@@ -65,6 +67,8 @@ class FakeGateway {
     int port_ = 0;
 
     std::mutex mu_;
+    std::condition_variable stall_cv_;
+    bool stopping_ = false;
     Json answer_ = nullptr;
     int check_status_ = 200;
     std::map<std::string, std::shared_ptr<const std::string>> images_;

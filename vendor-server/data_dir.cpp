@@ -1,0 +1,60 @@
+#include "vendor-server/data_dir.hpp"
+
+#include "common/core/crypto.hpp"
+
+namespace fwchain::vendor {
+
+Json VendorConfig::ToJson() const {
+    return Json{{"vendor", vendor},
+                {"genesis_hash", genesis_hash},
+                {"timestamp_lifetime", timestamp_lifetime}};
+}
+
+Expected<VendorConfig> VendorConfig::Load(const DataDir& dir) {
+    auto j = LoadJsonFile(dir.Config());
+    if (!j) {
+        return Fail(Errc::kNotFound, "not-initialized",
+                    "no vendor data dir at " + dir.Root() +
+                        " (run `vendor-server init`): " + j.error().message);
+    }
+    VendorConfig cfg;
+    FW_ASSIGN(cfg.vendor, GetString(*j, "vendor"));
+    FW_ASSIGN(cfg.genesis_hash, GetString(*j, "genesis_hash"));
+    if (j->contains("timestamp_lifetime")) {
+        FW_ASSIGN(cfg.timestamp_lifetime, GetInt(*j, "timestamp_lifetime"));
+        if (cfg.timestamp_lifetime < 60) {
+            return Fail(Errc::kInvalid, "bad-config", "timestamp_lifetime must be >= 60 seconds");
+        }
+    }
+    return cfg;
+}
+
+bool ValidName(std::string_view name) {
+    if (name.empty() || name.size() > 64) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        const char c = name[i];
+        const bool alnum =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (alnum) continue;
+        if (i == 0) return false;
+        if (c != '.' && c != '_' && c != '-') return false;
+    }
+    return true;
+}
+
+Status CheckName(std::string_view what, std::string_view name) {
+    if (ValidName(name)) return {};
+    return Fail(Errc::kInvalid, "bad-name",
+                std::string(what) + " '" + std::string(name) +
+                    "' must be 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit");
+}
+
+std::uint64_t RandomNonce() {
+    std::uint8_t b[8];
+    RandomBytes(b, sizeof b);
+    std::uint64_t v = 0;
+    for (std::uint8_t x : b) v = (v << 8) | x;
+    return v;
+}
+
+}  // namespace fwchain::vendor

@@ -1,0 +1,3 @@
+#include "vendor-server/cli.hpp"
+
+int main(int argc, char** argv) { return fwchain::vendor::RunCli(argc, argv); }

@@ -1,0 +1,44 @@
+#pragma once
+// The vendor's signed metadata on disk: root envelopes (metadata/root/N.json) and the timestamp
+// (metadata/timestamp.json). The timestamp is re-signed by `publish` and by `serve`; both do it
+// inside a catalog write transaction, which is what serialises them across processes.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/core/metadata.hpp"
+#include "vendor-server/catalog.hpp"
+#include "vendor-server/data_dir.hpp"
+
+namespace fwchain::vendor {
+
+// Versions of the stored roots, ascending.
+Expected<std::vector<std::uint64_t>> RootVersions(const DataDir& dir);
+Expected<Envelope> LoadRootEnvelope(const DataDir& dir, std::uint64_t version);
+// The newest root, parsed (our own files: structure only, no signature walk).
+Expected<Root> LatestRoot(const DataDir& dir);
+
+// nullopt when there is no timestamp file yet.
+Expected<std::optional<Timestamp>> LoadTimestamp(const DataDir& dir);
+
+// Signs and atomically writes the next timestamp: version = previous + 1, issued = max(now,
+// previous issued) so clients never see time go backwards, expires = issued + lifetime.
+Expected<Timestamp> WriteTimestamp(const DataDir& dir,
+                                   const std::map<std::string, std::uint64_t>& latest,
+                                   const SigningKey& timestamp_key, std::int64_t now,
+                                   std::int64_t lifetime);
+
+// True when the timestamp is past half its lifetime, names other sequences than the catalog,
+// or names another root version.
+bool TimestampNeedsRefresh(const Timestamp& ts, const std::map<std::string, std::uint64_t>& latest,
+                           std::uint64_t root_version, std::int64_t now);
+
+// Re-signs the timestamp when TimestampNeedsRefresh says so, re-checking inside a catalog write
+// transaction. Returns true when a new timestamp was written.
+Expected<bool> RefreshTimestamp(const DataDir& dir, Catalog& catalog,
+                                const SigningKey& timestamp_key, std::int64_t now,
+                                std::int64_t lifetime);
+
+}  // namespace fwchain::vendor

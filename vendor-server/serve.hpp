@@ -1,0 +1,43 @@
+#pragma once
+// `vendor-server serve`: the HTTP API plus a background worker that delivers the outbox to the
+// ledger and keeps the timestamp fresh.
+#include <cstdint>
+#include <string>
+
+#include "common/core/crypto.hpp"
+#include "vendor-server/catalog.hpp"
+#include "vendor-server/data_dir.hpp"
+
+namespace fwchain::vendor {
+
+// The periodic work of `serve`, one Tick per second; separate from the server so tests can
+// drive it deterministically.
+class Maintainer {
+  public:
+    static Expected<Maintainer> Create(const DataDir& dir, std::string ledger_url);
+    // Submits the outbox (when a ledger is configured) and re-signs the timestamp when it is
+    // past half its lifetime or out of date with the catalog. Failures are returned after the
+    // other half of the work ran, so a ledger outage does not stop timestamp refreshes.
+    Status Tick(std::int64_t now);
+
+  private:
+    Maintainer(DataDir dir, VendorConfig cfg, Catalog catalog, SigningKey timestamp_key,
+               std::string ledger_url);
+    DataDir dir_;
+    VendorConfig cfg_;
+    Catalog catalog_;
+    SigningKey timestamp_key_;
+    std::string ledger_url_;
+    std::string last_network_error_;
+};
+
+struct ServeOptions {
+    std::string data_dir;
+    std::string listen = "127.0.0.1:7410";
+    std::string ledger_url;
+};
+
+// Blocks until SIGTERM/SIGINT. Prints "listening on HOST:PORT" on stdout once bound.
+Status Serve(const ServeOptions& opts);
+
+}  // namespace fwchain::vendor

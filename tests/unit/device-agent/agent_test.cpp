@@ -702,6 +702,12 @@ TEST_F(AgentTest, CliExitCodesAndJson) {
     EXPECT_EQ((*status)["pending"]["downloaded"], 7000);
     EXPECT_EQ((*status)["boot"]["active"], "b");
     EXPECT_EQ((*status)["queued_reports"], 0);
+    ::testing::internal::CaptureStdout();
+    EXPECT_EQ(Cli({"status", "--state", dir_}), 0);
+    const std::string human = ::testing::internal::GetCapturedStdout();
+    EXPECT_NE(human.find("1.1.0 (sequence 1) -> slot b: rebooting, 7000/7000 bytes"),
+              std::string::npos)
+        << human;
 
     OfferNothing(1);
     ::testing::internal::CaptureStdout();

@@ -162,6 +162,16 @@ TEST(Clock, RaiseBoundNeverLowersTheBound) {
     EXPECT_EQ(LowerBound(c), 2010);
 }
 
+TEST(Clock, ReadsTheKernelsUptimeAndBootId) {
+    auto a = ReadProcUptime();
+    ASSERT_TRUE(a) << a.error().ToString();
+    EXPECT_EQ(a->boot_id.size(), 36u);  // a UUID, without the newline
+    auto b = ReadProcUptime();
+    ASSERT_TRUE(b);
+    EXPECT_EQ(a->boot_id, b->boot_id);
+    EXPECT_GE(b->seconds, a->seconds);
+}
+
 TEST(FileSlots, TryOnceConsumesAttemptsThenFallsBack) {
     fwchain::test::TempDir dir;
     auto slots = MakeFileSlotBackend(dir.path());

@@ -680,8 +680,9 @@ TEST_F(AgentTest, CliExitCodesAndJson) {
     const Image image = MakeImage(7000, 16);
     Offer(image, 1, "1.1.0");
     ::testing::internal::CaptureStdout();
-    const int code =
-        Cli({"boot", "--state", dir_, "--gateway", gw_.Url(), "--json", "--log-level", "error"});
+    // --no-rtc: the real /proc uptime source and the persisted bound.
+    const int code = Cli({"boot", "--state", dir_, "--gateway", gw_.Url(), "--json", "--no-rtc",
+                          "--log-level", "error"});
     const std::string out = ::testing::internal::GetCapturedStdout();
     EXPECT_EQ(code, 10);
     auto j = ParseJson(out);
@@ -691,6 +692,7 @@ TEST_F(AgentTest, CliExitCodesAndJson) {
     EXPECT_EQ((*j)["sequence"], 1);
     EXPECT_EQ((*j)["version"], "1.1.0");
     EXPECT_EQ((*j)["reason"], "");
+    EXPECT_EQ(State().clock.boot_id.size(), 36u);  // the kernel's boot id was recorded
 
     ::testing::internal::CaptureStdout();
     EXPECT_EQ(Cli({"status", "--state", dir_, "--json"}), 0);

@@ -40,7 +40,7 @@ Expected<int> ApiServer::Bind(const std::string& host, int port) {
     return http::Bind(*server_, host, port);
 }
 
-void ApiServer::Run() { server_->listen_after_bind(); }
+bool ApiServer::Run() { return server_->listen_after_bind(); }
 
 void ApiServer::Stop() { server_->stop(); }
 

@@ -20,8 +20,9 @@ class ApiServer {
 
     // Binds host:port (0 = any free port) and returns the bound port.
     Expected<int> Bind(const std::string& host, int port);
-    // Serves until Stop(); call after Bind, typically on its own thread.
-    void Run();
+    // Serves until Stop(); call after Bind, typically on its own thread. False when the accept
+    // loop failed rather than being stopped.
+    bool Run();
     // Safe from any thread; makes Run return.
     void Stop();
     httplib::Server& Raw() { return *server_; }

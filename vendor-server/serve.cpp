@@ -126,7 +126,8 @@ Status Serve(const ServeOptions& opts) {
         }
     });
 
-    api->Run();
+    const bool served = api->Run();
+    const bool stopped_by_signal = stopping;
     run_returned = true;
     {
         std::lock_guard<std::mutex> lock(mu);
@@ -135,6 +136,9 @@ Status Serve(const ServeOptions& opts) {
     cv.notify_all();
     worker.join();
     signals.join();
+    if (!served && !stopped_by_signal) {
+        return Fail(Errc::kNetwork, "serve-failed", "the HTTP accept loop failed");
+    }
     spdlog::info("stopped");
     return {};
 }

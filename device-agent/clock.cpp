@@ -18,32 +18,11 @@ std::string Trim(std::string s) {
     return s;
 }
 
-// Reads a small procfs file to EOF. fwchain::ReadFile sizes its read by st_size, which is 0 for
-// procfs files, so it returns "" for them.
-Expected<std::string> ReadProcFile(const char* path) {
-    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Fail(Errc::kIo, "bad-uptime", std::string("cannot open ") + path);
-    std::string out;
-    char buf[256];
-    while (out.size() < 4096) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            ::close(fd);
-            return Fail(Errc::kIo, "bad-uptime", std::string("cannot read ") + path);
-        }
-        if (n == 0) break;
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return out;
-}
-
 }  // namespace
 
 Expected<Uptime> ReadProcUptime() {
-    FW_ASSIGN(std::string up_text, ReadProcFile("/proc/uptime"));
-    FW_ASSIGN(std::string boot_id, ReadProcFile("/proc/sys/kernel/random/boot_id"));
+    FW_ASSIGN(std::string up_text, ReadFile("/proc/uptime", 4096));
+    FW_ASSIGN(std::string boot_id, ReadFile("/proc/sys/kernel/random/boot_id", 4096));
     // "12345.67 54321.00": only whole seconds matter, and no floats are parsed.
     std::int64_t seconds = 0;
     const char* begin = up_text.data();

@@ -23,13 +23,16 @@ struct Envelope {
 
 Expected<Envelope> ParseEnvelope(const Json& j);
 Expected<Envelope> ParseEnvelope(std::string_view text);
+inline Expected<Envelope> ParseEnvelope(const std::string& text) {
+    return ParseEnvelope(std::string_view(text));
+}
 
 // Signs (or adds signatures to) an envelope.
 void AddSignature(Envelope& env, const SigningKey& key);
 Envelope SignDocument(Json signed_doc, const std::vector<const SigningKey*>& keys);
 
 // Counts distinct valid signatures from `trusted` (keyid -> public key) restricted to
-// `allowed_ids`; fails with reason "threshold" when fewer than `threshold` verify.
+// `allowed_ids`; fails with reason "bad-signature" when fewer than `threshold` verify.
 Status VerifyThreshold(const Envelope& env, const std::map<std::string, PublicKey>& trusted,
                        const std::vector<std::string>& allowed_ids, std::size_t threshold,
                        const std::string& role);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -85,10 +86,19 @@ Expected<std::string> ReadFile(const std::string& path, std::size_t max_size) {
         return Fail(Errc::kTooLarge, "too-large",
                     path + " is larger than " + std::to_string(max_size) + " bytes");
     }
+    // Read to EOF rather than trusting st_size: procfs files report 0 and files may grow.
     std::string out;
-    out.resize(static_cast<std::size_t>(st.st_size));
+    out.resize(std::max<std::size_t>(static_cast<std::size_t>(st.st_size), 4096));
     std::size_t off = 0;
-    while (off < out.size()) {
+    for (;;) {
+        if (off == out.size()) {
+            if (out.size() > max_size) {
+                ::close(fd);
+                return Fail(Errc::kTooLarge, "too-large",
+                            path + " is larger than " + std::to_string(max_size) + " bytes");
+            }
+            out.resize(out.size() * 2);
+        }
         ssize_t n = ::read(fd, out.data() + off, out.size() - off);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -98,6 +108,11 @@ Expected<std::string> ReadFile(const std::string& path, std::size_t max_size) {
         }
         if (n == 0) break;
         off += static_cast<std::size_t>(n);
+    }
+    if (off > max_size) {
+        ::close(fd);
+        return Fail(Errc::kTooLarge, "too-large",
+                    path + " is larger than " + std::to_string(max_size) + " bytes");
     }
     ::close(fd);
     out.resize(off);

@@ -113,7 +113,7 @@ class Attacks : public ::testing::Test {
         auto r = sys_->Boot(dir, evil.url());
         EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
         EXPECT_NE(r.err.find(reason), std::string::npos) << "stderr: " << r.err;
-        EXPECT_EQ(sys_->Status(dir).value("version", ""), version_before);
+        EXPECT_EQ(sys_->Version(dir), version_before);
         ASSERT_TRUE(sys_->WaitForLedger("device=" + id + "&type=update&state=failed", 1))
             << "no failed report of " << id << " on the ledger";
         Json failed = sys_->Search("device=" + id + "&type=update&state=failed");

@@ -36,9 +36,8 @@ TEST(Pipeline, ThreeDevicesUpdateTwiceThroughTwoGatewaysAndTheLedgerRecordsIt) {
     }
 
     for (std::size_t i = 0; i < dirs.size(); ++i) {
-        Json st = sys.Status(dirs[i]);
-        EXPECT_EQ(st.value("version", ""), "1.1.0") << ids[i];
-        EXPECT_EQ(st.value("sequence", 0u), 2u) << ids[i];
+        EXPECT_EQ(sys.Version(dirs[i]), "1.1.0") << ids[i];
+        EXPECT_EQ(sys.Sequence(dirs[i]), 2u) << ids[i];
     }
 
     // Two releases, each recorded once by a release key.

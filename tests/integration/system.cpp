@@ -127,16 +127,26 @@ Json System::Status(const std::string& device_dir) {
     return j ? *j : Json();
 }
 
+std::string System::Version(const std::string& device_dir) {
+    Json st = Status(device_dir);
+    return st.contains("installed") ? st["installed"].value("version", "") : "";
+}
+
+std::uint64_t System::Sequence(const std::string& device_dir) {
+    Json st = Status(device_dir);
+    return st.contains("installed") ? st["installed"].value("sequence", 0u) : 0u;
+}
+
 bool System::BootUntil(const std::string& device_dir, const std::string& gateway_url,
                        const std::string& version) {
     return WaitFor(
         [&] {
-            if (Status(device_dir).value("version", "") == version) return true;
+            if (Version(device_dir) == version) return true;
             auto r = Boot(device_dir, gateway_url);
             if (r.exit_code != 0 && r.exit_code != 10) {
                 ADD_FAILURE() << "device-agent boot exited " << r.exit_code << ": " << r.err;
             }
-            return Status(device_dir).value("version", "") == version;
+            return Version(device_dir) == version;
         },
         std::chrono::seconds(120));
 }

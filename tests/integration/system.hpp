@@ -31,6 +31,9 @@ class System {
                    const std::vector<std::string>& extra = {});
     // The device's `status --json`.
     Json Status(const std::string& device_dir);
+    // The installed version and sequence from `status --json`.
+    std::string Version(const std::string& device_dir);
+    std::uint64_t Sequence(const std::string& device_dir);
     // Boots until the device runs `version` (or the deadline passes); returns whether it does.
     bool BootUntil(const std::string& device_dir, const std::string& gateway_url,
                    const std::string& version);

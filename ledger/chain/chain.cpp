@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "ledger/primitives/merkle.hpp"
 
@@ -38,8 +39,9 @@ Expected<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& opts) {
     }
     std::unique_ptr<Chain> chain(new Chain());
     chain->genesis_ = std::move(info);
+    chain->root_ = chain->genesis_.root;
     FW_ASSIGN(chain->store_, ChainStore::Open(opts.db_path));
-    chain->view_ = std::make_unique<StoreView>(chain->store_.get(), &chain->genesis_.root);
+    chain->view_ = std::make_unique<StoreView>(chain->store_.get(), &chain->root_);
 
     const std::string want = ToHex(opts.genesis_hash);
     FW_ASSIGN(auto stored, chain->store_->GenesisHash());
@@ -53,9 +55,29 @@ Expected<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& opts) {
         FW_TRY(added.Apply(opts.genesis.txs[0], opts.genesis.txs[0].Id(), 0));
         FW_TRY(chain->store_->StoreGenesis(opts.genesis, added));
     }
+    FW_TRY(chain->ReloadRoot());
     chain->mempool_ = std::make_unique<Mempool>(opts.mempool_max);
     chain->mempool_state_ = std::make_unique<StateOverlay>(*chain->view_);
     return chain;
+}
+
+Status Chain::ReloadRoot() {
+    FW_ASSIGN(auto json, store_->LatestRootJson());
+    if (!json) {
+        root_ = genesis_.root;
+        return {};
+    }
+    auto env = ParseEnvelope(*json);
+    if (!env) return Fail(Errc::kDatabase, "corrupt-root", "stored root envelope malformed");
+    auto root = ParseRoot(*env);
+    if (!root) return Fail(Errc::kDatabase, "corrupt-root", "stored root malformed");
+    root_ = std::move(*root);
+    return {};
+}
+
+Root Chain::CurrentRoot() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return root_;
 }
 
 Expected<BlockInfo> Chain::Tip() {
@@ -63,6 +85,21 @@ Expected<BlockInfo> Chain::Tip() {
     FW_ASSIGN(auto tip, store_->Tip());
     if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
     return *tip;
+}
+
+Expected<BlockInfo> Chain::AncestorAt(BlockInfo b, std::uint64_t height) {
+    while (b.height > height) {
+        if (b.main) {
+            // Every ancestor of a main-chain block is on the main chain: index by height.
+            FW_ASSIGN(auto at, store_->BlockAtHeight(height));
+            if (!at) return Fail(Errc::kDatabase, "missing-block", "main chain has a gap");
+            return *at;
+        }
+        FW_ASSIGN(auto parent, store_->BlockByHash(ToHex(b.prev)));
+        if (!parent) return Fail(Errc::kDatabase, "missing-block", "side branch has a gap");
+        b = *parent;
+    }
+    return b;
 }
 
 Expected<BlockContext> Chain::ContextFor(const BlockInfo& parent, std::int64_t now) {
@@ -73,51 +110,201 @@ Expected<BlockContext> Chain::ContextFor(const BlockInfo& parent, std::int64_t n
     const std::uint64_t height = parent.height + 1;
     std::int64_t first_time = 0;
     if (IsRetargetHeight(height, genesis_.params)) {
-        FW_ASSIGN(auto first, store_->BlockAtHeight(height - genesis_.params.retarget_window));
-        if (!first) return Fail(Errc::kDatabase, "missing-block", "retarget window start");
-        first_time = first->time;
+        FW_ASSIGN(BlockInfo first, AncestorAt(parent, height - genesis_.params.retarget_window));
+        first_time = first.time;
     }
     ctx.required_bits = NextBits(genesis_.params, height, parent.bits, first_time, parent.time);
-    FW_ASSIGN(auto times, store_->TimesUpTo(parent.height, kMedianTimeSpan));
+    std::vector<std::int64_t> times;
+    if (parent.main) {
+        FW_ASSIGN(times, store_->TimesUpTo(parent.height, kMedianTimeSpan));
+    } else {
+        // Walk the side branch back; switch to the height index once on the main chain.
+        BlockInfo b = parent;
+        std::vector<std::int64_t> rev;
+        while (rev.size() < kMedianTimeSpan) {
+            if (b.main) {
+                FW_ASSIGN(auto older, store_->TimesUpTo(b.height, kMedianTimeSpan - rev.size()));
+                times = std::move(older);
+                break;
+            }
+            rev.push_back(b.time);
+            if (b.height == 0) break;
+            FW_ASSIGN(auto p, store_->BlockByHash(ToHex(b.prev)));
+            if (!p) return Fail(Errc::kDatabase, "missing-block", "side branch has a gap");
+            b = *p;
+        }
+        times.insert(times.end(), rev.rbegin(), rev.rend());
+    }
     ctx.median_time_past = MedianTimePast(std::move(times));
     return ctx;
 }
 
+Expected<BlockInfo> Chain::ConnectTip(const Block& block, const BlockInfo& tip, std::int64_t now,
+                                      bool tx_signatures_checked) {
+    FW_ASSIGN(BlockContext ctx, ContextFor(tip, now));
+    StateOverlay added(*view_);
+    ValidationState state;
+    if (!ValidateBlock(block, ctx, genesis_.params, added, state, !tx_signatures_checked)) {
+        return Fail(state.ToError());
+    }
+    const Work work = tip.work + BlockWork(block.header.bits);
+    FW_TRY(store_->ConnectBlock(block, added, work));
+    FW_TRY(ReloadRoot());
+    FW_ASSIGN(auto new_tip, store_->Tip());
+    if (!new_tip) return Fail(Errc::kDatabase, "no-tip", "tip vanished after connect");
+    spdlog::info("block {} height {} txs {} connected", ToHex(new_tip->hash), block.header.height,
+                 block.txs.size());
+    std::deque<MempoolEntry> candidates(mempool_->Entries().begin(), mempool_->Entries().end());
+    auto rebuilt = RebuildMempool(std::move(candidates));
+    if (!rebuilt) return Fail(Context(rebuilt.error(), "revalidating the mempool"));
+    return *new_tip;
+}
+
+Expected<BlockInfo> Chain::Reorg(const Block& block, const BlockInfo& tip, std::int64_t now) {
+    // The branch from the new block back to the main chain, newest first.
+    FW_ASSIGN(auto newest, store_->BlockByHash(ToHex(block.Hash())));
+    if (!newest) return Fail(Errc::kDatabase, "missing-block", "side block not stored");
+    std::vector<BlockInfo> branch;
+    BlockInfo b = *newest;
+    while (!b.main) {
+        branch.push_back(b);
+        FW_ASSIGN(auto p, store_->BlockByHash(ToHex(b.prev)));
+        if (!p) return Fail(Errc::kDatabase, "missing-block", "side branch has a gap");
+        b = *p;
+    }
+    const BlockInfo fork = b;
+    const std::uint64_t depth = tip.height - fork.height;
+    if (depth > genesis_.params.finality_depth) {
+        spdlog::critical(
+            "ALERT: refusing a reorg of depth {} (finality_depth {}) from tip {} to "
+            "{} at height {}: a long private branch or an attack",
+            depth, genesis_.params.finality_depth, ToHex(tip.hash), ToHex(block.Hash()),
+            block.header.height);
+        return Fail(Errc::kConflict, "reorg-too-deep",
+                    "reorg of depth " + std::to_string(depth) + " exceeds finality_depth " +
+                        std::to_string(genesis_.params.finality_depth));
+    }
+    std::reverse(branch.begin(), branch.end());
+    std::vector<Block> abandoned;
+    std::string failed_hash;
+    ValidationState failed_state;
+    auto status = store_->Transaction([&]() -> Status {
+        abandoned.clear();
+        for (std::uint64_t i = 0; i < depth; ++i) {
+            FW_ASSIGN(Block gone, store_->DisconnectTip());
+            abandoned.push_back(std::move(gone));
+            FW_TRY(ReloadRoot());
+        }
+        BlockInfo parent = fork;
+        for (const BlockInfo& info : branch) {
+            FW_ASSIGN(auto json, store_->BlockJson(ToHex(info.hash)));
+            if (!json) return Fail(Errc::kDatabase, "missing-block", "side block json");
+            auto parsed = ParseJson(*json);
+            if (!parsed) return Fail(Errc::kDatabase, "corrupt-block", "side block json");
+            auto next = Block::FromJson(*parsed);
+            if (!next) return Fail(Context(next.error(), "stored side block"));
+            FW_ASSIGN(BlockContext ctx, ContextFor(parent, now));
+            StateOverlay added(*view_);
+            if (!ValidateBlock(*next, ctx, genesis_.params, added, failed_state, false)) {
+                failed_hash = ToHex(info.hash);
+                return Fail(failed_state.ToError());
+            }
+            FW_TRY(store_->ConnectInTransaction(*next, added, info.work));
+            FW_TRY(ReloadRoot());
+            FW_ASSIGN(auto t, store_->Tip());
+            if (!t) return Fail(Errc::kDatabase, "no-tip", "tip vanished in reorg");
+            parent = *t;
+        }
+        return {};
+    });
+    if (!status) {
+        // The transaction rolled back: the old chain is intact; refresh the cached root.
+        FW_TRY(ReloadRoot());
+        if (!failed_hash.empty() && failed_state.IsInvalid()) {
+            // That block and everything built on it can never be connected.
+            bool mark = false;
+            for (const BlockInfo& info : branch) {
+                mark = mark || ToHex(info.hash) == failed_hash;
+                if (mark) FW_TRY(store_->MarkInvalid(ToHex(info.hash)));
+            }
+        }
+        return Fail(status.error());
+    }
+    FW_ASSIGN(auto new_tip, store_->Tip());
+    if (!new_tip) return Fail(Errc::kDatabase, "no-tip", "tip vanished after reorg");
+    spdlog::warn("reorg: disconnected {} blocks back to height {}, connected {}; tip {} height {}",
+                 depth, fork.height, branch.size(), ToHex(new_tip->hash), new_tip->height);
+    // Abandoned txs go back first, oldest block first, so device counters stay in order.
+    std::deque<MempoolEntry> candidates;
+    for (auto it = abandoned.rbegin(); it != abandoned.rend(); ++it) {
+        for (const Tx& tx : it->txs) {
+            const std::string canonical = Canonical(tx.ToJson());
+            candidates.push_back(MempoolEntry{Sha256Hex(canonical), tx, canonical.size()});
+        }
+    }
+    for (const auto& e : mempool_->Entries()) candidates.push_back(e);
+    auto rebuilt = RebuildMempool(std::move(candidates));
+    if (!rebuilt) return Fail(Context(rebuilt.error(), "revalidating the mempool"));
+    return *new_tip;
+}
+
 Expected<BlockInfo> Chain::SubmitBlock(const Block& block, std::int64_t now,
                                        bool tx_signatures_checked) {
-    BlockInfo connected;
+    BlockInfo result;
+    bool tip_moved = false;
     {
         std::lock_guard<std::mutex> lock(mu_);
         const std::string hash = ToHex(block.Hash());
         FW_ASSIGN(auto existing, store_->BlockByHash(hash));
-        if (existing) return Fail(Errc::kConflict, "duplicate-block", "block already stored");
-        FW_ASSIGN(auto tip, store_->Tip());
-        if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
-        if (block.header.prev_hash != tip->hash) {
-            FW_ASSIGN(auto parent, store_->BlockByHash(ToHex(block.header.prev_hash)));
-            return Fail(Errc::kVerify, reject::kBadPrevBlk,
-                        parent ? "block does not extend the tip (forks are not handled yet)"
-                               : "unknown parent block");
-        }
-        FW_ASSIGN(BlockContext ctx, ContextFor(*tip, now));
-        StateOverlay added(*view_);
-        ValidationState state;
-        if (!ValidateBlock(block, ctx, genesis_.params, added, state, !tx_signatures_checked)) {
-            return Fail(state.ToError());
+        if (existing) {
+            if (existing->invalid) {
+                return Fail(Errc::kVerify, "known-invalid", "block failed validation before");
+            }
+            return Fail(Errc::kConflict, "duplicate-block", "block already stored");
         }
         if (Canonical(block.ToJson()).size() > kMaxBlockSize) {
             return Fail(Errc::kTooLarge, reject::kBadLength, "block larger than 4 MiB");
         }
-        const Work work = tip->work + BlockWork(block.header.bits);
-        FW_TRY(store_->ConnectBlock(block, added, work));
-        FW_ASSIGN(auto new_tip, store_->Tip());
-        if (!new_tip) return Fail(Errc::kDatabase, "no-tip", "tip vanished after connect");
-        connected = *new_tip;
-        spdlog::info("block {} height {} txs {} connected", hash, block.header.height,
-                     block.txs.size());
-        auto rebuilt = RebuildMempool();
-        if (!rebuilt) return Fail(Context(rebuilt.error(), "revalidating the mempool"));
+        FW_ASSIGN(auto tip, store_->Tip());
+        if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
+        if (block.header.prev_hash == tip->hash) {
+            FW_ASSIGN(result, ConnectTip(block, *tip, now, tx_signatures_checked));
+            tip_moved = true;
+        } else {
+            FW_ASSIGN(auto parent, store_->BlockByHash(ToHex(block.header.prev_hash)));
+            if (!parent) return Fail(Errc::kNotFound, "orphan", "unknown parent block");
+            if (parent->invalid) {
+                return Fail(Errc::kVerify, reject::kBadPrevBlk, "parent block is invalid");
+            }
+            FW_ASSIGN(BlockContext ctx, ContextFor(*parent, now));
+            ValidationState state;
+            std::vector<std::string> ids;
+            if (!CheckBlockContextFree(block, ctx, genesis_.params, state, &ids,
+                                       !tx_signatures_checked)) {
+                return Fail(state.ToError());
+            }
+            // Full state is only known once the branch is connected; until then require at
+            // least a key that may mine now, so unknown keys cannot fill the disk with forks.
+            FW_ASSIGN(auto miner, store_->FindKey(ToHex(block.header.miner)));
+            if (!miner || !miner->CanMine()) {
+                return Fail(Errc::kUnauthorized, reject::kBadMiner,
+                            "miner key is not admitted or is revoked");
+            }
+            const Work work = parent->work + BlockWork(block.header.bits);
+            FW_TRY(store_->StoreSideBlock(block, work));
+            if (work > tip->work) {
+                FW_ASSIGN(result, Reorg(block, *tip, now));
+                tip_moved = true;
+            } else {
+                FW_ASSIGN(auto side, store_->BlockByHash(hash));
+                if (!side) return Fail(Errc::kDatabase, "missing-block", "side block vanished");
+                result = *side;
+                spdlog::info("side block {} height {} stored (not heavier than the tip)", hash,
+                             block.header.height);
+            }
+        }
     }
+    if (!tip_moved) return result;
     Bump();
     std::function<void()> listener;
     {
@@ -125,15 +312,17 @@ Expected<BlockInfo> Chain::SubmitBlock(const Block& block, std::int64_t now,
         listener = tip_listener_;
     }
     if (listener) listener();
-    return connected;
+    return result;
 }
 
-Status Chain::RebuildMempool() {
+Status Chain::RebuildMempool(std::deque<MempoolEntry> candidates) {
     FW_ASSIGN(auto tip, store_->Tip());
     const std::uint64_t height = tip ? tip->height + 1 : 0;
     auto fresh = std::make_unique<StateOverlay>(*view_);
     std::deque<MempoolEntry> kept;
-    for (const auto& e : mempool_->Entries()) {
+    std::set<std::string> seen;
+    for (const auto& e : candidates) {
+        if (!seen.insert(e.id).second) continue;
         ValidationState state;
         // Signatures were checked on entry; only the chain-dependent rules can change.
         if (!CheckTxForChain(e.tx, e.id, height, *fresh, state, false)) {
@@ -256,6 +445,16 @@ Expected<std::optional<std::string>> Chain::BlockJson(const std::string& hash_he
 Expected<std::vector<BlockInfo>> Chain::Headers(std::uint64_t from, std::size_t count) {
     std::lock_guard<std::mutex> lock(mu_);
     return store_->Headers(from, count);
+}
+
+Expected<std::optional<BlockInfo>> Chain::BlockInfoByHash(const std::string& hash_hex) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->BlockByHash(hash_hex);
+}
+
+Expected<std::optional<std::string>> Chain::BlockJsonAtHeight(std::uint64_t height) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->BlockJsonAtHeight(height);
 }
 
 std::size_t Chain::MempoolSize() {

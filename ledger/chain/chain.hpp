@@ -1,8 +1,9 @@
 #pragma once
-// The node's chain: the store, the mempool and the consensus rules behind one lock. Single-node
-// for now: a block must extend the tip (fork choice by most work and reorgs up to
-// finality_depth come with multi-node sync; BlockInfo already carries cumulative work and the
-// blocks table a main-chain flag for that).
+// The node's chain: the store, the mempool and the consensus rules behind one lock. Fork choice
+// by most cumulative work: a block on another branch is header-checked and stored as a side
+// block; when its branch becomes heavier than the tip, the node disconnects back to the fork
+// point and connects the branch with full validation, all in one SQLite transaction (a crash or
+// an invalid block leaves the old chain intact). Reorgs deeper than finality_depth are refused.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -51,8 +52,11 @@ class Chain {
     // "unauthorized-tx" (kUnauthorized), "bad-tx" (kInvalid), "mempool-full" (kTooLarge).
     Expected<std::string> SubmitTx(const Tx& tx);
 
-    // Validates a block fully against the tip and connects it. Errors carry the reject string
-    // ("high-hash", "bad-prevblk", ...) or "duplicate-block"; a database failure is kDatabase.
+    // Validates a block and connects it (extending the tip or through a reorg to a heavier
+    // branch) or stores it as a side block (info.main false). Errors carry the reject string
+    // ("high-hash", "bad-prevblk", ...), "duplicate-block" (kConflict), "orphan" (kNotFound: the
+    // parent is unknown, sync from the sender) or "reorg-too-deep" (kConflict); a database
+    // failure is kDatabase.
     Expected<BlockInfo> SubmitBlock(const Block& block, std::int64_t now,
                                     bool tx_signatures_checked = false);
 
@@ -71,7 +75,12 @@ class Chain {
     Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex);
     Expected<std::optional<std::string>> BlockJson(const std::string& hash_hex);
     Expected<std::vector<BlockInfo>> Headers(std::uint64_t from, std::size_t count);
+    Expected<std::optional<BlockInfo>> BlockInfoByHash(const std::string& hash_hex);
+    Expected<std::optional<std::string>> BlockJsonAtHeight(std::uint64_t height);
     std::size_t MempoolSize();
+    // The root currently authorising release/admission keys (genesis root or the newest root
+    // tx on the main chain).
+    Root CurrentRoot();
 
     // Bumped whenever the tip moves or a tx is queued; WaitForChange blocks until it differs
     // from `seen` or the timeout passes, and returns the current value.
@@ -87,13 +96,21 @@ class Chain {
     Chain() = default;
     // Both need mu_ held.
     Expected<BlockContext> ContextFor(const BlockInfo& parent, std::int64_t now);
-    Status RebuildMempool();
+    // The ancestor of `b` (inclusive) at `height`, following prev links off the main chain.
+    Expected<BlockInfo> AncestorAt(BlockInfo b, std::uint64_t height);
+    Expected<BlockInfo> ConnectTip(const Block& block, const BlockInfo& tip, std::int64_t now,
+                                   bool tx_signatures_checked);
+    Expected<BlockInfo> Reorg(const Block& block, const BlockInfo& tip, std::int64_t now);
+    Status ReloadRoot();
+    // Revalidates `candidates` (abandoned txs first, then the old mempool) on the new tip.
+    Status RebuildMempool(std::deque<MempoolEntry> candidates);
     void Bump();
 
     std::mutex mu_;
     std::unique_ptr<ChainStore> store_;
     std::unique_ptr<StoreView> view_;
     GenesisInfo genesis_;
+    Root root_;  // current root; the StoreView points at it
     std::unique_ptr<Mempool> mempool_;
     std::unique_ptr<StateOverlay> mempool_state_;  // tip + mempool txs
     std::atomic<std::uint64_t> generation_{0};

@@ -61,6 +61,23 @@ CREATE TABLE keys(
   last_nonce INTEGER);
 CREATE INDEX keys_role ON keys(role, height);
 )sql",
+        // Fork choice and reorgs: side blocks carry main = 0; `undo` keeps the registry rows a
+        // block changed (NULL = the key was new) so disconnecting it restores them; `roots`
+        // records root rotations by block so a disconnect drops them.
+        R"sql(
+ALTER TABLE blocks ADD COLUMN invalid INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX blocks_work ON blocks(work);
+CREATE TABLE undo(
+  block_hash TEXT NOT NULL,
+  key TEXT NOT NULL,
+  prev TEXT,
+  PRIMARY KEY(block_hash, key));
+CREATE TABLE roots(
+  version INTEGER PRIMARY KEY,
+  block_hash TEXT NOT NULL,
+  height INTEGER NOT NULL,
+  json TEXT NOT NULL);
+)sql",
     };
     return kMigrations;
 }
@@ -76,7 +93,7 @@ std::string ProductOf(const Tx& tx) {
     return "";
 }
 
-constexpr const char* kBlockCols = "hash, height, prev, header, time, bits, work";
+constexpr const char* kBlockCols = "hash, height, prev, header, time, bits, work, main, invalid";
 
 Expected<BlockInfo> ReadBlockInfo(const sql::Stmt& s) {
     BlockInfo b;
@@ -94,6 +111,8 @@ Expected<BlockInfo> ReadBlockInfo(const sql::Stmt& s) {
     b.time = s.Int(4);
     b.bits = static_cast<std::uint32_t>(s.Int(5));
     b.work = *work;
+    b.main = s.Int(7) != 0;
+    b.invalid = s.Int(8) != 0;
     return b;
 }
 
@@ -134,6 +153,35 @@ KeyRecord ReadKey(const sql::Stmt& s) {
 constexpr const char* kKeyCols =
     "key, subject, role, product, height, revoked, revoked_height, last_nonce";
 
+Json KeyToJson(const KeyRecord& k) {
+    Json j{{"key", k.key},
+           {"subject", k.subject},
+           {"role", k.role},
+           {"product", k.product},
+           {"height", k.height},
+           {"revoked", k.revoked},
+           {"revoked_height", k.revoked_height}};
+    j["last_nonce"] = k.last_nonce ? Json(*k.last_nonce) : Json(nullptr);
+    return j;
+}
+
+std::optional<KeyRecord> KeyFromJson(const Json& j) {
+    try {
+        KeyRecord k;
+        k.key = j.at("key").get<std::string>();
+        k.subject = j.at("subject").get<std::string>();
+        k.role = j.at("role").get<std::string>();
+        k.product = j.at("product").get<std::string>();
+        k.height = j.at("height").get<std::uint64_t>();
+        k.revoked = j.at("revoked").get<bool>();
+        k.revoked_height = j.at("revoked_height").get<std::uint64_t>();
+        if (!j.at("last_nonce").is_null()) k.last_nonce = j.at("last_nonce").get<std::uint64_t>();
+        return k;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 std::string EncodeCursor(std::uint64_t height, std::uint32_t idx) {
     return std::to_string(height) + "-" + std::to_string(idx);
 }
@@ -164,10 +212,15 @@ Expected<std::optional<std::string>> ChainStore::GenesisHash() {
     return std::optional<std::string>(s.Text(0));
 }
 
-Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Work work) {
+Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Work work,
+                              bool insert_row) {
     const std::string hash = ToHex(block.Hash());
     const auto header = block.header.Serialize();
-    {
+    if (!insert_row) {
+        FW_ASSIGN(sql::Stmt s, db_.Prepare("UPDATE blocks SET main = 1 WHERE hash = ?"));
+        s.Bind(1, hash);
+        FW_TRY(s.Run());
+    } else {
         FW_ASSIGN(sql::Stmt s,
                   db_.Prepare("INSERT INTO blocks(hash, height, prev, header, time, bits, work, "
                               "json, main) VALUES(?,?,?,?,?,?,?,?,1)"));
@@ -214,7 +267,18 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
                               "ON CONFLICT(key) DO UPDATE SET revoked = excluded.revoked, "
                               "revoked_height = excluded.revoked_height, "
                               "last_nonce = excluded.last_nonce"));
+        FW_ASSIGN(sql::Stmt undo, db_.Prepare("INSERT OR REPLACE INTO undo(block_hash, key, prev) "
+                                              "VALUES(?,?,?)"));
         for (const auto& [key, rec] : added.ChangedKeys()) {
+            FW_ASSIGN(auto before, FindKey(key));
+            undo.Reset();
+            undo.Bind(1, hash).Bind(2, key);
+            if (before) {
+                undo.Bind(3, Canonical(KeyToJson(*before)));
+            } else {
+                undo.BindNull(3);
+            }
+            FW_TRY(undo.Run());
             auto pub = PublicKeyFromHex(key);
             s.Reset();
             s.Bind(1, key)
@@ -233,6 +297,18 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
             FW_TRY(s.Run());
         }
     }
+    if (!added.AddedRoots().empty()) {
+        FW_ASSIGN(sql::Stmt s, db_.Prepare("INSERT OR REPLACE INTO roots(version, block_hash, "
+                                           "height, json) VALUES(?,?,?,?)"));
+        for (const Root& r : added.AddedRoots()) {
+            s.Reset();
+            s.Bind(1, U2I(r.version))
+                .Bind(2, hash)
+                .Bind(3, U2I(block.header.height))
+                .Bind(4, Canonical(r.envelope.ToJson()));
+            FW_TRY(s.Run());
+        }
+    }
     FW_ASSIGN(sql::Stmt tip, db_.Prepare("INSERT INTO meta(k, v) VALUES('tip', ?) "
                                          "ON CONFLICT(k) DO UPDATE SET v = excluded.v"));
     tip.Bind(1, hash);
@@ -241,7 +317,7 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
 
 Status ChainStore::StoreGenesis(const Block& genesis, const StateOverlay& added) {
     return db_.WriteTransaction([&]() -> Status {
-        FW_TRY(WriteBlock(genesis, added, BlockWork(genesis.header.bits)));
+        FW_TRY(WriteBlock(genesis, added, BlockWork(genesis.header.bits), true));
         FW_ASSIGN(sql::Stmt s, db_.Prepare("INSERT INTO meta(k, v) VALUES('genesis', ?)"));
         s.Bind(1, ToHex(genesis.Hash()));
         return s.Run();
@@ -249,7 +325,109 @@ Status ChainStore::StoreGenesis(const Block& genesis, const StateOverlay& added)
 }
 
 Status ChainStore::ConnectBlock(const Block& block, const StateOverlay& added, Work work) {
-    return db_.WriteTransaction([&]() -> Status { return WriteBlock(block, added, work); });
+    return db_.WriteTransaction([&]() -> Status { return WriteBlock(block, added, work, true); });
+}
+
+Status ChainStore::Transaction(const std::function<Status()>& fn) {
+    return db_.WriteTransaction(fn);
+}
+
+Status ChainStore::ConnectInTransaction(const Block& block, const StateOverlay& added, Work work) {
+    FW_ASSIGN(auto existing, BlockByHash(ToHex(block.Hash())));
+    return WriteBlock(block, added, work, !existing.has_value());
+}
+
+Status ChainStore::StoreSideBlock(const Block& block, Work work) {
+    const auto header = block.header.Serialize();
+    FW_ASSIGN(sql::Stmt s, db_.Prepare("INSERT INTO blocks(hash, height, prev, header, time, bits, "
+                                       "work, json, main) VALUES(?,?,?,?,?,?,?,?,0)"));
+    s.Bind(1, ToHex(block.Hash()))
+        .Bind(2, U2I(block.header.height))
+        .Bind(3, ToHex(block.header.prev_hash))
+        .BindBlob(4, header.data(), header.size())
+        .Bind(5, block.header.timestamp)
+        .Bind(6, static_cast<std::int64_t>(block.header.bits))
+        .Bind(7, WorkToHex(work))
+        .Bind(8, Canonical(block.ToJson()));
+    return s.Run();
+}
+
+Expected<Block> ChainStore::DisconnectTip() {
+    FW_ASSIGN(auto tip, Tip());
+    if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
+    if (tip->height == 0) return Fail(Errc::kInternal, "disconnect-genesis", "cannot undo genesis");
+    const std::string hash = ToHex(tip->hash);
+    FW_ASSIGN(auto json, BlockJson(hash));
+    if (!json) return Fail(Errc::kDatabase, "corrupt-block", "tip block json missing");
+    auto parsed = ParseJson(*json);
+    if (!parsed) return Fail(Errc::kDatabase, "corrupt-block", "tip block json malformed");
+    auto block = Block::FromJson(*parsed);
+    if (!block) return Fail(Context(block.error(), "stored tip block " + hash));
+    {
+        FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT key, prev FROM undo WHERE block_hash = ?"));
+        s.Bind(1, hash);
+        std::vector<std::pair<std::string, std::optional<std::string>>> rows;
+        while (true) {
+            FW_ASSIGN(bool row, s.Step());
+            if (!row) break;
+            rows.emplace_back(s.Text(0),
+                              s.IsNull(1) ? std::nullopt : std::optional<std::string>(s.Text(1)));
+        }
+        for (const auto& [key, prev] : rows) {
+            if (!prev) {
+                FW_ASSIGN(sql::Stmt d, db_.Prepare("DELETE FROM keys WHERE key = ?"));
+                d.Bind(1, key);
+                FW_TRY(d.Run());
+                continue;
+            }
+            auto pj = ParseJson(*prev);
+            auto rec = pj ? KeyFromJson(*pj) : std::nullopt;
+            if (!rec) return Fail(Errc::kDatabase, "corrupt-undo", "undo row of key " + key);
+            FW_ASSIGN(sql::Stmt u, db_.Prepare("UPDATE keys SET revoked = ?, revoked_height = ?, "
+                                               "last_nonce = ? WHERE key = ?"));
+            u.Bind(1, static_cast<std::int64_t>(rec->revoked ? 1 : 0))
+                .Bind(2, U2I(rec->revoked_height));
+            if (rec->last_nonce) {
+                u.Bind(3, U2I(*rec->last_nonce));
+            } else {
+                u.BindNull(3);
+            }
+            u.Bind(4, key);
+            FW_TRY(u.Run());
+        }
+    }
+    for (const char* sql :
+         {"DELETE FROM undo WHERE block_hash = ?", "DELETE FROM txs WHERE block_hash = ?",
+          "DELETE FROM roots WHERE block_hash = ?", "UPDATE blocks SET main = 0 WHERE hash = ?"}) {
+        FW_ASSIGN(sql::Stmt s, db_.Prepare(sql));
+        s.Bind(1, hash);
+        FW_TRY(s.Run());
+    }
+    FW_ASSIGN(sql::Stmt t, db_.Prepare("UPDATE meta SET v = ? WHERE k = 'tip'"));
+    t.Bind(1, ToHex(tip->prev));
+    FW_TRY(t.Run());
+    return std::move(*block);
+}
+
+Status ChainStore::MarkInvalid(const std::string& hash_hex) {
+    FW_ASSIGN(sql::Stmt s, db_.Prepare("UPDATE blocks SET invalid = 1 WHERE hash = ?"));
+    s.Bind(1, hash_hex);
+    return s.Run();
+}
+
+Expected<std::optional<std::string>> ChainStore::LatestRootJson() {
+    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT json FROM roots ORDER BY version DESC LIMIT 1"));
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(s.Text(0));
+}
+
+Expected<std::optional<std::string>> ChainStore::BlockJsonAtHeight(std::uint64_t height) {
+    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT json FROM blocks WHERE main = 1 AND height = ?"));
+    s.Bind(1, U2I(height));
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(s.Text(0));
 }
 
 Expected<std::optional<BlockInfo>> ChainStore::Tip() {

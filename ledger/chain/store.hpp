@@ -3,6 +3,7 @@
 // the key registry. Everything a block adds is written in one transaction, so a crash leaves
 // either the whole block or none of it.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,8 @@ struct BlockInfo {
     std::uint32_t bits = 0;
     Work work = 0;  // cumulative, genesis included
     std::array<std::uint8_t, kHeaderSize> header{};
+    bool main = true;      // on the current best chain
+    bool invalid = false;  // failed full validation when a reorg tried to connect it
 };
 
 struct TxRecord {
@@ -66,6 +69,20 @@ class ChainStore {
     // Appends a validated block on top of the tip with everything it adds (txs, registry
     // changes), in one transaction. `work` is the new cumulative work.
     Status ConnectBlock(const Block& block, const StateOverlay& added, Work work);
+    // Stores a block of a side branch (header-checked, not connected: no txs, no state).
+    Status StoreSideBlock(const Block& block, Work work);
+    // Runs fn in one write transaction: a reorg (disconnects + connects) commits as a whole.
+    Status Transaction(const std::function<Status()>& fn);
+    // Inside Transaction: connects `block` (stored as a side block or new) on top of the tip.
+    Status ConnectInTransaction(const Block& block, const StateOverlay& added, Work work);
+    // Inside Transaction: undoes the tip block (txs, registry changes, roots) and moves the tip
+    // to its parent. Returns the disconnected block. The genesis cannot be disconnected.
+    Expected<Block> DisconnectTip();
+    Status MarkInvalid(const std::string& hash_hex);
+    // The newest root installed by a root tx on the main chain (envelope json), if any.
+    Expected<std::optional<std::string>> LatestRootJson();
+    // Main-chain block json at `height`, for export and verify.
+    Expected<std::optional<std::string>> BlockJsonAtHeight(std::uint64_t height);
 
     Expected<std::optional<BlockInfo>> Tip();
     Expected<std::optional<BlockInfo>> BlockByHash(const std::string& hash_hex);
@@ -89,7 +106,7 @@ class ChainStore {
 
   private:
     explicit ChainStore(sql::Db db) : db_(std::move(db)) {}
-    Status WriteBlock(const Block& block, const StateOverlay& added, Work work);
+    Status WriteBlock(const Block& block, const StateOverlay& added, Work work, bool insert_row);
     sql::Db db_;
 };
 

@@ -81,6 +81,11 @@ Status StateOverlay::Apply(const Tx& tx, const std::string& tx_id, std::uint64_t
         rec->revoked = true;
         rec->revoked_height = height;
         keys_[key] = *rec;
+    } else if (tx.type == kRootTxType) {
+        auto env = ParseEnvelope(tx.body["root"]);
+        if (!env) return Fail(Context(env.error(), "root tx"));
+        FW_ASSIGN(Root root, ParseRoot(*env));
+        roots_.push_back(std::move(root));
     } else if (tx.type == txtype::kUpdate || tx.type == txtype::kStatus) {
         FW_ASSIGN(auto rec, FindKey(tx.sender));
         if (!rec) return Fail(Errc::kInternal, "update-unknown", "update by unknown key");
@@ -96,8 +101,8 @@ namespace {
 
 const std::set<std::string>& KnownTypes() {
     static const std::set<std::string> kTypes = {
-        txtype::kGenesis, txtype::kRelease, txtype::kAdmit, txtype::kRevoke,
-        txtype::kUpdate,  txtype::kApprove, txtype::kStatus};
+        txtype::kGenesis, txtype::kRelease, txtype::kAdmit,  txtype::kRevoke,
+        txtype::kUpdate,  txtype::kApprove, txtype::kStatus, kRootTxType};
     return kTypes;
 }
 
@@ -117,6 +122,35 @@ bool BodyString(const Tx& tx, const char* key, std::string* out) {
 bool HasRole(const Root& root, const char* role_name, const std::string& sender_hex) {
     auto key = PublicKeyFromHex(sender_hex);
     return key && root.HasRoleKey(role_name, *key);
+}
+
+bool CheckRootRotation(const Tx& tx, const Root& current, ValidationState& state) {
+    if (!HasRole(current, "root", tx.sender)) {
+        return state.Invalid(reject::kUnauthorizedTx, "sender is not a root key");
+    }
+    if (tx.recipient != current.vendor) {
+        return state.Invalid(reject::kBadTx, "root tx recipient must be the vendor");
+    }
+    auto env = ParseEnvelope(tx.body["root"]);
+    if (!env) return state.Invalid(reject::kBadTx, "root envelope: " + env.error().message);
+    if (tx.verifier != env->SignedHash()) {
+        return state.Invalid(reject::kBadTx, "verifier is not the new root's signed hash");
+    }
+    if (tx.ver != std::to_string(current.version + 1)) {
+        return state.Invalid(reject::kBadTx, "ver must be the current root version + 1");
+    }
+    auto parsed = ParseRoot(*env);
+    if (!parsed) return state.Invalid(reject::kBadTx, "new root: " + parsed.error().message);
+    if (parsed->version != current.version + 1) {
+        return state.Invalid(reject::kBadTx, "new root version must be current + 1");
+    }
+    // Expiry is not checked (the chain outlives documents): evaluate it at its own issue time.
+    auto chained = VerifyRootChain(current, {*env}, parsed->issued);
+    if (!chained) {
+        return state.Invalid(reject::kUnauthorizedTx,
+                             "root chain does not verify: " + chained.error().message);
+    }
+    return true;
 }
 
 }  // namespace
@@ -157,6 +191,14 @@ bool CheckTxShape(const Tx& tx, ValidationState& state, bool check_signature) {
         if (product != tx.body.end() && !product->is_string()) {
             return state.Invalid(reject::kBadTx, "product must be a string");
         }
+    } else if (tx.type == kRootTxType) {
+        auto it = tx.body.find("root");
+        if (it == tx.body.end() || !it->is_object()) {
+            return state.Invalid(reject::kBadTx, "root body needs the new root envelope");
+        }
+        if (!IsHex(tx.verifier, 32)) {
+            return state.Invalid(reject::kBadTx, "root verifier must be the signed hash");
+        }
     } else if (tx.type == txtype::kUpdate) {
         if (UpdateStates().count(tx.state) == 0) {
             return state.Invalid(reject::kBadTx, "unknown update state '" + tx.state + "'");
@@ -184,6 +226,7 @@ bool CheckTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t heigh
         }
         return true;
     }
+    if (tx.type == kRootTxType) return CheckRootRotation(tx, root, state);
     if (tx.type == txtype::kApprove) {
         if (!HasRole(root, "approver", tx.sender)) {
             return state.Invalid(reject::kUnauthorizedTx, "sender is not an approver key");
@@ -262,6 +305,37 @@ bool CheckBlockHeader(const BlockHeader& header, const BlockContext& ctx, const 
     return true;
 }
 
+bool CheckBlockContextFree(const Block& block, const BlockContext& ctx, const ChainParams& params,
+                           ValidationState& state, std::vector<std::string>* ids,
+                           bool check_tx_signatures) {
+    if (!CheckBlockHeader(block.header, ctx, params, state)) return false;
+    if (!CheckMinerSignature(block)) return state.Invalid(reject::kBadSig, "miner signature");
+    if (block.txs.size() > kMaxBlockTxs || block.message.size() > kMaxMessageSize) {
+        return state.Invalid(reject::kBadLength, "too many txs or message too long");
+    }
+    ids->clear();
+    ids->reserve(block.txs.size());
+    for (const auto& tx : block.txs) ids->push_back(tx.Id());
+    auto hashes = TxIdsToHashes(*ids);
+    if (!hashes || MerkleRoot(*hashes) != block.header.merkle_root) {
+        return state.Invalid(reject::kBadMerkle, "merkle root does not match the txs");
+    }
+    std::unordered_set<std::string> seen;
+    for (const auto& id : *ids) {
+        if (!seen.insert(id).second) {
+            return state.Invalid(reject::kDuplicateTx, "tx " + id + " twice in the block");
+        }
+    }
+    for (std::size_t i = 0; i < block.txs.size(); ++i) {
+        ValidationState tx_state;
+        if (!CheckTxShape(block.txs[i], tx_state, check_tx_signatures)) {
+            return state.Invalid(tx_state.RejectReason(),
+                                 "tx " + std::to_string(i) + ": " + tx_state.Debug());
+        }
+    }
+    return true;
+}
+
 bool ValidateBlock(const Block& block, const BlockContext& ctx, const ChainParams& params,
                    StateOverlay& overlay, ValidationState& state, bool check_tx_signatures) {
     if (!CheckBlockHeader(block.header, ctx, params, state)) return false;
@@ -271,28 +345,12 @@ bool ValidateBlock(const Block& block, const BlockContext& ctx, const ChainParam
     if (!*miner || !(*miner)->CanMine()) {
         return state.Invalid(reject::kBadMiner, "miner key is not admitted or is revoked");
     }
-    if (!CheckMinerSignature(block)) return state.Invalid(reject::kBadSig, "miner signature");
-
-    if (block.txs.size() > kMaxBlockTxs || block.message.size() > kMaxMessageSize) {
-        return state.Invalid(reject::kBadLength, "too many txs or message too long");
-    }
     std::vector<std::string> ids;
-    ids.reserve(block.txs.size());
-    for (const auto& tx : block.txs) ids.push_back(tx.Id());
-    auto hashes = TxIdsToHashes(ids);
-    if (!hashes || MerkleRoot(*hashes) != block.header.merkle_root) {
-        return state.Invalid(reject::kBadMerkle, "merkle root does not match the txs");
-    }
-    std::unordered_set<std::string> seen;
-    for (const auto& id : ids) {
-        if (!seen.insert(id).second) {
-            return state.Invalid(reject::kDuplicateTx, "tx " + id + " twice in the block");
-        }
-    }
+    if (!CheckBlockContextFree(block, ctx, params, state, &ids, check_tx_signatures)) return false;
     for (std::size_t i = 0; i < block.txs.size(); ++i) {
         ValidationState tx_state;
-        if (!CheckTxForChain(block.txs[i], ids[i], block.header.height, overlay, tx_state,
-                             check_tx_signatures)) {
+        // Shapes and signatures were checked above.
+        if (!CheckTxForChain(block.txs[i], ids[i], block.header.height, overlay, tx_state, false)) {
             if (tx_state.IsError()) return state.SetError(tx_state.ToError());
             return state.Invalid(tx_state.RejectReason(),
                                  "tx " + std::to_string(i) + ": " + tx_state.Debug());

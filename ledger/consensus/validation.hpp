@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/core/expected.hpp"
 #include "common/core/metadata.hpp"
@@ -35,6 +36,10 @@ inline constexpr const char* kUnauthorizedTx = "unauthorized-tx";
 // An update/status counter not above the device's last one: a replayed report.
 inline constexpr const char* kReplayedNonce = "replayed-nonce";
 }  // namespace reject
+
+// Root rotation (docs/protocol.md "Root rotation on the ledger"). Not in common's txtype list:
+// only the ledger and the vendor server that submits it know this type.
+inline constexpr const char* kRootTxType = "root";
 
 class ValidationState {
   public:
@@ -101,7 +106,10 @@ class StateOverlay final : public ChainView {
 
     Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex) const override;
     Expected<bool> HasTx(const std::string& id) const override;
-    const Root& CurrentRoot() const override { return base_->CurrentRoot(); }
+    // A root tx earlier in the same block (or mempool) rotates the root for the txs after it.
+    const Root& CurrentRoot() const override {
+        return roots_.empty() ? base_->CurrentRoot() : roots_.back();
+    }
 
     // Records the effects of an already-authorised tx at `height`.
     Status Apply(const Tx& tx, const std::string& tx_id, std::uint64_t height);
@@ -110,9 +118,12 @@ class StateOverlay final : public ChainView {
 
     const std::map<std::string, KeyRecord>& ChangedKeys() const { return keys_; }
     const std::set<std::string>& AddedTxs() const { return tx_ids_; }
+    // Roots installed by root txs, in order.
+    const std::vector<Root>& AddedRoots() const { return roots_; }
 
   private:
     const ChainView* base_;
+    std::vector<Root> roots_;
     std::map<std::string, KeyRecord> keys_;
     std::set<std::string> tx_ids_;
 };
@@ -129,6 +140,8 @@ bool CheckTxShape(const Tx& tx, ValidationState& state, bool check_signature = t
 //   update / status sender is an admitted, unrevoked device key whose admit recipient equals
 //                   the tx recipient, and nonce is above the device's last one
 //   approve         sender is an approver key
+//   root            sender is a root key of the current root; body.root is root version+1,
+//                   signed TUF-style by the old and new root keys; ver and verifier name it
 bool CheckTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t height,
                      const ChainView& view, ValidationState& state, bool check_signature = true);
 
@@ -144,6 +157,13 @@ struct BlockContext {
 // Header rules: version, prev link, height, bits, proof of work, time window.
 bool CheckBlockHeader(const BlockHeader& header, const BlockContext& ctx, const ChainParams& params,
                       ValidationState& state);
+
+// What can be checked without the chain state at the parent (used to admit side-branch blocks
+// before a reorg makes them current): header rules, miner signature, size, Merkle root, no
+// duplicate ids inside the block, every tx's shape. Fills `ids` with the tx ids.
+bool CheckBlockContextFree(const Block& block, const BlockContext& ctx, const ChainParams& params,
+                           ValidationState& state, std::vector<std::string>* ids,
+                           bool check_tx_signatures = true);
 
 // The whole block against its parent: header rules, miner admitted and its signature, size,
 // Merkle root, no duplicate txs, each tx authorised. On success `overlay` holds what the block

@@ -232,6 +232,205 @@ TEST_F(ChainTest, RevocationDropsPendingReportsOfThatDevice) {
     EXPECT_EQ(chain_->MempoolSize(), 0u);
 }
 
+// A solved block on `parent` (any branch) with `txs`, one second after it.
+Block Child(const Keys& k, const BlockHeader& parent, std::vector<Tx> txs, std::uint64_t tag = 0) {
+    Block b;
+    b.header.version = 1;
+    b.header.bits = 4;
+    b.header.height = parent.height + 1;
+    b.header.timestamp = parent.timestamp + 1;
+    b.header.prev_hash = parent.Hash();
+    b.header.miner = k.miner.Public();
+    b.header.extra_nonce = tag;
+    b.txs = std::move(txs);
+    b.header.merkle_root = MerkleRootOfTxs(b.txs);
+    testing::SolveAndSign(b, k.miner);
+    return b;
+}
+
+TEST_F(ChainTest, HeavierBranchReorgsAndAbandonedTxsReturnToTheMempool) {
+    const Tx release = testing::ReleaseTx(k_.release, "cam", "1.0.0", 1);
+    const Block a1 = Child(k_, genesis_.header, {release}, 1);
+    ASSERT_TRUE(chain_->SubmitBlock(a1, NowSeconds()));
+    // A competing branch from genesis: first equal work (side), then heavier (reorg).
+    const Tx admit = testing::AdmitTx(k_.admission, "dev-1", k_.device, "device");
+    const Block b1 = Child(k_, genesis_.header, {admit}, 2);
+    auto s1 = chain_->SubmitBlock(b1, NowSeconds());
+    ASSERT_TRUE(s1) << s1.error().ToString();
+    EXPECT_FALSE(s1->main);
+    EXPECT_EQ(chain_->Tip()->hash, a1.Hash());
+    auto dev = chain_->FindKey(k_.device.PublicHex());
+    ASSERT_TRUE(dev);
+    EXPECT_FALSE(*dev) << "a side block must not change the registry";
+
+    const Block b2 = Child(k_, b1.header, {}, 3);
+    auto s2 = chain_->SubmitBlock(b2, NowSeconds());
+    ASSERT_TRUE(s2) << s2.error().ToString();
+    EXPECT_TRUE(s2->main);
+    auto tip = chain_->Tip();
+    EXPECT_EQ(tip->hash, b2.Hash());
+    EXPECT_EQ(tip->work, BlockWork(4) * 3);
+    dev = chain_->FindKey(k_.device.PublicHex());
+    ASSERT_TRUE(dev && *dev);
+    // The release of the losing branch is pending again, not lost.
+    auto r = chain_->GetTx(release.Id());
+    ASSERT_TRUE(r && *r);
+    EXPECT_FALSE((*r)->height.has_value());
+    EXPECT_EQ(chain_->MempoolSize(), 1u);
+    Mine();
+    r = chain_->GetTx(release.Id());
+    ASSERT_TRUE(r && *r);
+    EXPECT_EQ((*r)->height, std::optional<std::uint64_t>(3));
+    auto a1_info = chain_->BlockInfoByHash(ToHex(a1.Hash()));
+    ASSERT_TRUE(a1_info && *a1_info);
+    EXPECT_FALSE((*a1_info)->main);
+}
+
+TEST_F(ChainTest, ReorgUndoesRegistryAndDeviceCountersAndSurvivesReopen) {
+    const Tx admit = testing::AdmitTx(k_.admission, "dev-1", k_.device, "device");
+    const Tx report = testing::UpdateTx(k_.device, "dev-1", 5);
+    const Block a1 = Child(k_, genesis_.header, {admit}, 1);
+    const Block a2 = Child(k_, a1.header, {report}, 1);
+    ASSERT_TRUE(chain_->SubmitBlock(a1, NowSeconds()));
+    ASSERT_TRUE(chain_->SubmitBlock(a2, NowSeconds()));
+    EXPECT_EQ((*chain_->FindKey(k_.device.PublicHex()))->last_nonce,
+              std::optional<std::uint64_t>(5));
+    // Three empty blocks from genesis outweigh two.
+    Block prev = genesis_;
+    for (std::uint64_t i = 0; i < 3; ++i) {
+        prev = Child(k_, prev.header, {}, 10 + i);
+        ASSERT_TRUE(chain_->SubmitBlock(prev, NowSeconds()));
+    }
+    EXPECT_EQ(chain_->Tip()->hash, prev.Hash());
+    auto dev = chain_->FindKey(k_.device.PublicHex());
+    ASSERT_TRUE(dev);
+    EXPECT_FALSE(*dev) << "the admission was undone";
+    EXPECT_FALSE(*chain_->GetTx(report.Id()) && (*chain_->GetTx(report.Id()))->height);
+    EXPECT_EQ(chain_->MempoolSize(), 2u) << "admit and report both pending again, in order";
+
+    Open();  // what a restart sees
+    EXPECT_EQ(chain_->Tip()->hash, prev.Hash());
+    dev = chain_->FindKey(k_.device.PublicHex());
+    ASSERT_TRUE(dev);
+    EXPECT_FALSE(*dev);
+    // Back on the original branch: a1, a2 plus two more make it the heaviest again.
+    const Block a3 = Child(k_, a2.header, {}, 1);
+    const Block a4 = Child(k_, a3.header, {}, 1);
+    ASSERT_TRUE(chain_->SubmitBlock(a3, NowSeconds()));
+    ASSERT_TRUE(chain_->SubmitBlock(a4, NowSeconds()));
+    EXPECT_EQ(chain_->Tip()->hash, a4.Hash());
+    dev = chain_->FindKey(k_.device.PublicHex());
+    ASSERT_TRUE(dev && *dev);
+    EXPECT_EQ((*dev)->last_nonce, std::optional<std::uint64_t>(5));
+    // A replay of the report is refused again on the restored branch.
+    auto replay = chain_->SubmitTx(report);
+    ASSERT_FALSE(replay);
+    EXPECT_EQ(replay.error().reason, "duplicate-tx");
+}
+
+TEST_F(ChainTest, InvalidHeavierBranchIsRefusedAndTheOldChainKept) {
+    const Block a1 = Child(k_, genesis_.header, {}, 1);
+    ASSERT_TRUE(chain_->SubmitBlock(a1, NowSeconds()));
+    const Block b1 = Child(k_, genesis_.header, {}, 2);
+    ASSERT_TRUE(chain_->SubmitBlock(b1, NowSeconds()));
+    // b2 carries a report by a device that was never admitted: well-formed, unauthorised.
+    const Block b2 = Child(k_, b1.header, {testing::UpdateTx(k_.device, "dev-1", 1)}, 2);
+    auto r = chain_->SubmitBlock(b2, NowSeconds());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().reason, "unauthorized-tx");
+    EXPECT_EQ(chain_->Tip()->hash, a1.Hash());
+    auto again = chain_->SubmitBlock(b2, NowSeconds());
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().reason, "known-invalid");
+    // Nothing can be built on it either.
+    auto b3 = chain_->SubmitBlock(Child(k_, b2.header, {}, 2), NowSeconds());
+    ASSERT_FALSE(b3);
+    EXPECT_EQ(b3.error().reason, "bad-prevblk");
+}
+
+TEST(ChainFinalityTest, ReorgDeeperThanFinalityIsRefused) {
+    Keys k;
+    ChainParams p = testing::TestParams();
+    p.finality_depth = 2;
+    const Block genesis = testing::MakeTestGenesis(k, NowSeconds() - 1000, p);
+    test::TempDir dir;
+    ChainOptions o;
+    o.db_path = dir / "ledger.sqlite";
+    o.genesis_hash = genesis.Hash();
+    o.genesis = genesis;
+    auto chain = Chain::Open(o);
+    ASSERT_TRUE(chain);
+    Block prev = genesis;
+    for (std::uint64_t i = 0; i < 3; ++i) {
+        prev = Child(k, prev.header, {}, 1);
+        ASSERT_TRUE((*chain)->SubmitBlock(prev, NowSeconds()));
+    }
+    const Hash256 main_tip = prev.Hash();
+    Block side = genesis;
+    Expected<BlockInfo> last = Fail(Errc::kInternal, "unset", "");
+    for (std::uint64_t i = 0; i < 4; ++i) {
+        side = Child(k, side.header, {}, 2);
+        last = (*chain)->SubmitBlock(side, NowSeconds());
+    }
+    ASSERT_FALSE(last);
+    EXPECT_EQ(last.error().reason, "reorg-too-deep");
+    EXPECT_EQ((*chain)->Tip()->hash, main_tip);
+}
+
+TEST_F(ChainTest, RootRotationChangesWhoMayRelease) {
+    const SigningKey new_root = SigningKey::Generate();
+    const SigningKey new_release = SigningKey::Generate();
+    auto make_root = [&](std::uint64_t version, std::vector<const SigningKey*> signers) {
+        Root r;
+        r.vendor = "acme";
+        r.version = version;
+        r.issued = NowSeconds();
+        r.expires = NowSeconds() + 86400;
+        const std::pair<const char*, const SigningKey*> roles[] = {{"root", &new_root},
+                                                                   {"release", &new_release},
+                                                                   {"timestamp", &k_.timestamp},
+                                                                   {"admission", &k_.admission},
+                                                                   {"approver", &k_.approver}};
+        for (const auto& [name, key] : roles) {
+            r.keys[key->Id()] = key->Public();
+            r.roles[name] = RoleKeys{{key->Id()}, 1};
+        }
+        return SignDocument(MakeRootSigned(r), signers);
+    };
+    auto root_tx = [&](const Envelope& env, const std::string& ver, const SigningKey& signer) {
+        Tx tx;
+        tx.type = kRootTxType;
+        tx.recipient = "acme";
+        tx.ver = ver;
+        tx.verifier = env.SignedHash();
+        tx.time = NowSeconds();
+        tx.nonce = testing::RandomNonce();
+        tx.body = Json{{"root", env.ToJson()}};
+        return testing::Signed(tx, signer);
+    };
+    // Signed by the new root key only: the old root did not authorise it.
+    auto only_new = chain_->SubmitTx(root_tx(make_root(2, {&new_root}), "2", k_.root));
+    ASSERT_FALSE(only_new);
+    EXPECT_EQ(only_new.error().reason, "unauthorized-tx");
+    // Skipping a version, or sent by a non-root key.
+    const Envelope v2 = make_root(2, {&k_.root, &new_root});
+    EXPECT_FALSE(chain_->SubmitTx(root_tx(make_root(3, {&k_.root, &new_root}), "3", k_.root)));
+    EXPECT_FALSE(chain_->SubmitTx(root_tx(v2, "2", k_.release)));
+    EXPECT_FALSE(chain_->SubmitTx(root_tx(v2, "3", k_.root)));
+    // The rotation, then a release by the new key in the same block.
+    Submit(root_tx(v2, "2", k_.root));
+    Submit(testing::ReleaseTx(new_release, "cam", "2.0.0", 2));
+    auto old_key = chain_->SubmitTx(testing::ReleaseTx(k_.release, "cam", "2.0.1", 3));
+    ASSERT_FALSE(old_key);
+    EXPECT_EQ(old_key.error().reason, "unauthorized-tx");
+    Mine();
+    EXPECT_EQ(chain_->CurrentRoot().version, 2u);
+    Open();
+    EXPECT_EQ(chain_->CurrentRoot().version, 2u) << "the root survives a restart";
+    EXPECT_FALSE(chain_->SubmitTx(testing::ReleaseTx(k_.release, "cam", "2.0.2", 4)));
+    EXPECT_TRUE(chain_->SubmitTx(testing::ReleaseTx(new_release, "cam", "2.0.3", 5)));
+}
+
 TEST_F(ChainTest, RejectsBlocksThatDoNotExtendTheTipOrRepeat) {
     auto templ = chain_->BuildTemplate(k_.miner.Public(), NowSeconds());
     ASSERT_TRUE(templ);
@@ -245,9 +444,19 @@ TEST_F(ChainTest, RejectsBlocksThatDoNotExtendTheTipOrRepeat) {
     Block sibling = *templ;
     sibling.header.extra_nonce = 99;
     testing::SolveAndSign(sibling, k_.miner);
+    // A sibling of b (same parent, same work) is kept as a side block; the tip stays.
     auto fork = chain_->SubmitBlock(sibling, NowSeconds());
-    ASSERT_FALSE(fork);
-    EXPECT_EQ(fork.error().reason, "bad-prevblk");
+    ASSERT_TRUE(fork) << fork.error().ToString();
+    EXPECT_FALSE(fork->main);
+    EXPECT_EQ(chain_->Tip()->hash, b.Hash());
+    // A block whose parent is unknown is an orphan (the sender should be synced from).
+    Block orphan = *templ;
+    orphan.header.prev_hash = testing::Leaf(7);
+    orphan.header.height = 5;
+    testing::SolveAndSign(orphan, k_.miner);
+    auto o = chain_->SubmitBlock(orphan, NowSeconds());
+    ASSERT_FALSE(o);
+    EXPECT_EQ(o.error().reason, "orphan");
     // An unadmitted miner is refused even on the tip.
     auto t2 = chain_->BuildTemplate(k_.outsider.Public(), NowSeconds());
     ASSERT_TRUE(t2);

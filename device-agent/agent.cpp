@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
@@ -182,8 +183,9 @@ class Agent {
                 // An interrupted download resumes through the check (same target = Range).
                 return Result(Outcome::kUpToDate);
             case Phase::kInstalling:
-                if (boot_.booted == P().slot && boot_.try_once) {
-                    // Power was lost after the try-once mark was written: we are on trial now.
+                if (boot_.booted == P().slot) {
+                    // Power was lost after the try-once mark was written (only that makes the
+                    // bootloader pick the slot being installed): we are on trial now.
                     if (auto s = sm_.Enter(Phase::kRebooting); !s) return Failed(s.error());
                     return Confirm();
                 }
@@ -206,16 +208,18 @@ class Agent {
                             "slot " + P().slot + " did not boot within " +
                                 std::to_string(opts_.max_boot_attempts) + " attempts");
         }
-        auto health =
-            RunHealthCheck(opts_.health_check, {{"FWCHAIN_SLOT", P().slot},
-                                                {"FWCHAIN_VERSION", P().version},
-                                                {"FWCHAIN_SEQUENCE", std::to_string(P().sequence)},
-                                                {"FWCHAIN_STATE_DIR", opts_.state_dir}});
+        auto health = RunHealthCheck(opts_.health_check,
+                                     {{"FWCHAIN_SLOT", P().slot},
+                                      {"FWCHAIN_VERSION", P().version},
+                                      {"FWCHAIN_SEQUENCE", std::to_string(P().sequence)},
+                                      {"FWCHAIN_STATE_DIR", opts_.state_dir}},
+                                     opts_.health_check_timeout_s);
         if (!health) return Rollback("health-check-failed", health.error().message);
         if (!health->healthy) {
             return Rollback("health-check-failed", "health check failed (" + health->detail + ")");
         }
         spdlog::info("health check passed ({}); committing slot {}", health->detail, P().slot);
+        if (auto s = sm_.Crashpoint(kCrashHealthChecked); !s) return Failed(s.error());
         auto nonce = sm_.ReserveNonce();
         if (!nonce) return Failed(nonce.error());
         P().report_nonce = *nonce;
@@ -226,6 +230,7 @@ class Agent {
     BootResult FinishCommit() {
         const Pending p = P();
         if (auto s = backend_->MarkGood(p.slot); !s) return Failed(s.error());
+        if (auto s = sm_.Crashpoint(kCrashMarkedGood); !s) return Failed(s.error());
         ReportInfo info;
         info.state = report_state::kInstalled;
         info.nonce = p.report_nonce;
@@ -235,6 +240,7 @@ class Agent {
         info.previous_sequence = St().installed.sequence;
         info.gateway = p.gateway;
         QueueReport(std::move(info));
+        if (auto s = sm_.Crashpoint(kCrashReportQueued); !s) return Failed(s.error());
         St().installed = Installed{p.sequence, p.version, p.sha256, p.slot};
         St().pending.reset();
         if (auto s = sm_.Enter(Phase::kIdle); !s) return Failed(s.error());
@@ -258,6 +264,7 @@ class Agent {
     BootResult FinishRollback() {
         const Pending p = P();
         if (auto s = backend_->Rollback(St().installed.slot); !s) return Failed(s.error());
+        if (auto s = sm_.Crashpoint(kCrashSlotRolledBack); !s) return Failed(s.error());
         ReportInfo info;
         info.state = report_state::kRolledBack;
         info.nonce = p.report_nonce;
@@ -268,6 +275,7 @@ class Agent {
         info.gateway = p.gateway;
         info.reason = p.reason;
         QueueReport(std::move(info));
+        if (auto s = sm_.Crashpoint(kCrashReportQueued); !s) return Failed(s.error());
         // Never offer this image to this device again: the gateway would keep serving it.
         auto& rolled = St().rolled_back;
         if (std::find(rolled.begin(), rolled.end(), p.sha256) == rolled.end()) {
@@ -332,6 +340,17 @@ class Agent {
                           cfg_.max_image_size};
         auto release = CheckRelease(*root, manifest, now, match, *ts);
         if (!release) return ReportFailure(release.error(), ClaimedTarget(manifest), gateway);
+        if (cfg_.require_ledger_proof) {
+            auto next = VerifyLedgerProof(*root, *release,
+                                          a.contains("ledger") ? a["ledger"] : Json(nullptr),
+                                          checkpoint_, cfg_.ledger_policy);
+            if (!next) return ReportFailure(next.error(), ClaimedTarget(manifest), gateway);
+            if (next->height > checkpoint_.height) {
+                if (auto s = SaveLedgerCheckpoint(opts_.state_dir, *next); !s) {
+                    return Failed(s.error());
+                }
+            }
+        }
 
         const auto& rolled = St().rolled_back;
         if (std::find(rolled.begin(), rolled.end(), release->image.sha256) != rolled.end()) {
@@ -348,11 +367,16 @@ class Agent {
         copts.connect_timeout_s = opts_.fetch.connect_timeout_s;
         copts.read_timeout_s = opts_.check_timeout_s;
         http::Client client(url, copts);
-        const Json req{{"device_id", cfg_.device_id},
-                       {"product", cfg_.product},
-                       {"hardware", cfg_.hardware},
-                       {"sequence", St().installed.sequence},
-                       {"root_version", root_version}};
+        Json req{{"device_id", cfg_.device_id},
+                 {"product", cfg_.product},
+                 {"hardware", cfg_.hardware},
+                 {"sequence", St().installed.sequence},
+                 {"root_version", root_version}};
+        if (cfg_.require_ledger_proof) {
+            FW_ASSIGN(checkpoint_, LoadLedgerCheckpoint(opts_.state_dir, cfg_.ledger_checkpoint));
+            req["ledger_proof"] = true;
+            req["ledger_checkpoint"] = checkpoint_.ToJson();
+        }
         auto res =
             client.Raw().Post(url.base_path + "/v1/check", Canonical(req), "application/json");
         if (!res) {
@@ -387,6 +411,7 @@ class Agent {
             // taken for a prefix of this one after a power loss.
             if (auto s = backend_->MarkBad(slot); !s) return Failed(s.error());
             if (auto s = TruncateFile(path); !s) return Failed(s.error());
+            if (auto s = sm_.Crashpoint(kCrashMarkedBad); !s) return Failed(s.error());
             Pending p;
             p.sequence = release.sequence;
             p.version = target.version;
@@ -403,8 +428,8 @@ class Agent {
 
         FetchRequest req{opts_.gateway_url, release.image.sha256, release.image.size, path};
         if (auto fetched = FetchImage(req, opts_.fetch); !fetched) {
-            if (fetched.error().reason != "download-failed" &&
-                fetched.error().reason != "stall-timeout") {
+            if (fetched.error().reason == "power-loss") return Failed(fetched.error());
+            if (!IsTransientDownloadFailure(fetched.error().reason)) {
                 // Not a transient network problem: nothing in the slot is worth resuming.
                 (void)TruncateFile(path);
                 St().pending.reset();
@@ -412,6 +437,7 @@ class Agent {
             }
             return ReportFailure(fetched.error(), target, gateway);
         }
+        if (auto s = sm_.Crashpoint(kCrashDownloaded); !s) return Failed(s.error());
 
         if (auto s = sm_.Enter(Phase::kVerifying); !s) return Failed(s.error());
         if (auto v = VerifySlotImage(path, release.image.sha256, release.image.size); !v) {
@@ -429,6 +455,7 @@ class Agent {
         if (auto s = backend_->MarkTryOnce(P().slot, opts_.max_boot_attempts); !s) {
             return Failed(s.error());
         }
+        if (auto s = sm_.Crashpoint(kCrashMarkedTryOnce); !s) return Failed(s.error());
         if (auto s = sm_.Enter(Phase::kRebooting); !s) return Failed(s.error());
         if (auto s = backend_->Reboot(); !s) return Failed(s.error());
         spdlog::info("version {} (sequence {}) installed in slot {}; reboot to try it", P().version,
@@ -445,6 +472,7 @@ class Agent {
     ReportQueue queue_;
     BootInfo boot_;
     std::string report_error_;
+    LedgerCheckpoint checkpoint_;
 };
 
 BootResult EarlyFailure(const std::string& device_id, const Error& e) {
@@ -472,12 +500,36 @@ Expected<DeviceConfig> LoadDeviceConfig(const std::string& state_dir) {
         if (j->contains("max_image_size")) {
             FW_ASSIGN(c.max_image_size, GetUint(*j, "max_image_size"));
         }
-        if (j->contains("has_rtc")) {
-            if (!(*j)["has_rtc"].is_boolean()) {
-                return Fail(Errc::kInvalid, "malformed", "has_rtc must be a boolean");
+        auto boolean = [&](const char* name, bool& out) -> Status {
+            if (!j->contains(name)) return {};
+            if (!(*j)[name].is_boolean()) {
+                return Fail(Errc::kInvalid, "malformed", std::string(name) + " must be a boolean");
             }
-            c.has_rtc = (*j)["has_rtc"].get<bool>();
+            out = (*j)[name].get<bool>();
+            return {};
+        };
+        FW_TRY(boolean("has_rtc", c.has_rtc));
+        if (j->contains("slot_backend")) {
+            FW_ASSIGN(c.slot_backend, GetString(*j, "slot_backend"));
         }
+        if (j->contains("slot_config")) {
+            FW_ASSIGN(c.slot_config, GetString(*j, "slot_config"));
+        }
+        FW_TRY(boolean("require_ledger_proof", c.require_ledger_proof));
+        if (c.require_ledger_proof) {
+            FW_ASSIGN(const Json* cp, GetObject(*j, "ledger_checkpoint"));
+            FW_ASSIGN(c.ledger_checkpoint, LedgerCheckpoint::FromJson(*cp));
+        }
+        auto small = [&](const char* name, auto& out, std::uint64_t max) -> Status {
+            if (!j->contains(name)) return {};
+            FW_ASSIGN(std::uint64_t v, GetUint(*j, name));
+            if (v > max) return Fail(Errc::kInvalid, "malformed", std::string(name) + " too big");
+            out = static_cast<std::remove_reference_t<decltype(out)>>(v);
+            return {};
+        };
+        FW_TRY(small("ledger_min_bits", c.ledger_policy.min_bits, 120));
+        FW_TRY(small("ledger_confirmations", c.ledger_policy.confirmations, 1000));
+        FW_TRY(small("ledger_finality_depth", c.ledger_policy.finality_depth, 100000));
         return {};
     };
     if (auto s = read(); !s) return Fail(Context(s.error(), path));
@@ -556,20 +608,31 @@ BootResult RunBoot(const BootOptions& opts) {
         return EarlyFailure(cfg->device_id, MakeError(Errc::kInvalid, "usage",
                                                       "--max-boot-attempts must be at least 1"));
     }
-    auto backend =
-        opts.make_backend ? opts.make_backend(opts.state_dir) : MakeFileSlotBackend(opts.state_dir);
+    std::unique_ptr<SlotBackend> backend;
+    if (opts.make_backend) {
+        backend = opts.make_backend(opts.state_dir);
+    } else {
+        auto made = MakeSlotBackend(
+            opts.state_dir, opts.slot_backend.empty() ? cfg->slot_backend : opts.slot_backend,
+            opts.slot_config.empty() ? cfg->slot_config : opts.slot_config);
+        if (!made) return EarlyFailure(cfg->device_id, made.error());
+        backend = std::move(made).value();
+    }
     TimeSource time = opts.time ? *opts.time : TimeSource::System(cfg->has_rtc && !opts.no_rtc);
     if (opts.no_rtc) time.rtc = nullptr;
     Agent agent(opts, *cfg, std::move(key).value(),
-                StateMachine(opts.state_dir + "/state.json", std::move(state).value()),
+                StateMachine(opts.state_dir + "/state.json", std::move(state).value(), opts.crash),
                 std::move(backend), std::move(time));
     return agent.Run();
 }
 
-Expected<Json> ReadStatus(const std::string& state_dir) {
+Expected<Json> ReadStatus(const std::string& state_dir, const std::string& slot_backend,
+                          const std::string& slot_config) {
     FW_ASSIGN(DeviceConfig cfg, LoadDeviceConfig(state_dir));
     FW_ASSIGN(DeviceState st, LoadState(state_dir + "/state.json"));
-    auto backend = MakeFileSlotBackend(state_dir);
+    FW_ASSIGN(auto backend,
+              MakeSlotBackend(state_dir, slot_backend.empty() ? cfg.slot_backend : slot_backend,
+                              slot_config.empty() ? cfg.slot_config : slot_config));
     FW_ASSIGN(BootInfo boot, backend->Query());
     FW_ASSIGN(auto queued, ReportQueue(state_dir + "/reports").List());
 

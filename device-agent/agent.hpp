@@ -13,7 +13,9 @@
 #include "common/core/json.hpp"
 #include "device-agent/clock.hpp"
 #include "device-agent/fetch.hpp"
+#include "device-agent/ledger_proof.hpp"
 #include "device-agent/slots.hpp"
+#include "device-agent/state.hpp"
 
 namespace fwchain::device {
 
@@ -25,13 +27,23 @@ struct DeviceConfig {
     std::string hardware;
     std::uint64_t max_image_size = 0;  // 0 = no limit
     bool has_rtc = true;
+    // Slot backend: "file" (default) or "command" with slot_config (a JSON file, relative to the
+    // state dir unless absolute; see slot_command.cpp and README.md).
+    std::string slot_backend = "file";
+    std::string slot_config;
+    // require_ledger_proof: the check asks for, and the agent verifies, the release tx's Merkle
+    // proof and the PoW headers on top of it, from ledger_checkpoint (the genesis at first).
+    bool require_ledger_proof = false;
+    LedgerCheckpoint ledger_checkpoint;
+    LedgerPolicy ledger_policy;
 };
 Expected<DeviceConfig> LoadDeviceConfig(const std::string& state_dir);
 
 struct BootOptions {
     std::string state_dir;
     std::string gateway_url;
-    std::string health_check;  // shell command; exit 0 = healthy; empty = always healthy
+    std::string health_check;          // shell command; exit 0 = healthy; empty = always healthy
+    int health_check_timeout_s = 300;  // a hanging check is a failed one; 0 = no limit
     int max_boot_attempts = 3;
     bool no_rtc = false;  // also when device.json says "has_rtc": false
     FetchOptions fetch;
@@ -39,8 +51,13 @@ struct BootOptions {
     int report_timeout_s = 10;
     // Injected by tests; the default reads the RTC and /proc.
     std::optional<TimeSource> time;
-    // Injected by tests and the later `command` backend; default: the file backend.
+    // Overrides device.json's slot_backend / slot_config when not empty.
+    std::string slot_backend;
+    std::string slot_config;
+    // Injected by tests; default: the backend named by slot_backend / device.json.
     std::function<std::unique_ptr<SlotBackend>(const std::string& state_dir)> make_backend;
+    // Power-loss injection (fault tests, fleet simulator): see CrashHook in state.hpp.
+    CrashHook crash;
 };
 
 // The result of one boot, as exit codes: see ExitCode().
@@ -94,7 +111,8 @@ Expected<StateDirLock> LockStateDir(const std::string& state_dir);
 // One boot of the device: never throws; every failure is in the result.
 BootResult RunBoot(const BootOptions& opts);
 
-// What `device-agent status` shows; reads only.
-Expected<Json> ReadStatus(const std::string& state_dir);
+// What `device-agent status` shows; reads only (the command backend runs get_booted).
+Expected<Json> ReadStatus(const std::string& state_dir, const std::string& slot_backend = "",
+                          const std::string& slot_config = "");
 
 }  // namespace fwchain::device

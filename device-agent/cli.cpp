@@ -1,11 +1,14 @@
 #include "device-agent/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "common/adapters/log.hpp"
 #include "device-agent/agent.hpp"
+#include "device-agent/fleet.hpp"
 
 namespace fwchain::device {
 
@@ -39,6 +42,28 @@ void PrintHuman(const BootResult& r) {
         case Outcome::kFailed:
             break;
     }
+}
+
+// Fault-test hook (documented in README.md): FWCHAIN_DEVICE_CRASH_AT=<crash point> kills the
+// agent with SIGKILL right after that point was persisted (a phase name, or one of the side-effect
+// points of state.hpp); FWCHAIN_DEVICE_CRASH_AT=download:N once the slot holds N bytes. A real
+// power cut, reproducible. Unset in production: the hook is then not installed at all.
+void InstallCrashHook(BootOptions& boot) {
+    const char* at = std::getenv("FWCHAIN_DEVICE_CRASH_AT");
+    if (at == nullptr || *at == '\0') return;
+    const std::string point = at;
+    if (point.rfind("download:", 0) == 0) {
+        const std::uint64_t n = std::strtoull(point.c_str() + 9, nullptr, 10);
+        boot.fetch.power_loss = [n](std::uint64_t pos, std::uint64_t) {
+            if (pos >= n) std::raise(SIGKILL);
+            return false;
+        };
+        return;
+    }
+    boot.crash = [point](const std::string& p) {
+        if (p == point) std::raise(SIGKILL);
+        return false;
+    };
 }
 
 std::string Ull(const Json& j) { return std::to_string(j.get<std::uint64_t>()); }
@@ -110,15 +135,64 @@ int CliMain(int argc, char** argv) {
     boot_cmd->add_option("--retries", retries, "download attempts")
         ->check(CLI::Range(1, 100))
         ->capture_default_str();
+    boot_cmd
+        ->add_option("--min-rate", boot.fetch.min_rate,
+                     "bytes/s a download must average over --min-rate-window (0 = off)")
+        ->capture_default_str();
+    boot_cmd
+        ->add_option("--min-rate-window", boot.fetch.min_rate_window_s,
+                     "seconds over which --min-rate is averaged")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    boot_cmd
+        ->add_option("--health-check-timeout", boot.health_check_timeout_s,
+                     "seconds before a running health check counts as failed (0 = no limit)")
+        ->check(CLI::Range(0, 86400))
+        ->capture_default_str();
+    boot_cmd->add_option("--slot-backend", boot.slot_backend,
+                         "file|command (default: device.json slot_backend, else file)");
+    boot_cmd->add_option("--slot-config", boot.slot_config,
+                         "JSON config of the command backend (default: device.json slot_config)");
     boot_cmd->add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->capture_default_str();
     boot_cmd->add_flag("--json", json, "print a one-line JSON summary on stdout");
 
-    std::string status_dir;
+    std::string status_dir, status_backend, status_config;
     bool status_json = false;
     auto* status_cmd = app.add_subcommand("status", "installed version, slots, pending, queue");
     status_cmd->add_option("--state", status_dir, "device state dir")->required();
+    status_cmd->add_option("--slot-backend", status_backend, "file|command");
+    status_cmd->add_option("--slot-config", status_config, "command backend config");
     status_cmd->add_flag("--json", status_json, "JSON output");
+
+    FleetOptions fleet;
+    std::string fleet_log_level = "warn";
+    bool fleet_json = false;
+    auto* fleet_cmd = app.add_subcommand(
+        "fleet", "simulate N devices in one process (file slots), with optional power loss");
+    fleet_cmd->add_option("--count", fleet.count, "devices to run (0 = every device found)")
+        ->capture_default_str();
+    fleet_cmd->add_option("--gateway", fleet.gateway_url, "gateway URL")->required();
+    fleet_cmd
+        ->add_option("--state-root", fleet.state_root,
+                     "dir whose subdirs are provisioned devices (vendor-server provision --out)")
+        ->required();
+    fleet_cmd->add_option("--threads", fleet.threads, "worker threads")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    fleet_cmd
+        ->add_option("--power-loss-rate", fleet.power_loss_rate,
+                     "probability that a boot is cut by a power loss at a random point")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    fleet_cmd->add_option("--seed", fleet.seed, "seed of the power-loss injection")
+        ->capture_default_str();
+    fleet_cmd->add_option("--max-boots", fleet.max_boots, "boots per device before giving up")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+    fleet_cmd->add_option("--log-level", fleet_log_level, "trace|debug|info|warn|error")
+        ->capture_default_str();
+    fleet_cmd->add_flag("--json", fleet_json, "print the summary as JSON");
 
     try {
         app.parse(argc, argv);
@@ -131,8 +205,41 @@ int CliMain(int argc, char** argv) {
         return kExitUsage;
     }
 
+    if (*fleet_cmd) {
+        InitLogging("device-agent", fleet_log_level);
+        fleet.fetch.max_attempts = 3;
+        fleet.fetch.backoff_initial = std::chrono::milliseconds(200);
+        auto summary = RunFleet(fleet);
+        if (!summary) {
+            std::fprintf(stderr, "device-agent: %s\n", summary.error().ToString().c_str());
+            return kExitError;
+        }
+        if (fleet_json) {
+            std::printf("%s\n", summary->ToJson().dump().c_str());
+        } else {
+            std::printf(
+                "devices %zu: %zu up to date, %zu failed; %llu boots, %llu power losses, "
+                "%.1f s\n",
+                summary->devices.size(), summary->done, summary->failed,
+                static_cast<unsigned long long>(summary->boots),
+                static_cast<unsigned long long>(summary->power_losses), summary->seconds);
+            for (const auto& [version, n] : summary->versions) {
+                std::printf("  version %s: %zu\n", version.c_str(), n);
+            }
+            for (const auto& d : summary->devices) {
+                if (d.done && d.bootable) continue;
+                std::printf("  FAILED %s: %s %s (%d boots)%s\n", d.device_id.c_str(),
+                            d.state.c_str(), d.reason.c_str(), d.boots,
+                            d.bootable ? "" : " NOT BOOTABLE");
+            }
+        }
+        std::fflush(stdout);
+        return summary->failed == 0 ? kExitOk : kExitError;
+    }
+
     if (*boot_cmd) {
         InitLogging("device-agent", log_level);
+        InstallCrashHook(boot);
         boot.fetch.max_attempts = retries;
         boot.fetch.progress = true;  // drawn only when stderr is a terminal
         const BootResult r = RunBoot(boot);
@@ -149,7 +256,7 @@ int CliMain(int argc, char** argv) {
         return r.exit_code();
     }
 
-    auto s = ReadStatus(status_dir);
+    auto s = ReadStatus(status_dir, status_backend, status_config);
     if (!s) {
         std::fprintf(stderr, "device-agent: %s\n", s.error().ToString().c_str());
         return kExitError;

@@ -134,7 +134,13 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
     bool endless = false;
     bool bad_range = false;
     bool io_error = false;
+    bool too_slow = false;
+    bool power_loss = false;
     auto last_progress = Clock::now();
+    // Minimum-rate window: bytes received since window_start.
+    auto window_start = last_progress;
+    std::uint64_t window_bytes = 0;
+    const auto window = std::chrono::seconds(std::max(opts.min_rate_window_s, 1));
     ProgressBar bar(opts.progress, req.size);
     bar.Update(pos);
 
@@ -178,6 +184,22 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
             pos += n;
             last_progress = Clock::now();
             bar.Update(pos);
+            if (opts.power_loss && opts.power_loss(pos, req.size)) {
+                power_loss = true;
+                return false;
+            }
+            window_bytes += n;
+            if (opts.min_rate > 0 && last_progress - window_start >= window) {
+                const auto secs =
+                    std::chrono::duration_cast<std::chrono::seconds>(last_progress - window_start)
+                        .count();
+                if (window_bytes < opts.min_rate * static_cast<std::uint64_t>(secs)) {
+                    too_slow = true;
+                    return false;
+                }
+                window_start = last_progress;
+                window_bytes = 0;
+            }
             return true;
         });
 
@@ -186,6 +208,7 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
                                              std::to_string(req.size) + " bytes)");
     }
     if (io_error) return Permanent("slot-io", "cannot write " + req.path);
+    if (power_loss) return Permanent("power-loss", "power lost (injected) during the download");
     if (bad_range) {
         if (::ftruncate(fd.get(), 0) != 0) return Permanent("slot-io", "cannot truncate slot");
         return Retryable("download-failed", "the gateway answered a different range");
@@ -197,6 +220,11 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
         }
     }
     if (::fdatasync(fd.get()) != 0) return Permanent("slot-io", "cannot sync " + req.path);
+    if (too_slow) {
+        return Retryable("slow-retrieval", "the gateway sent fewer than " +
+                                               std::to_string(opts.min_rate) + " bytes/s over " +
+                                               std::to_string(opts.min_rate_window_s) + " s");
+    }
 
     if (!result) {
         if (status != 0 && status != 200 && status != 206) {
@@ -228,6 +256,10 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
 }
 
 }  // namespace
+
+bool IsTransientDownloadFailure(const std::string& reason) {
+    return reason == "download-failed" || reason == "stall-timeout" || reason == "slow-retrieval";
+}
 
 std::uint64_t FileSize(const std::string& path) {
     struct stat st {};

@@ -1,7 +1,7 @@
 #pragma once
 // A/B slot backends behind one interface (RAUC's src/bootloaders/): `file` (slots are files and
-// the boot choice is DIR/boot.json; tests and the fleet simulator) here, `command` (user scripts
-// for U-Boot/GRUB/EFI boards) later. The agent never touches the bootloader except through this.
+// the boot choice is DIR/boot.json; tests and the fleet simulator) and `command` (user scripts
+// for U-Boot/GRUB/EFI boards). The agent never touches the bootloader except through this.
 #include <memory>
 #include <string>
 
@@ -54,5 +54,13 @@ class SlotBackend {
 
 // The file backend rooted at a device state dir: DIR/slots/{a,b}.img and DIR/boot.json.
 std::unique_ptr<SlotBackend> MakeFileSlotBackend(const std::string& state_dir);
+
+// The command backend (slot_command.cpp) from its JSON config file.
+Expected<std::unique_ptr<SlotBackend>> MakeCommandSlotBackend(const std::string& config_path);
+
+// By name: "file" (or "") or "command" with `config` (relative paths are relative to state_dir).
+Expected<std::unique_ptr<SlotBackend>> MakeSlotBackend(const std::string& state_dir,
+                                                       const std::string& kind,
+                                                       const std::string& config);
 
 }  // namespace fwchain::device

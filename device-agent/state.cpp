@@ -26,13 +26,14 @@ constexpr std::array<PhaseEntry, 7> kPhases{{
     {Phase::kRollingBack, "rolling-back"},
 }};
 
-// The transition table. Re-entering downloading from downloading/verifying is how an interrupted
+// The transition table. Re-entering installing redoes the try-once mark after a power loss.
+// Re-entering downloading from downloading/verifying is how an interrupted
 // download resumes (or is replaced by a newer target) on the next boot.
 struct Transition {
     Phase from;
     Phase to;
 };
-constexpr std::array<Transition, 14> kTransitions{{
+constexpr std::array<Transition, 15> kTransitions{{
     {Phase::kIdle, Phase::kDownloading},
     {Phase::kDownloading, Phase::kDownloading},
     {Phase::kDownloading, Phase::kVerifying},
@@ -41,6 +42,8 @@ constexpr std::array<Transition, 14> kTransitions{{
     {Phase::kVerifying, Phase::kInstalling},
     {Phase::kVerifying, Phase::kIdle},
     {Phase::kInstalling, Phase::kRebooting},
+    // Power lost before the try-once mark was written: mark (again) on the next boot.
+    {Phase::kInstalling, Phase::kInstalling},
     {Phase::kInstalling, Phase::kIdle},
     {Phase::kRebooting, Phase::kCommitting},
     {Phase::kRebooting, Phase::kRollingBack},
@@ -173,8 +176,27 @@ Status StateMachine::Enter(Phase to) {
     const Phase from = state_.phase;
     state_.phase = to;
     auto saved = Save();
-    if (!saved) state_.phase = from;
-    return saved;
+    if (!saved) {
+        state_.phase = from;
+        return saved;
+    }
+    return Crashpoint(PhaseName(to));
+}
+
+Status StateMachine::Crashpoint(const std::string& point) const {
+    if (crash_ && crash_(point)) {
+        return Fail(Errc::kInternal, "power-loss", "power lost (injected) at " + point);
+    }
+    return {};
+}
+
+const std::vector<std::string>& CrashPoints() {
+    static const std::vector<std::string> points{
+        kCrashMarkedBad, "downloading",       kCrashDownloaded,   "verifying",
+        "installing",    kCrashMarkedTryOnce, "rebooting",        kCrashHealthChecked,
+        "committing",    kCrashMarkedGood,    kCrashReportQueued, "idle",
+        "rolling-back",  kCrashSlotRolledBack};
+    return points;
 }
 
 Status StateMachine::Save() { return SaveState(path_, state_); }

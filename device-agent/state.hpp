@@ -3,6 +3,7 @@
 // state machine (DESIGN.md §6). Every phase is written to disk with WriteFileAtomic before the
 // side effects of that phase run, so a power loss at any point resumes or rolls back.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,11 +68,30 @@ struct DeviceState {
 Expected<DeviceState> LoadState(const std::string& path);
 Status SaveState(const std::string& path, const DeviceState& state);
 
+// Power-loss injection for fault tests and the fleet simulator: called with a crash point name
+// (a phase name right after that phase was persisted, or one of the kCrash* points below right
+// after a side effect). Returning true means "the power went out here": the agent abandons the
+// boot at once (reason "power-loss") with exactly what is on disk.
+using CrashHook = std::function<bool(const std::string& point)>;
+
+// Crash points that are not phases: right after the side effect of a phase, before the next
+// phase is persisted.
+inline constexpr const char* kCrashMarkedBad = "marked-bad";           // slot cleared, target named
+inline constexpr const char* kCrashDownloaded = "downloaded";          // slot complete on disk
+inline constexpr const char* kCrashMarkedTryOnce = "marked-try-once";  // bootloader armed
+inline constexpr const char* kCrashHealthChecked = "health-checked";   // check passed
+inline constexpr const char* kCrashMarkedGood = "marked-good";         // bootloader confirmed
+inline constexpr const char* kCrashSlotRolledBack = "slot-rolled-back";  // bootloader reverted
+inline constexpr const char* kCrashReportQueued = "report-queued";       // signed report on disk
+
+// Every crash point, in the order a full update (and a rollback) passes them.
+const std::vector<std::string>& CrashPoints();
+
 // Owns the state and its file. Enter() is the only way to change phase.
 class StateMachine {
   public:
-    StateMachine(std::string path, DeviceState state)
-        : path_(std::move(path)), state_(std::move(state)) {}
+    StateMachine(std::string path, DeviceState state, CrashHook crash = {})
+        : path_(std::move(path)), state_(std::move(state)), crash_(std::move(crash)) {}
 
     const DeviceState& state() const { return state_; }
     DeviceState& mutable_state() { return state_; }
@@ -79,7 +99,10 @@ class StateMachine {
 
     // Checks the transition table, then persists the new phase (with any fields the caller
     // changed) before returning, i.e. before the caller runs the side effects of `to`.
+    // Fails with reason "power-loss" when the crash hook fires for `to`.
     Status Enter(Phase to);
+    // Fails with reason "power-loss" when the crash hook fires at `point`.
+    Status Crashpoint(const std::string& point) const;
     // Persists field changes within the current phase.
     Status Save();
     // Next report nonce, persisted before anything is signed with it, so a nonce is never reused
@@ -89,6 +112,7 @@ class StateMachine {
   private:
     std::string path_;
     DeviceState state_;
+    CrashHook crash_;
 };
 
 }  // namespace fwchain::device

@@ -23,7 +23,16 @@ FakeGateway::FakeGateway() {
             http::SendError(res, check_status_, "not-ready", "scripted failure");
             return;
         }
-        http::SendJson(res, answer_);
+        Json a = answer_;
+        if (!ledger_.is_null() && a.is_object()) a["ledger"] = ledger_;
+        if (only_newer_ && a.is_object() && a.contains("manifest") && a["manifest"].is_object() &&
+            body->contains("sequence") && (*body)["sequence"].is_number_unsigned() &&
+            a["manifest"]["signed"]["sequence"].get<std::uint64_t>() <=
+                (*body)["sequence"].get<std::uint64_t>()) {
+            a["manifest"] = nullptr;
+            a.erase("ledger");
+        }
+        http::SendJson(res, a);
     });
 
     server_->Get(R"(/v1/images/([0-9a-f]{64}))", [this](const httplib::Request& req,
@@ -31,9 +40,12 @@ FakeGateway::FakeGateway() {
         std::shared_ptr<const std::string> image;
         ImageMode mode;
         std::size_t cut_at = 0;
+        std::size_t request = 0;
         {
             std::lock_guard<std::mutex> lock(mu_);
             ranges_.push_back(req.has_header("Range") ? req.get_header_value("Range") : "");
+            request = served_.size();
+            served_.push_back(0);
             auto it = images_.find(req.matches[1].str());
             if (it == images_.end()) {
                 http::SendError(res, 404, "not-found", "no such image");
@@ -41,7 +53,7 @@ FakeGateway::FakeGateway() {
             }
             image = it->second;
             mode = mode_;
-            if (mode == ImageMode::kStall) cut_at = cut_at_;
+            if (mode == ImageMode::kStall || mode == ImageMode::kPauseAt) cut_at = cut_at_;
             if (mode == ImageMode::kCutOnce) {
                 if (cut_done_) {
                     mode = ImageMode::kNormal;
@@ -51,19 +63,62 @@ FakeGateway::FakeGateway() {
                 }
             }
         }
+        // Counts what the server was handed for this request.
+        auto count = [this, request](std::size_t n) {
+            std::lock_guard<std::mutex> lock(mu_);
+            served_[request] += n;
+        };
         switch (mode) {
             case ImageMode::kNormal:
             case ImageMode::kCutOnce:
                 // A sized provider: httplib applies the Range and sends 206.
                 res.set_content_provider(
                     image->size(), "application/octet-stream",
-                    [image, mode, cut_at](std::size_t offset, std::size_t length,
-                                          httplib::DataSink& sink) {
+                    [image, mode, cut_at, count](std::size_t offset, std::size_t length,
+                                                 httplib::DataSink& sink) {
                         std::size_t n = std::min<std::size_t>(length, 16 * 1024);
                         if (mode == ImageMode::kCutOnce) {
                             if (offset >= cut_at) return false;  // drop the connection
                             n = std::min(n, cut_at - offset);
                         }
+                        count(n);
+                        return sink.write(image->data() + offset, n);
+                    });
+                break;
+            case ImageMode::kPauseAt:
+                res.set_content_provider(
+                    image->size(), "application/octet-stream",
+                    [this, image, cut = cut_at, count](std::size_t offset, std::size_t length,
+                                                       httplib::DataSink& sink) {
+                        if (offset < cut) {
+                            const std::size_t n =
+                                std::min({length, cut - offset, std::size_t{16 * 1024}});
+                            count(n);
+                            return sink.write(image->data() + offset, n);
+                        }
+                        // Reached the kill point: hold until the test has killed the client.
+                        std::unique_lock<std::mutex> lock(mu_);
+                        paused_ = true;
+                        stall_cv_.notify_all();
+                        stall_cv_.wait(lock, [this] { return stopping_ || release_; });
+                        return false;
+                    });
+                break;
+            case ImageMode::kTrickle:
+                res.set_content_provider(
+                    image->size(), "application/octet-stream",
+                    [this, image, count](std::size_t offset, std::size_t length,
+                                         httplib::DataSink& sink) {
+                        {
+                            // Pacing of the misbehaving server, not test synchronisation.
+                            std::unique_lock<std::mutex> lock(mu_);
+                            if (stall_cv_.wait_for(lock, std::chrono::milliseconds(50),
+                                                   [this] { return stopping_; })) {
+                                return false;
+                            }
+                        }
+                        const std::size_t n = std::min<std::size_t>(length, 64);
+                        count(n);
                         return sink.write(image->data() + offset, n);
                     });
                 break;
@@ -172,7 +227,24 @@ void FakeGateway::SetImageMode(ImageMode mode, std::size_t cut_at) {
         mode_ = mode;
         cut_at_ = cut_at;
         cut_done_ = false;
+        paused_ = false;
+        release_ = false;
     });
+}
+
+bool FakeGateway::Paused() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return paused_;
+}
+
+void FakeGateway::ReleasePause() {
+    Locked([&] { release_ = true; });
+    stall_cv_.notify_all();
+}
+
+std::vector<std::uint64_t> FakeGateway::BytesServed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return served_;
 }
 
 std::vector<std::string> FakeGateway::ImageRanges() {

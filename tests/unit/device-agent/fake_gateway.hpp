@@ -25,6 +25,8 @@ enum class ImageMode {
     kExtraLength,   // Content-Length and body are longer than the image
     kExtraChunked,  // chunked body (no length) that keeps going past the image
     kStall,         // sends `cut_at` bytes, then nothing until the gateway stops
+    kPauseAt,       // serves up to absolute offset `cut_at`, then holds until ReleasePause()
+    kTrickle,       // 64 bytes every 50 ms: alive, but far below any sane minimum rate
 };
 
 class FakeGateway {
@@ -40,12 +42,26 @@ class FakeGateway {
     // /v1/check answers {"gateway_id":"gw-test","roots":roots,"timestamp":ts,"manifest":m|null}.
     void SetAnswer(const std::vector<Envelope>& roots, const Envelope& timestamp,
                    const std::optional<Envelope>& manifest);
+    // Like a real gateway: answer "manifest": null when the device already has its sequence.
+    void SetOnlyNewer(bool only_newer) {
+        Locked([&] { only_newer_ = only_newer; });
+    }
     void SetCheckStatus(int status) {
         Locked([&] { check_status_ = status; });
     }
     // Serves `bytes` at /v1/images/{sha}: the content need not match the sha (tampering).
     void SetImage(const std::string& sha, std::string bytes);
     void SetImageMode(ImageMode mode, std::size_t cut_at = 0);
+    // Extra "ledger" object in the check answer (require_ledger_proof); null = none.
+    void SetLedger(Json ledger) {
+        Locked([&] { ledger_ = std::move(ledger); });
+    }
+    // kPauseAt: true once a response reached `cut_at` and holds; ReleasePause() lets it drop the
+    // connection (and rearms the pause for the next SetImageMode).
+    bool Paused();
+    void ReleasePause();
+    // Image body bytes handed to the server, per image request, in request order.
+    std::vector<std::uint64_t> BytesServed();
     void SetReportStatus(int status) {
         Locked([&] { report_status_ = status; });
     }
@@ -77,6 +93,11 @@ class FakeGateway {
     bool cut_done_ = false;
     int report_status_ = 0;  // 0 = behave like a gateway
     std::vector<std::string> ranges_;
+    std::vector<std::uint64_t> served_;
+    Json ledger_ = nullptr;
+    bool only_newer_ = false;
+    bool paused_ = false;
+    bool release_ = false;
     std::vector<Json> checks_;
     std::vector<Tx> reports_;
     std::map<std::string, std::uint64_t> last_nonce_;

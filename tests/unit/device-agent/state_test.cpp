@@ -23,6 +23,7 @@ TEST(Transitions, TableAllowsTheUpdatePathOnly) {
         {Phase::kDownloading, Phase::kVerifying, true},
         {Phase::kVerifying, Phase::kInstalling, true},
         {Phase::kInstalling, Phase::kRebooting, true},
+        {Phase::kInstalling, Phase::kInstalling, true},  // resumed after a power loss
         {Phase::kRebooting, Phase::kCommitting, true},
         {Phase::kRebooting, Phase::kRollingBack, true},
         {Phase::kCommitting, Phase::kIdle, true},

@@ -88,6 +88,22 @@ Envelope TestVendor::Release(const ReleaseSpec& spec) const {
     return SignDocument(std::move(signed_doc), {spec.key ? spec.key : &release_key_});
 }
 
+Tx TestVendor::ReleaseTx(const Envelope& manifest, const SigningKey* key) const {
+    const Json& m = manifest.signed_doc;
+    Tx tx;
+    tx.type = txtype::kRelease;
+    tx.recipient = m["product"].get<std::string>();
+    tx.ver = m["version"].get<std::string>();
+    tx.verifier = m["image"]["sha256"].get<std::string>();
+    tx.time = NowSeconds();
+    tx.nonce = 42;
+    tx.body = {{"sequence", m["sequence"]},
+               {"manifest_sha256", manifest.SignedHash()},
+               {"hardware", m["hardware"]}};
+    tx.SignWith(key ? *key : release_key_);
+    return tx;
+}
+
 std::string TestVendor::Provision(const std::string& dir, const std::string& device_id,
                                   std::uint64_t max_image_size, bool has_rtc) const {
     EXPECT_TRUE(MakeDirs(dir, 0755));

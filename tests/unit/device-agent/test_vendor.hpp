@@ -9,6 +9,7 @@
 #include "common/core/crypto.hpp"
 #include "common/core/envelope.hpp"
 #include "common/core/metadata.hpp"
+#include "common/core/tx.hpp"
 
 namespace fwchain::device::test {
 
@@ -49,6 +50,9 @@ class TestVendor {
     // Timestamp issued now, expiring in a day.
     Envelope Timestamp(const std::map<std::string, std::uint64_t>& latest);
     Envelope Release(const ReleaseSpec& spec) const;
+    // The ledger `release` tx vendor-server publish makes for `manifest` (signed by `key`, by
+    // default the release key).
+    Tx ReleaseTx(const Envelope& manifest, const SigningKey* key = nullptr) const;
 
     // Writes device.key, device.json and root.json (the pinned root v1) into `dir`; returns the
     // device's public key hex.

@@ -51,6 +51,25 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_status ON outbox(status, id);
 )sql",
+    // 2: torrents of stored images (one per image, shared by products) and revocations.
+    R"sql(
+CREATE TABLE torrents (
+    image_sha256 TEXT PRIMARY KEY,
+    infohash_v1 TEXT NOT NULL,
+    infohash_v2 TEXT NOT NULL,
+    created INTEGER NOT NULL
+);
+CREATE INDEX torrents_v1 ON torrents(infohash_v1);
+CREATE INDEX torrents_v2 ON torrents(substr(infohash_v2, 1, 40));
+CREATE TABLE revocations (
+    subject TEXT NOT NULL,
+    role TEXT NOT NULL,
+    key TEXT NOT NULL,
+    tx_id TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (subject, role)
+);
+)sql",
 };
 
 std::uint64_t U64(std::int64_t v) { return static_cast<std::uint64_t>(v); }
@@ -194,6 +213,68 @@ Status Catalog::InsertGateway(const std::string& name, const std::string& key,
     FW_ASSIGN(auto s,
               db_.Prepare("INSERT INTO gateways (name, key, tx_id, created) VALUES (?, ?, ?, ?)"));
     s.Bind(1, name).Bind(2, key).Bind(3, tx_id).Bind(4, NowSeconds());
+    return s.Run();
+}
+
+Expected<std::vector<ProductRow>> Catalog::Products() {
+    FW_ASSIGN(auto s, db_.Prepare("SELECT r.product, COUNT(*), MAX(r.sequence), "
+                                  "(SELECT version FROM releases x WHERE x.product = r.product "
+                                  "ORDER BY sequence DESC LIMIT 1) FROM releases r "
+                                  "GROUP BY r.product ORDER BY r.product"));
+    std::vector<ProductRow> out;
+    for (;;) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        out.push_back(ProductRow{s.Text(0), U64(s.Int(1)), U64(s.Int(2)), s.Text(3)});
+    }
+    return out;
+}
+
+Status Catalog::InsertTorrent(const std::string& image_sha256, const std::string& infohash_v1,
+                              const std::string& infohash_v2) {
+    FW_ASSIGN(auto s, db_.Prepare("INSERT OR IGNORE INTO torrents (image_sha256, infohash_v1, "
+                                  "infohash_v2, created) VALUES (?, ?, ?, ?)"));
+    s.Bind(1, image_sha256).Bind(2, infohash_v1).Bind(3, infohash_v2).Bind(4, NowSeconds());
+    return s.Run();
+}
+
+Expected<std::optional<TorrentRow>> Catalog::Torrent(const std::string& image_sha256) {
+    FW_ASSIGN(auto s, db_.Prepare("SELECT image_sha256, infohash_v1, infohash_v2 FROM torrents "
+                                  "WHERE image_sha256 = ?"));
+    s.Bind(1, image_sha256);
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<TorrentRow>{};
+    return std::optional<TorrentRow>(TorrentRow{s.Text(0), s.Text(1), s.Text(2)});
+}
+
+Expected<std::optional<TorrentRow>> Catalog::TorrentByAnnounceHash(const std::string& hex40) {
+    FW_ASSIGN(auto s, db_.Prepare("SELECT image_sha256, infohash_v1, infohash_v2 FROM torrents "
+                                  "WHERE infohash_v1 = ?1 OR substr(infohash_v2, 1, 40) = ?1"));
+    s.Bind(1, hex40);
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<TorrentRow>{};
+    return std::optional<TorrentRow>(TorrentRow{s.Text(0), s.Text(1), s.Text(2)});
+}
+
+Expected<std::optional<std::string>> Catalog::GatewayKey(const std::string& name) {
+    FW_ASSIGN(auto s, db_.Prepare("SELECT key FROM gateways WHERE name = ?"));
+    s.Bind(1, name);
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<std::string>{};
+    return std::optional<std::string>(s.Text(0));
+}
+
+Expected<bool> Catalog::Revoked(const std::string& subject, const std::string& role) {
+    FW_ASSIGN(auto s, db_.Prepare("SELECT 1 FROM revocations WHERE subject = ? AND role = ?"));
+    s.Bind(1, subject).Bind(2, role);
+    return s.Step();
+}
+
+Status Catalog::InsertRevocation(const std::string& subject, const std::string& role,
+                                 const std::string& key, const std::string& tx_id) {
+    FW_ASSIGN(auto s, db_.Prepare("INSERT INTO revocations (subject, role, key, tx_id, created) "
+                                  "VALUES (?, ?, ?, ?, ?)"));
+    s.Bind(1, subject).Bind(2, role).Bind(3, key).Bind(4, tx_id).Bind(5, NowSeconds());
     return s.Run();
 }
 

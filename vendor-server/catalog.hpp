@@ -28,6 +28,19 @@ struct ReleaseRow {
     std::int64_t created = 0;
 };
 
+struct ProductRow {
+    std::string product;
+    std::uint64_t releases = 0;
+    std::uint64_t latest_sequence = 0;
+    std::string latest_version;
+};
+
+struct TorrentRow {
+    std::string image_sha256;
+    std::string infohash_v1;  // 40 hex
+    std::string infohash_v2;  // 64 hex
+};
+
 namespace outbox {
 inline constexpr const char* kPending = "pending";
 inline constexpr const char* kAccepted = "accepted";
@@ -70,11 +83,26 @@ class Catalog {
     Expected<std::map<std::string, std::uint64_t>> LatestSequences();
     Status InsertRelease(const ReleaseRow& r);
 
+    // Products with at least one release, by name.
+    Expected<std::vector<ProductRow>> Products();
+
+    // --- torrents (one per stored image)
+    Status InsertTorrent(const std::string& image_sha256, const std::string& infohash_v1,
+                         const std::string& infohash_v2);
+    Expected<std::optional<TorrentRow>> Torrent(const std::string& image_sha256);
+    // A tracker announce names a v1 infohash or a v2 infohash truncated to 20 bytes (40 hex).
+    Expected<std::optional<TorrentRow>> TorrentByAnnounceHash(const std::string& hex40);
+
     // --- admissions
     Expected<std::optional<DeviceRow>> Device(const std::string& device_id);
     Status InsertDevice(const DeviceRow& d);
     Expected<bool> GatewayExists(const std::string& name);
     Status InsertGateway(const std::string& name, const std::string& key, const std::string& tx_id);
+
+    Expected<std::optional<std::string>> GatewayKey(const std::string& name);
+    Expected<bool> Revoked(const std::string& subject, const std::string& role);
+    Status InsertRevocation(const std::string& subject, const std::string& role,
+                            const std::string& key, const std::string& tx_id);
 
     // --- outbox
     Status InsertOutbox(const Tx& tx);

@@ -1,15 +1,22 @@
 #include "vendor-server/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <set>
 
 #include "common/adapters/log.hpp"
 #include "common/core/crypto.hpp"
+#include "common/core/fs.hpp"
+#include "vendor-server/catalog_view.hpp"
 #include "vendor-server/init.hpp"
+#include "vendor-server/keys.hpp"
 #include "vendor-server/provision.hpp"
 #include "vendor-server/publish.hpp"
 #include "vendor-server/serve.hpp"
+#include "vendor-server/upload.hpp"
+#include "vendor-server/watch.hpp"
 
 namespace fwchain::vendor {
 namespace {
@@ -63,13 +70,25 @@ int RunCli(int argc, char** argv) {
     init_cmd
         ->add_option("--bits", init.bits, "Initial proof-of-work difficulty (leading zero bits)")
         ->capture_default_str();
+    init_cmd
+        ->add_option("--max-image-size", init.max_image_size,
+                     "Largest image publish and the admin API accept (bytes)")
+        ->capture_default_str();
     init_cmd->add_flag("--json", init_json, "Print the result as JSON");
 
     // --- publish
     PublishOptions pub;
     bool pub_json = false;
     auto* pub_cmd = app.add_subcommand("publish", "Publish a tagged firmware release");
-    pub_cmd->add_option("--data", pub.data_dir, "Vendor data directory")->required();
+    UploadOptions upload;
+    std::string token_file;
+    pub_cmd->add_option("--data", pub.data_dir, "Vendor data directory (local publish)");
+    pub_cmd->add_option("--server", upload.server_url,
+                        "Upload to a running server's admin API instead (http(s)://host:port)");
+    pub_cmd->add_option("--token", upload.token,
+                        "Admin API bearer token (prefer --token-file or FWCHAIN_ADMIN_TOKEN)");
+    pub_cmd->add_option("--token-file", token_file, "File holding the admin API token");
+    pub_cmd->add_option("--ca-cert", upload.ca_cert, "CA certificate (PEM) of an https server");
     pub_cmd->add_option("--repo", pub.repo, "Git repository")->required();
     pub_cmd->add_option("--tag", pub.tag, "Release tag (annotated)")->required();
     pub_cmd->add_option("--image", pub.image, "Image file, or tree:PATH inside the tagged tree")
@@ -83,7 +102,80 @@ int RunCli(int argc, char** argv) {
         ->capture_default_str();
     pub_cmd->add_flag("--allow-lightweight", pub.allow_lightweight,
                       "Accept a lightweight tag (no tagger, no notes)");
+    pub_cmd->add_flag("--allow-dirty", pub.allow_dirty,
+                      "Accept an image file from a work tree with uncommitted changes");
+    pub_cmd->add_option("--rollout-percent", pub.rollout_percent,
+                        "Staged rollout: share of devices (1..100) in the manifest");
+    pub_cmd->add_option("--rollout-start", pub.rollout_start,
+                        "Staged rollout start (unix time, default now)");
+    pub_cmd->add_option("--min-approvals", pub.min_approvals,
+                        "Approver txs needed before devices install it");
     pub_cmd->add_flag("--json", pub_json, "Print the result as JSON");
+
+    // --- watch
+    WatchOptions watch;
+    bool watch_once = false;
+    auto* watch_cmd = app.add_subcommand("watch", "Publish every new tag matching a pattern");
+    watch_cmd->add_option("--data", watch.publish.data_dir, "Vendor data directory")->required();
+    watch_cmd->add_option("--repo", watch.publish.repo, "Git repository")->required();
+    watch_cmd->add_option("--pattern", watch.pattern, "Tag glob")->capture_default_str();
+    watch_cmd->add_option("--image-path", watch.image_path, "Image path inside each tagged tree")
+        ->required();
+    watch_cmd->add_option("--product", watch.publish.product, "Product (device class) id")
+        ->required();
+    watch_cmd->add_option("--hardware", watch.publish.hardware, "Compatible hardware (repeatable)")
+        ->required();
+    watch_cmd->add_option("--ledger", watch.publish.ledger_url, "Ledger node URL");
+    watch_cmd->add_option("--interval", watch.interval_s, "Seconds between scans")
+        ->capture_default_str();
+    watch_cmd->add_flag("--allow-lightweight", watch.publish.allow_lightweight,
+                        "Accept lightweight tags");
+    watch_cmd->add_flag("--once", watch_once, "Scan once and exit");
+
+    // --- list / show
+    std::string list_data;
+    bool list_json = false;
+    auto* list_cmd = app.add_subcommand("list", "Products and their latest releases");
+    list_cmd->add_option("--data", list_data, "Vendor data directory")->required();
+    list_cmd->add_flag("--json", list_json, "Print JSON");
+    std::string show_data, show_product;
+    bool show_json = false;
+    auto* show_cmd = app.add_subcommand("show", "A product's releases, rollout and approvals");
+    show_cmd->add_option("--data", show_data, "Vendor data directory")->required();
+    show_cmd->add_option("product", show_product, "Product id")->required();
+    show_cmd->add_flag("--json", show_json, "Print JSON");
+
+    // --- keys
+    RotateOptions rot;
+    bool rot_json = false;
+    std::string rot_role;
+    auto* rot_root_cmd =
+        app.add_subcommand("rotate-root", "New root key: root N+1 signed by old and new");
+    auto* rot_rel_cmd = app.add_subcommand("rotate-release-key", "New release key (root N+1)");
+    auto* rot_key_cmd = app.add_subcommand("rotate-key", "New key for a role (root N+1)");
+    rot_key_cmd->add_option("--role", rot_role, "root|release|timestamp|admission")->required();
+    auto* revoke_key_cmd =
+        app.add_subcommand("revoke-key", "Drop a key from the root (replaced if it is ours)");
+    revoke_key_cmd->add_option("--keyid", rot.revoke_keyids, "Key id to revoke (repeatable)")
+        ->required();
+    for (auto* c : {rot_root_cmd, rot_rel_cmd, rot_key_cmd, revoke_key_cmd}) {
+        c->add_option("--data", rot.data_dir, "Vendor data directory")->required();
+        c->add_option("--expires-days", rot.expires_days, "New root lifetime in days")
+            ->capture_default_str();
+        c->add_option("--ledger", rot.ledger_url, "Ledger node URL: submit the root tx now");
+        c->add_flag("--json", rot_json, "Print the result as JSON");
+    }
+
+    // --- revoke
+    RevokeOptions rev;
+    bool rev_json = false;
+    auto* rev_cmd = app.add_subcommand("revoke", "Revoke an admitted device or gateway");
+    rev_cmd->add_option("--data", rev.data_dir, "Vendor data directory")->required();
+    auto* rev_dev = rev_cmd->add_option("--device", rev.device_id, "Device id");
+    auto* rev_gw = rev_cmd->add_option("--gateway", rev.gateway, "Gateway name");
+    rev_dev->excludes(rev_gw);
+    rev_cmd->add_option("--ledger", rev.ledger_url, "Ledger node URL: submit the tx now");
+    rev_cmd->add_flag("--json", rev_json, "Print the result as JSON");
 
     // --- provision
     ProvisionOptions prov;
@@ -124,6 +216,17 @@ int RunCli(int argc, char** argv) {
     serve_cmd->add_option("--ledger", serve.ledger_url, "Ledger node URL")->required();
     serve_cmd->add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->capture_default_str();
+    serve_cmd->add_option("--public-url", serve.public_url,
+                          "Base URL for web seeds and the tracker (default: from --listen)");
+    serve_cmd->add_option("--admin-token-file", serve.admin_token_file,
+                          "Enable the admin API with this bearer token (file mode 0600; or "
+                          "FWCHAIN_ADMIN_TOKEN)");
+    serve_cmd->add_option("--tls-cert", serve.tls_cert, "TLS certificate (PEM): serve HTTPS");
+    serve_cmd->add_option("--tls-key", serve.tls_key, "TLS private key (PEM)");
+    serve_cmd
+        ->add_option("--tracker-interval", serve.tracker_interval,
+                     "Seconds between BitTorrent announces")
+        ->capture_default_str();
 
     try {
         app.parse(argc, argv);
@@ -149,7 +252,40 @@ int RunCli(int argc, char** argv) {
             }
             return kExitOk;
         }
+        if (*pub_cmd && !upload.server_url.empty()) {
+            if (upload.token.empty() && !token_file.empty()) {
+                auto t = ReadFile(token_file, 4096);
+                if (!t) return ReportError("publish", t.error());
+                upload.token = *t;
+                while (!upload.token.empty() &&
+                       (upload.token.back() == '\n' || upload.token.back() == '\r')) {
+                    upload.token.pop_back();
+                }
+            }
+            if (upload.token.empty()) {
+                if (const char* env = std::getenv("FWCHAIN_ADMIN_TOKEN")) upload.token = env;
+            }
+            auto r = PublishToServer(pub, upload);
+            if (!r) return ReportError("publish", r.error());
+            if (pub_json) {
+                std::cout << r->dump(2) << std::endl;
+            } else {
+                std::cout << "published " << r->value("product", "") << " "
+                          << r->value("version", "") << " sequence "
+                          << r->value("sequence", std::uint64_t{0}) << " on " << upload.server_url
+                          << "\n"
+                          << "image sha256 " << r->value("sha256", "") << "\n"
+                          << "release tx " << r->value("tx_id", "") << std::endl;
+            }
+            return kExitOk;
+        }
         if (*pub_cmd) {
+            if (pub.data_dir.empty()) {
+                std::cerr << "vendor-server publish: --data (local) or --server (upload) is "
+                             "required"
+                          << std::endl;
+                return kExitUsage;
+            }
             auto r = Publish(pub);
             if (!r) return ReportError("publish", r.error());
             if (pub_json) {
@@ -159,7 +295,8 @@ int RunCli(int argc, char** argv) {
                           << r->sequence << "\n"
                           << "image sha256 " << r->sha256 << " (" << r->size << " bytes)\n"
                           << "commit " << r->commit << "\n"
-                          << "release tx " << r->tx_id << "\n";
+                          << "release tx " << r->tx_id << "\n"
+                          << "torrent v1 " << r->infohash_v1 << " v2 " << r->infohash_v2 << "\n";
                 PrintLedger(r->ledger);
                 std::cout.flush();
             }
@@ -196,6 +333,107 @@ int RunCli(int argc, char** argv) {
                 std::cout.flush();
             }
             return LedgerExit(name, r->ledger);
+        }
+        if (*watch_cmd) {
+            InitLogging("vendor-server", "info");
+            if (watch_once) {
+                std::set<std::string> refused;
+                auto r = WatchOnce(watch, refused);
+                if (!r) return ReportError("watch", r.error());
+                for (const auto& p : r->published) {
+                    std::cout << "published " << p.product << " " << p.version << " sequence "
+                              << p.sequence << "\n";
+                }
+                for (const auto& why : r->refused) std::cout << "not published: " << why << "\n";
+                std::cout.flush();
+                return kExitOk;
+            }
+            auto st = Watch(watch);
+            if (!st) return ReportError("watch", st.error());
+            return kExitOk;
+        }
+        if (*list_cmd) {
+            auto r = ListCatalog(list_data);
+            if (!r) return ReportError("list", r.error());
+            if (list_json) {
+                std::cout << r->dump(2) << std::endl;
+                return kExitOk;
+            }
+            std::cout << "vendor " << (*r)["vendor"].get<std::string>() << ", root v"
+                      << (*r)["root_version"] << ", " << (*r)["outbox_pending"]
+                      << " tx(s) pending\n";
+            for (const auto& p : (*r)["products"]) {
+                std::cout << p["product"].get<std::string>() << "  "
+                          << p["latest_version"].get<std::string>() << " (sequence "
+                          << p["latest_sequence"] << ", " << p["releases"] << " release(s))\n";
+            }
+            std::cout.flush();
+            return kExitOk;
+        }
+        if (*show_cmd) {
+            auto r = ShowProduct(show_data, show_product);
+            if (!r) return ReportError("show", r.error());
+            if (show_json) {
+                std::cout << r->dump(2) << std::endl;
+                return kExitOk;
+            }
+            std::cout << show_product << "\n";
+            for (const auto& rel : (*r)["releases"]) {
+                std::cout << "  " << rel["sequence"] << "  " << rel["version"].get<std::string>()
+                          << "  tag " << rel["tag"].get<std::string>() << "  image "
+                          << rel["image"].value("sha256", "").substr(0, 16) << "  ledger "
+                          << rel["ledger"].get<std::string>();
+                if (!rel["rollout"].is_null()) {
+                    std::cout << "  rollout " << rel["rollout"].value("percent", 0) << "%";
+                }
+                if (rel["min_approvals"].get<std::int64_t>() > 0) {
+                    std::cout << "  approvals>=" << rel["min_approvals"];
+                }
+                std::cout << "\n";
+            }
+            std::cout.flush();
+            return kExitOk;
+        }
+        if (*rot_root_cmd || *rot_rel_cmd || *rot_key_cmd || *revoke_key_cmd) {
+            std::string name = "rotate-root";
+            if (*rot_root_cmd) rot.roles = {kRootRole};
+            if (*rot_rel_cmd) {
+                rot.roles = {kReleaseRole};
+                name = "rotate-release-key";
+            }
+            if (*rot_key_cmd) {
+                rot.roles = {rot_role};
+                name = "rotate-key";
+            }
+            if (*revoke_key_cmd) name = "revoke-key";
+            auto r = RotateRoot(rot);
+            if (!r) return ReportError(name, r.error());
+            if (rot_json) {
+                std::cout << r->ToJson().dump(2) << std::endl;
+            } else {
+                std::cout << "root v" << r->version << " written to " << r->root_path << "\n";
+                for (const auto& [role, id] : r->keyids) {
+                    std::cout << "new " << role << " key " << id << "\n";
+                }
+                for (const auto& id : r->removed) std::cout << "removed key " << id << "\n";
+                std::cout << "root tx " << r->tx_id << "\n";
+                PrintLedger(r->ledger);
+                std::cout.flush();
+            }
+            return LedgerExit(name, r->ledger);
+        }
+        if (*rev_cmd) {
+            auto r = Revoke(rev);
+            if (!r) return ReportError("revoke", r.error());
+            if (rev_json) {
+                std::cout << r->ToJson().dump(2) << std::endl;
+            } else {
+                std::cout << "revoked " << r->role << " " << r->subject << "\n"
+                          << "revoke tx " << r->tx_id << "\n";
+                PrintLedger(r->ledger);
+                std::cout.flush();
+            }
+            return LedgerExit("revoke", r->ledger);
         }
         if (*serve_cmd) {
             InitLogging("vendor-server", log_level);

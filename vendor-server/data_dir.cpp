@@ -7,7 +7,8 @@ namespace fwchain::vendor {
 Json VendorConfig::ToJson() const {
     return Json{{"vendor", vendor},
                 {"genesis_hash", genesis_hash},
-                {"timestamp_lifetime", timestamp_lifetime}};
+                {"timestamp_lifetime", timestamp_lifetime},
+                {"max_image_size", max_image_size}};
 }
 
 Expected<VendorConfig> VendorConfig::Load(const DataDir& dir) {
@@ -25,6 +26,11 @@ Expected<VendorConfig> VendorConfig::Load(const DataDir& dir) {
         if (cfg.timestamp_lifetime < 60) {
             return Fail(Errc::kInvalid, "bad-config", "timestamp_lifetime must be >= 60 seconds");
         }
+    }
+    if (j->contains("max_image_size")) {
+        FW_ASSIGN(auto max, GetInt(*j, "max_image_size"));
+        if (max <= 0) return Fail(Errc::kInvalid, "bad-config", "max_image_size must be > 0");
+        cfg.max_image_size = static_cast<std::uint64_t>(max);
     }
     return cfg;
 }

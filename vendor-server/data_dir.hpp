@@ -20,6 +20,7 @@ inline constexpr const char* kNodeKey = "node";
 
 inline constexpr std::int64_t kDay = 24 * 3600;
 inline constexpr std::int64_t kDefaultTimestampLifetime = kDay;
+inline constexpr std::uint64_t kDefaultMaxImage = 1ull << 30;  // publish/upload size limit
 
 class DataDir {
   public:
@@ -43,6 +44,11 @@ class DataDir {
     std::string ImagesDir() const { return root_ + "/images"; }
     // `sha256` must have been validated as 64 lowercase hex characters.
     std::string Image(const std::string& sha256) const { return ImagesDir() + "/" + sha256; }
+    std::string TorrentsDir() const { return root_ + "/torrents"; }
+    std::string Torrent(const std::string& sha256) const {
+        return TorrentsDir() + "/" + sha256 + ".torrent";
+    }
+    std::string RetiredKeysDir() const { return KeysDir() + "/retired"; }
     std::string Genesis() const { return root_ + "/genesis.json"; }
     std::string Catalog() const { return root_ + "/catalog.sqlite"; }
     // flock()ed by publishers so two CI jobs cannot take the same sequence number.
@@ -56,6 +62,7 @@ struct VendorConfig {
     std::string vendor;
     std::string genesis_hash;
     std::int64_t timestamp_lifetime = kDefaultTimestampLifetime;  // seconds
+    std::uint64_t max_image_size = kDefaultMaxImage;              // larger images are refused
 
     Json ToJson() const;
     static Expected<VendorConfig> Load(const DataDir& dir);

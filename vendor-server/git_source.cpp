@@ -2,8 +2,10 @@
 
 #include <git2.h>
 
+#include <filesystem>
 #include <memory>
 #include <mutex>
+#include <system_error>
 
 namespace fwchain::vendor {
 namespace {
@@ -136,7 +138,7 @@ Expected<TagInfo> ReadTag(const std::string& repo_path, const std::string& tag) 
 }
 
 Expected<std::string> ReadTreeFile(const std::string& repo_path, const std::string& tag,
-                                   const std::string& path) {
+                                   const std::string& path, std::uint64_t max_size) {
     if (path.empty() || path.front() == '/') {
         return Fail(Errc::kInvalid, "bad-path", "tree path must be relative: '" + path + "'");
     }
@@ -162,8 +164,68 @@ Expected<std::string> ReadTreeFile(const std::string& repo_path, const std::stri
     }
     ObjPtr blob(blob_raw);
     const auto* b = reinterpret_cast<const git_blob*>(blob.get());
+    const auto size = static_cast<std::uint64_t>(git_blob_rawsize(b));
+    if (max_size != 0 && size > max_size) {
+        return Fail(Errc::kTooLarge, "image-too-large",
+                    "'" + path + "' in " + tag + " is " + std::to_string(size) +
+                        " bytes, above the limit of " + std::to_string(max_size));
+    }
     const auto* data = static_cast<const char*>(git_blob_rawcontent(b));
     return std::string(data, static_cast<std::size_t>(git_blob_rawsize(b)));
+}
+
+Expected<std::vector<std::string>> ListTags(const std::string& repo_path,
+                                            const std::string& pattern) {
+    FW_ASSIGN(auto repo, OpenRepo(repo_path));
+    git_strarray names{};
+    if (git_tag_list_match(&names, pattern.c_str(), repo.get()) != 0) {
+        return Fail(Errc::kIo, "git", "cannot list tags: " + LastGitError());
+    }
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < names.count; ++i) out.emplace_back(names.strings[i]);
+    git_strarray_dispose(&names);
+    return out;
+}
+
+Status CheckWorkTreeClean(const std::string& repo_path, const std::string& file) {
+    FW_ASSIGN(auto repo, OpenRepo(repo_path));
+    const char* workdir = git_repository_workdir(repo.get());
+    if (workdir == nullptr) return {};  // bare repository: nothing is built from a work tree
+    std::error_code ec;
+    const auto root = std::filesystem::weakly_canonical(workdir, ec);
+    const auto image = std::filesystem::weakly_canonical(file, ec);
+    if (ec) return {};
+    const auto rel = image.lexically_relative(root);
+    if (rel.empty() || *rel.begin() == "..") return {};  // the image is not in the work tree
+
+    git_status_options opts = GIT_STATUS_OPTIONS_INIT;
+    opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+    opts.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;  // untracked/ignored build outputs are fine
+    git_status_list* raw = nullptr;
+    if (git_status_list_new(&raw, repo.get(), &opts) != 0) {
+        return Fail(Errc::kIo, "git", "cannot read the work tree status: " + LastGitError());
+    }
+    std::unique_ptr<git_status_list, GitDeleter<git_status_list, git_status_list_free>> list(raw);
+    std::vector<std::string> dirty;
+    const std::size_t n = git_status_list_entrycount(list.get());
+    for (std::size_t i = 0; i < n; ++i) {
+        const git_status_entry* e = git_status_byindex(list.get(), i);
+        if (e == nullptr || e->status == GIT_STATUS_CURRENT) continue;
+        if ((e->status & (GIT_STATUS_WT_NEW | GIT_STATUS_IGNORED)) != 0 &&
+            (e->status & ~(GIT_STATUS_WT_NEW | GIT_STATUS_IGNORED)) == 0) {
+            continue;
+        }
+        const git_diff_delta* d = e->index_to_workdir ? e->index_to_workdir : e->head_to_index;
+        dirty.emplace_back(d != nullptr && d->new_file.path != nullptr ? d->new_file.path : "?");
+    }
+    if (dirty.empty()) return {};
+    std::string names;
+    for (std::size_t i = 0; i < dirty.size() && i < 5; ++i) names += (i ? ", " : "") + dirty[i];
+    if (dirty.size() > 5) names += ", ...";
+    return Fail(Errc::kConflict, "dirty-repo",
+                "the image comes from the work tree of " + std::string(workdir) +
+                    ", which has uncommitted changes (" + names +
+                    "); commit them, build from a clean checkout, or pass --allow-dirty");
 }
 
 }  // namespace fwchain::vendor

@@ -1,11 +1,18 @@
 #include "vendor-server/http_api.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <charconv>
+#include <cstdio>
 
 #include "common/adapters/log.hpp"
 #include "common/core/bytes.hpp"
+#include "common/core/crypto.hpp"
 #include "common/core/fs.hpp"
 #include "vendor-server/metadata_store.hpp"
+#include "vendor-server/publish.hpp"
+#include "vendor-server/torrent.hpp"
 
 namespace fwchain::vendor {
 namespace {
@@ -20,24 +27,170 @@ std::optional<std::uint64_t> SinceParam(const httplib::Request& req) {
     return n;
 }
 
+constexpr std::size_t kMaxMetaSize = 64 * 1024;  // the JSON part of an admin upload
+
+void SendBencode(httplib::Response& res, std::string body) {
+    res.status = 200;  // BEP 3: failures are 200 with a "failure reason"
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(std::move(body), "text/plain");
+}
+
+// An upload's temp file, removed unless released.
+class TempUpload {
+  public:
+    ~TempUpload() {
+        if (fd_ >= 0) ::close(fd_);
+        if (!path_.empty()) ::unlink(path_.c_str());
+    }
+    Status Open(const std::string& dir) {
+        FW_TRY(MakeDirs(dir, 0700));
+        std::string templ = dir + "/upload-XXXXXX";
+        fd_ = ::mkstemp(templ.data());
+        if (fd_ < 0) return Fail(Errc::kIo, "io", "cannot create an upload file in " + dir);
+        path_ = templ;
+        return {};
+    }
+    bool Write(const char* data, std::size_t size) {
+        while (size > 0) {
+            const ssize_t n = ::write(fd_, data, size);
+            if (n <= 0) return false;
+            data += n;
+            size -= static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+    bool Close() {
+        const bool ok = ::fsync(fd_) == 0 && ::close(fd_) == 0;
+        fd_ = -1;
+        return ok;
+    }
+    const std::string& path() const { return path_; }
+
+  private:
+    int fd_ = -1;
+    std::string path_;
+};
+
+std::string OptString(const Json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The admin upload's metadata -> publish options and the Git source CI read on its side.
+Status ParseUploadMeta(const Json& meta, PublishOptions& opts, TagInfo& tag,
+                       std::string& image_name) {
+    if (!meta.is_object()) return Fail(Errc::kInvalid, "bad-meta", "meta must be an object");
+    FW_ASSIGN(opts.product, GetString(meta, "product"));
+    FW_ASSIGN(const Json* hw, GetArray(meta, "hardware"));
+    for (const auto& h : *hw) {
+        if (!h.is_string()) return Fail(Errc::kInvalid, "bad-meta", "hardware: strings only");
+        opts.hardware.push_back(h.get<std::string>());
+    }
+    opts.version = OptString(meta, "version");
+    if (meta.contains("expires_days")) {
+        FW_ASSIGN(opts.expires_days, GetInt(meta, "expires_days"));
+    }
+    if (meta.contains("rollout_percent")) {
+        FW_ASSIGN(auto p, GetInt(meta, "rollout_percent"));
+        if (p < 1 || p > 100) return Fail(Errc::kInvalid, "bad-rollout", "percent in 1..100");
+        opts.rollout_percent = static_cast<int>(p);
+    }
+    if (meta.contains("rollout_start")) {
+        FW_ASSIGN(opts.rollout_start, GetInt(meta, "rollout_start"));
+    }
+    if (meta.contains("min_approvals")) {
+        FW_ASSIGN(auto n, GetUint(meta, "min_approvals"));
+        if (n > 100) return Fail(Errc::kInvalid, "bad-approvals", "min_approvals at most 100");
+        opts.min_approvals = static_cast<std::uint32_t>(n);
+    }
+    FW_ASSIGN(tag.tag, GetString(meta, "tag"));
+    FW_ASSIGN(tag.commit, GetString(meta, "commit"));
+    if (!IsHex(tag.commit, 20) && !IsHex(tag.commit, 32)) {
+        return Fail(Errc::kInvalid, "bad-meta", "commit must be a hex object id");
+    }
+    tag.repo = OptString(meta, "repo");
+    tag.tagger = OptString(meta, "tagger");
+    tag.notes = OptString(meta, "notes");
+    tag.annotated = meta.value("annotated", false);
+    if (!tag.annotated && !meta.value("allow_lightweight", false)) {
+        return Fail(
+            Errc::kInvalid, "lightweight-tag",
+            "tag " + tag.tag + " is lightweight; use an annotated tag or allow_lightweight");
+    }
+    image_name = OptString(meta, "image_name");
+    if (image_name.empty()) image_name = "image.bin";
+    FW_TRY(CheckName("image_name", image_name));
+    return {};
+}
+
 }  // namespace
 
+bool TokenMatches(const std::string& presented, const std::string& expected) {
+    if (expected.empty()) return false;
+    const Hash256 a = Sha256(presented);
+    const Hash256 b = Sha256(expected);
+    volatile std::uint8_t diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        diff = static_cast<std::uint8_t>(diff | (a[i] ^ b[i]));
+    }
+    return diff == 0;
+}
+
 Expected<std::unique_ptr<ApiServer>> ApiServer::Create(const DataDir& dir,
-                                                       const http::ServerOptions& opts) {
+                                                       const http::ServerOptions& opts,
+                                                       ApiConfig config) {
     FW_ASSIGN(auto cfg, VendorConfig::Load(dir));
-    (void)cfg;
     FW_ASSIGN(auto catalog, Catalog::Open(dir.Catalog()));
-    auto server = http::MakeServer(opts);
-    std::unique_ptr<ApiServer> api(new ApiServer(dir, std::move(catalog), std::move(server)));
+    std::unique_ptr<httplib::Server> server;
+    const bool tls = !config.tls_cert.empty() || !config.tls_key.empty();
+    if (tls) {
+        if (config.tls_cert.empty() || config.tls_key.empty()) {
+            return Fail(Errc::kInvalid, "bad-tls", "--tls-cert and --tls-key go together");
+        }
+        auto ssl =
+            std::make_unique<httplib::SSLServer>(config.tls_cert.c_str(), config.tls_key.c_str());
+        if (!ssl->is_valid()) {
+            return Fail(
+                Errc::kInvalid, "bad-tls",
+                "cannot load the TLS certificate/key " + config.tls_cert + ", " + config.tls_key);
+        }
+        server = std::move(ssl);
+        http::ConfigureServer(*server, opts);
+    } else {
+        server = http::MakeServer(opts);
+    }
+    // Admin uploads carry whole images; the public API takes no request bodies. Up to twice
+    // the image limit is drained so an oversized upload gets a clean 413, not a reset.
+    server->set_payload_max_length(static_cast<std::size_t>(2 * cfg.max_image_size) + kMaxMetaSize +
+                                   (16 << 20));
+    const std::uint64_t max_image = cfg.max_image_size;
+    std::unique_ptr<ApiServer> api(
+        new ApiServer(dir, std::move(catalog), std::move(server), std::move(config), max_image));
+    if (tls) api->scheme_ = "https";
     api->Routes();
     return api;
 }
 
-ApiServer::ApiServer(DataDir dir, Catalog catalog, std::unique_ptr<httplib::Server> server)
-    : dir_(std::move(dir)), catalog_(std::move(catalog)), server_(std::move(server)) {}
+ApiServer::ApiServer(DataDir dir, Catalog catalog, std::unique_ptr<httplib::Server> server,
+                     ApiConfig config, std::uint64_t max_image_size)
+    : dir_(std::move(dir)),
+      catalog_(std::move(catalog)),
+      server_(std::move(server)),
+      config_(std::move(config)),
+      max_image_size_(max_image_size),
+      tracker_(config_.tracker_interval) {}
 
 Expected<int> ApiServer::Bind(const std::string& host, int port) {
-    return http::Bind(*server_, host, port);
+    FW_ASSIGN(int bound, http::Bind(*server_, host, port));
+    if (config_.public_url.empty()) {
+        const bool v6 = host.find(':') != std::string::npos;
+        config_.public_url =
+            scheme_ + "://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(bound);
+    }
+    while (!config_.public_url.empty() && config_.public_url.back() == '/') {
+        config_.public_url.pop_back();
+    }
+    return bound;
 }
 
 bool ApiServer::Run() { return server_->listen_after_bind(); }
@@ -56,6 +209,12 @@ void ApiServer::Routes() {
           [this](const httplib::Request& q, httplib::Response& r) { GetManifests(q, r); });
     s.Get(R"(/v1/images/(.+))",
           [this](const httplib::Request& q, httplib::Response& r) { GetImage(q, r); });
+    s.Get(R"(/v1/torrents/([^/]+)\.torrent)",
+          [this](const httplib::Request& q, httplib::Response& r) { GetTorrent(q, r); });
+    s.Get("/announce", [this](const httplib::Request& q, httplib::Response& r) { Announce(q, r); });
+    s.Post("/v1/admin/releases",
+           [this](const httplib::Request& q, httplib::Response& r,
+                  const httplib::ContentReader& reader) { PostRelease(q, r, reader); });
 }
 
 void ApiServer::GetRoots(const httplib::Request& req, httplib::Response& res) {
@@ -123,6 +282,128 @@ void ApiServer::GetImage(const httplib::Request& req, httplib::Response& res) {
     if (!FileExists(path)) return http::SendError(res, 404, "not-found", "no such image");
     auto st = http::ServeFile(req, res, path);
     if (!st) http::SendError(res, st.error());
+}
+
+}  // namespace fwchain::vendor
+
+namespace fwchain::vendor {
+
+void ApiServer::GetTorrent(const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    if (!IsHex(name, 32)) return http::SendError(res, 404, "not-found", "no such torrent");
+    const std::string path = dir_.Torrent(name);
+    if (!FileExists(path)) return http::SendError(res, 404, "not-found", "no such torrent");
+    auto stored = ReadFile(path);
+    if (!stored) return http::SendError(res, stored.error());
+    auto out = TorrentWithUrls(*stored, config_.public_url + "/announce",
+                               config_.public_url + "/v1/images/" + name);
+    if (!out) return http::SendError(res, out.error());
+    res.set_content(std::move(*out), "application/x-bittorrent");
+}
+
+void ApiServer::Announce(const httplib::Request& req, httplib::Response& res) {
+    const auto q = req.target.find('?');
+    std::string error;
+    auto ann = ParseAnnounceQuery(
+        q == std::string::npos ? std::string_view() : std::string_view(req.target).substr(q + 1),
+        &error);
+    if (!ann) return SendBencode(res, TrackerFailure(error));
+    ann->ip = req.remote_addr;
+    Expected<std::optional<TorrentRow>> row = std::optional<TorrentRow>{};
+    {
+        std::lock_guard<std::mutex> lock(catalog_mu_);
+        row = catalog_.TorrentByAnnounceHash(ToHex(ann->info_hash));
+    }
+    if (!row) return SendBencode(res, TrackerFailure("tracker storage error"));
+    // Only the vendor's own releases: this is not an open tracker.
+    if (!*row) return SendBencode(res, TrackerFailure("unknown info_hash"));
+    // v1 and v2 announces of a hybrid torrent are one swarm: the image.
+    SendBencode(res, tracker_.Announce((*row)->image_sha256, *ann, NowSeconds()));
+}
+
+void ApiServer::PostRelease(const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader& reader) {
+    if (config_.admin_token.empty()) {
+        return http::SendError(res, 404, "admin-disabled",
+                               "the admin API is off (serve --admin-token-file)");
+    }
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    if (auth.rfind(prefix, 0) != 0 ||
+        !TokenMatches(auth.substr(prefix.size()), config_.admin_token)) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        return http::SendError(res, 401, "unauthorized", "missing or wrong bearer token");
+    }
+    if (!req.is_multipart_form_data()) {
+        return http::SendError(res, 400, "bad-upload",
+                               "expected multipart/form-data with parts meta and image");
+    }
+    TempUpload upload;
+    if (auto st = upload.Open(dir_.Root() + "/uploads"); !st) {
+        return http::SendError(res, st.error());
+    }
+    std::string part;
+    std::string meta_text;
+    std::uint64_t image_size = 0;
+    bool have_meta = false;
+    bool have_image = false;
+    bool too_large = false;
+    bool write_failed = false;
+    const bool read = reader(
+        [&](const httplib::MultipartFormData& f) {
+            part = f.name;
+            if (part == "meta") have_meta = true;
+            if (part == "image") have_image = true;
+            return part == "meta" || part == "image";
+        },
+        [&](const char* data, std::size_t size) {
+            if (part == "meta") {
+                if (meta_text.size() + size > kMaxMetaSize) return false;
+                meta_text.append(data, size);
+                return true;
+            }
+            image_size += size;
+            // Over the limit: keep reading (and dropping) so the client gets its 413 instead
+            // of a reset; httplib's payload limit bounds how much is drained.
+            if (image_size > max_image_size_) too_large = true;
+            if (too_large) return true;
+            if (!upload.Write(data, size)) {
+                write_failed = true;
+                return false;
+            }
+            return true;
+        });
+    if (too_large) {
+        return http::SendError(
+            res, 413, "image-too-large",
+            "the image is larger than the limit of " + std::to_string(max_image_size_) + " bytes");
+    }
+    if (write_failed || !upload.Close()) {
+        return http::SendError(res, 500, "io", "cannot store the upload");
+    }
+    if (!read || !have_meta || !have_image) {
+        if (res.status == 413) {
+            return http::SendError(res, 413, "upload-too-large",
+                                   "the upload is larger than twice the image limit");
+        }
+        return http::SendError(res, 400, "bad-upload",
+                               "expected multipart/form-data with parts meta and image");
+    }
+    auto meta = ParseJson(meta_text, kMaxMetaSize);
+    if (!meta) return http::SendError(res, meta.error());
+    PublishOptions opts;
+    opts.data_dir = dir_.Root();
+    TagInfo tag;
+    ImageInput image;
+    if (auto st = ParseUploadMeta(*meta, opts, tag, image.name); !st) {
+        return http::SendError(res, st.error());
+    }
+    image.file = upload.path();
+    auto result = PublishFromSource(opts, tag, image);
+    if (!result) return http::SendError(res, result.error());
+    spdlog::info("admin upload published {} {} sequence {}", result->product, result->version,
+                 result->sequence);
+    http::SendJson(res, result->ToJson());
 }
 
 }  // namespace fwchain::vendor

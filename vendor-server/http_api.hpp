@@ -9,14 +9,28 @@
 #include "common/adapters/http.hpp"
 #include "vendor-server/catalog.hpp"
 #include "vendor-server/data_dir.hpp"
+#include "vendor-server/tracker.hpp"
 
 namespace fwchain::vendor {
+
+struct ApiConfig {
+    // Base URL clients reach this server at (web seed and tracker URLs in served .torrent
+    // files). Empty: http://HOST:PORT of the bound listener.
+    std::string public_url;
+    std::int64_t tracker_interval = 1800;  // seconds between announces; peers expire after 2x
+    // Bearer token of the admin API (POST /v1/admin/releases); empty = admin API disabled.
+    std::string admin_token;
+    // TLS: both set = HTTPS (httplib::SSLServer).
+    std::string tls_cert;
+    std::string tls_key;
+};
 
 class ApiServer {
   public:
     // Opens its own catalog connection (handlers share it under a mutex).
     static Expected<std::unique_ptr<ApiServer>> Create(const DataDir& dir,
-                                                       const http::ServerOptions& opts = {});
+                                                       const http::ServerOptions& opts = {},
+                                                       ApiConfig config = {});
 
     // Binds host:port (0 = any free port) and returns the bound port.
     Expected<int> Bind(const std::string& host, int port);
@@ -27,18 +41,34 @@ class ApiServer {
     void Stop();
     httplib::Server& Raw() { return *server_; }
 
+    const std::string& public_url() const { return config_.public_url; }
+    Tracker& tracker() { return tracker_; }
+
   private:
-    ApiServer(DataDir dir, Catalog catalog, std::unique_ptr<httplib::Server> server);
+    ApiServer(DataDir dir, Catalog catalog, std::unique_ptr<httplib::Server> server,
+              ApiConfig config, std::uint64_t max_image_size);
     void Routes();
     void GetRoots(const httplib::Request& req, httplib::Response& res);
     void GetTimestamp(const httplib::Request& req, httplib::Response& res);
     void GetManifests(const httplib::Request& req, httplib::Response& res);
     void GetImage(const httplib::Request& req, httplib::Response& res);
+    void GetTorrent(const httplib::Request& req, httplib::Response& res);
+    void Announce(const httplib::Request& req, httplib::Response& res);
+    void PostRelease(const httplib::Request& req, httplib::Response& res,
+                     const httplib::ContentReader& reader);
 
     DataDir dir_;
     std::mutex catalog_mu_;
     Catalog catalog_;
     std::unique_ptr<httplib::Server> server_;
+    ApiConfig config_;
+    std::uint64_t max_image_size_;
+    Tracker tracker_;
+    std::string scheme_ = "http";
 };
+
+// Constant-time comparison of a presented bearer token with the expected one (both hashed
+// first, so neither the content nor the length leaks through timing).
+bool TokenMatches(const std::string& presented, const std::string& expected);
 
 }  // namespace fwchain::vendor

@@ -43,6 +43,9 @@ Expected<InitResult> Init(const InitOptions& opts) {
     if (opts.expires_days <= 0) {
         return Fail(Errc::kInvalid, "bad-expiry", "--expires-days must be positive");
     }
+    if (opts.max_image_size == 0) {
+        return Fail(Errc::kInvalid, "bad-size", "--max-image-size must be positive");
+    }
     if (opts.bits > 64) return Fail(Errc::kInvalid, "bad-bits", "--bits must be at most 64");
     FW_TRY(CheckFreshDir(opts.data_dir));
     const std::int64_t now = opts.now != 0 ? opts.now : NowSeconds();
@@ -100,7 +103,8 @@ Expected<InitResult> Init(const InitOptions& opts) {
     FW_TRY(WriteFileAtomic(dir.Genesis(), genesis.ToJson().dump(2) + "\n"));
 
     // config.json last: its presence is what marks the data dir as initialised.
-    VendorConfig cfg{opts.vendor, result.genesis_hash, kDefaultTimestampLifetime};
+    VendorConfig cfg{opts.vendor, result.genesis_hash, kDefaultTimestampLifetime,
+                     opts.max_image_size};
     FW_TRY(WriteFileAtomic(dir.Config(), cfg.ToJson().dump(2) + "\n"));
     return result;
 }

@@ -13,9 +13,10 @@ namespace fwchain::vendor {
 struct InitOptions {
     std::string data_dir;
     std::string vendor;
-    std::int64_t expires_days = 365;  // root metadata lifetime
-    std::uint32_t bits = 12;          // genesis / initial PoW difficulty
-    std::int64_t now = 0;             // 0 = the system clock
+    std::int64_t expires_days = 365;            // root metadata lifetime
+    std::uint32_t bits = 12;                    // genesis / initial PoW difficulty
+    std::uint64_t max_image_size = 1ull << 30;  // config.json max_image_size
+    std::int64_t now = 0;                       // 0 = the system clock
 };
 
 struct InitResult {

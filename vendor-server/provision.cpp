@@ -148,4 +148,55 @@ Expected<AdmitResult> AdmitGateway(const AdmitGatewayOptions& opts) {
     return result;
 }
 
+Expected<AdmitResult> Revoke(const RevokeOptions& opts) {
+    if (opts.device_id.empty() == opts.gateway.empty()) {
+        return Fail(Errc::kInvalid, "bad-subject", "give exactly one of --device or --gateway");
+    }
+    const bool device = !opts.device_id.empty();
+    const std::string subject = device ? opts.device_id : opts.gateway;
+    const std::string role = device ? "device" : "gateway";
+    FW_TRY(CheckName(role, subject));
+    const DataDir dir(opts.data_dir);
+    FW_ASSIGN(auto cfg, VendorConfig::Load(dir));
+    (void)cfg;
+    const std::int64_t now = opts.now != 0 ? opts.now : NowSeconds();
+    FW_ASSIGN(auto admission_key, LoadAdmissionKey(dir));
+    FW_ASSIGN(auto catalog, Catalog::Open(dir.Catalog()));
+    std::string key;
+    if (device) {
+        FW_ASSIGN(auto row, catalog.Device(subject));
+        if (!row)
+            return Fail(Errc::kNotFound, "unknown-device",
+                        "device " + subject + " was never provisioned here");
+        key = row->key;
+    } else {
+        FW_ASSIGN(auto gw_key, catalog.GatewayKey(subject));
+        if (!gw_key)
+            return Fail(Errc::kNotFound, "unknown-gateway",
+                        "gateway " + subject + " was never admitted here");
+        key = *gw_key;
+    }
+    FW_ASSIGN(bool revoked, catalog.Revoked(subject, role));
+    if (revoked)
+        return Fail(Errc::kConflict, "already-revoked",
+                    role + " " + subject + " is already revoked");
+    Tx tx;
+    tx.type = txtype::kRevoke;
+    tx.recipient = subject;
+    tx.time = now;
+    tx.nonce = RandomNonce();
+    tx.body = {{"key", key}, {"role", role}};
+    tx.SignWith(admission_key);
+    FW_TRY(catalog.Write([&]() -> Status {
+        FW_TRY(catalog.InsertRevocation(subject, role, key, tx.Id()));
+        return catalog.InsertOutbox(tx);
+    }));
+    AdmitResult result{subject, role, key, tx.Id(), std::nullopt};
+    if (!opts.ledger_url.empty()) {
+        FW_ASSIGN(auto report, SubmitOutbox(catalog, opts.ledger_url));
+        result.ledger = std::move(report);
+    }
+    return result;
+}
+
 }  // namespace fwchain::vendor

@@ -45,6 +45,18 @@ struct AdmitGatewayOptions {
 
 Expected<AdmitResult> AdmitGateway(const AdmitGatewayOptions& opts);
 
+struct RevokeOptions {
+    std::string data_dir;
+    std::string device_id;  // exactly one of device_id / gateway
+    std::string gateway;
+    std::string ledger_url;
+    std::int64_t now = 0;
+};
+
+// Submits a `revoke` tx (signed by the admission key) for an admitted device or gateway: the
+// ledger then refuses its reports (device) or its blocks (gateway). Revoking twice is refused.
+Expected<AdmitResult> Revoke(const RevokeOptions& opts);
+
 // The public key of a key file: either a full key file {"public":...} or a bare hex string.
 Expected<std::string> PublicKeyFromFile(const std::string& path);
 

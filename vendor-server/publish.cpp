@@ -1,5 +1,8 @@
 #include "vendor-server/publish.hpp"
 
+#include <filesystem>
+#include <system_error>
+
 #include "common/core/crypto.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/metadata.hpp"
@@ -10,6 +13,7 @@
 #include "vendor-server/git_source.hpp"
 #include "vendor-server/image_store.hpp"
 #include "vendor-server/metadata_store.hpp"
+#include "vendor-server/torrent.hpp"
 
 namespace fwchain::vendor {
 
@@ -23,6 +27,7 @@ Json PublishResult::ToJson() const {
            {"manifest", manifest_path},
            {"manifest_sha256", manifest_sha256},
            {"tx_id", tx_id},
+           {"torrent", {{"infohash_v1", infohash_v1}, {"infohash_v2", infohash_v2}}},
            {"timestamp_version", timestamp_version}};
     if (ledger) j["ledger"] = ledger->ToJson();
     return j;
@@ -37,23 +42,41 @@ std::string BaseName(const std::string& path) {
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-Status CheckOptions(const PublishOptions& opts) {
+}  // namespace
+
+Status CheckReleaseOptions(const PublishOptions& opts) {
     FW_TRY(CheckName("product", opts.product));
     if (opts.hardware.empty()) {
         return Fail(Errc::kInvalid, "no-hardware", "at least one --hardware is required");
     }
     for (const auto& hw : opts.hardware) FW_TRY(CheckName("hardware", hw));
-    if (opts.tag.empty()) return Fail(Errc::kInvalid, "bad-tag", "--tag is required");
-    if (opts.image.empty()) return Fail(Errc::kInvalid, "no-image", "--image is required");
-    if (opts.expires_days <= 0) {
-        return Fail(Errc::kInvalid, "bad-expiry", "--expires-days must be positive");
+    if (opts.expires_days <= 0 || opts.expires_days > 36500) {
+        return Fail(Errc::kInvalid, "bad-expiry", "--expires-days must be in 1..36500");
+    }
+    if (opts.rollout_percent != -1 && (opts.rollout_percent < 1 || opts.rollout_percent > 100)) {
+        return Fail(Errc::kInvalid, "bad-rollout", "--rollout-percent must be in 1..100");
+    }
+    if (opts.rollout_start < 0) {
+        return Fail(Errc::kInvalid, "bad-rollout", "--rollout-start must be a unix time");
+    }
+    if (opts.min_approvals > 100) {
+        return Fail(Errc::kInvalid, "bad-approvals", "--min-approvals must be at most 100");
     }
     return {};
 }
 
+namespace {
+
+Status CheckOptions(const PublishOptions& opts) {
+    FW_TRY(CheckReleaseOptions(opts));
+    if (opts.tag.empty()) return Fail(Errc::kInvalid, "bad-tag", "--tag is required");
+    if (opts.image.empty()) return Fail(Errc::kInvalid, "no-image", "--image is required");
+    return {};
+}
+
 // The semver of the release: --version, else the tag without its leading 'v'.
-Expected<SemVer> ReleaseVersion(const PublishOptions& opts) {
-    const std::string text = opts.version.empty() ? opts.tag : opts.version;
+Expected<SemVer> ReleaseVersion(const PublishOptions& opts, const std::string& tag) {
+    const std::string text = opts.version.empty() ? tag : opts.version;
     auto v = SemVer::Parse(text);
     if (!v) {
         return Fail(Errc::kInvalid, "bad-version",
@@ -91,11 +114,6 @@ Expected<PublishResult> Publish(const PublishOptions& opts) {
     FW_TRY(CheckOptions(opts));
     const DataDir dir(opts.data_dir);
     FW_ASSIGN(auto cfg, VendorConfig::Load(dir));
-    const std::int64_t now = opts.now != 0 ? opts.now : NowSeconds();
-    // One publisher at a time: the sequence is chosen here and signed into the manifest
-    // before the catalog transaction that records it.
-    FW_ASSIGN(auto lock, FileLock::Acquire(dir.PublishLock()));
-
     FW_ASSIGN(auto tag, ReadTag(opts.repo, opts.tag));
     if (!tag.annotated && !opts.allow_lightweight) {
         return Fail(Errc::kInvalid, "lightweight-tag",
@@ -103,10 +121,55 @@ Expected<PublishResult> Publish(const PublishOptions& opts) {
                         " is lightweight (no tagger, no notes); use an annotated tag or "
                         "--allow-lightweight");
     }
-    FW_ASSIGN(auto version, ReleaseVersion(opts));
+    ImageInput image;
+    if (opts.image.rfind(kTreePrefix, 0) == 0) {
+        const std::string path = opts.image.substr(kTreePrefix.size());
+        FW_ASSIGN(image.bytes, ReadTreeFile(opts.repo, opts.tag, path, cfg.max_image_size));
+        image.in_memory = true;
+        image.name = BaseName(path);
+    } else {
+        if (!opts.allow_dirty) FW_TRY(CheckWorkTreeClean(opts.repo, opts.image));
+        image.file = opts.image;
+        image.name = BaseName(opts.image);
+    }
+    return PublishFromSource(opts, tag, image);
+}
+
+Expected<PublishResult> PublishFromSource(const PublishOptions& opts, const TagInfo& tag,
+                                          const ImageInput& image) {
+    FW_TRY(CheckReleaseOptions(opts));
+    if (tag.tag.empty()) return Fail(Errc::kInvalid, "bad-tag", "the tag name is empty");
+    const DataDir dir(opts.data_dir);
+    FW_ASSIGN(auto cfg, VendorConfig::Load(dir));
+    const std::int64_t now = opts.now != 0 ? opts.now : NowSeconds();
+    FW_ASSIGN(auto version, ReleaseVersion(opts, tag.tag));
+    // Size limit before anything is written.
+    if (image.in_memory) {
+        if (image.bytes.size() > cfg.max_image_size) {
+            return Fail(Errc::kTooLarge, "image-too-large",
+                        "the image is " + std::to_string(image.bytes.size()) +
+                            " bytes, above the limit of " + std::to_string(cfg.max_image_size));
+        }
+    } else {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(image.file, ec);
+        if (ec) {
+            return Fail(Errc::kNotFound, "no-image",
+                        "cannot read image " + image.file + ": " + ec.message());
+        }
+        if (size > cfg.max_image_size) {
+            return Fail(Errc::kTooLarge, "image-too-large",
+                        image.file + " is " + std::to_string(size) + " bytes, above the limit of " +
+                            std::to_string(cfg.max_image_size) +
+                            " (max_image_size in config.json)");
+        }
+    }
+    // One publisher at a time: the sequence is chosen here and signed into the manifest
+    // before the catalog transaction that records it.
+    FW_ASSIGN(auto lock, FileLock::Acquire(dir.PublishLock()));
 
     FW_ASSIGN(auto catalog, Catalog::Open(dir.Catalog()));
-    FW_ASSIGN(std::uint64_t sequence, NextSequence(catalog, opts.product, opts.tag, version));
+    FW_ASSIGN(std::uint64_t sequence, NextSequence(catalog, opts.product, tag.tag, version));
 
     FW_ASSIGN(auto release_key, SigningKey::Load(dir.Key(kReleaseRole)));
     FW_ASSIGN(auto timestamp_key, SigningKey::Load(dir.Key(kTimestampRole)));
@@ -120,21 +183,25 @@ Expected<PublishResult> Publish(const PublishOptions& opts) {
     // Files first (image, manifest), catalog last: a crash in between leaves unreferenced
     // files, never a catalog row naming missing bytes. Rollback removes what this run created.
     Rollback rollback;
-    const bool from_tree = opts.image.rfind(kTreePrefix, 0) == 0;
-    std::string image_name;
-    Expected<StoredImage> stored = Fail(Errc::kInternal, "unset", "");
-    if (from_tree) {
-        const std::string path = opts.image.substr(kTreePrefix.size());
-        FW_ASSIGN(auto bytes, ReadTreeFile(opts.repo, opts.tag, path));
-        stored = StoreImageBytes(dir, bytes);
-        image_name = BaseName(path);
-    } else {
-        stored = StoreImageFile(dir, opts.image);
-        image_name = BaseName(opts.image);
-    }
+    const std::string image_name = image.name;
+    Expected<StoredImage> stored =
+        image.in_memory ? StoreImageBytes(dir, image.bytes) : StoreImageFile(dir, image.file);
     if (!stored) return Fail(stored.error());
     if (stored->created) rollback.RemoveOnFailure(stored->path);
     if (stored->size == 0) return Fail(Errc::kInvalid, "empty-image", "the image is empty");
+    if (stored->size > cfg.max_image_size) {  // the file grew between the check and the copy
+        return Fail(Errc::kTooLarge, "image-too-large", "the image is above the size limit");
+    }
+
+    // The torrent (hybrid v1+v2, named by the image hash) is made once per image; its
+    // infohashes go into the signed manifest so a gateway can trust what the swarm hands it.
+    FW_TRY(MakeDirs(dir.TorrentsDir()));
+    FW_ASSIGN(auto torrent, MakeTorrent(dir.ImagesDir(), stored->sha256));
+    const std::string torrent_path = dir.Torrent(stored->sha256);
+    if (!FileExists(torrent_path)) {
+        rollback.RemoveOnFailure(torrent_path);
+        FW_TRY(WriteFileAtomic(torrent_path, torrent.bytes));
+    }
 
     Json signed_doc = {
         {"type", "release"},
@@ -152,7 +219,13 @@ Expected<PublishResult> Publish(const PublishOptions& opts) {
           {"notes", tag.notes}}},
         {"created", now},
         {"expires", now + opts.expires_days * kDay},
+        {"torrent", {{"infohash_v1", torrent.infohash_v1}, {"infohash_v2", torrent.infohash_v2}}},
     };
+    if (opts.rollout_percent != -1) {
+        signed_doc["rollout"] = {{"percent", opts.rollout_percent},
+                                 {"start", opts.rollout_start != 0 ? opts.rollout_start : now}};
+    }
+    if (opts.min_approvals > 0) signed_doc["min_approvals"] = opts.min_approvals;
     Envelope manifest = SignDocument(std::move(signed_doc), {&release_key});
     FW_TRY(MakeDirs(dir.ManifestsDir(opts.product)));
     const std::string manifest_path = dir.ManifestFile(opts.product, sequence);
@@ -175,7 +248,7 @@ Expected<PublishResult> Publish(const PublishOptions& opts) {
     row.product = opts.product;
     row.sequence = sequence;
     row.version = version.ToString();
-    row.tag = opts.tag;
+    row.tag = tag.tag;
     row.commit = tag.commit;
     row.repo = tag.repo;
     row.image_sha256 = stored->sha256;
@@ -197,6 +270,7 @@ Expected<PublishResult> Publish(const PublishOptions& opts) {
     FW_TRY(catalog.Write([&]() -> Status {
         FW_TRY(catalog.InsertRelease(row));
         FW_TRY(catalog.InsertOutbox(tx));
+        FW_TRY(catalog.InsertTorrent(stored->sha256, torrent.infohash_v1, torrent.infohash_v2));
         FW_ASSIGN(auto latest, catalog.LatestSequences());
         timestamp_written = true;
         FW_ASSIGN(ts, WriteTimestamp(dir, latest, timestamp_key, now, cfg.timestamp_lifetime));
@@ -214,6 +288,8 @@ Expected<PublishResult> Publish(const PublishOptions& opts) {
     result.manifest_path = manifest_path;
     result.manifest_sha256 = row.manifest_sha256;
     result.tx_id = row.tx_id;
+    result.infohash_v1 = torrent.infohash_v1;
+    result.infohash_v2 = torrent.infohash_v2;
     result.timestamp_version = ts.version;
     if (!opts.ledger_url.empty()) {
         FW_ASSIGN(auto report, SubmitOutbox(catalog, opts.ledger_url));

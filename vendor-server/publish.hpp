@@ -8,6 +8,7 @@
 
 #include "common/core/expected.hpp"
 #include "common/core/json.hpp"
+#include "vendor-server/git_source.hpp"
 #include "vendor-server/outbox.hpp"
 
 namespace fwchain::vendor {
@@ -21,7 +22,11 @@ struct PublishOptions {
     std::vector<std::string> hardware;
     std::string version;  // default: the tag without a leading 'v'
     bool allow_lightweight = false;
+    bool allow_dirty = false;         // accept an image file from a work tree with changes
     std::int64_t expires_days = 365;  // manifest lifetime
+    int rollout_percent = -1;         // -1 = no rollout field (everyone at once)
+    std::int64_t rollout_start = 0;   // 0 = now
+    std::uint32_t min_approvals = 0;  // 0 = no min_approvals field
     std::string ledger_url;           // submit the outbox right away when set
     std::int64_t now = 0;             // 0 = the system clock
 };
@@ -36,12 +41,31 @@ struct PublishResult {
     std::string manifest_path;
     std::string manifest_sha256;
     std::string tx_id;
+    std::string infohash_v1;
+    std::string infohash_v2;
     std::uint64_t timestamp_version = 0;
     std::optional<SubmitReport> ledger;  // when ledger_url was given
 
     Json ToJson() const;
 };
 
+// Reads the tag (and the image from the tagged tree or a file) from opts.repo, then publishes.
 Expected<PublishResult> Publish(const PublishOptions& opts);
+
+// The image of a release: a file, or bytes already in memory (from a Git tree).
+struct ImageInput {
+    std::string file;
+    std::string bytes;
+    bool in_memory = false;
+    std::string name;  // image.name in the manifest
+};
+
+// Publishes a release whose source was read elsewhere (the admin upload API: CI read the tag
+// on its side). opts.repo/tag/image/allow_* are ignored; the tag name comes from source.tag.
+Expected<PublishResult> PublishFromSource(const PublishOptions& opts, const TagInfo& source,
+                                          const ImageInput& image);
+
+// Checks of PublishOptions that need no data dir (product, hardware, rollout...).
+Status CheckReleaseOptions(const PublishOptions& opts);
 
 }  // namespace fwchain::vendor

@@ -2,10 +2,12 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <mutex>
@@ -21,19 +23,43 @@ namespace fwchain::vendor {
 
 Expected<Maintainer> Maintainer::Create(const DataDir& dir, std::string ledger_url) {
     FW_ASSIGN(auto cfg, VendorConfig::Load(dir));
+    // Fail at start, not on the first tick, when the key is missing or has loose permissions.
     FW_ASSIGN(auto key, SigningKey::Load(dir.Key(kTimestampRole)));
+    (void)key;
     FW_ASSIGN(auto catalog, Catalog::Open(dir.Catalog()));
-    return Maintainer(dir, std::move(cfg), std::move(catalog), std::move(key),
-                      std::move(ledger_url));
+    return Maintainer(dir, std::move(cfg), std::move(catalog), std::move(ledger_url));
 }
 
-Maintainer::Maintainer(DataDir dir, VendorConfig cfg, Catalog catalog, SigningKey timestamp_key,
-                       std::string ledger_url)
+Maintainer::Maintainer(DataDir dir, VendorConfig cfg, Catalog catalog, std::string ledger_url)
     : dir_(std::move(dir)),
       cfg_(std::move(cfg)),
       catalog_(std::move(catalog)),
-      timestamp_key_(std::move(timestamp_key)),
       ledger_url_(std::move(ledger_url)) {}
+
+Expected<std::string> LoadAdminToken(const std::string& file) {
+    std::string token;
+    if (!file.empty()) {
+        struct stat st {};
+        if (::stat(file.c_str(), &st) != 0) {
+            return Fail(Errc::kNotFound, "no-token-file", "cannot read " + file);
+        }
+        if ((st.st_mode & 077) != 0) {
+            return Fail(Errc::kUnauthorized, "token-file-mode",
+                        file + " is readable by group or others; chmod 600 it");
+        }
+        FW_ASSIGN(token, ReadFile(file, 4096));
+    } else if (const char* env = std::getenv("FWCHAIN_ADMIN_TOKEN"); env != nullptr) {
+        token = env;
+    }
+    while (!token.empty() &&
+           (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+        token.pop_back();
+    }
+    if (!token.empty() && token.size() < 16) {
+        return Fail(Errc::kInvalid, "weak-token", "the admin token must be at least 16 characters");
+    }
+    return token;
+}
 
 Status Maintainer::Tick(std::int64_t now) {
     Status outbox_status;
@@ -59,7 +85,9 @@ Status Maintainer::Tick(std::int64_t now) {
             }
         }
     }
-    auto refreshed = RefreshTimestamp(dir_, catalog_, timestamp_key_, now, cfg_.timestamp_lifetime);
+    auto key = SigningKey::Load(dir_.Key(kTimestampRole));
+    if (!key) return Fail(Context(key.error(), "timestamp key"));
+    auto refreshed = RefreshTimestamp(dir_, catalog_, *key, now, cfg_.timestamp_lifetime);
     if (!refreshed) return Fail(Context(refreshed.error(), "timestamp"));
     if (*refreshed) spdlog::info("timestamp re-signed");
     return outbox_status;
@@ -85,11 +113,25 @@ Status Serve(const ServeOptions& opts) {
     const DataDir dir(opts.data_dir);
     FW_ASSIGN(auto hp, http::ParseHostPort(opts.listen));
     FW_ASSIGN(auto maintainer, Maintainer::Create(dir, opts.ledger_url));
-    FW_ASSIGN(auto api, ApiServer::Create(dir));
+    ApiConfig api_cfg;
+    api_cfg.public_url = opts.public_url;
+    api_cfg.tracker_interval = opts.tracker_interval;
+    FW_ASSIGN(api_cfg.admin_token, LoadAdminToken(opts.admin_token_file));
+    api_cfg.tls_cert = opts.tls_cert;
+    api_cfg.tls_key = opts.tls_key;
+    http::ServerOptions server_opts;
+    // libtorrent pipelines web-seed requests and httplib does not support pipelining: one
+    // request per connection avoids the ~5 s stalls (CONVENTIONS.md). Gateways poll this
+    // server rarely, so the lost keep-alive costs nothing that matters.
+    server_opts.keep_alive_max = 1;
+    server_opts.threads = 32;
+    server_opts.read_timeout_s = 60;  // admin uploads of large images
+    FW_ASSIGN(auto api, ApiServer::Create(dir, server_opts, api_cfg));
     FW_ASSIGN(int port, api->Bind(hp.first, hp.second));
     // Tests and scripts parse this line; flush so it is seen before anything else happens.
     std::cout << "listening on " << hp.first << ":" << port << std::endl;
-    spdlog::info("serving {} on {}:{}", dir.Root(), hp.first, port);
+    spdlog::info("serving {} on {}:{} (public URL {}, admin API {})", dir.Root(), hp.first, port,
+                 api->public_url(), api_cfg.admin_token.empty() ? "off" : "on");
     if (opts.ledger_url.empty()) spdlog::warn("no --ledger: outbox txs are not delivered");
 
     std::atomic<bool> stopping{false};

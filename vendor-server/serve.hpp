@@ -16,17 +16,17 @@ class Maintainer {
   public:
     static Expected<Maintainer> Create(const DataDir& dir, std::string ledger_url);
     // Submits the outbox (when a ledger is configured) and re-signs the timestamp when it is
-    // past half its lifetime or out of date with the catalog. Failures are returned after the
-    // other half of the work ran, so a ledger outage does not stop timestamp refreshes.
+    // past half its lifetime or out of date with the catalog. The timestamp key is read on
+    // each re-signing, so a `rotate-key --role timestamp` takes effect without a restart. Failures
+    // are returned after the other half of the work ran, so a ledger outage does not stop timestamp
+    // refreshes.
     Status Tick(std::int64_t now);
 
   private:
-    Maintainer(DataDir dir, VendorConfig cfg, Catalog catalog, SigningKey timestamp_key,
-               std::string ledger_url);
+    Maintainer(DataDir dir, VendorConfig cfg, Catalog catalog, std::string ledger_url);
     DataDir dir_;
     VendorConfig cfg_;
     Catalog catalog_;
-    SigningKey timestamp_key_;
     std::string ledger_url_;
     std::string last_network_error_;
 };
@@ -35,7 +35,16 @@ struct ServeOptions {
     std::string data_dir;
     std::string listen = "127.0.0.1:7410";
     std::string ledger_url;
+    std::string public_url;        // web seed / tracker base URL; default http(s)://LISTEN
+    std::string admin_token_file;  // enables the admin API; mode 0600, one line
+    std::string tls_cert;          // PEM; with tls_key: HTTPS
+    std::string tls_key;
+    std::int64_t tracker_interval = 1800;
 };
+
+// The admin token: from `file` (must not be readable by group/others), else from the
+// FWCHAIN_ADMIN_TOKEN environment variable, else "" (admin API off). Trailing newline trimmed.
+Expected<std::string> LoadAdminToken(const std::string& file);
 
 // Blocks until SIGTERM/SIGINT. Prints "listening on HOST:PORT" on stdout once bound.
 Status Serve(const ServeOptions& opts);

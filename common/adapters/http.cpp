@@ -13,6 +13,12 @@ namespace fwchain::http {
 
 std::unique_ptr<httplib::Server> MakeServer(const ServerOptions& opts) {
     auto server = std::make_unique<httplib::Server>();
+    ConfigureServer(*server, opts);
+    return server;
+}
+
+void ConfigureServer(httplib::Server& server_ref, const ServerOptions& opts) {
+    httplib::Server* server = &server_ref;
     // httplib defaults are wrong for us: Nagle costs ~70x in req/s, and one pool thread is held
     // per keep-alive connection, so the pool must cover the expected connections.
     server->set_tcp_nodelay(true);
@@ -48,7 +54,6 @@ std::unique_ptr<httplib::Server> MakeServer(const ServerOptions& opts) {
                                                  : "error";
         SendError(res, res.status, reason, "HTTP " + std::to_string(res.status));
     });
-    return server;
 }
 
 Expected<int> Bind(httplib::Server& server, const std::string& host, int port) {

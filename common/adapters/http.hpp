@@ -23,6 +23,8 @@ struct ServerOptions {
 };
 
 std::unique_ptr<httplib::Server> MakeServer(const ServerOptions& opts);
+// Applies the same settings to a server made elsewhere (an httplib::SSLServer).
+void ConfigureServer(httplib::Server& server, const ServerOptions& opts);
 
 // Binds host:port (port 0 = any free port) and returns the bound port, or an error.
 Expected<int> Bind(httplib::Server& server, const std::string& host, int port);

@@ -1,0 +1,23 @@
+#pragma once
+// `vendor-server publish --server URL --token T`: CI reads the tag and the image on its side
+// (libgit2) and uploads both to a running server's admin API (POST /v1/admin/releases,
+// multipart: `meta` JSON + `image`), which signs and records the release. The release key never
+// leaves the server.
+#include <string>
+
+#include "common/core/expected.hpp"
+#include "common/core/json.hpp"
+#include "vendor-server/publish.hpp"
+
+namespace fwchain::vendor {
+
+struct UploadOptions {
+    std::string server_url;  // http(s)://host:port
+    std::string token;       // bearer token
+    std::string ca_cert;     // PEM file to verify an https server (default: system CAs)
+};
+
+// Returns the server's answer (the PublishResult JSON). opts.data_dir is not used.
+Expected<Json> PublishToServer(const PublishOptions& opts, const UploadOptions& up);
+
+}  // namespace fwchain::vendor

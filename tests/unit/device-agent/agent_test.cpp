@@ -738,5 +738,63 @@ TEST_F(AgentTest, MissingStateDirIsAnError) {
     EXPECT_EQ(Cli({"status", "--state", tmp_.path() + "/nope"}), 1);
 }
 
+// Slow retrieval: a gateway that keeps the connection alive with a trickle never trips the stall
+// timeout, so the minimum rate must end the attempt; the bytes received stay for a resume.
+TEST_F(AgentTest, TrickleBelowTheMinimumRateIsSlowRetrieval) {
+    const Image image = MakeImage(200000, 18);
+    Offer(image, 1, "1.1.0");
+    gw_.SetImageMode(ImageMode::kTrickle);
+    BootOptions o = Opts();
+    o.fetch.stall_timeout_s = 30;
+    o.fetch.min_rate = 100000;
+    o.fetch.min_rate_window_s = 1;
+    BootResult r = Boot(o);
+    EXPECT_EQ(r.outcome, Outcome::kFailed);
+    EXPECT_EQ(r.reason, "slow-retrieval") << r.message;
+    EXPECT_EQ(State().phase, Phase::kDownloading);  // resumable
+    const std::uint64_t kept = FileSize(dir_ + "/slots/b.img");
+    EXPECT_GT(kept, 0u);
+    ASSERT_EQ(gw_.Reports().size(), 1u);
+    EXPECT_EQ(gw_.Reports()[0].state, "failed");
+    EXPECT_EQ(gw_.Reports()[0].body["reason"], "slow-retrieval");
+
+    gw_.SetImageMode(ImageMode::kNormal);
+    BootResult again = Boot(o);
+    ASSERT_EQ(again.outcome, Outcome::kRebootPending) << again.reason << ": " << again.message;
+    EXPECT_EQ(gw_.ImageRanges().back(), "bytes=" + std::to_string(kept) + "-");
+    EXPECT_EQ(SlotContent("b"), image.bytes);
+}
+
+// Transient failures are retried with backoff within one boot; the attempts are bounded.
+TEST_F(AgentTest, ServerErrorsAreRetriedUpToTheAttemptLimit) {
+    const Image image = MakeImage(30000, 19);
+    Offer(image, 1, "1.1.0");
+    gw_.SetImage(image.sha256, image.bytes);
+    gw_.SetImageMode(ImageMode::kCutOnce, 1000);
+    BootOptions o = Opts();
+    o.fetch.max_attempts = 1;
+    EXPECT_EQ(Boot(o).reason, "download-failed");  // one attempt only: the cut ends it
+    EXPECT_EQ(gw_.ImageRanges().size(), 1u);
+    gw_.SetImageMode(ImageMode::kCutOnce, 2000);
+    o.fetch.max_attempts = 3;
+    o.fetch.backoff_initial = std::chrono::milliseconds(1);
+    BootResult r = Boot(o);
+    ASSERT_EQ(r.outcome, Outcome::kRebootPending) << r.reason << ": " << r.message;
+    EXPECT_EQ(gw_.ImageRanges().size(), 3u);  // the resume, cut again, then the rest
+}
+
+TEST_F(AgentTest, AHangingHealthCheckTimesOutAndRollsBack) {
+    Offer(MakeImage(5000, 20), 1, "1.1.0");
+    ASSERT_EQ(Boot().outcome, Outcome::kRebootPending);
+    BootOptions o = Opts();
+    o.health_check = "sleep 600";
+    o.health_check_timeout_s = 1;
+    BootResult r = Boot(o);
+    ASSERT_EQ(r.outcome, Outcome::kRolledBack) << r.reason << ": " << r.message;
+    EXPECT_EQ(r.reason, "health-check-failed");
+    EXPECT_NE(r.message.find("timed out"), std::string::npos) << r.message;
+    EXPECT_EQ(State().installed.version, "0.0.0");
+}
+
 }  // namespace
 }  // namespace fwchain::device

@@ -48,6 +48,17 @@ void DeviceApi::HandleCheck(const httplib::Request& req, httplib::Response& res)
         http::SendError(res, 503, "not-ready", "the gateway has not synced with its vendor yet");
         return;
     }
+    auto proof = body->find("ledger_proof");
+    if (proof != body->end() && proof->is_boolean() && proof->get<bool>()) {
+        std::uint64_t checkpoint = 0;
+        if (auto cp = GetObject(*body, "ledger_checkpoint")) {
+            checkpoint = GetUint(**cp, "height") ? *GetUint(**cp, "height") : 0;
+        }
+        res.set_content(
+            index->AnswerWithProof(*product, *hardware, *sequence, *root_version, checkpoint),
+            "application/json");
+        return;
+    }
     // Copies a pre-serialised answer: no disk, ledger or signature work on this path.
     res.set_content(index->Answer(*product, *hardware, *sequence, *root_version),
                     "application/json");

@@ -10,6 +10,7 @@
 #include "common/adapters/log.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/tx.hpp"
+#include "ledger/primitives/block.hpp"
 
 namespace fwchain::gateway {
 
@@ -92,7 +93,7 @@ Status Poller::SyncVendor() {
     return result;
 }
 
-Expected<std::uint32_t> Poller::Confirmations(const Release& r) {
+Expected<Poller::LedgerRecord> Poller::FindOnLedger(const Release& r) {
     FW_ASSIGN(auto ledger, http::Client::For(cfg_.ledger_url));
     FW_ASSIGN(Json answer,
               ledger.GetJson("/v1/search?type=release&product=" + r.product + "&limit=1000"));
@@ -108,9 +109,59 @@ Expected<std::uint32_t> Poller::Confirmations(const Release& r) {
         // so a lying ledger node cannot make a forged record count.
         auto sender = PublicKeyFromHex(tx->sender);
         if (!sender || !trust_.root().HasRoleKey("release", *sender)) continue;
-        return static_cast<std::uint32_t>(item.value("confirmations", 0));
+        LedgerRecord rec;
+        rec.confirmations = item.value("confirmations", 0u);
+        if (rec.confirmations == 0) return rec;
+        // The Merkle path devices may ask for (require_ledger_proof).
+        FW_ASSIGN(Json status, ledger.GetJson("/v1/tx/" + tx->Id()));
+        if (status["height"].is_number_unsigned() && status["proof"].is_array()) {
+            rec.proof_part =
+                Json{{"tx", *tx_json}, {"height", status["height"]}, {"proof", status["proof"]}};
+        }
+        return rec;
     }
-    return 0u;
+    return LedgerRecord{};
+}
+
+Status Poller::SyncHeaders() {
+    FW_ASSIGN(auto ledger, http::Client::For(cfg_.ledger_url));
+    constexpr std::size_t kBatch = 2000;
+    constexpr std::size_t kReorgStep = 64;
+    for (;;) {
+        FW_ASSIGN(Json answer,
+                  ledger.GetJson("/v1/headers?from=" + std::to_string(headers_.size()) +
+                                     "&count=" + std::to_string(kBatch),
+                                 64 << 20));
+        FW_ASSIGN(const Json* list, GetArray(answer, "headers"));
+        bool relinked = false;
+        for (const auto& h : *list) {
+            auto hex = GetString(h, "header");
+            auto bytes = hex ? FromHex(*hex) : std::nullopt;
+            if (!bytes || bytes->size() != ledger::kHeaderSize) {
+                return Fail(Errc::kInvalid, "bad-header", "the ledger sent a malformed header");
+            }
+            auto header = ledger::BlockHeader::Deserialize(bytes->data());
+            if (header.height != headers_.size()) {
+                return Fail(Errc::kInvalid, "bad-header", "the ledger sent headers out of order");
+            }
+            if (!header_hashes_.empty() && header.prev_hash != header_hashes_.back()) {
+                // The ledger reorganised below our tip: forget a stretch and fetch again.
+                std::size_t keep =
+                    header_hashes_.size() > kReorgStep ? header_hashes_.size() - kReorgStep : 0;
+                headers_.resize(keep);
+                header_hashes_.resize(keep);
+                relinked = true;
+                break;
+            }
+            headers_.push_back(*hex);
+            header_hashes_.push_back(header.Hash());
+        }
+        if (!relinked && list->size() < kBatch) break;
+    }
+    if (!published_headers_ || *published_headers_ != headers_) {
+        published_headers_ = std::make_shared<const HeaderChain>(headers_);
+    }
+    return {};
 }
 
 Status Poller::Download(const Release& r) {
@@ -165,23 +216,25 @@ Status Poller::Download(const Release& r) {
 }
 
 Status Poller::AdvanceReleases() {
-    Status result;
+    Status result = SyncHeaders();
+    if (!result) spdlog::warn("ledger headers: {}", result.error().ToString());
     for (const auto& [product, by_seq] : trust_.releases()) {
         if (by_seq.empty()) continue;
         // Only the newest release of a product matters to devices (they never go back).
         const Release& r = by_seq.rbegin()->second;
         const std::string hash = r.ManifestHash();
         if (offered_.count(hash)) continue;
-        auto confirmations = Confirmations(r);
-        if (!confirmations) {
-            result = Fail(confirmations.error());
+        auto record = FindOnLedger(r);
+        if (!record) {
+            result = Fail(record.error());
             continue;
         }
-        if (*confirmations < cfg_.confirmations) {
+        if (record->confirmations < cfg_.confirmations) {
             spdlog::info("release {} {} has {}/{} ledger confirmations", r.product, r.version,
-                         *confirmations, cfg_.confirmations);
+                         record->confirmations, cfg_.confirmations);
             continue;
         }
+        ledger_proofs_[hash] = record->proof_part;
         if (!cache_.Has(r.image.sha256)) {
             Status st = Download(r);
             if (!st) {
@@ -203,7 +256,9 @@ void Poller::PublishIndex() {
     for (const auto& [product, by_seq] : trust_.releases()) {
         for (auto it = by_seq.rbegin(); it != by_seq.rend(); ++it) {
             if (!offered_.count(it->second.ManifestHash())) continue;
-            offers.push_back(Offer{product, it->second.hardware, it->first, it->second.envelope});
+            auto proof = ledger_proofs_.find(it->second.ManifestHash());
+            offers.push_back(Offer{product, it->second.hardware, it->first, it->second.envelope,
+                                   proof == ledger_proofs_.end() ? Json(nullptr) : proof->second});
             break;
         }
     }

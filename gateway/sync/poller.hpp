@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -43,16 +44,26 @@ class Poller {
     void PublishIndex();
 
   private:
+    struct LedgerRecord {
+        std::uint32_t confirmations = 0;
+        Json proof_part = nullptr;  // {"tx","height","proof"} once mined
+    };
+
     Status SyncVendor();
     Status AdvanceReleases();  // confirmations, downloads
-    Expected<std::uint32_t> Confirmations(const Release& r);
+    Expected<LedgerRecord> FindOnLedger(const Release& r);
+    Status SyncHeaders();
     Status Download(const Release& r);
 
     PollerConfig cfg_;
     TrustStore& trust_;
     ContentCache& cache_;
     Publish publish_;
-    std::set<std::string> offered_;  // manifest hashes that are confirmed and cached
+    std::set<std::string> offered_;              // manifest hashes that are confirmed and cached
+    std::map<std::string, Json> ledger_proofs_;  // manifest hash -> {"tx","height","proof"}
+    HeaderChain headers_;
+    std::vector<Hash256> header_hashes_;
+    std::shared_ptr<const HeaderChain> published_headers_;  // copied only when headers change
 
     std::mutex mu_;
     std::condition_variable cv_;

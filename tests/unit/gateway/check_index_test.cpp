@@ -61,3 +61,39 @@ TEST(CheckIndex, SendsOnlyTheRootsTheDeviceLacks) {
 
 }  // namespace
 }  // namespace fwchain::gateway
+
+namespace fwchain::gateway {
+namespace {
+
+TEST(CheckIndex, ProofAnswersCarryTheReleaseTxAndHeadersFromTheCheckpoint) {
+    test::TestVendor v;
+    auto headers = std::make_shared<HeaderChain>();
+    for (int h = 0; h < 10; ++h) headers->push_back(std::string(272, static_cast<char>('0' + h)));
+    Json ledger = {{"tx", {{"type", "release"}}}, {"height", 4}, {"proof", Json::array()}};
+    CheckIndex index("gw", {v.RootV(1, v.root_key)}, v.Timestamp(1, {{"cam", 1}}),
+                     {Offer{"cam", {"rev-b"}, 1, v.Release("cam", 1, {"rev-b"}, kSha), ledger}},
+                     headers);
+    struct Case {
+        std::uint64_t checkpoint;
+        std::size_t first_height;
+    } cases[] = {{0, 1}, {2, 3}, {3, 4}, {6, 4}, {9, 4}};
+    for (const auto& c : cases) {
+        auto answer = ParseJson(index.AnswerWithProof("cam", "rev-b", 0, 1, c.checkpoint));
+        ASSERT_TRUE(answer) << answer.error().ToString();
+        const Json& l = (*answer)["ledger"];
+        EXPECT_EQ(l["height"], 4);
+        EXPECT_EQ(l["tx"]["type"], "release");
+        ASSERT_EQ(l["headers"].size(), 10 - c.first_height) << "checkpoint " << c.checkpoint;
+        EXPECT_EQ(l["headers"][0], (*headers)[c.first_height]);
+        EXPECT_TRUE((*answer)["manifest"].is_object());
+        EXPECT_EQ(Canonical(*answer), index.AnswerWithProof("cam", "rev-b", 0, 1, c.checkpoint));
+    }
+    // Nothing newer than the device: no manifest and no proof.
+    auto none = ParseJson(index.AnswerWithProof("cam", "rev-b", 1, 1, 0));
+    ASSERT_TRUE(none);
+    EXPECT_TRUE((*none)["manifest"].is_null());
+    EXPECT_FALSE(none->contains("ledger"));
+}
+
+}  // namespace
+}  // namespace fwchain::gateway

@@ -183,6 +183,14 @@ int RunCli(int argc, char** argv) {
     node->add_option("--key", node_opts.key_file, "miner key file");
     node->add_option("--mining-threads", node_opts.mining_threads, "miner threads")
         ->check(CLI::Range(1u, 256u));
+    node->add_option("--peer", node_opts.peers, "peer node URL (repeatable)");
+    node->add_option("--advertise", node_opts.advertise,
+                     "our URL as peers should reach it (default http://LISTEN)");
+    node->add_option("--sync-interval-ms", node_opts.sync_interval_ms,
+                     "how often to compare tips with peers")
+        ->check(CLI::Range(50u, 3600000u));
+    node->add_option("--ban-seconds", node_opts.ban_seconds,
+                     "how long a peer that sent invalid data is ignored");
     node->add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 

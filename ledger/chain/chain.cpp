@@ -427,6 +427,12 @@ Expected<SearchPage> Chain::Search(const SearchQuery& q) {
     return store_->Search(q);
 }
 
+Expected<StatusReport> Chain::FleetStatus(const std::string& product, std::size_t limit,
+                                          const std::string& cursor) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->FleetStatus(product, limit, cursor);
+}
+
 Expected<std::vector<KeyRecord>> Chain::Registry(const std::string& role_filter) {
     std::lock_guard<std::mutex> lock(mu_);
     return store_->Registry(role_filter);

@@ -71,6 +71,8 @@ class Chain {
     Expected<BlockInfo> Tip();
     Expected<std::optional<TxStatus>> GetTx(const std::string& id);
     Expected<SearchPage> Search(const SearchQuery& q);
+    Expected<StatusReport> FleetStatus(const std::string& product, std::size_t limit,
+                                       const std::string& cursor);
     Expected<std::vector<KeyRecord>> Registry(const std::string& role_filter);
     Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex);
     Expected<std::optional<std::string>> BlockJson(const std::string& hash_hex);

@@ -573,6 +573,55 @@ Expected<SearchPage> ChainStore::Search(const SearchQuery& q) {
     return page;
 }
 
+Expected<StatusReport> ChainStore::FleetStatus(const std::string& product, std::size_t limit,
+                                               const std::string& cursor) {
+    StatusReport r;
+    r.product = product;
+    // Per device the newest installed report: SQLite returns the bare columns of the row that
+    // holds MAX() (a block holds < 4096 txs, so height * 4096 + idx orders the chain).
+    const std::string latest =
+        "SELECT recipient, ver, MAX(height * 4096 + idx) AS pos, height, time FROM txs "
+        "WHERE type = 'update' AND product = ?1 AND state = 'installed' GROUP BY recipient";
+    {
+        FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT ver, COUNT(*) FROM (" + latest +
+                                           ") GROUP BY ver ORDER BY ver"));
+        s.Bind(1, product);
+        while (true) {
+            FW_ASSIGN(bool row, s.Step());
+            if (!row) break;
+            const auto n = I2U(s.Int(1));
+            r.versions[s.Text(0)] = n;
+            r.devices += n;
+        }
+    }
+    {
+        FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT ver, COUNT(*) FROM txs WHERE type = 'update' "
+                                           "AND product = ? AND state IN ('failed', "
+                                           "'rolled-back') GROUP BY ver"));
+        s.Bind(1, product);
+        while (true) {
+            FW_ASSIGN(bool row, s.Step());
+            if (!row) break;
+            r.failures[s.Text(0)] = I2U(s.Int(1));
+        }
+    }
+    if (limit > 0) {
+        FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT recipient, ver, height, time FROM (" + latest +
+                                           ") WHERE recipient > ?2 ORDER BY recipient LIMIT ?3"));
+        s.Bind(1, product).Bind(2, cursor).Bind(3, static_cast<std::int64_t>(limit + 1));
+        while (true) {
+            FW_ASSIGN(bool row, s.Step());
+            if (!row) break;
+            if (r.latest.size() == limit) {
+                r.next_cursor = r.latest.back().device;
+                break;
+            }
+            r.latest.push_back(DeviceVersion{s.Text(0), s.Text(1), I2U(s.Int(2)), s.Int(3)});
+        }
+    }
+    return r;
+}
+
 Expected<std::optional<std::uint64_t>> ChainStore::LatestReleaseHeight() {
     FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT height FROM txs WHERE type = 'release' "
                                        "ORDER BY height DESC LIMIT 1"));

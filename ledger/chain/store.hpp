@@ -4,6 +4,7 @@
 // either the whole block or none of it.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,22 @@ struct SearchPage {
 
 inline constexpr std::size_t kMaxSearchLimit = 1000;
 
+// GET /v1/status: the fleet of one product as the main chain records it.
+struct DeviceVersion {
+    std::string device;
+    std::string ver;  // latest installed
+    std::uint64_t height = 0;
+    std::int64_t time = 0;
+};
+struct StatusReport {
+    std::string product;
+    std::uint64_t devices = 0;                      // devices with an installed report
+    std::map<std::string, std::uint64_t> versions;  // latest installed version -> devices
+    std::map<std::string, std::uint64_t> failures;  // version -> failed/rolled-back reports
+    std::vector<DeviceVersion> latest;              // one page, by device id
+    std::optional<std::string> next_cursor;         // device id to continue after
+};
+
 class ChainStore {
   public:
     // Opens (creating) the database and applies the schema migrations.
@@ -97,6 +114,10 @@ class ChainStore {
     Expected<bool> HasTx(const std::string& id);
     Expected<std::vector<std::string>> BlockTxIds(const std::string& block_hash);
     Expected<SearchPage> Search(const SearchQuery& q);
+    // Latest installed version per device of `product` (a page of `limit` devices after
+    // `cursor`), counts per version and failures.
+    Expected<StatusReport> FleetStatus(const std::string& product, std::size_t limit,
+                                       const std::string& cursor);
     // Height of the newest release tx on the main chain.
     Expected<std::optional<std::uint64_t>> LatestReleaseHeight();
 

@@ -74,6 +74,21 @@ Json KeyRecordToJson(const KeyRecord& k) {
                 {"revoked", k.revoked}};
 }
 
+Json StatusReportToJson(const StatusReport& r) {
+    Json latest = Json::array();
+    for (const auto& d : r.latest) {
+        latest.push_back(
+            Json{{"device", d.device}, {"ver", d.ver}, {"height", d.height}, {"time", d.time}});
+    }
+    Json out{{"product", r.product},
+             {"devices", r.devices},
+             {"versions", Json(r.versions)},
+             {"failures", Json(r.failures)},
+             {"latest", std::move(latest)}};
+    out["next_cursor"] = r.next_cursor ? Json(*r.next_cursor) : Json(nullptr);
+    return out;
+}
+
 Expected<SearchQuery> SearchQueryFromParams(const std::multimap<std::string, std::string>& params) {
     SearchQuery q;
     auto get = [&](const char* name) -> std::string {
@@ -104,9 +119,10 @@ Expected<SearchQuery> SearchQueryFromParams(const std::multimap<std::string, std
 
 struct ApiServer::Impl {
     Chain& chain;
+    ApiOptions opts;
     std::unique_ptr<httplib::Server> server;
 
-    Impl(Chain& c, const ApiOptions& opts) : chain(c) {
+    Impl(Chain& c, const ApiOptions& o) : chain(c), opts(o) {
         http::ServerOptions so;
         so.threads = opts.threads;
         // A block is the largest request; everything else is far below.
@@ -117,8 +133,9 @@ struct ApiServer::Impl {
 
     void Routes() {
         auto& s = *server;
-        s.Post("/v1/tx",
-               [this](const httplib::Request& req, httplib::Response& res) { PostTx(req, res); });
+        s.Post("/v1/tx", [this](const httplib::Request& req, httplib::Response& res) {
+            PostTx(req, res, false);
+        });
         s.Get("/v1/tip", [this](const httplib::Request&, httplib::Response& res) {
             auto tip = chain.Tip();
             if (!tip) return SendErr(res, tip.error());
@@ -152,9 +169,153 @@ struct ApiServer::Impl {
         s.Post("/v1/blocks", [this](const httplib::Request& req, httplib::Response& res) {
             PostBlock(req, res);
         });
+        s.Get("/v1/status",
+              [this](const httplib::Request& req, httplib::Response& res) { StatusReq(req, res); });
+        s.Get("/v1/peers", [this](const httplib::Request&, httplib::Response& res) {
+            http::SendJson(res, PeersJson());
+        });
+        s.Post("/v1/peers", [this](const httplib::Request& req, httplib::Response& res) {
+            PostPeers(req, res, false);
+        });
+        // Nagara et al.'s prototype endpoints, same names and shapes, real rules underneath.
+        s.Get("/chain", [this](const httplib::Request&, httplib::Response& res) {
+            auto chain_json = ChainJson();
+            if (!chain_json) return SendErr(res, chain_json.error());
+            http::SendJson(res, *chain_json);
+        });
+        s.Post("/transactions/new", [this](const httplib::Request& req, httplib::Response& res) {
+            PostTx(req, res, true);
+        });
+        s.Get("/mine", [this](const httplib::Request&, httplib::Response& res) { MineReq(res); });
+        s.Post("/nodes/register", [this](const httplib::Request& req, httplib::Response& res) {
+            PostPeers(req, res, true);
+        });
+        s.Get("/nodes/resolve",
+              [this](const httplib::Request&, httplib::Response& res) { Resolve(res); });
     }
 
-    void PostTx(const httplib::Request& req, httplib::Response& res) {
+    void StatusReq(const httplib::Request& req, httplib::Response& res) {
+        const std::string product = Param(req, "product");
+        if (product.empty()) return http::SendError(res, 400, "bad-param", "product is required");
+        std::size_t limit = 100;
+        if (auto l = Param(req, "limit"); !l.empty()) {
+            auto v = ParseInt("limit", l);
+            if (!v || *v < 0 || *v > 1000) {
+                return http::SendError(res, 400, "bad-param", "limit must be in [0, 1000]");
+            }
+            limit = static_cast<std::size_t>(*v);
+        }
+        auto report = chain.FleetStatus(product, limit, Param(req, "cursor"));
+        if (!report) return SendErr(res, report.error());
+        http::SendJson(res, StatusReportToJson(*report));
+    }
+
+    Json PeersJson() {
+        Json arr = Json::array();
+        if (opts.peers != nullptr) {
+            for (const auto& p : opts.peers->List()) {
+                arr.push_back(Json{{"url", p.url},
+                                   {"banned_until", p.banned_until},
+                                   {"ban_reason", p.ban_reason}});
+            }
+        }
+        return Json{{"peers", std::move(arr)}};
+    }
+
+    // POST /v1/peers {"url"} or {"peers":[...]}; /nodes/register {"nodes":[...]} (Nagara).
+    void PostPeers(const httplib::Request& req, httplib::Response& res, bool nagara) {
+        auto body = http::ReadJsonBody(req, res, 64 * 1024);
+        if (!body) return;
+        if (opts.peers == nullptr) {
+            return http::SendError(res, 503, "no-network", "this node runs without peers");
+        }
+        std::vector<std::string> urls;
+        auto collect = [&](const char* key) {
+            auto it = body->find(key);
+            if (it == body->end()) return;
+            if (it->is_string()) urls.push_back(it->get<std::string>());
+            if (it->is_array()) {
+                for (const auto& u : *it) {
+                    if (u.is_string()) urls.push_back(u.get<std::string>());
+                }
+            }
+        };
+        if (body->is_object()) {
+            collect("url");
+            collect("peers");
+            collect("nodes");
+        }
+        if (urls.empty() || urls.size() > 64) {
+            return http::SendError(res, 400, "bad-request",
+                                   "give 1 to 64 peer URLs (url, peers or nodes)");
+        }
+        for (const auto& u : urls) {
+            auto added = opts.peers->Add(u);
+            if (!added) return SendErr(res, added.error());
+        }
+        if (!nagara) return http::SendJson(res, PeersJson());
+        Json total = Json::array();
+        for (const auto& p : opts.peers->List()) total.push_back(p.url);
+        http::SendJson(res, Json{{"message", "New nodes have been added"}, {"total_nodes", total}},
+                       201);
+    }
+
+    Expected<Json> ChainJson() {
+        FW_ASSIGN(BlockInfo tip, chain.Tip());
+        // The prototype returns the whole chain; bound it so one request cannot take the node's
+        // memory (use /v1/headers and /v1/blocks for more).
+        constexpr std::uint64_t kMaxChainBlocks = 2000;
+        const std::uint64_t first =
+            tip.height >= kMaxChainBlocks ? tip.height - kMaxChainBlocks + 1 : 0;
+        Json blocks = Json::array();
+        for (std::uint64_t h = first; h <= tip.height; ++h) {
+            FW_ASSIGN(auto text, chain.BlockJsonAtHeight(h));
+            if (!text) break;  // the tip moved during the walk
+            FW_ASSIGN(Json bj, ParseJson(*text));
+            bj["index"] = h;
+            blocks.push_back(std::move(bj));
+        }
+        return Json{{"chain", std::move(blocks)}, {"length", tip.height + 1}};
+    }
+
+    void MineReq(httplib::Response& res) {
+        if (!opts.mine_now) {
+            return http::SendError(res, 403, "not-a-miner",
+                                   "this node has no admitted miner key (start it with --mine)");
+        }
+        auto mined = opts.mine_now();
+        if (!mined) return SendErr(res, mined.error());
+        if (!*mined) return http::SendError(res, 503, "stale", "the tip moved, retry");
+        auto text = chain.BlockJson(ToHex((*mined)->hash));
+        if (!text || !*text) return http::SendError(res, 500, "internal", "mined block vanished");
+        auto bj = ParseJson(**text);
+        if (!bj) return http::SendError(res, 500, "internal", "mined block json");
+        const BlockHeader h = BlockHeader::Deserialize((*mined)->header.data());
+        http::SendJson(res, Json{{"message", "New Block Forged"},
+                                 {"index", (*mined)->height},
+                                 {"hash", ToHex((*mined)->hash)},
+                                 {"transactions", (*bj)["txs"]},
+                                 {"proof", h.nonce},
+                                 {"previous_hash", ToHex(h.prev_hash)}});
+    }
+
+    void Resolve(httplib::Response& res) {
+        if (opts.peers == nullptr) {
+            return http::SendError(res, 503, "no-network", "this node runs without peers");
+        }
+        auto replaced = opts.peers->SyncNow();
+        if (!replaced) return SendErr(res, replaced.error());
+        auto chain_json = ChainJson();
+        if (!chain_json) return SendErr(res, chain_json.error());
+        if (*replaced) {
+            return http::SendJson(res, Json{{"message", "Our chain was replaced"},
+                                            {"new_chain", (*chain_json)["chain"]}});
+        }
+        http::SendJson(res, Json{{"message", "Our chain is authoritative"},
+                                 {"chain", (*chain_json)["chain"]}});
+    }
+
+    void PostTx(const httplib::Request& req, httplib::Response& res, bool nagara = false) {
         auto body = http::ReadJsonBody(req, res, kMaxTxSize);
         if (!body) return;
         auto tx = ParseTx(*body);
@@ -168,6 +329,16 @@ struct ApiServer::Impl {
                     409);
             }
             return SendErr(res, e);
+        }
+        if (opts.peers != nullptr) opts.peers->RelayTx(tx->ToJson());
+        if (nagara) {
+            auto tip = chain.Tip();
+            const std::uint64_t next = tip ? tip->height + 1 : 0;
+            return http::SendJson(
+                res,
+                Json{{"message", "Transaction will be added to Block " + std::to_string(next)},
+                     {"id", *id}},
+                201);
         }
         http::SendJson(res, Json{{"id", *id}, {"status", "pending"}});
     }
@@ -228,11 +399,20 @@ struct ApiServer::Impl {
         // FromJson ran ParseTx, which verified every tx signature.
         auto connected = chain.SubmitBlock(*block, NowSeconds(), true);
         if (!connected) {
-            spdlog::warn("rejected block {}: {}", ToHex(block->Hash()),
-                         connected.error().ToString());
-            return SendErr(res, connected.error());
+            const Error& e = connected.error();
+            if (e.reason == "orphan" && opts.peers != nullptr) {
+                // A peer is ahead of us on a branch we have not seen: catch up from the best.
+                opts.peers->TriggerSync();
+            }
+            if (e.reason != "duplicate-block") {
+                spdlog::warn("rejected block {}: {}", ToHex(block->Hash()), e.ToString());
+            }
+            return SendErr(res, e);
         }
-        http::SendJson(res, Json{{"hash", ToHex(connected->hash)}, {"height", connected->height}});
+        if (opts.on_block) opts.on_block(*block);
+        http::SendJson(res, Json{{"hash", ToHex(connected->hash)},
+                                 {"height", connected->height},
+                                 {"main", connected->main}});
     }
 };
 

@@ -1,18 +1,27 @@
 #pragma once
 // The HTTP API of a ledger node (docs/protocol.md "Ledger node HTTP API"). httplib stays out of
 // this header: embedding programs (gateway, vendor-server) include it cheaply.
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/core/expected.hpp"
 #include "common/core/json.hpp"
 #include "ledger/chain/chain.hpp"
+#include "ledger/net/peers.hpp"
 
 namespace fwchain::ledger {
 
 struct ApiOptions {
     std::size_t threads = 16;
+    // Gossip, peer list and sync; null for a node without networking (tests, embedding).
+    PeerManager* peers = nullptr;
+    // Mines one block now (GET /mine); null when this node is not a miner.
+    std::function<Expected<std::optional<BlockInfo>>()> mine_now;
+    // Called after a block was mined or accepted through the API, to relay it.
+    std::function<void(const Block&)> on_block;
 };
 
 class ApiServer {
@@ -37,6 +46,7 @@ class ApiServer {
 Json TipToJson(const BlockInfo& tip);
 Json TxStatusToJson(const TxStatus& s);
 Json KeyRecordToJson(const KeyRecord& k);
+Json StatusReportToJson(const StatusReport& r);
 // Parses GET /v1/search parameters into a query; rejects bad numbers and limits.
 Expected<SearchQuery> SearchQueryFromParams(const std::multimap<std::string, std::string>& params);
 

@@ -69,18 +69,38 @@ Expected<std::unique_ptr<Node>> Node::Open(const NodeOptions& opts) {
         }
         node->key_ = std::move(key);
     }
-    ApiOptions ao;
-    ao.threads = opts.api_threads;
-    node->api_ = std::make_unique<ApiServer>(*node->chain_, ao);
+    for (const auto& p : opts.peers) FW_TRY(NormalizePeerUrl(p));
+    if (!opts.advertise.empty()) FW_TRY(NormalizePeerUrl(opts.advertise));
     return node;
 }
 
 Node::~Node() { Stop(); }
 
 Expected<int> Node::Start() {
+    // The API needs the peer manager and the advertised URL needs the bound port: bind a
+    // socket-level server first, then wire the rest before serving.
+    ApiOptions ao;
+    ao.threads = opts_.api_threads;
+    PeerOptions po;
+    po.sync_interval = std::chrono::milliseconds(std::max(50u, opts_.sync_interval_ms));
+    po.ban_time = std::chrono::seconds(opts_.ban_seconds);
+    peers_ = std::make_unique<PeerManager>(*chain_, po);
+    ao.peers = peers_.get();
+    ao.on_block = [this](const Block& b) { peers_->RelayBlock(b.ToJson()); };
+    if (key_) ao.mine_now = [this] { return MineNow(); };
+    api_ = std::make_unique<ApiServer>(*chain_, ao);
     FW_ASSIGN(int port, api_->Bind(host_, port_));
     port_ = port;
+    std::string self = opts_.advertise;
+    if (self.empty()) {
+        const std::string host = host_ == "0.0.0.0" ? "127.0.0.1" : host_;
+        self = "http://" + host + ":" + std::to_string(port);
+    }
+    FW_ASSIGN(std::string self_norm, NormalizePeerUrl(self));
+    peers_->SetSelf(self_norm);
+    for (const auto& p : opts_.peers) FW_TRY(peers_->Add(p));
     api_thread_ = std::thread([this] { api_->Run(); });
+    peers_->Start();
     if (key_) {
         chain_->SetTipListener([this] { abort_job_ = true; });
         miner_thread_ = std::thread([this] { MinerLoop(); });
@@ -98,8 +118,31 @@ void Node::Stop() {
     abort_job_ = true;
     if (chain_) chain_->Interrupt();
     if (miner_thread_.joinable()) miner_thread_.join();
+    if (peers_) peers_->Stop();
     if (api_) api_->Stop();
     if (api_thread_.joinable()) api_thread_.join();
+}
+
+Expected<std::optional<BlockInfo>> Node::MineNow() {
+    // One block on demand (GET /mine); the background miner may race it, in which case one of
+    // the two blocks becomes a side block, as with any two miners.
+    std::lock_guard<std::mutex> lock(mine_now_mu_);
+    MinerOptions mo;
+    mo.threads = std::max(1u, opts_.mining_threads);
+    mo.low_priority = true;
+    std::uint8_t base[8];
+    RandomBytes(base, sizeof(base));
+    mo.extra_nonce_base = GetLe64(base);
+    auto mined = MineOneBlock(*chain_, *key_, mo, stopping_);
+    if (mined && *mined) RelayMined(**mined);
+    return mined;
+}
+
+void Node::RelayMined(const BlockInfo& info) {
+    auto text = chain_->BlockJson(ToHex(info.hash));
+    if (!text || !*text) return;
+    auto j = ParseJson(**text);
+    if (j && peers_) peers_->RelayBlock(*j);
 }
 
 std::optional<Error> Node::Failure() {
@@ -133,8 +176,10 @@ void Node::MinerLoop() {
             failure_ = mined.error();
             return;
         }
-        if (*mined)
+        if (*mined) {
             spdlog::info("mined block {} at height {}", ToHex((*mined)->hash), (*mined)->height);
+            RelayMined(**mined);
+        }
     }
 }
 

@@ -8,11 +8,13 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/core/crypto.hpp"
 #include "ledger/chain/chain.hpp"
 #include "ledger/consensus/miner.hpp"
 #include "ledger/net/api.hpp"
+#include "ledger/net/peers.hpp"
 
 namespace fwchain::ledger {
 
@@ -25,6 +27,10 @@ struct NodeOptions {
     std::string key_file;  // miner key, needed with mine
     unsigned mining_threads = 1;
     std::size_t api_threads = 16;
+    std::vector<std::string> peers;  // peer node URLs (static config)
+    std::string advertise;           // our URL for peers; default http://LISTEN (bound port)
+    unsigned sync_interval_ms = 5000;
+    unsigned ban_seconds = 60;
 };
 
 // Reads a genesis block JSON file and checks its hash is `expected_hash_hex`.
@@ -52,17 +58,22 @@ class Node {
     std::optional<Error> Failure();
 
     Chain& chain() { return *chain_; }
+    PeerManager* peers() { return peers_.get(); }
     const std::string& host() const { return host_; }
 
   private:
     Node() = default;
     void MinerLoop();
+    Expected<std::optional<BlockInfo>> MineNow();
+    void RelayMined(const BlockInfo& info);
 
     NodeOptions opts_;
     std::string host_;
     int port_ = 0;
     std::unique_ptr<Chain> chain_;
+    std::unique_ptr<PeerManager> peers_;
     std::unique_ptr<ApiServer> api_;
+    std::mutex mine_now_mu_;
     std::optional<SigningKey> key_;
     std::thread api_thread_;
     std::thread miner_thread_;

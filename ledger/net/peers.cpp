@@ -1,0 +1,294 @@
+#include "ledger/net/peers.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "common/adapters/http.hpp"
+#include "common/core/fs.hpp"
+#include "ledger/consensus/pow.hpp"
+
+namespace fwchain::ledger {
+
+namespace {
+
+// Errors that mean "the block is bad", as opposed to "we already have it", "we lack its
+// parent", "it would reorg too deep" or a local failure.
+bool IsInvalidInput(const Error& e) {
+    return e.code == Errc::kVerify || e.code == Errc::kInvalid || e.code == Errc::kUnauthorized ||
+           e.code == Errc::kTooLarge;
+}
+
+http::ClientOptions ClientOpts(const PeerOptions& o) {
+    http::ClientOptions co;
+    co.connect_timeout_s = o.connect_timeout_s;
+    co.read_timeout_s = o.read_timeout_s;
+    co.write_timeout_s = o.read_timeout_s;
+    return co;
+}
+
+struct ParsedHeader {
+    BlockHeader header;
+    Hash256 hash{};
+};
+
+}  // namespace
+
+Expected<std::string> NormalizePeerUrl(const std::string& url) {
+    FW_ASSIGN(http::Url u, http::ParseUrl(url));
+    if (u.scheme != "http" && u.scheme != "https") {
+        return Fail(Errc::kInvalid, "bad-peer", "peer URL must be http(s)://host:port");
+    }
+    return u.Origin() + u.base_path;
+}
+
+PeerManager::PeerManager(Chain& chain, PeerOptions opts) : chain_(chain), opts_(std::move(opts)) {}
+
+PeerManager::~PeerManager() { Stop(); }
+
+void PeerManager::Start() {
+    gossip_thread_ = std::thread([this] { GossipLoop(); });
+    sync_thread_ = std::thread([this] { SyncLoop(); });
+}
+
+void PeerManager::Stop() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    sync_cv_.notify_all();
+    if (gossip_thread_.joinable()) gossip_thread_.join();
+    if (sync_thread_.joinable()) sync_thread_.join();
+}
+
+Expected<bool> PeerManager::Add(const std::string& url) {
+    FW_ASSIGN(std::string norm, NormalizePeerUrl(url));
+    if (!opts_.self_url.empty() && norm == opts_.self_url) return false;
+    bool added = false;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (peers_.count(norm) == 0) {
+            peers_[norm] = PeerInfo{norm, 0, ""};
+            added = true;
+        }
+    }
+    if (added) {
+        spdlog::info("peer {} added", norm);
+        if (!opts_.self_url.empty()) {
+            // So that a link made on one side works both ways (gossip reaches us too).
+            Enqueue(Item{"/v1/peers", Canonical(Json{{"url", opts_.self_url}}), norm});
+        }
+        TriggerSync();
+    }
+    return added;
+}
+
+std::vector<PeerInfo> PeerManager::List() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<PeerInfo> out;
+    for (const auto& [url, info] : peers_) out.push_back(info);
+    return out;
+}
+
+void PeerManager::Ban(const std::string& url, const std::string& reason) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = peers_.find(url);
+    if (it == peers_.end()) return;
+    it->second.banned_until = NowSeconds() + opts_.ban_time.count();
+    it->second.ban_reason = reason;
+    spdlog::warn("peer {} banned for {} s: {}", url, opts_.ban_time.count(), reason);
+}
+
+std::vector<std::string> PeerManager::Usable() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    const std::int64_t now = NowSeconds();
+    for (const auto& [url, info] : peers_) {
+        if (info.banned_until <= now) out.push_back(url);
+    }
+    return out;
+}
+
+void PeerManager::Enqueue(Item item) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopping_) return;
+        if (queue_.size() >= opts_.gossip_queue_max) queue_.pop_front();
+        queue_.push_back(std::move(item));
+    }
+    queue_cv_.notify_one();
+}
+
+void PeerManager::RelayTx(const Json& tx) { Enqueue(Item{"/v1/tx", Canonical(tx), ""}); }
+
+void PeerManager::RelayBlock(const Json& block) {
+    Enqueue(Item{"/v1/blocks", Canonical(block), ""});
+}
+
+void PeerManager::TriggerSync() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        sync_requested_ = true;
+    }
+    sync_cv_.notify_all();
+}
+
+void PeerManager::GossipLoop() {
+    // Clients are per thread (not thread-safe) and kept for keep-alive.
+    std::map<std::string, http::Client> clients;
+    while (true) {
+        Item item;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (stopping_) return;
+            item = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        std::vector<std::string> targets =
+            item.only_to.empty() ? Usable() : std::vector<std::string>{item.only_to};
+        for (const auto& url : targets) {
+            auto it = clients.find(url);
+            if (it == clients.end()) {
+                auto c = http::Client::For(url, ClientOpts(opts_));
+                if (!c) continue;
+                it = clients.emplace(url, std::move(*c)).first;
+            }
+            auto r = it->second.PostText(item.path, item.body);
+            if (!r) {
+                // 409 duplicate is the normal end of a gossip wave; other failures only mean
+                // this peer catches up later through sync.
+                spdlog::debug("gossip {} to {}: {}", item.path, url, r.error().ToString());
+                if (r.error().code == Errc::kNetwork) clients.erase(it);
+            }
+        }
+    }
+}
+
+void PeerManager::SyncLoop() {
+    while (true) {
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            sync_cv_.wait_for(lock, opts_.sync_interval,
+                              [&] { return stopping_ || sync_requested_; });
+            if (stopping_) return;
+            sync_requested_ = false;
+        }
+        auto r = SyncNow();
+        if (!r) spdlog::warn("sync: {}", r.error().ToString());
+    }
+}
+
+Expected<bool> PeerManager::SyncNow() {
+    std::lock_guard<std::mutex> run(sync_run_mu_);
+    FW_ASSIGN(BlockInfo ours, chain_.Tip());
+    std::string best_url;
+    Work best_work = ours.work;
+    for (const auto& url : Usable()) {
+        auto c = http::Client::For(url, ClientOpts(opts_));
+        if (!c) continue;
+        auto tip = c->GetJson("/v1/tip", 4096);
+        if (!tip) continue;
+        auto work = WorkFromHex(tip->value("work", std::string()));
+        if (!work) {
+            Ban(url, "tip without a valid work field");
+            continue;
+        }
+        if (*work > best_work) {
+            best_work = *work;
+            best_url = url;
+        }
+    }
+    if (best_url.empty()) return false;
+    spdlog::info("sync: peer {} has more work, fetching headers", best_url);
+    auto r = SyncFrom(best_url);
+    if (!r) return Fail(Context(r.error(), "syncing from " + best_url));
+    FW_ASSIGN(BlockInfo after, chain_.Tip());
+    return after.hash != ours.hash;
+}
+
+Expected<bool> PeerManager::SyncFrom(const std::string& url) {
+    FW_ASSIGN(http::Client c, http::Client::For(url, ClientOpts(opts_)));
+    FW_ASSIGN(BlockInfo ours, chain_.Tip());
+    const ChainParams& params = chain_.Params();
+    // Start below our tip by the reorg horizon, so the first header is a common ancestor when
+    // the peer's chain forked within finality_depth.
+    std::uint64_t from =
+        ours.height > params.finality_depth ? ours.height - params.finality_depth : 0;
+    bool first_page = true;
+    Hash256 last_hash{};
+    std::uint64_t fetched = 0;
+    while (true) {
+        FW_ASSIGN(Json answer, c.GetJson("/v1/headers?from=" + std::to_string(from) +
+                                             "&count=" + std::to_string(opts_.headers_per_request),
+                                         16 << 20));
+        const Json* arr = answer.contains("headers") ? &answer["headers"] : nullptr;
+        if (arr == nullptr || !arr->is_array()) {
+            Ban(url, "headers answer without a headers array");
+            return Fail(Errc::kVerify, "bad-peer", "headers answer malformed");
+        }
+        if (arr->empty()) break;
+        // Headers first: check the whole page links and carries its work before fetching blocks.
+        std::vector<ParsedHeader> page;
+        for (const auto& h : *arr) {
+            const std::string hex = h.is_object() ? h.value("header", std::string()) : "";
+            auto bytes = FromHex(hex);
+            if (!bytes || bytes->size() != kHeaderSize) {
+                Ban(url, "malformed header");
+                return Fail(Errc::kVerify, "bad-peer", "malformed header");
+            }
+            ParsedHeader p;
+            p.header = BlockHeader::Deserialize(bytes->data());
+            p.hash = p.header.Hash();
+            const std::uint64_t want_height = from + page.size();
+            const bool links = page.empty() ? (first_page || p.header.prev_hash == last_hash)
+                                            : p.header.prev_hash == page.back().hash;
+            if (p.header.height != want_height || !links ||
+                !CheckProofOfWork(p.hash, p.header.bits, params) ||
+                p.header.bits < params.initial_bits) {
+                Ban(url, "headers do not link or lack proof of work");
+                return Fail(Errc::kVerify, "bad-peer", "headers do not link or lack work");
+            }
+            page.push_back(p);
+        }
+        if (first_page) {
+            FW_ASSIGN(auto anchor, chain_.BlockInfoByHash(ToHex(page.front().hash)));
+            if (!anchor) {
+                if (from == 0) {
+                    Ban(url, "different genesis");
+                    return Fail(Errc::kVerify, "wrong-genesis", "peer is on another chain");
+                }
+                spdlog::critical(
+                    "ALERT: peer {} forked more than finality_depth ({}) below our "
+                    "tip; not following it",
+                    url, params.finality_depth);
+                return Fail(Errc::kConflict, "reorg-too-deep", "no common ancestor in range");
+            }
+        }
+        for (const auto& p : page) {
+            FW_ASSIGN(auto known, chain_.BlockInfoByHash(ToHex(p.hash)));
+            if (known) continue;
+            FW_ASSIGN(Json bj, c.GetJson("/v1/blocks/" + ToHex(p.hash), kMaxBlockSize + 65536));
+            auto block = Block::FromJson(bj);
+            if (!block || block->Hash() != p.hash) {
+                Ban(url, "block does not match its header");
+                return Fail(Errc::kVerify, "bad-peer", "block does not match its header");
+            }
+            // Block::FromJson verified every tx signature.
+            auto r = chain_.SubmitBlock(*block, NowSeconds(), true);
+            if (!r) {
+                if (r.error().reason == "duplicate-block") continue;
+                if (IsInvalidInput(r.error())) Ban(url, "invalid block: " + r.error().ToString());
+                return Fail(r.error());
+            }
+            ++fetched;
+        }
+        first_page = false;
+        last_hash = page.back().hash;
+        from = page.back().header.height + 1;
+        if (page.size() < opts_.headers_per_request) break;
+    }
+    if (fetched > 0) spdlog::info("sync: {} blocks from {}", fetched, url);
+    return fetched > 0;
+}
+
+}  // namespace fwchain::ledger

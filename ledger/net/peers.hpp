@@ -1,0 +1,95 @@
+#pragma once
+// Peers of a ledger node (DESIGN.md §5 "Nodes gossip new txs and blocks to peers, sync
+// headers-first from the best peer on start and when they see a heavier tip"): the peer list
+// (static config plus POST /v1/peers), a bounded gossip queue drained by its own thread so the
+// API never waits on a peer, and a sync thread. Everything a peer sends goes through the same
+// Chain::SubmitBlock validation as any other input; a peer that sends invalid data is banned
+// for a while.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/core/expected.hpp"
+#include "common/core/json.hpp"
+#include "ledger/chain/chain.hpp"
+
+namespace fwchain::ledger {
+
+struct PeerOptions {
+    std::string self_url;  // announced to new peers so they add us back; empty = none
+    std::chrono::milliseconds sync_interval{5000};
+    std::chrono::seconds ban_time{60};
+    std::size_t gossip_queue_max = 1024;  // items beyond are dropped (peers catch up by sync)
+    int connect_timeout_s = 2;
+    int read_timeout_s = 10;
+    std::size_t headers_per_request = 500;
+};
+
+struct PeerInfo {
+    std::string url;
+    std::int64_t banned_until = 0;  // epoch seconds, 0 = not banned
+    std::string ban_reason;
+};
+
+// Canonical form of a peer URL ("http://host:port", no trailing slash), or an error.
+Expected<std::string> NormalizePeerUrl(const std::string& url);
+
+class PeerManager {
+  public:
+    PeerManager(Chain& chain, PeerOptions opts);
+    ~PeerManager();
+    PeerManager(const PeerManager&) = delete;
+    PeerManager& operator=(const PeerManager&) = delete;
+
+    void Start();
+    void Stop();
+    // Our own URL (known once the API is bound): announced to new peers, never added as one.
+    void SetSelf(const std::string& url) { opts_.self_url = url; }
+
+    // Adds a peer; returns true when it was new (then we announce ourselves to it and sync).
+    Expected<bool> Add(const std::string& url);
+    std::vector<PeerInfo> List();
+    void Ban(const std::string& url, const std::string& reason);
+
+    // Queue a tx / block for all peers. Never blocks: when the queue is full the oldest item
+    // is dropped.
+    void RelayTx(const Json& tx);
+    void RelayBlock(const Json& block);
+    // Wake the sync thread (e.g. a block arrived whose parent we do not know).
+    void TriggerSync();
+    // Syncs now from the heaviest peer; true when our tip changed.
+    Expected<bool> SyncNow();
+
+  private:
+    struct Item {
+        std::string path;
+        std::string body;
+        std::string only_to;  // one peer (announce), or empty for all
+    };
+    void Enqueue(Item item);
+    void GossipLoop();
+    void SyncLoop();
+    Expected<bool> SyncFrom(const std::string& url);
+    std::vector<std::string> Usable();
+
+    Chain& chain_;
+    PeerOptions opts_;
+    std::mutex mu_;
+    std::map<std::string, PeerInfo> peers_;
+    std::deque<Item> queue_;
+    std::condition_variable queue_cv_;
+    bool stopping_ = false;
+    bool sync_requested_ = true;  // sync on start
+    std::condition_variable sync_cv_;
+    std::mutex sync_run_mu_;  // one sync at a time (sync thread and /nodes/resolve)
+    std::thread gossip_thread_;
+    std::thread sync_thread_;
+};
+
+}  // namespace fwchain::ledger

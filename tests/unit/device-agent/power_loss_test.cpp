@@ -270,5 +270,21 @@ TEST_F(PowerLossTest, SigkillAtRandomDownloadOffsetsResumesWithoutRefetching) {
     }
 }
 
+// The in-process variant of the download kill: FWCHAIN_DEVICE_CRASH_AT=download:N.
+TEST_F(PowerLossTest, CrashHookAtADownloadOffsetResumesFromTheSlotLength) {
+    const Image image = MakeImage(256 * 1024, 12);
+    Offer(image, 1, "1.1.0");
+    RunResult killed = Boot("download:100000");
+    ASSERT_EQ(killed.exit_code, -SIGKILL) << killed.err;
+    ExpectBootable("after the kill");
+    const std::uint64_t on_disk = FileSize(dir_ + "/slots/b.img");
+    ASSERT_GE(on_disk, 100000u);
+    ASSERT_LT(on_disk, image.bytes.size());
+    RunResult r = Boot();
+    ASSERT_EQ(r.exit_code, 10) << r.err;
+    EXPECT_EQ(gw_.ImageRanges().back(), "bytes=" + std::to_string(on_disk) + "-");
+    EXPECT_EQ(gw_.BytesServed().back(), image.bytes.size() - on_disk);
+}
+
 }  // namespace
 }  // namespace fwchain::device

@@ -95,3 +95,41 @@ TEST_F(CliTest, ServeListensAndStopsOnSigterm) {
 
 }  // namespace
 }  // namespace fwchain::vendor
+
+namespace fwchain::vendor {
+namespace {
+
+TEST_F(CliTest, KeyAndCatalogCommandsReportBadInputWithExitCode1) {
+    auto bad_role = Vs({"rotate-key", "--data", data(), "--role", "bogus"});
+    EXPECT_EQ(1, bad_role.exit_code);
+    EXPECT_NE(std::string::npos, bad_role.err.find("bad-role")) << bad_role.err;
+    auto nobody = Vs({"revoke", "--data", data()});
+    EXPECT_EQ(1, nobody.exit_code);
+    EXPECT_NE(std::string::npos, nobody.err.find("bad-subject")) << nobody.err;
+    auto both = Vs({"revoke", "--data", data(), "--device", "a", "--gateway", "b"});
+    EXPECT_EQ(2, both.exit_code);
+    EXPECT_EQ(2, Vs({"publish", "--repo", repo_->path(), "--tag", "v1.0.0", "--image",
+                     "tree:fw.bin", "--product", "cam", "--hardware", "rev-a"})
+                     .exit_code);
+    auto unknown = Vs({"show", "--data", data(), "cam"});
+    EXPECT_EQ(1, unknown.exit_code);
+    EXPECT_NE(std::string::npos, unknown.err.find("unknown-product")) << unknown.err;
+
+    auto rot = Vs({"rotate-release-key", "--data", data()});
+    ASSERT_EQ(0, rot.exit_code) << rot.err;
+    EXPECT_NE(std::string::npos, rot.out.find("root v2")) << rot.out;
+    auto release_key = LoadJsonFile(data() + "/keys/release.key");
+    ASSERT_TRUE(release_key);
+    EXPECT_EQ(std::string::npos, rot.out.find(release_key->at("private").get<std::string>()));
+    auto list = Vs({"list", "--data", data()});
+    ASSERT_EQ(0, list.exit_code) << list.err;
+    EXPECT_NE(std::string::npos, list.out.find("root v2")) << list.out;
+    auto once = Vs({"watch", "--data", data(), "--repo", repo_->path(), "--image-path", "fw.bin",
+                    "--product", "cam", "--hardware", "rev-a", "--once"});
+    ASSERT_EQ(0, once.exit_code) << once.err;
+    EXPECT_NE(std::string::npos, once.out.find("published cam 1.1.0")) << once.out;
+    EXPECT_NE(std::string::npos, once.out.find("lightweight-tag")) << once.out;
+}
+
+}  // namespace
+}  // namespace fwchain::vendor

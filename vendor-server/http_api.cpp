@@ -76,6 +76,11 @@ std::string OptString(const Json& j, const char* key) {
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+bool OptBool(const Json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
 // The admin upload's metadata -> publish options and the Git source CI read on its side.
 Status ParseUploadMeta(const Json& meta, PublishOptions& opts, TagInfo& tag,
                        std::string& image_name) {
@@ -111,8 +116,8 @@ Status ParseUploadMeta(const Json& meta, PublishOptions& opts, TagInfo& tag,
     tag.repo = OptString(meta, "repo");
     tag.tagger = OptString(meta, "tagger");
     tag.notes = OptString(meta, "notes");
-    tag.annotated = meta.value("annotated", false);
-    if (!tag.annotated && !meta.value("allow_lightweight", false)) {
+    tag.annotated = OptBool(meta, "annotated");
+    if (!tag.annotated && !OptBool(meta, "allow_lightweight")) {
         return Fail(
             Errc::kInvalid, "lightweight-tag",
             "tag " + tag.tag + " is lightweight; use an annotated tag or allow_lightweight");

@@ -292,7 +292,9 @@ Expected<BlockInfo> Chain::SubmitBlock(const Block& block, std::int64_t now,
             }
             const Work work = parent->work + BlockWork(block.header.bits);
             FW_TRY(store_->StoreSideBlock(block, work));
-            if (work > tip->work) {
+            // Most work wins; on equal work the lower hash, so that nodes which saw two
+            // competing blocks in different orders still agree once mining stops.
+            if (work > tip->work || (work == tip->work && block.Hash() < tip->hash)) {
                 FW_ASSIGN(result, Reorg(block, *tip, now));
                 tip_moved = true;
             } else {

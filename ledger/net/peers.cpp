@@ -183,6 +183,7 @@ Expected<bool> PeerManager::SyncNow() {
     FW_ASSIGN(BlockInfo ours, chain_.Tip());
     std::string best_url;
     Work best_work = ours.work;
+    Hash256 best_hash = ours.hash;
     for (const auto& url : Usable()) {
         auto c = http::Client::For(url, ClientOpts(opts_));
         if (!c) continue;
@@ -193,13 +194,20 @@ Expected<bool> PeerManager::SyncNow() {
             Ban(url, "tip without a valid work field");
             continue;
         }
-        if (*work > best_work) {
+        auto hash = Hash256FromHex(tip->value("hash", std::string()));
+        if (!hash) {
+            Ban(url, "tip without a valid hash");
+            continue;
+        }
+        // The same order as fork choice: more work, then the lower hash.
+        if (*work > best_work || (*work == best_work && *hash < best_hash)) {
             best_work = *work;
+            best_hash = *hash;
             best_url = url;
         }
     }
     if (best_url.empty()) return false;
-    spdlog::info("sync: peer {} has more work, fetching headers", best_url);
+    spdlog::info("sync: peer {} has a better tip, fetching headers", best_url);
     auto r = SyncFrom(best_url);
     if (!r) return Fail(Context(r.error(), "syncing from " + best_url));
     FW_ASSIGN(BlockInfo after, chain_.Tip());

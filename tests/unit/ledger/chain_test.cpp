@@ -254,7 +254,11 @@ TEST_F(ChainTest, HeavierBranchReorgsAndAbandonedTxsReturnToTheMempool) {
     ASSERT_TRUE(chain_->SubmitBlock(a1, NowSeconds()));
     // A competing branch from genesis: first equal work (side), then heavier (reorg).
     const Tx admit = testing::AdmitTx(k_.admission, "dev-1", k_.device, "device");
-    const Block b1 = Child(k_, genesis_.header, {admit}, 2);
+    // Equal work goes to the lower hash: pick a b1 that loses the tie.
+    Block b1 = Child(k_, genesis_.header, {admit}, 2);
+    for (std::uint64_t tag = 3; b1.Hash() < a1.Hash(); ++tag) {
+        b1 = Child(k_, genesis_.header, {admit}, tag);
+    }
     auto s1 = chain_->SubmitBlock(b1, NowSeconds());
     ASSERT_TRUE(s1) << s1.error().ToString();
     EXPECT_FALSE(s1->main);
@@ -263,7 +267,7 @@ TEST_F(ChainTest, HeavierBranchReorgsAndAbandonedTxsReturnToTheMempool) {
     ASSERT_TRUE(dev);
     EXPECT_FALSE(*dev) << "a side block must not change the registry";
 
-    const Block b2 = Child(k_, b1.header, {}, 3);
+    const Block b2 = Child(k_, b1.header, {}, 1000);
     auto s2 = chain_->SubmitBlock(b2, NowSeconds());
     ASSERT_TRUE(s2) << s2.error().ToString();
     EXPECT_TRUE(s2->main);
@@ -331,7 +335,10 @@ TEST_F(ChainTest, ReorgUndoesRegistryAndDeviceCountersAndSurvivesReopen) {
 TEST_F(ChainTest, InvalidHeavierBranchIsRefusedAndTheOldChainKept) {
     const Block a1 = Child(k_, genesis_.header, {}, 1);
     ASSERT_TRUE(chain_->SubmitBlock(a1, NowSeconds()));
-    const Block b1 = Child(k_, genesis_.header, {}, 2);
+    Block b1 = Child(k_, genesis_.header, {}, 2);
+    for (std::uint64_t tag = 3; b1.Hash() < a1.Hash(); ++tag) {
+        b1 = Child(k_, genesis_.header, {}, tag);
+    }
     ASSERT_TRUE(chain_->SubmitBlock(b1, NowSeconds()));
     // b2 carries a report by a device that was never admitted: well-formed, unauthorised.
     const Block b2 = Child(k_, b1.header, {testing::UpdateTx(k_.device, "dev-1", 1)}, 2);
@@ -444,11 +451,12 @@ TEST_F(ChainTest, RejectsBlocksThatDoNotExtendTheTipOrRepeat) {
     Block sibling = *templ;
     sibling.header.extra_nonce = 99;
     testing::SolveAndSign(sibling, k_.miner);
-    // A sibling of b (same parent, same work) is kept as a side block; the tip stays.
+    // A sibling of b (same parent, same work) is stored; the lower hash becomes the tip, so
+    // nodes that saw both in different orders agree.
     auto fork = chain_->SubmitBlock(sibling, NowSeconds());
     ASSERT_TRUE(fork) << fork.error().ToString();
-    EXPECT_FALSE(fork->main);
-    EXPECT_EQ(chain_->Tip()->hash, b.Hash());
+    EXPECT_EQ(fork->main, sibling.Hash() < b.Hash());
+    EXPECT_EQ(chain_->Tip()->hash, std::min(sibling.Hash(), b.Hash()));
     // A block whose parent is unknown is an orphan (the sender should be synced from).
     Block orphan = *templ;
     orphan.header.prev_hash = testing::Leaf(7);

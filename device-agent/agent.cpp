@@ -88,6 +88,7 @@ class Agent {
 
   private:
     DeviceState& St() { return sm_.mutable_state(); }
+    std::string Progress() const { return opts_.state_dir + "/download.progress"; }
     Pending& P() { return *St().pending; }
 
     // --- time -----------------------------------------------------------------------------
@@ -404,13 +405,14 @@ class Agent {
                             release.sequence};
         const std::string slot = OtherSlot(St().installed.slot);
         const std::string path = backend_->ImagePath(slot);
+        const bool raw = backend_->RawSlot(slot);
         const bool resume = St().pending && St().pending->sha256 == release.image.sha256 &&
                             St().pending->slot == slot;
         if (!resume) {
             // Clear the slot before naming the new target, so bytes of another image are never
             // taken for a prefix of this one after a power loss.
             if (auto s = backend_->MarkBad(slot); !s) return Failed(s.error());
-            if (auto s = TruncateFile(path); !s) return Failed(s.error());
+            if (auto s = ResetSlot(path, raw, Progress()); !s) return Failed(s.error());
             if (auto s = sm_.Crashpoint(kCrashMarkedBad); !s) return Failed(s.error());
             Pending p;
             p.sequence = release.sequence;
@@ -422,16 +424,19 @@ class Agent {
         }
         P().gateway = gateway;
         if (auto s = sm_.Enter(Phase::kDownloading); !s) return Failed(s.error());
-        spdlog::info("downloading {} (sequence {}, {} bytes) into slot {}{}", release.version,
-                     release.sequence, release.image.size, slot,
-                     resume ? " (resuming at " + std::to_string(FileSize(path)) + ")" : "");
+        spdlog::info(
+            "downloading {} (sequence {}, {} bytes) into slot {}{}", release.version,
+            release.sequence, release.image.size, slot,
+            resume ? " (resuming at " + std::to_string(SlotLength(path, raw, Progress())) + ")"
+                   : "");
 
-        FetchRequest req{opts_.gateway_url, release.image.sha256, release.image.size, path};
+        FetchRequest req{opts_.gateway_url, release.image.sha256, release.image.size, path, raw,
+                         Progress()};
         if (auto fetched = FetchImage(req, opts_.fetch); !fetched) {
             if (fetched.error().reason == "power-loss") return Failed(fetched.error());
             if (!IsTransientDownloadFailure(fetched.error().reason)) {
                 // Not a transient network problem: nothing in the slot is worth resuming.
-                (void)TruncateFile(path);
+                (void)ResetSlot(path, raw, Progress());
                 St().pending.reset();
                 if (auto s = sm_.Enter(Phase::kIdle); !s) return Failed(s.error());
             }
@@ -440,8 +445,8 @@ class Agent {
         if (auto s = sm_.Crashpoint(kCrashDownloaded); !s) return Failed(s.error());
 
         if (auto s = sm_.Enter(Phase::kVerifying); !s) return Failed(s.error());
-        if (auto v = VerifySlotImage(path, release.image.sha256, release.image.size); !v) {
-            (void)TruncateFile(path);
+        if (auto v = VerifySlotImage(path, release.image.sha256, release.image.size, raw); !v) {
+            (void)ResetSlot(path, raw, Progress());
             (void)backend_->MarkBad(slot);
             St().pending.reset();
             if (auto s = sm_.Enter(Phase::kIdle); !s) return Failed(s.error());
@@ -654,7 +659,9 @@ Expected<Json> ReadStatus(const std::string& state_dir, const std::string& slot_
                        {"sha256", st.pending->sha256},
                        {"size", st.pending->size},
                        {"slot", st.pending->slot},
-                       {"downloaded", FileSize(backend->ImagePath(st.pending->slot))}};
+                       {"downloaded", SlotLength(backend->ImagePath(st.pending->slot),
+                                                 backend->RawSlot(st.pending->slot),
+                                                 state_dir + "/download.progress")}};
     }
     return Json{{"device_id", cfg.device_id},
                 {"product", cfg.product},

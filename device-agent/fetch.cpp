@@ -15,6 +15,7 @@
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
 #include "common/core/crypto.hpp"
+#include "common/core/fs.hpp"
 
 namespace fwchain::device {
 
@@ -108,15 +109,37 @@ class ProgressBar {
     bool drawn_ = false;
 };
 
+constexpr std::uint64_t kRawSyncEvery = 4 << 20;
+
+std::uint64_t ReadProgress(const std::string& path) {
+    auto text = ReadFile(path, 64);
+    if (!text) return 0;
+    std::uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+    return ec == std::errc() && ptr != text->data() ? v : 0;
+}
+
+bool WriteProgress(const std::string& path, std::uint64_t v) {
+    return static_cast<bool>(WriteFileAtomic(path, std::to_string(v) + "\n", 0644));
+}
+
+// Sets the length of the image in the slot to `n` (a prefix): truncates a file, records the
+// progress of a raw slot.
+bool SetLength(int fd, const FetchRequest& req, std::uint64_t n) {
+    if (req.raw) return ::fdatasync(fd) == 0 && WriteProgress(req.progress_path, n);
+    return ::ftruncate(fd, static_cast<off_t>(n)) == 0;
+}
+
 Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOptions& opts) {
     Fd fd(::open(req.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
     if (fd.get() < 0) return Permanent("slot-io", "cannot open " + req.path);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return Permanent("slot-io", "cannot stat " + req.path);
-    auto offset = static_cast<std::uint64_t>(st.st_size);
+    auto offset =
+        req.raw ? ReadProgress(req.progress_path) : static_cast<std::uint64_t>(st.st_size);
     if (offset > req.size) {
         // Longer than the target: not a prefix of it. Start over.
-        if (::ftruncate(fd.get(), 0) != 0) return Permanent("slot-io", "cannot truncate slot");
+        if (!SetLength(fd.get(), req, 0)) return Permanent("slot-io", "cannot truncate slot");
         offset = 0;
     }
     if (offset == req.size) return Attempt{true, false, {}};
@@ -140,6 +163,7 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
     // Minimum-rate window: bytes received since window_start.
     auto window_start = last_progress;
     std::uint64_t window_bytes = 0;
+    std::uint64_t synced = offset;  // raw slots: progress recorded up to here
     const auto window = std::chrono::seconds(std::max(opts.min_rate_window_s, 1));
     ProgressBar bar(opts.progress, req.size);
     bar.Update(pos);
@@ -158,6 +182,7 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
             } else if (res.status == 200) {
                 // The server ignored the Range: the body starts at byte 0.
                 pos = 0;
+                synced = 0;
             } else {
                 return false;
             }
@@ -182,6 +207,14 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
                 return false;
             }
             pos += n;
+            if (req.raw && pos - synced >= kRawSyncEvery) {
+                // Record progress only for bytes known to be on the medium.
+                if (::fdatasync(fd.get()) != 0 || !WriteProgress(req.progress_path, pos)) {
+                    io_error = true;
+                    return false;
+                }
+                synced = pos;
+            }
             last_progress = Clock::now();
             bar.Update(pos);
             if (opts.power_loss && opts.power_loss(pos, req.size)) {
@@ -210,16 +243,19 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
     if (io_error) return Permanent("slot-io", "cannot write " + req.path);
     if (power_loss) return Permanent("power-loss", "power lost (injected) during the download");
     if (bad_range) {
-        if (::ftruncate(fd.get(), 0) != 0) return Permanent("slot-io", "cannot truncate slot");
+        if (!SetLength(fd.get(), req, 0)) return Permanent("slot-io", "cannot truncate slot");
         return Retryable("download-failed", "the gateway answered a different range");
     }
-    if (status == 200 && pos < offset) {
+    if (status == 200 && pos < offset && !req.raw) {
         // Restarted from zero but ended early: drop the stale tail of the old prefix.
         if (::ftruncate(fd.get(), static_cast<off_t>(pos)) != 0) {
             return Permanent("slot-io", "cannot truncate slot");
         }
     }
     if (::fdatasync(fd.get()) != 0) return Permanent("slot-io", "cannot sync " + req.path);
+    if (req.raw && pos != synced && !WriteProgress(req.progress_path, pos)) {
+        return Permanent("slot-io", "cannot record the download progress");
+    }
     if (too_slow) {
         return Retryable("slow-retrieval", "the gateway sent fewer than " +
                                                std::to_string(opts.min_rate) + " bytes/s over " +
@@ -230,7 +266,7 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
         if (status != 0 && status != 200 && status != 206) {
             // Response handler refused the status.
             if (status == 416) {
-                if (::ftruncate(fd.get(), 0) != 0) return Permanent("slot-io", "truncate failed");
+                if (!SetLength(fd.get(), req, 0)) return Permanent("slot-io", "truncate failed");
                 return Retryable("download-failed", "range not satisfiable; restarting");
             }
             const std::string msg = "gateway answered HTTP " + std::to_string(status);
@@ -259,6 +295,18 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
 
 bool IsTransientDownloadFailure(const std::string& reason) {
     return reason == "download-failed" || reason == "stall-timeout" || reason == "slow-retrieval";
+}
+
+std::uint64_t SlotLength(const std::string& path, bool raw, const std::string& progress_path) {
+    return raw ? ReadProgress(progress_path) : FileSize(path);
+}
+
+Status ResetSlot(const std::string& path, bool raw, const std::string& progress_path) {
+    if (!raw) return TruncateFile(path);
+    if (!WriteProgress(progress_path, 0)) {
+        return Fail(Errc::kIo, "slot-io", "cannot reset " + progress_path);
+    }
+    return {};
 }
 
 std::uint64_t FileSize(const std::string& path) {

@@ -33,6 +33,10 @@ struct FetchRequest {
     std::string sha256;
     std::uint64_t size = 0;
     std::string path;  // slot image file; its current length is the resume offset
+    // A raw slot (a partition, or a pre-sized file) has no length to resume from: the bytes
+    // written and synced so far are recorded in progress_path instead (synced every 4 MiB).
+    bool raw = false;
+    std::string progress_path;
 };
 
 // Downloads GET {gateway}/v1/images/{sha256} into `path` until it holds exactly `size` bytes.
@@ -45,6 +49,11 @@ Status FetchImage(const FetchRequest& req, const FetchOptions& opts);
 // Failures worth resuming on the next boot (the bytes in the slot are a good prefix):
 // "download-failed", "stall-timeout", "slow-retrieval".
 bool IsTransientDownloadFailure(const std::string& reason);
+
+// Bytes of the image already in a slot: the file length, or for a raw slot the recorded progress.
+std::uint64_t SlotLength(const std::string& path, bool raw, const std::string& progress_path);
+// Empties a slot before a new image: truncates a file, resets a raw slot's progress.
+Status ResetSlot(const std::string& path, bool raw, const std::string& progress_path);
 
 // Bytes already present in `path` (0 when missing).
 std::uint64_t FileSize(const std::string& path);

@@ -5,6 +5,8 @@
 //    "mark_bad": CMD, "reboot": CMD, "timeout_s": 30}
 // Each command runs through /bin/sh -c with the slot (and for mark_active the attempts)
 // appended as arguments and in FWCHAIN_SLOT / FWCHAIN_ATTEMPTS; a non-zero exit is an error.
+#include <sys/stat.h>
+
 #include "common/core/fs.hpp"
 #include "device-agent/health.hpp"
 #include "device-agent/slots.hpp"
@@ -22,6 +24,7 @@ struct CommandConfig {
     std::string slot_a, slot_b;
     std::string get_booted, mark_active, mark_good, mark_bad, reboot;
     int timeout_s = 30;
+    bool raw = false;  // "raw_slots": true, or the slot paths are block devices
 };
 
 Expected<CommandConfig> LoadCommandConfig(const std::string& path) {
@@ -43,6 +46,12 @@ Expected<CommandConfig> LoadCommandConfig(const std::string& path) {
                 return Fail(Errc::kInvalid, "malformed", "timeout_s must be in 1..3600");
             }
             c.timeout_s = static_cast<int>(t);
+        }
+        if (j->contains("raw_slots")) {
+            if (!(*j)["raw_slots"].is_boolean()) {
+                return Fail(Errc::kInvalid, "malformed", "raw_slots must be a boolean");
+            }
+            c.raw = (*j)["raw_slots"].get<bool>();
         }
         return {};
     };
@@ -77,6 +86,10 @@ class CommandSlotBackend final : public SlotBackend {
 
     std::string ImagePath(const std::string& slot) const override {
         return slot == "a" ? cfg_.slot_a : cfg_.slot_b;
+    }
+    bool RawSlot(const std::string& slot) const override {
+        struct stat st {};
+        return cfg_.raw || (::stat(ImagePath(slot).c_str(), &st) == 0 && S_ISBLK(st.st_mode));
     }
 
     Status MarkTryOnce(const std::string& slot, int attempts) override {

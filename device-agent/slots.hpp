@@ -39,6 +39,9 @@ class SlotBackend {
     virtual Expected<BootInfo> Query() const = 0;
     // Where the image for `slot` is written (a file, or a block device for `command`).
     virtual std::string ImagePath(const std::string& slot) const = 0;
+    // True when ImagePath is raw storage (a partition, or a pre-sized file) whose length says
+    // nothing about the image in it: the download progress is then recorded separately.
+    virtual bool RawSlot(const std::string& /*slot*/) const { return false; }
     // Boot `slot` on the next boots, at most `attempts` times unless marked good.
     virtual Status MarkTryOnce(const std::string& slot, int attempts) = 0;
     // `slot` is confirmed: it stays active.

@@ -1,5 +1,12 @@
 #include "device-agent/verify.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
 #include "common/core/crypto.hpp"
 #include "common/core/fs.hpp"
 #include "device-agent/fetch.hpp"
@@ -85,7 +92,43 @@ Expected<Release> CheckRelease(const Root& root, const Json& manifest, std::int6
     return release;
 }
 
-Status VerifySlotImage(const std::string& path, const std::string& sha256, std::uint64_t size) {
+namespace {
+
+Expected<std::string> Sha256Prefix(const std::string& path, std::uint64_t size) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Fail(Errc::kIo, "slot-io", "cannot open " + path);
+    Sha256Stream hash;
+    std::vector<std::uint8_t> buf(64 << 10);
+    std::uint64_t done = 0;
+    while (done < size) {
+        const auto want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - done));
+        const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        hash.Update(buf.data(), static_cast<std::size_t>(n));
+        done += static_cast<std::uint64_t>(n);
+    }
+    ::close(fd);
+    if (done != size) {
+        return Fail(Errc::kVerify, "hash-mismatch",
+                    "slot " + path + " holds fewer than " + std::to_string(size) + " bytes");
+    }
+    return ToHex(hash.Final());
+}
+
+}  // namespace
+
+Status VerifySlotImage(const std::string& path, const std::string& sha256, std::uint64_t size,
+                       bool raw) {
+    if (raw) {
+        FW_ASSIGN(std::string digest, Sha256Prefix(path, size));
+        if (digest != sha256) {
+            return Fail(Errc::kVerify, "hash-mismatch",
+                        "slot SHA-256 " + digest + " differs from the manifest's " + sha256);
+        }
+        return {};
+    }
     const std::uint64_t have = FileSize(path);
     if (have != size) {
         return Fail(Errc::kVerify, "hash-mismatch",

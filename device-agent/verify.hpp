@@ -31,7 +31,9 @@ Expected<Timestamp> CheckTimestamp(const Root& root, const Json& timestamp, std:
 Expected<Release> CheckRelease(const Root& root, const Json& manifest, std::int64_t now,
                                const DeviceMatch& device, const Timestamp& ts);
 
-// Streams the slot file from disk; reason "hash-mismatch" unless it is exactly the image.
-Status VerifySlotImage(const std::string& path, const std::string& sha256, std::uint64_t size);
+// Streams the slot file from disk; reason "hash-mismatch" unless it is exactly the image. A raw
+// slot (a partition) is larger than the image: its first `size` bytes are hashed.
+Status VerifySlotImage(const std::string& path, const std::string& sha256, std::uint64_t size,
+                       bool raw = false);
 
 }  // namespace fwchain::device

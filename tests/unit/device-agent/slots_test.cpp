@@ -193,5 +193,50 @@ TEST_F(CommandBackendTest, ScriptFailuresAreErrorsWithTheirReason) {
     EXPECT_EQ(RunBoot(o).reason, "usage");
 }
 
+// Raw slots (partitions, or pre-sized files): the length says nothing, so the progress is
+// recorded beside the state, the resume starts there and only the image's prefix is hashed.
+TEST_F(CommandBackendTest, RawSlotsResumeFromRecordedProgressAndHashThePrefix) {
+    auto cfg = LoadJsonFile(config_, 1 << 16);
+    ASSERT_TRUE(cfg);
+    (*cfg)["raw_slots"] = true;
+    ASSERT_TRUE(WriteFileAtomic(config_, cfg->dump()));
+    const std::string partition(1 << 20, '\xab');
+    ASSERT_TRUE(WriteFileAtomic(tmp_.path() + "/slot-b.img", partition));
+
+    const Image image = MakeImage(300000, 9);
+    Offer(image);
+    gw_.SetImageMode(test::ImageMode::kCutOnce, 100000);
+    BootResult cut = RunBoot(Opts());
+    EXPECT_EQ(cut.reason, "download-failed");
+    auto progress = ReadFile(dir_ + "/download.progress", 64);
+    ASSERT_TRUE(progress);
+    EXPECT_EQ(*progress, "100000\n");
+
+    BootResult r = RunBoot(Opts());
+    ASSERT_EQ(r.outcome, Outcome::kRebootPending) << r.reason << ": " << r.message;
+    EXPECT_EQ(gw_.ImageRanges().back(), "bytes=100000-");
+    auto slot = ReadFile(tmp_.path() + "/slot-b.img", 2 << 20);
+    ASSERT_TRUE(slot);
+    ASSERT_EQ(slot->size(), partition.size());  // a partition keeps its size
+    EXPECT_EQ(slot->substr(0, image.bytes.size()), image.bytes);
+    EXPECT_EQ(slot->substr(image.bytes.size()), partition.substr(image.bytes.size()));
+
+    // A corrupted prefix is caught by the hash of the first `size` bytes.
+    ASSERT_EQ(RunBoot(Opts()).outcome, Outcome::kCommitted);
+    const Image v2 = MakeImage(200000, 10);
+    ReleaseSpec spec;
+    spec.sequence = 2;
+    spec.version = "1.2.0";
+    spec.sha256 = v2.sha256;
+    spec.size = v2.bytes.size();
+    std::string tampered = v2.bytes;
+    tampered[5] ^= 1;
+    gw_.SetImage(v2.sha256, tampered);
+    gw_.SetImageMode(test::ImageMode::kNormal);
+    gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 2}}), vendor_.Release(spec));
+    BootResult bad = RunBoot(Opts());
+    EXPECT_EQ(bad.reason, "hash-mismatch") << bad.message;
+}
+
 }  // namespace
 }  // namespace fwchain::device

@@ -158,7 +158,16 @@ int RunCli(int argc, char** argv) {
         app.add_subcommand("revoke-key", "Drop a key from the root (replaced if it is ours)");
     revoke_key_cmd->add_option("--keyid", rot.revoke_keyids, "Key id to revoke (repeatable)")
         ->required();
-    for (auto* c : {rot_root_cmd, rot_rel_cmd, rot_key_cmd, revoke_key_cmd}) {
+    std::string add_role;
+    std::vector<std::string> add_public;
+    std::size_t add_threshold = 0;
+    auto* add_key_cmd = app.add_subcommand(
+        "add-key", "Add an outside public key to a role, e.g. an approver (root N+1)");
+    add_key_cmd->add_option("--role", add_role, "approver|release|admission|timestamp|root")
+        ->required();
+    add_key_cmd->add_option("--public", add_public, "Public key, 64 hex (repeatable)");
+    add_key_cmd->add_option("--threshold", add_threshold, "New threshold of the role");
+    for (auto* c : {rot_root_cmd, rot_rel_cmd, rot_key_cmd, revoke_key_cmd, add_key_cmd}) {
         c->add_option("--data", rot.data_dir, "Vendor data directory")->required();
         c->add_option("--expires-days", rot.expires_days, "New root lifetime in days")
             ->capture_default_str();
@@ -394,8 +403,13 @@ int RunCli(int argc, char** argv) {
             std::cout.flush();
             return kExitOk;
         }
-        if (*rot_root_cmd || *rot_rel_cmd || *rot_key_cmd || *revoke_key_cmd) {
+        if (*rot_root_cmd || *rot_rel_cmd || *rot_key_cmd || *revoke_key_cmd || *add_key_cmd) {
             std::string name = "rotate-root";
+            if (*add_key_cmd) {
+                name = "add-key";
+                if (!add_public.empty()) rot.add_keys[add_role] = add_public;
+                if (add_threshold != 0) rot.thresholds[add_role] = add_threshold;
+            }
             if (*rot_root_cmd) rot.roles = {kRootRole};
             if (*rot_rel_cmd) {
                 rot.roles = {kReleaseRole};

@@ -42,8 +42,25 @@ Status RenameFile(const std::string& from, const std::string& to) {
 }  // namespace
 
 Expected<RotateResult> RotateRoot(const RotateOptions& opts) {
-    if (opts.roles.empty() && opts.revoke_keyids.empty()) {
+    if (opts.roles.empty() && opts.revoke_keyids.empty() && opts.add_keys.empty() &&
+        opts.thresholds.empty()) {
         return Fail(Errc::kInvalid, "nothing-to-do", "no role to rotate and no key to revoke");
+    }
+    auto known_role = [](const std::string& role) {
+        return role == kApproverRole || std::find(kRotatableRoles.begin(), kRotatableRoles.end(),
+                                                  role) != kRotatableRoles.end();
+    };
+    for (const auto& [role, keys] : opts.add_keys) {
+        if (!known_role(role)) return Fail(Errc::kInvalid, "bad-role", "unknown role " + role);
+        for (const auto& hex : keys) {
+            if (!PublicKeyFromHex(hex)) {
+                return Fail(Errc::kInvalid, "bad-key", "not a 64-hex Ed25519 public key: " + hex);
+            }
+        }
+    }
+    for (const auto& [role, n] : opts.thresholds) {
+        if (!known_role(role)) return Fail(Errc::kInvalid, "bad-role", "unknown role " + role);
+        if (n == 0) return Fail(Errc::kInvalid, "bad-threshold", "a threshold must be >= 1");
     }
     for (const auto& role : opts.roles) {
         if (std::find(kRotatableRoles.begin(), kRotatableRoles.end(), role) ==
@@ -103,6 +120,21 @@ Expected<RotateResult> RotateRoot(const RotateOptions& opts) {
         result.keyids[role] = key.Id();
         fresh.emplace(role, std::move(key));
     }
+    for (const auto& [role, keys] : opts.add_keys) {
+        for (const auto& hex : keys) {
+            const PublicKey pub = *PublicKeyFromHex(hex);
+            const std::string id = KeyId(pub);
+            auto& ids = next.roles[role].keyids;
+            if (std::find(ids.begin(), ids.end(), id) != ids.end()) {
+                return Fail(Errc::kConflict, "key-exists",
+                            "key " + id + " is already a " + role + " key");
+            }
+            ids.push_back(id);
+            next.keys[id] = pub;
+            result.keyids[role] = id;
+        }
+    }
+    for (const auto& [role, n] : opts.thresholds) next.roles[role].threshold = n;
     // Keys no role lists any more leave the root.
     for (auto it = next.keys.begin(); it != next.keys.end();) {
         bool used = false;

@@ -23,6 +23,10 @@ struct RotateOptions {
     // Key ids dropped from every role. A revoked key that is one of this server's role keys is
     // replaced by a fresh one, so the role stays usable.
     std::vector<std::string> revoke_keyids;
+    // External public keys (hex) added to a role, e.g. QA's approver keys: role -> keys.
+    std::map<std::string, std::vector<std::string>> add_keys;
+    // New thresholds: role -> n (must not exceed the role's key count).
+    std::map<std::string, std::size_t> thresholds;
     std::int64_t expires_days = 365;  // lifetime of the new root
     std::string ledger_url;           // submit the outbox right away when set
     std::int64_t now = 0;

@@ -278,3 +278,47 @@ TEST_F(KeysTest, RevokesDevicesAndGatewaysOnce) {
 
 }  // namespace
 }  // namespace fwchain::vendor
+
+namespace fwchain::vendor {
+namespace {
+
+TEST_F(KeysTest, AddsApproverKeysAndThresholdsThroughANewRoot) {
+    const SigningKey qa1 = SigningKey::Generate();
+    const SigningKey qa2 = SigningKey::Generate();
+    RotateOptions o;
+    o.data_dir = data();
+    o.add_keys["approver"] = {qa1.PublicHex(), qa2.PublicHex()};
+    o.thresholds["approver"] = 2;
+    auto r = RotateRoot(o);
+    ASSERT_TRUE(r) << r.error().ToString();
+    const std::int64_t now = NowSeconds();
+    auto v1 = VerifyInitialRoot(RootEnv(1), now);
+    auto v2 = VerifyRootChain(*v1, {RootEnv(2)}, now);
+    ASSERT_TRUE(v2) << v2.error().ToString();
+    EXPECT_TRUE(v2->HasRoleKey("approver", qa1.Public()));
+    EXPECT_TRUE(v2->HasRoleKey("approver", qa2.Public()));
+    EXPECT_EQ(2u, v2->Role("approver")->threshold);
+
+    // A threshold above the role's key count, a duplicate key or a malformed one: refused.
+    RotateOptions too_high;
+    too_high.data_dir = data();
+    too_high.thresholds["release"] = 2;
+    auto high = RotateRoot(too_high);
+    ASSERT_FALSE(high);
+    EXPECT_EQ("role-below-threshold", high.error().reason);
+    RotateOptions dup;
+    dup.data_dir = data();
+    dup.add_keys["approver"] = {qa1.PublicHex()};
+    auto reason = [](const Expected<RotateResult>& e) {
+        return e ? std::string("ok") : e.error().reason;
+    };
+    EXPECT_EQ("key-exists", reason(RotateRoot(dup)));
+    RotateOptions junk;
+    junk.data_dir = data();
+    junk.add_keys["approver"] = {"zz"};
+    EXPECT_EQ("bad-key", reason(RotateRoot(junk)));
+    EXPECT_FALSE(FileExists(DataDir(data()).RootFile(3)));
+}
+
+}  // namespace
+}  // namespace fwchain::vendor

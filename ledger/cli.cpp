@@ -1,14 +1,17 @@
 #include "ledger/cli.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <set>
 
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
+#include "ledger/chain/verify.hpp"
 #include "ledger/net/node.hpp"
 
 namespace fwchain::ledger {
@@ -163,6 +166,149 @@ int RunTip(const std::string& node_url, bool json) {
     return kExitOk;
 }
 
+// Progress goes to stderr and only on a terminal, so piped output stays clean.
+void Progress(const char* what, std::uint64_t done, std::uint64_t total) {
+    if (isatty(STDERR_FILENO) == 0) return;
+    std::fprintf(stderr, "\r%s %llu/%llu", what, static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(total));
+    if (done >= total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+}
+
+struct VerifyArgs {
+    std::string data_dir;
+    std::string genesis_hash;
+    std::string genesis_file;
+};
+
+int RunVerify(const VerifyArgs& a) {
+    std::optional<Hash256> expected;
+    if (!a.genesis_file.empty() || !a.genesis_hash.empty()) {
+        if (a.genesis_hash.empty()) {
+            return Die("verify",
+                       MakeError(Errc::kInvalid, "usage", "--genesis-file needs --genesis HASH"));
+        }
+        if (!a.genesis_file.empty()) {
+            auto g = LoadGenesisFile(a.genesis_file, a.genesis_hash);
+            if (!g) return Die("verify", g.error());
+        }
+        expected = Hash256FromHex(a.genesis_hash);
+        if (!expected) {
+            return Die("verify", MakeError(Errc::kInvalid, "usage", "--genesis must be hex"));
+        }
+    }
+    auto r =
+        VerifyStoredChain(a.data_dir + "/ledger.sqlite", expected,
+                          [](std::uint64_t d, std::uint64_t t) { Progress("verified", d, t); });
+    if (!r) return Die("verify", r.error());
+    if (r->bad_height) {
+        std::printf("INVALID block at height %llu %s: %s\n",
+                    static_cast<unsigned long long>(*r->bad_height), r->bad_hash.c_str(),
+                    r->reason.c_str());
+        std::printf("%llu of %llu blocks valid\n", static_cast<unsigned long long>(r->verified),
+                    static_cast<unsigned long long>(r->tip_height + 1));
+        return kExitError;
+    }
+    std::printf("ok: %llu blocks valid from genesis to height %llu\n",
+                static_cast<unsigned long long>(r->verified),
+                static_cast<unsigned long long>(r->tip_height));
+    return kExitOk;
+}
+
+int RunStatus(const std::string& node_url, const std::string& product, bool json,
+              std::size_t devices) {
+    auto client = http::Client::For(node_url);
+    if (!client) return Die("status", client.error());
+    auto r = client->GetJson("/v1/status?product=" + UrlEncode(product) +
+                             "&limit=" + std::to_string(devices));
+    if (!r) return Die("status", r.error());
+    if (json) {
+        std::cout << r->dump() << "\n";
+        return kExitOk;
+    }
+    const std::uint64_t total = r->value("devices", std::uint64_t{0});
+    std::printf("product %s: %llu devices with an installed version\n\n", product.c_str(),
+                static_cast<unsigned long long>(total));
+    std::printf("%-20s %10s %7s %10s\n", "VERSION", "DEVICES", "SHARE", "FAILURES");
+    const Json& versions = (*r)["versions"];
+    const Json& failures = (*r)["failures"];
+    std::set<std::string> names;
+    for (auto it = versions.begin(); it != versions.end(); ++it) names.insert(it.key());
+    for (auto it = failures.begin(); it != failures.end(); ++it) names.insert(it.key());
+    for (const auto& v : names) {
+        const std::uint64_t n = versions.value(v, std::uint64_t{0});
+        const std::uint64_t f = failures.value(v, std::uint64_t{0});
+        const double share =
+            total ? 100.0 * static_cast<double>(n) / static_cast<double>(total) : 0;
+        std::printf("%-20s %10llu %6.1f%% %10llu\n", v.c_str(), static_cast<unsigned long long>(n),
+                    share, static_cast<unsigned long long>(f));
+    }
+    if (devices > 0 && !(*r)["latest"].empty()) {
+        std::printf("\n%-32s %-20s %-8s %s\n", "DEVICE", "VERSION", "HEIGHT", "TIME");
+        for (const auto& d : (*r)["latest"]) {
+            std::printf("%-32s %-20s %-8llu %s\n", d.value("device", std::string()).c_str(),
+                        d.value("ver", std::string()).c_str(),
+                        static_cast<unsigned long long>(d.value("height", std::uint64_t{0})),
+                        FormatTime(d.value("time", std::int64_t{0})).c_str());
+        }
+        if ((*r)["next_cursor"].is_string()) std::printf("... (more devices: use --json)\n");
+    }
+    return kExitOk;
+}
+
+int RunExport(const std::string& node_url, const std::string& format) {
+    auto client = http::Client::For(node_url);
+    if (!client) return Die("export", client.error());
+    auto tip = client->GetJson("/v1/tip");
+    if (!tip) return Die("export", tip.error());
+    const std::uint64_t tip_height = tip->value("height", std::uint64_t{0});
+    if (format == "csv") {
+        std::printf("height,id,type,sender,recipient,ver,verifier,state,time,nonce\n");
+    }
+    auto csv = [](const std::string& v) {
+        if (v.find_first_of(",\"\n") == std::string::npos) return v;
+        std::string out = "\"";
+        for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+        return out + "\"";
+    };
+    std::string cursor;
+    std::uint64_t count = 0;
+    while (true) {
+        std::string path = "/v1/search?limit=1000";
+        if (!cursor.empty()) path += "&cursor=" + UrlEncode(cursor);
+        auto page = client->GetJson(path);
+        if (!page) return Die("export", page.error());
+        for (const auto& r : (*page)["results"]) {
+            ++count;
+            if (format == "jsonl") {
+                std::cout << r.dump() << "\n";
+                continue;
+            }
+            const Json& tx = r["tx"];
+            std::cout << r.value("height", std::uint64_t{0}) << "," << r.value("id", std::string())
+                      << "," << csv(tx.value("type", std::string())) << ","
+                      << csv(tx.value("sender", std::string())) << ","
+                      << csv(tx.value("recipient", std::string())) << ","
+                      << csv(tx.value("ver", std::string())) << ","
+                      << csv(tx.value("verifier", std::string())) << ","
+                      << csv(tx.value("state", std::string())) << ","
+                      << tx.value("time", std::int64_t{0}) << ","
+                      << tx.value("nonce", std::uint64_t{0}) << "\n";
+        }
+        // Newest first: progress is how far down from the tip the export is.
+        if (!(*page)["results"].empty()) {
+            const std::uint64_t h = (*page)["results"].back().value("height", std::uint64_t{0});
+            Progress("exported down to height", tip_height - h, tip_height);
+        }
+        const Json& next = (*page)["next_cursor"];
+        if (!next.is_string()) break;
+        cursor = next.get<std::string>();
+    }
+    Progress("exported down to height", tip_height, tip_height);
+    spdlog::info("exported {} txs", count);
+    return kExitOk;
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -215,6 +361,36 @@ int RunCli(int argc, char** argv) {
     tip->add_option("--node", tip_node, "node URL")->required();
     tip->add_flag("--json", tip_json, "JSON output");
 
+    std::string status_node, status_product;
+    bool status_json = false;
+    std::size_t status_devices = 0;
+    auto* status = app.add_subcommand("status", "version distribution of a product's fleet");
+    status->add_option("--node", status_node, "node URL")->required();
+    status->add_option("--product", status_product, "product")->required();
+    status->add_option("--devices", status_devices, "also list this many devices (max 1000)")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1000}));
+    status->add_flag("--json", status_json, "JSON output");
+
+    SearchArgs history_args;
+    history_args.limit = 1000;
+    auto* history = app.add_subcommand("history", "every report of one device, newest first");
+    history->add_option("--node", history_args.node, "node URL")->required();
+    history->add_option("--device", history_args.device, "device id")->required();
+    history->add_option("--limit", history_args.limit, "maximum results")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+    history->add_flag("--json", history_args.json, "JSON array output");
+
+    VerifyArgs verify_args;
+    auto* verify = app.add_subcommand("verify", "revalidate a node's stored chain from genesis");
+    verify->add_option("--data", verify_args.data_dir, "node data directory")->required();
+    verify->add_option("--genesis", verify_args.genesis_hash, "expected genesis hash (hex)");
+    verify->add_option("--genesis-file", verify_args.genesis_file, "genesis block JSON");
+
+    std::string export_node, export_format = "jsonl";
+    auto* exp = app.add_subcommand("export", "dump every tx of the main chain, newest first");
+    exp->add_option("--node", export_node, "node URL")->required();
+    exp->add_option("--format", export_format, "jsonl|csv")->check(CLI::IsMember({"jsonl", "csv"}));
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -229,6 +405,13 @@ int RunCli(int argc, char** argv) {
     // Query commands print results on stdout; only problems go to the log.
     InitLogging("ledger", log_level == "info" ? "warn" : log_level);
     if (*search) return RunSearch(search_args);
+    if (*status) return RunStatus(status_node, status_product, status_json, status_devices);
+    if (*history) {
+        history_args.limit = std::max<std::size_t>(history_args.limit, 1);
+        return RunSearch(history_args);
+    }
+    if (*verify) return RunVerify(verify_args);
+    if (*exp) return RunExport(export_node, export_format);
     return RunTip(tip_node, tip_json);
 }
 

@@ -173,5 +173,77 @@ TEST_F(NodeTest, BlocksFromAPeerAreValidatedAndConnected) {
     EXPECT_EQ((*tip)["hash"], ToHex(b.Hash()));
 }
 
+TEST_F(NodeTest, StatusCountsLatestInstalledVersionPerDeviceAndFailures) {
+    StartNode();
+    auto post = [&](const Tx& tx) {
+        auto r = client_->PostJson("/v1/tx", tx.ToJson());
+        ASSERT_TRUE(r) << r.error().ToString();
+    };
+    post(testing::AdmitTx(k_.admission, "dev-1", k_.device, "device"));
+    post(testing::AdmitTx(k_.admission, "dev-2", k_.device2, "device"));
+    post(testing::UpdateTx(k_.device, "dev-1", 1, "installed", "1.0.0"));
+    post(testing::UpdateTx(k_.device, "dev-1", 2, "installed", "1.1.0"));
+    post(testing::UpdateTx(k_.device2, "dev-2", 1, "installed", "1.0.0"));
+    const Tx last = testing::UpdateTx(k_.device2, "dev-2", 2, "failed", "1.1.0");
+    post(last);
+    ASSERT_TRUE(test::WaitFor([&] { return Confirmations(last.Id()) >= 1; }));
+    auto st = client_->GetJson("/v1/status?product=cam&limit=1");
+    ASSERT_TRUE(st) << st.error().ToString();
+    EXPECT_EQ((*st)["devices"], 2);
+    EXPECT_EQ((*st)["versions"]["1.1.0"], 1);
+    EXPECT_EQ((*st)["versions"]["1.0.0"], 1) << "dev-2's failed 1.1.0 leaves it on 1.0.0";
+    EXPECT_EQ((*st)["failures"]["1.1.0"], 1);
+    ASSERT_EQ((*st)["latest"].size(), 1u);
+    EXPECT_EQ((*st)["latest"][0]["device"], "dev-1");
+    EXPECT_EQ((*st)["latest"][0]["ver"], "1.1.0");
+    ASSERT_TRUE((*st)["next_cursor"].is_string());
+    auto page2 = client_->GetJson("/v1/status?product=cam&limit=1&cursor=" +
+                                  (*st)["next_cursor"].get<std::string>());
+    ASSERT_TRUE(page2);
+    ASSERT_EQ((*page2)["latest"].size(), 1u);
+    EXPECT_EQ((*page2)["latest"][0]["device"], "dev-2");
+    EXPECT_TRUE((*page2)["next_cursor"].is_null());
+    EXPECT_FALSE(client_->GetJson("/v1/status"));
+}
+
+TEST_F(NodeTest, NagaraPrototypeEndpointsMapOntoTheRealRules) {
+    StartNode();
+    // /transactions/new takes only signed txs.
+    Tx unsigned_tx = testing::ReleaseTx(k_.release, "cam", "1.0.0", 1);
+    const Tx signed_tx = unsigned_tx;
+    unsigned_tx.sig.clear();
+    EXPECT_FALSE(client_->PostJson("/transactions/new", unsigned_tx.ToJson()));
+    auto added = client_->PostJson("/transactions/new", signed_tx.ToJson());
+    ASSERT_TRUE(added) << added.error().ToString();
+    EXPECT_NE((*added)["message"].get<std::string>().find("will be added to Block"),
+              std::string::npos);
+    // /mine on a miner forges a block now.
+    auto mined = client_->GetJson("/mine");
+    ASSERT_TRUE(mined) << mined.error().ToString();
+    EXPECT_EQ((*mined)["message"], "New Block Forged");
+    EXPECT_TRUE((*mined)["index"].is_number());
+    auto chain = client_->GetJson("/chain");
+    ASSERT_TRUE(chain);
+    EXPECT_EQ((*chain)["length"].get<std::uint64_t>(), (*chain)["chain"].size());
+    EXPECT_EQ((*chain)["chain"][0]["hash"], ToHex(genesis_.Hash()));
+    // /nodes/register needs URLs; /nodes/resolve with no better peer keeps our chain.
+    EXPECT_FALSE(client_->PostJson("/nodes/register", Json{{"nodes", Json::array()}}));
+    EXPECT_FALSE(client_->PostJson("/nodes/register", Json{{"nodes", {"ftp://x"}}}));
+    auto reg = client_->PostJson("/nodes/register", Json{{"nodes", {"http://127.0.0.1:1"}}});
+    ASSERT_TRUE(reg) << reg.error().ToString();
+    EXPECT_EQ((*reg)["total_nodes"].size(), 1u);
+    auto resolved = client_->GetJson("/nodes/resolve");
+    ASSERT_TRUE(resolved) << resolved.error().ToString();
+    EXPECT_EQ((*resolved)["message"], "Our chain is authoritative");
+}
+
+TEST_F(NodeTest, MineIsRefusedToANonMiner) {
+    opts_.mine = false;
+    StartNode();
+    auto r = client_->GetJson("/mine");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().reason, "not-a-miner");
+}
+
 }  // namespace
 }  // namespace fwchain::ledger

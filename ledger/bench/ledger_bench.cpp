@@ -1,0 +1,322 @@
+// Ledger micro-benchmarks for scripts/bench/ledger (DESIGN.md §8). Each subcommand prints
+// "name value reference" lines the script turns into BENCH lines. Not built by default.
+//
+//   ledger_bench hashrate SECONDS
+//   ledger_bench validate BLOCKS TXS_PER_BLOCK
+//   ledger_bench search DB TXS DEVICES QUERIES
+//   ledger_bench status DB DEVICES
+//   ledger_bench mkchain DIR BLOCKS        (genesis.json, genesis.hash, data/ledger.sqlite)
+#include <cryptopp/sha.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/adapters/sqlite.hpp"
+#include "common/core/fs.hpp"
+#include "ledger/chain/chain.hpp"
+#include "ledger/consensus/miner.hpp"
+#include "tests/unit/ledger/fixture.hpp"
+
+using namespace fwchain;          // NOLINT: a benchmark main
+using namespace fwchain::ledger;  // NOLINT
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
+
+int Die(const std::string& what) {
+    std::fprintf(stderr, "ledger_bench: %s\n", what.c_str());
+    return 1;
+}
+
+int HashRate(double seconds) {
+    BlockHeader h;
+    h.bits = 200;  // never met: pure hashing
+    h.timestamp = 1700000000;
+    MidstateHasher mid(h);
+    std::uint64_t n = 0;
+    std::uint8_t sink = 0;
+    auto t0 = Clock::now();
+    while (Seconds(t0, Clock::now()) < seconds) {
+        for (int i = 0; i < 4096; ++i) sink ^= mid.HashWithNonce(n++)[0];
+    }
+    const double mid_rate = static_cast<double>(n) / Seconds(t0, Clock::now());
+    auto bytes = h.Serialize();
+    CryptoPP::SHA256 sha;
+    std::uint8_t out[32];
+    n = 0;
+    t0 = Clock::now();
+    while (Seconds(t0, Clock::now()) < seconds) {
+        for (int i = 0; i < 4096; ++i) {
+            PutLe64(bytes.data() + 128, n++);
+            sha.CalculateDigest(out, bytes.data(), bytes.size());
+            sink ^= out[0];
+        }
+    }
+    const double plain_rate = static_cast<double>(n) / Seconds(t0, Clock::now());
+    std::printf("hashrate %.0f %.0f %u\n", mid_rate, plain_rate, sink);
+    return 0;
+}
+
+// Blocks of signed update txs validated through Block::FromJson + Chain::SubmitBlock (what a
+// node does with a block from a peer) vs Ed25519 verifies/s on all cores.
+int Validate(int blocks, int per_block) {
+    testing::Keys k;
+    const Block genesis = testing::MakeTestGenesis(k, NowSeconds() - 100000);
+    char tmpl[] = "/tmp/ledger-bench-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return Die("mkdtemp");
+    const std::string dir = tmpl;
+    ChainOptions o;
+    o.db_path = dir + "/a.sqlite";
+    o.genesis_hash = genesis.Hash();
+    o.genesis = genesis;
+    auto a = Chain::Open(o);
+    if (!a) return Die(a.error().ToString());
+    // Devices admitted first, then blocks of their reports.
+    std::vector<SigningKey> devs;
+    for (int i = 0; i < per_block; ++i) devs.push_back(SigningKey::Generate());
+    std::vector<std::string> texts;
+    auto mine = [&](std::vector<Tx> txs) -> bool {
+        for (const auto& tx : txs) {
+            if (!(*a)->SubmitTx(tx)) return false;
+        }
+        auto t = (*a)->BuildTemplate(k.miner.Public(), NowSeconds());
+        if (!t) return false;
+        Block b = *t;
+        testing::SolveAndSign(b, k.miner);
+        if (!(*a)->SubmitBlock(b, NowSeconds())) return false;
+        texts.push_back(Canonical(b.ToJson()));
+        return true;
+    };
+    std::vector<Tx> admits;
+    for (int i = 0; i < per_block; ++i) {
+        admits.push_back(
+            testing::AdmitTx(k.admission, "dev-" + std::to_string(i), devs[i], "device"));
+    }
+    if (!mine(admits)) return Die("admit block");
+    for (int b = 0; b < blocks; ++b) {
+        std::vector<Tx> txs;
+        for (int i = 0; i < per_block; ++i) {
+            txs.push_back(testing::UpdateTx(devs[i], "dev-" + std::to_string(i),
+                                            static_cast<std::uint64_t>(b + 1)));
+        }
+        if (!mine(txs)) return Die("report block");
+    }
+    // Replay into a fresh chain, timing parse + full validation + storage.
+    o.db_path = dir + "/b.sqlite";
+    auto c = Chain::Open(o);
+    if (!c) return Die(c.error().ToString());
+    const auto t0 = Clock::now();
+    std::size_t txs = 0;
+    for (const auto& text : texts) {
+        auto j = ParseJson(text);
+        auto blk = Block::FromJson(*j);
+        if (!blk) return Die(blk.error().ToString());
+        auto r = (*c)->SubmitBlock(*blk, NowSeconds() + 1000, true);
+        if (!r) return Die(r.error().ToString());
+        txs += blk->txs.size() + 1;  // + the miner signature
+    }
+    const double sig_rate = static_cast<double>(txs) / Seconds(t0, Clock::now());
+    // Reference: Ed25519 verifies per second on every core.
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const SigningKey key = SigningKey::Generate();
+    const std::vector<std::uint8_t> msg(200, 0x78);
+    const Signature sig = key.Sign(msg.data(), msg.size());
+    std::vector<std::uint64_t> counts(cores, 0);
+    std::vector<std::thread> threads;
+    const auto r0 = Clock::now();
+    for (unsigned t = 0; t < cores; ++t) {
+        threads.emplace_back([&, t] {
+            while (Seconds(r0, Clock::now()) < 2.0) {
+                for (int i = 0; i < 64; ++i)
+                    counts[t] += Verify(key.Public(), msg.data(), msg.size(), sig) ? 1 : 0;
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    std::uint64_t total = 0;
+    for (auto c2 : counts) total += c2;
+    const double ref = static_cast<double>(total) / Seconds(r0, Clock::now());
+    std::printf("validate %.0f %.0f %zu\n", sig_rate, ref, texts.size());
+    (void)std::system(("rm -rf '" + dir + "'").c_str());
+    return 0;
+}
+
+Status Exec(sql::Db& db, const std::string& s) { return db.Exec(s); }
+
+// Bulk-loads `txs` update txs over `devices` devices into a ledger store at DB (schema from
+// ChainStore::Open, indexes dropped during the load and rebuilt after).
+Status Load(const std::string& path, std::uint64_t txs, std::uint64_t devices) {
+    FW_ASSIGN(auto store, ChainStore::Open(path));
+    store.reset();
+    FW_ASSIGN(sql::Db db, sql::Db::Open(path));
+    FW_TRY(Exec(db, "PRAGMA synchronous=OFF; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-262144;"));
+    static const char* kIndexes[] = {"txs_pos ON txs(height, idx)",
+                                     "txs_block ON txs(block_hash, idx)",
+                                     "txs_recipient ON txs(recipient, height, idx)",
+                                     "txs_sender ON txs(sender, height, idx)",
+                                     "txs_ver ON txs(ver, height, idx)",
+                                     "txs_verifier ON txs(verifier)",
+                                     "txs_type ON txs(type, height, idx)",
+                                     "txs_time ON txs(time)",
+                                     "txs_product ON txs(product, height, idx)"};
+    for (const char* ix : kIndexes) {
+        std::string name(ix, std::string(ix).find(' '));
+        FW_TRY(Exec(db, "DROP INDEX IF EXISTS " + name));
+    }
+    FW_TRY(db.WriteTransaction([&]() -> Status {
+        FW_ASSIGN(sql::Stmt s,
+                  db.Prepare("INSERT INTO txs(id, block_hash, height, idx, type, sender, "
+                             "recipient, product, ver, verifier, state, time, nonce, json) "
+                             "VALUES(?,?,?,?,'update',?,?,'cam',?,?,?,?,?,?)"));
+        const std::string sender(64, 'a');
+        const std::string verifier(64, 'b');
+        for (std::uint64_t i = 0; i < txs; ++i) {
+            const std::uint64_t height = i / 1000 + 1;
+            const std::uint64_t dev = (i * 2654435761u) % devices;
+            const std::string device = "dev-" + std::to_string(dev);
+            const std::string ver = "1." + std::to_string(i % 7) + ".0";
+            const char* state = (i % 50 == 0) ? "failed" : "installed";
+            char id[65];
+            std::snprintf(id, sizeof(id), "%064llx", static_cast<unsigned long long>(i));
+            s.Reset();
+            s.Bind(1, std::string(id))
+                .Bind(2, std::string(64, 'c'))
+                .Bind(3, static_cast<std::int64_t>(height))
+                .Bind(4, static_cast<std::int64_t>(i % 1000))
+                .Bind(5, sender)
+                .Bind(6, device)
+                .Bind(7, ver)
+                .Bind(8, verifier)
+                .Bind(9, std::string(state))
+                .Bind(10, static_cast<std::int64_t>(1700000000 + i))
+                .Bind(11, static_cast<std::int64_t>(i))
+                .Bind(12, R"({"body":{"product":"cam","sequence":3},"recipient":")" + device +
+                              R"(","state":")" + state + R"(","type":"update","ver":")" + ver +
+                              R"("})");
+            FW_TRY(s.Run());
+        }
+        return {};
+    }));
+    for (const char* ix : kIndexes) FW_TRY(Exec(db, std::string("CREATE INDEX ") + ix));
+    return Exec(db, "ANALYZE");
+}
+
+int Search(const std::string& path, std::uint64_t txs, std::uint64_t devices, int queries) {
+    const auto l0 = Clock::now();
+    if (auto st = Load(path, txs, devices); !st) return Die(st.error().ToString());
+    const double load_s = Seconds(l0, Clock::now());
+    auto store = ChainStore::Open(path);
+    if (!store) return Die(store.error().ToString());
+    std::vector<double> ms;
+    std::uint64_t found = 0;
+    for (int q = 0; q < queries; ++q) {
+        SearchQuery sq;
+        sq.device = "dev-" + std::to_string((static_cast<std::uint64_t>(q) * 7919u) % devices);
+        sq.limit = 100;
+        const auto t0 = Clock::now();
+        auto page = (*store)->Search(sq);
+        ms.push_back(Seconds(t0, Clock::now()) * 1000);
+        if (!page) return Die(page.error().ToString());
+        found += page->results.size();
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("search %.4f %.4f %llu %.1f\n", ms[ms.size() / 2], ms[ms.size() * 99 / 100],
+                static_cast<unsigned long long>(found), load_s);
+    return 0;
+}
+
+int StatusBench(const std::string& path, std::uint64_t devices) {
+    if (auto st = Load(path, devices * 2, devices); !st) return Die(st.error().ToString());
+    auto store = ChainStore::Open(path);
+    if (!store) return Die(store.error().ToString());
+    double best_ours = 1e9;
+    double best_raw = 1e9;
+    std::uint64_t n_ours = 0;
+    std::uint64_t n_raw = 0;
+    for (int round = 0; round < 3; ++round) {
+        auto t0 = Clock::now();
+        auto r = (*store)->FleetStatus("cam", 0, "");
+        best_ours = std::min(best_ours, Seconds(t0, Clock::now()));
+        if (!r) return Die(r.error().ToString());
+        n_ours = r->devices;
+        // The raw query: latest installed version per device, counted per version.
+        sqlite3* db = nullptr;
+        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+        sqlite3_stmt* s = nullptr;
+        t0 = Clock::now();
+        sqlite3_prepare_v2(db,
+                           "SELECT ver, COUNT(*) FROM (SELECT recipient, ver, MAX(height * 4096 + "
+                           "idx) FROM txs WHERE type = 'update' AND product = 'cam' AND state = "
+                           "'installed' GROUP BY recipient) GROUP BY ver",
+                           -1, &s, nullptr);
+        n_raw = 0;
+        while (sqlite3_step(s) == SQLITE_ROW)
+            n_raw += static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
+        sqlite3_finalize(s);
+        best_raw = std::min(best_raw, Seconds(t0, Clock::now()));
+        sqlite3_close(db);
+    }
+    std::printf("status %.4f %.4f %llu %llu\n", best_ours * 1000, best_raw * 1000,
+                static_cast<unsigned long long>(n_ours), static_cast<unsigned long long>(n_raw));
+    return 0;
+}
+
+// A node data dir holding a chain of `blocks` blocks (a few txs each) for the sync benchmark.
+int MakeChain(const std::string& dir, int blocks) {
+    testing::Keys k;
+    const Block genesis = testing::MakeTestGenesis(k, NowSeconds() - 10 * blocks - 1000);
+    if (!MakeDirs(dir + "/data", 0700)) return Die("mkdir");
+    if (!WriteFileAtomic(dir + "/genesis.json", genesis.ToJson().dump())) return Die("genesis");
+    if (!WriteFileAtomic(dir + "/genesis.hash", ToHex(genesis.Hash()))) return Die("hash");
+    ChainOptions o;
+    o.db_path = dir + "/data/ledger.sqlite";
+    o.genesis_hash = genesis.Hash();
+    o.genesis = genesis;
+    auto c = Chain::Open(o);
+    if (!c) return Die(c.error().ToString());
+    std::int64_t t = genesis.header.timestamp;
+    for (int b = 0; b < blocks; ++b) {
+        if (b % 10 == 0) {
+            (void)(*c)->SubmitTx(testing::ReleaseTx(k.release, "cam", "1.0." + std::to_string(b),
+                                                    static_cast<std::uint64_t>(b + 1)));
+        }
+        t += 10;  // on target: the difficulty stays at its initial value
+        auto tmpl = (*c)->BuildTemplate(k.miner.Public(), t);
+        if (!tmpl) return Die(tmpl.error().ToString());
+        Block blk = *tmpl;
+        testing::SolveAndSign(blk, k.miner);
+        auto r = (*c)->SubmitBlock(blk, NowSeconds(), true);
+        if (!r) return Die(r.error().ToString());
+    }
+    std::printf("mkchain %d\n", blocks);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::vector<std::string> a(argv + 1, argv + argc);
+    if (a.size() == 2 && a[0] == "hashrate") return HashRate(std::atof(a[1].c_str()));
+    if (a.size() == 3 && a[0] == "validate")
+        return Validate(std::atoi(a[1].c_str()), std::atoi(a[2].c_str()));
+    if (a.size() == 5 && a[0] == "search") {
+        return Search(a[1], std::strtoull(a[2].c_str(), nullptr, 10),
+                      std::strtoull(a[3].c_str(), nullptr, 10), std::atoi(a[4].c_str()));
+    }
+    if (a.size() == 3 && a[0] == "status")
+        return StatusBench(a[1], std::strtoull(a[2].c_str(), nullptr, 10));
+    if (a.size() == 3 && a[0] == "mkchain") return MakeChain(a[1], std::atoi(a[2].c_str()));
+    return Die(
+        "usage: hashrate S | validate BLOCKS TXS | search DB TXS DEVICES Q | status DB "
+        "DEVICES | mkchain DIR BLOCKS");
+}

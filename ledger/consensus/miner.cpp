@@ -12,15 +12,30 @@
 
 namespace fwchain::ledger {
 
+namespace {
+
+std::uint32_t Be32(const std::uint8_t* p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           std::uint32_t{p[3]};
+}
+
+}  // namespace
+
+// The raw SHA-256 compression function (Crypto++'s static Transform, which dispatches to SHA-NI
+// or SSE where the CPU has them) on the 8-word state: no object copies, buffering or padding
+// logic per nonce, only one compression of a block whose padding is precomputed.
 struct MidstateHasher::Impl {
-    CryptoPP::SHA256 mid;
+    alignas(16) CryptoPP::word32 state[8];
 };
 
 MidstateHasher::MidstateHasher(const BlockHeader& header) : impl_(std::make_unique<Impl>()) {
     const auto bytes = header.Serialize();
-    // Hashing exactly two whole blocks leaves the object holding the compressed state and an
-    // empty buffer: copying it is copying the midstate.
-    impl_->mid.Update(bytes.data(), kMidstateSize);
+    CryptoPP::SHA256::InitState(impl_->state);
+    alignas(16) CryptoPP::word32 block[16];
+    for (std::size_t b = 0; b < kMidstateSize; b += 64) {
+        for (std::size_t i = 0; i < 16; ++i) block[i] = Be32(bytes.data() + b + 4 * i);
+        CryptoPP::SHA256::Transform(impl_->state, block);
+    }
 }
 
 MidstateHasher::~MidstateHasher() = default;
@@ -28,10 +43,22 @@ MidstateHasher::~MidstateHasher() = default;
 Hash256 MidstateHasher::HashWithNonce(std::uint64_t nonce) const {
     std::uint8_t tail[8];
     PutLe64(tail, nonce);
-    CryptoPP::SHA256 h(impl_->mid);
-    h.Update(tail, sizeof(tail));
+    // Final block: the 8 nonce bytes, the 0x80 pad byte, zeros, the message length in bits.
+    alignas(16) CryptoPP::word32 block[16] = {};
+    block[0] = Be32(tail);
+    block[1] = Be32(tail + 4);
+    block[2] = 0x80000000u;
+    block[15] = static_cast<CryptoPP::word32>(kHeaderSize * 8);
+    alignas(16) CryptoPP::word32 st[8];
+    std::copy(impl_->state, impl_->state + 8, st);
+    CryptoPP::SHA256::Transform(st, block);
     Hash256 out{};
-    h.Final(out.data());
+    for (std::size_t i = 0; i < 8; ++i) {
+        out[4 * i] = static_cast<std::uint8_t>(st[i] >> 24);
+        out[4 * i + 1] = static_cast<std::uint8_t>(st[i] >> 16);
+        out[4 * i + 2] = static_cast<std::uint8_t>(st[i] >> 8);
+        out[4 * i + 3] = static_cast<std::uint8_t>(st[i]);
+    }
     return out;
 }
 

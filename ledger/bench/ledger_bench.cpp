@@ -160,15 +160,18 @@ Status Load(const std::string& path, std::uint64_t txs, std::uint64_t devices) {
     store.reset();
     FW_ASSIGN(sql::Db db, sql::Db::Open(path));
     FW_TRY(Exec(db, "PRAGMA synchronous=OFF; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-262144;"));
-    static const char* kIndexes[] = {"txs_pos ON txs(height, idx)",
-                                     "txs_block ON txs(block_hash, idx)",
-                                     "txs_recipient ON txs(recipient, height, idx)",
-                                     "txs_sender ON txs(sender, height, idx)",
-                                     "txs_ver ON txs(ver, height, idx)",
-                                     "txs_verifier ON txs(verifier)",
-                                     "txs_type ON txs(type, height, idx)",
-                                     "txs_time ON txs(time)",
-                                     "txs_product ON txs(product, height, idx)"};
+    static const char* kIndexes[] = {
+        "txs_pos ON txs(height, idx)",
+        "txs_block ON txs(block_hash, idx)",
+        "txs_recipient ON txs(recipient, height, idx)",
+        "txs_sender ON txs(sender, height, idx)",
+        "txs_ver ON txs(ver, height, idx)",
+        "txs_verifier ON txs(verifier)",
+        "txs_type ON txs(type, height, idx)",
+        "txs_time ON txs(time)",
+        "txs_product ON txs(product, height, idx)",
+        "txs_fleet ON txs(product, state, recipient, height, idx, ver, time) WHERE type = "
+        "'update'"};
     for (const char* ix : kIndexes) {
         std::string name(ix, std::string(ix).find(' '));
         FW_TRY(Exec(db, "DROP INDEX IF EXISTS " + name));

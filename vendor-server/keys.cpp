@@ -1,5 +1,7 @@
 #include "vendor-server/keys.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <set>
@@ -180,41 +182,60 @@ Expected<RotateResult> RotateRoot(const RotateOptions& opts) {
     }
 
     FW_ASSIGN(auto catalog, Catalog::Open(dir.Catalog()));
+    // Declared before the Rollback: its failure action uses them when it is destroyed.
+    Timestamp ts;
+    std::vector<std::string> swapped;  // roles whose key file was replaced
+    bool timestamp_written = false;
+    const std::string root_path = dir.RootFile(next.version);
     Rollback rollback;
     for (const auto& [role, key] : fresh) {
         const std::string staged = dir.Key(role) + ".new";
         rollback.RemoveOnFailure(staged);
         FW_TRY(key.Save(staged));
     }
-    const std::string root_path = dir.RootFile(next.version);
     if (FileExists(root_path)) {
         return Fail(Errc::kConflict, "root-exists", root_path + " already exists");
     }
     rollback.RemoveOnFailure(root_path);
+    FW_TRY(MakeDirs(dir.RetiredKeysDir(), 0700));
+    // Root, tx, key swap and timestamp in one catalog write transaction: `serve` re-signs the
+    // timestamp under the same lock, reading the key file inside it, so it sees either the old
+    // root with the old key or the new root with the new key.
+    // Undo in order: the root file goes, the old keys come back, and (if a new timestamp was
+    // written before the failed COMMIT) the timestamp is re-signed for the old root.
+    rollback.OnFailure([&] {
+        ::unlink(root_path.c_str());
+        for (auto it = swapped.rbegin(); it != swapped.rend(); ++it) {
+            const std::string& role = *it;
+            (void)RenameFile(dir.Key(role), dir.Key(role) + ".new");
+            if (local_ids.count(role) != 0) {
+                (void)RenameFile(
+                    dir.RetiredKeysDir() + "/" + role + "-" + local_ids.at(role) + ".key",
+                    dir.Key(role));
+            }
+        }
+        if (timestamp_written) {
+            (void)RefreshTimestamp(dir, catalog, now, cfg.timestamp_lifetime);
+        }
+    });
     FW_TRY(catalog.Write([&]() -> Status {
         FW_TRY(catalog.InsertOutbox(tx));
-        return WriteFileAtomic(root_path, env.Serialize());
-    }));
-    rollback.Commit();
-
-    // The root is committed: put the new keys in place, keeping the old ones retired.
-    FW_TRY(MakeDirs(dir.RetiredKeysDir(), 0700));
-    for (const auto& [role, key] : fresh) {
-        if (FileExists(dir.Key(role)) && local_ids.count(role) != 0) {
-            FW_TRY(RenameFile(dir.Key(role), dir.RetiredKeysDir() + "/" + role + "-" +
-                                                 local_ids.at(role) + ".key"));
+        FW_TRY(WriteFileAtomic(root_path, env.Serialize()));
+        for (const auto& [role, key] : fresh) {
+            if (FileExists(dir.Key(role)) && local_ids.count(role) != 0) {
+                FW_TRY(RenameFile(dir.Key(role), dir.RetiredKeysDir() + "/" + role + "-" +
+                                                     local_ids.at(role) + ".key"));
+            }
+            swapped.push_back(role);
+            FW_TRY(RenameFile(dir.Key(role) + ".new", dir.Key(role)));
         }
-        FW_TRY(RenameFile(dir.Key(role) + ".new", dir.Key(role)));
-    }
-
-    // Timestamp names the new root version (signed with the new timestamp key if rotated).
-    FW_ASSIGN(auto ts_key, SigningKey::Load(dir.Key(kTimestampRole)));
-    Timestamp ts;
-    FW_TRY(catalog.Write([&]() -> Status {
+        FW_ASSIGN(auto ts_key, SigningKey::Load(dir.Key(kTimestampRole)));
         FW_ASSIGN(auto latest, catalog.LatestSequences());
+        timestamp_written = true;
         FW_ASSIGN(ts, WriteTimestamp(dir, latest, ts_key, now, cfg.timestamp_lifetime));
         return {};
     }));
+    rollback.Commit();
 
     result.version = next.version;
     result.root_path = root_path;

@@ -86,9 +86,10 @@ bool TimestampNeedsRefresh(const Timestamp& ts, const std::map<std::string, std:
     return now >= half || ts.latest != latest || ts.root_version != root_version;
 }
 
-Expected<bool> RefreshTimestamp(const DataDir& dir, Catalog& catalog,
-                                const SigningKey& timestamp_key, std::int64_t now,
-                                std::int64_t lifetime) {
+namespace {
+
+Expected<bool> Refresh(const DataDir& dir, Catalog& catalog, const SigningKey* timestamp_key,
+                       std::int64_t now, std::int64_t lifetime) {
     // Cheap check first, so an idle server does not take the write lock every tick.
     auto needs = [&]() -> Expected<bool> {
         FW_ASSIGN(auto ts, LoadTimestamp(dir));
@@ -104,11 +105,29 @@ Expected<bool> RefreshTimestamp(const DataDir& dir, Catalog& catalog,
         FW_ASSIGN(bool still, needs());
         if (!still) return {};
         FW_ASSIGN(auto latest, catalog.LatestSequences());
-        FW_TRY(WriteTimestamp(dir, latest, timestamp_key, now, lifetime));
+        if (timestamp_key != nullptr) {
+            FW_TRY(WriteTimestamp(dir, latest, *timestamp_key, now, lifetime));
+        } else {
+            FW_ASSIGN(auto key, SigningKey::Load(dir.Key(kTimestampRole)));
+            FW_TRY(WriteTimestamp(dir, latest, key, now, lifetime));
+        }
         written = true;
         return {};
     }));
     return written;
+}
+
+}  // namespace
+
+Expected<bool> RefreshTimestamp(const DataDir& dir, Catalog& catalog,
+                                const SigningKey& timestamp_key, std::int64_t now,
+                                std::int64_t lifetime) {
+    return Refresh(dir, catalog, &timestamp_key, now, lifetime);
+}
+
+Expected<bool> RefreshTimestamp(const DataDir& dir, Catalog& catalog, std::int64_t now,
+                                std::int64_t lifetime) {
+    return Refresh(dir, catalog, nullptr, now, lifetime);
 }
 
 }  // namespace fwchain::vendor

@@ -40,5 +40,10 @@ bool TimestampNeedsRefresh(const Timestamp& ts, const std::map<std::string, std:
 Expected<bool> RefreshTimestamp(const DataDir& dir, Catalog& catalog,
                                 const SigningKey& timestamp_key, std::int64_t now,
                                 std::int64_t lifetime);
+// Same, reading keys/timestamp.key inside the write transaction: a concurrent key rotation
+// (which swaps the key file inside its own transaction) can never be signed over with the
+// retired key.
+Expected<bool> RefreshTimestamp(const DataDir& dir, Catalog& catalog, std::int64_t now,
+                                std::int64_t lifetime);
 
 }  // namespace fwchain::vendor

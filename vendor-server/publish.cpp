@@ -182,6 +182,9 @@ Expected<PublishResult> PublishFromSource(const PublishOptions& opts, const TagI
 
     // Files first (image, manifest), catalog last: a crash in between leaves unreferenced
     // files, never a catalog row naming missing bytes. Rollback removes what this run created.
+    // Declared before the Rollback: its failure action reads them when it is destroyed.
+    bool timestamp_written = false;
+    Timestamp ts;
     Rollback rollback;
     const std::string image_name = image.name;
     Expected<StoredImage> stored =
@@ -260,8 +263,6 @@ Expected<PublishResult> PublishFromSource(const PublishOptions& opts, const TagI
     // The timestamp is written inside the transaction (after the rows, before COMMIT) so it is
     // serialised with `serve`'s re-signing; if the commit then fails, a fresh timestamp from
     // the committed catalog replaces it.
-    bool timestamp_written = false;
-    Timestamp ts;
     rollback.OnFailure([&] {
         if (timestamp_written) {
             (void)RefreshTimestamp(dir, catalog, timestamp_key, now, cfg.timestamp_lifetime);

@@ -85,9 +85,7 @@ Status Maintainer::Tick(std::int64_t now) {
             }
         }
     }
-    auto key = SigningKey::Load(dir_.Key(kTimestampRole));
-    if (!key) return Fail(Context(key.error(), "timestamp key"));
-    auto refreshed = RefreshTimestamp(dir_, catalog_, *key, now, cfg_.timestamp_lifetime);
+    auto refreshed = RefreshTimestamp(dir_, catalog_, now, cfg_.timestamp_lifetime);
     if (!refreshed) return Fail(Context(refreshed.error(), "timestamp"));
     if (*refreshed) spdlog::info("timestamp re-signed");
     return outbox_status;

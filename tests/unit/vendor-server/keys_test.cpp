@@ -322,3 +322,37 @@ TEST_F(KeysTest, AddsApproverKeysAndThresholdsThroughANewRoot) {
 
 }  // namespace
 }  // namespace fwchain::vendor
+
+namespace fwchain::vendor {
+namespace {
+
+TEST_F(KeysTest, AFailedRotationRestoresTheOldKeysAndWritesNoRoot) {
+    const DataDir dir(data());
+    auto before = SigningKey::Load(dir.Key("release"));
+    ASSERT_TRUE(before);
+    const std::string ts_text = test::ReadText(dir.TimestampFile());
+    // Fail late, after the key swap: the timestamp cannot be read back.
+    ASSERT_EQ(0, ::unlink(dir.TimestampFile().c_str()));
+    ASSERT_EQ(0, ::mkdir(dir.TimestampFile().c_str(), 0700));
+    auto r = RotateRoot(Rotate({"release"}));
+    ASSERT_FALSE(r);
+    EXPECT_FALSE(FileExists(dir.RootFile(2)));
+    auto after = SigningKey::Load(dir.Key("release"));
+    ASSERT_TRUE(after) << after.error().ToString();
+    EXPECT_EQ(before->Id(), after->Id());
+    EXPECT_FALSE(FileExists(dir.Key("release") + ".new"));
+    EXPECT_FALSE(FileExists(dir.RetiredKeysDir() + "/release-" + before->Id() + ".key"));
+    auto cat = Catalog::Open(dir.Catalog());
+    ASSERT_TRUE(cat);
+    EXPECT_TRUE(cat->PendingOutbox()->empty());
+
+    // Once the fault is gone, the rotation goes through.
+    ASSERT_EQ(0, ::rmdir(dir.TimestampFile().c_str()));
+    ASSERT_TRUE(WriteFileAtomic(dir.TimestampFile(), ts_text));
+    auto ok = RotateRoot(Rotate({"release"}));
+    ASSERT_TRUE(ok) << ok.error().ToString();
+    EXPECT_EQ(2u, ok->version);
+}
+
+}  // namespace
+}  // namespace fwchain::vendor

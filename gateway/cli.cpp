@@ -28,6 +28,9 @@ struct RunOptions {
     std::uint32_t confirmations = 2;
     std::uint64_t cache_max_bytes = 0;
     std::size_t threads = 64;
+    std::string bt_listen = "0.0.0.0:7430";
+    bool no_bittorrent = false;
+    std::int64_t bt_stall_timeout = 60;
     std::string log_level = "info";
 };
 
@@ -74,7 +77,19 @@ int Run(const RunOptions& o) {
     auto port = http::Bind(*server, hp->first, hp->second);
     if (!port) return Die(port.error());
 
+    std::unique_ptr<Swarm> swarm;
+    if (!o.no_bittorrent) {
+        auto started = Swarm::Start(SwarmOptions{o.bt_listen});
+        if (!started) return Die(started.error());
+        swarm = std::move(*started);
+        spdlog::info("BitTorrent on port {}", swarm->port());
+    }
+    if (auto st = MakeDirs(o.data_dir + "/torrents"); !st) return Die(st.error());
+
     PollerConfig pc;
+    pc.swarm = swarm.get();
+    pc.torrent_dir = o.data_dir + "/torrents";
+    pc.bt_stall_timeout_s = o.bt_stall_timeout;
     pc.vendor_url = o.vendor_url;
     pc.ledger_url = o.ledger_url;
     pc.gateway_id = key->Id();
@@ -83,6 +98,21 @@ int Run(const RunOptions& o) {
     Poller poller(pc, **trust, **cache,
                   [&api](std::shared_ptr<const CheckIndex> idx) { api.Publish(std::move(idx)); });
     poller.PublishIndex();  // serve what survived a restart before the first poll returns
+    poller.SeedCached();
+    api.SetStatusProvider([&poller, &swarm] {
+        const PollerStats& st = poller.stats();
+        Json j{{"fetched_bittorrent", st.fetched_bittorrent.load()},
+               {"fetched_http", st.fetched_http.load()},
+               {"fetch_failures", st.fetch_failures.load()}};
+        if (swarm) {
+            SwarmStats s = swarm->Stats();
+            j["bittorrent"] = {{"port", swarm->port()},
+                               {"torrents", s.torrents},
+                               {"uploaded", s.payload_uploaded},
+                               {"downloaded", s.payload_downloaded}};
+        }
+        return j;
+    });
 
     std::thread http_thread([&] { server->listen_after_bind(); });
     std::thread sync_thread([&] { poller.Run(); });
@@ -121,6 +151,12 @@ int Main(int argc, char** argv) {
                     "Ledger blocks a release needs before devices see it")
         ->capture_default_str();
     run->add_option("--cache-max-bytes", o.cache_max_bytes, "Image cache cap (0 = unbounded)")
+        ->capture_default_str();
+    run->add_option("--bt-listen", o.bt_listen, "BitTorrent listen interface HOST:PORT")
+        ->capture_default_str();
+    run->add_flag("--no-bittorrent", o.no_bittorrent, "Fetch images over plain HTTP only");
+    run->add_option("--bt-stall-timeout", o.bt_stall_timeout,
+                    "Seconds without BitTorrent progress before falling back to HTTP")
         ->capture_default_str();
     run->add_option("--threads", o.threads, "HTTP worker threads (>= device connections)")
         ->capture_default_str();

@@ -19,6 +19,8 @@ class ContentCache {
                                                         std::uint64_t max_bytes);
 
     bool Has(const std::string& sha256);
+    const std::string& dir() const { return dir_; }
+    std::string partial_dir() const { return dir_ + "/.partial"; }
     std::string PathOf(const std::string& sha256) const { return dir_ + "/" + sha256; }
     std::string PartialPathOf(const std::string& sha256) const {
         return dir_ + "/.partial/" + sha256;

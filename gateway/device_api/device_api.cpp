@@ -16,8 +16,10 @@ void DeviceApi::Register(httplib::Server& server) {
     server.Post("/v1/report", [this](const auto& req, auto& res) { HandleReport(req, res); });
     server.Get("/v1/health", [this](const auto&, auto& res) {
         auto index = Index();
-        http::SendJson(res, Json{{"status", index ? "ok" : "syncing"},
-                                 {"offers", index ? index->offer_count() : 0}});
+        Json health = status_ ? status_() : Json::object();
+        health["status"] = index ? "ok" : "syncing";
+        health["offers"] = index ? index->offer_count() : 0;
+        http::SendJson(res, health);
     });
 }
 

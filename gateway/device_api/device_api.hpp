@@ -1,5 +1,6 @@
 #pragma once
 // The gateway's LAN API for devices: POST /v1/check, GET /v1/images/{sha256}, POST /v1/report.
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -15,6 +16,8 @@ class DeviceApi {
     DeviceApi(ContentCache& cache, ReportRelay& relay) : cache_(cache), relay_(relay) {}
     void Register(httplib::Server& server);
     void Publish(std::shared_ptr<const CheckIndex> index);
+    // Extra fields for GET /v1/health (fetch counters, swarm figures).
+    void SetStatusProvider(std::function<Json()> provider) { status_ = std::move(provider); }
 
   private:
     std::shared_ptr<const CheckIndex> Index();
@@ -26,6 +29,7 @@ class DeviceApi {
     ReportRelay& relay_;
     std::mutex mu_;
     std::shared_ptr<const CheckIndex> index_;
+    std::function<Json()> status_;
 };
 
 }  // namespace fwchain::gateway

@@ -39,6 +39,7 @@ void Poller::Run() {
 }
 
 void Poller::Stop() {
+    cancel_ = true;
     std::lock_guard lock(mu_);
     stop_ = true;
     cv_.notify_all();
@@ -169,6 +170,51 @@ Status Poller::Download(const Release& r) {
         return Fail(Errc::kTooLarge, "image-too-large",
                     "image of " + r.version + " exceeds the gateway's limit");
     }
+    if (cfg_.swarm && r.envelope.signed_doc.contains("torrent")) {
+        Status st = DownloadSwarm(r);
+        if (st) {
+            ++stats_.fetched_bittorrent;
+            return st;
+        }
+        spdlog::warn("BitTorrent fetch of {} {} failed ({}); falling back to HTTP", r.product,
+                     r.version, st.error().ToString());
+    }
+    Status st = DownloadHttp(r);
+    if (st)
+        ++stats_.fetched_http;
+    else
+        ++stats_.fetch_failures;
+    return st;
+}
+
+Status Poller::DownloadSwarm(const Release& r) {
+    FW_ASSIGN(auto vendor, http::Client::For(cfg_.vendor_url));
+    FW_ASSIGN(std::string torrent,
+              vendor.GetText("/v1/torrents/" + r.image.sha256 + ".torrent", 16 << 20));
+    FW_TRY(cfg_.swarm->Fetch(torrent, cache_.partial_dir(),
+                             std::chrono::seconds(cfg_.bt_stall_timeout_s), cancel_));
+    // libtorrent checked every piece against the torrent; Commit checks the signed SHA-256.
+    FW_TRY(cache_.Commit(r.image.sha256, r.image.size));
+    if (!cfg_.torrent_dir.empty()) {
+        FW_TRY(WriteFileAtomic(cfg_.torrent_dir + "/" + r.image.sha256 + ".torrent", torrent));
+    }
+    return cfg_.swarm->Seed(torrent, cache_.dir());
+}
+
+void Poller::SeedCached() {
+    if (!cfg_.swarm || cfg_.torrent_dir.empty()) return;
+    for (const auto& [product, by_seq] : trust_.releases()) {
+        for (const auto& [seq, r] : by_seq) {
+            if (!cache_.Has(r.image.sha256)) continue;
+            auto torrent = ReadFile(cfg_.torrent_dir + "/" + r.image.sha256 + ".torrent", 16 << 20);
+            if (!torrent) continue;
+            auto st = cfg_.swarm->Seed(*torrent, cache_.dir());
+            if (!st) spdlog::warn("cannot seed {}: {}", r.image.sha256, st.error().ToString());
+        }
+    }
+}
+
+Status Poller::DownloadHttp(const Release& r) {
     FW_ASSIGN(http::Url url, http::ParseUrl(cfg_.vendor_url));
     http::Client vendor(url, http::ClientOptions{5, 60, 30});
     const std::string partial = cache_.PartialPathOf(r.image.sha256);
@@ -242,7 +288,10 @@ Status Poller::AdvanceReleases() {
                 result = st;
                 continue;
             }
-            spdlog::info("cached image of {} {} ({} bytes)", r.product, r.version, r.image.size);
+            spdlog::info(
+                "cached image of {} {} ({} bytes; {} over BitTorrent, {} over HTTP so far)",
+                r.product, r.version, r.image.size, stats_.fetched_bittorrent.load(),
+                stats_.fetched_http.load());
         }
         offered_.insert(hash);
     }
@@ -262,8 +311,8 @@ void Poller::PublishIndex() {
             break;
         }
     }
-    publish_(
-        std::make_shared<const CheckIndex>(cfg_.gateway_id, trust_.roots(), ts->envelope, offers));
+    publish_(std::make_shared<const CheckIndex>(cfg_.gateway_id, trust_.roots(), ts->envelope,
+                                                offers, published_headers_));
 }
 
 }  // namespace fwchain::gateway

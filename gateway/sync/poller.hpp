@@ -14,6 +14,7 @@
 
 #include "gateway/cache/cache.hpp"
 #include "gateway/device_api/check_index.hpp"
+#include "gateway/sync/swarm.hpp"
 #include "gateway/sync/trust_store.hpp"
 
 namespace fwchain::gateway {
@@ -26,6 +27,15 @@ struct PollerConfig {
     std::int64_t retry_interval_s = 2;         // while a release waits for confirmations
     std::uint32_t confirmations = 2;
     std::uint64_t max_image_size = 1ull << 32;
+    Swarm* swarm = nullptr;   // BitTorrent first when set, plain HTTP as the fallback
+    std::string torrent_dir;  // .torrent files of cached images, re-seeded at start
+    std::int64_t bt_stall_timeout_s = 60;
+};
+
+struct PollerStats {
+    std::atomic<std::int64_t> fetched_bittorrent{0};
+    std::atomic<std::int64_t> fetched_http{0};
+    std::atomic<std::int64_t> fetch_failures{0};
 };
 
 class Poller {
@@ -42,6 +52,9 @@ class Poller {
     Status SyncOnce();
     // Publishes the index from what is verified, confirmed and cached now.
     void PublishIndex();
+    // Seeds every cached image whose torrent is kept (after a restart).
+    void SeedCached();
+    const PollerStats& stats() const { return stats_; }
 
   private:
     struct LedgerRecord {
@@ -54,6 +67,8 @@ class Poller {
     Expected<LedgerRecord> FindOnLedger(const Release& r);
     Status SyncHeaders();
     Status Download(const Release& r);
+    Status DownloadHttp(const Release& r);
+    Status DownloadSwarm(const Release& r);
 
     PollerConfig cfg_;
     TrustStore& trust_;
@@ -65,9 +80,11 @@ class Poller {
     std::vector<Hash256> header_hashes_;
     std::shared_ptr<const HeaderChain> published_headers_;  // copied only when headers change
 
+    PollerStats stats_;
     std::mutex mu_;
     std::condition_variable cv_;
     bool stop_ = false;
+    std::atomic<bool> cancel_{false};
 };
 
 }  // namespace fwchain::gateway

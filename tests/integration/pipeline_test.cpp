@@ -65,6 +65,14 @@ TEST(Pipeline, ThreeDevicesUpdateTwiceThroughTwoGatewaysAndTheLedgerRecordsIt) {
             EXPECT_GE(u.value("confirmations", 0), 1) << id;
         }
     }
+    // Both gateways fetched both images over BitTorrent (web seed and each other), none over
+    // the plain-HTTP fallback.
+    for (int g = 0; g < 2; ++g) {
+        Json health = sys.GatewayHealth(g);
+        EXPECT_EQ(health.value("fetched_bittorrent", -1), 2) << "gateway " << g << health.dump();
+        EXPECT_EQ(health.value("fetched_http", -1), 0) << "gateway " << g << health.dump();
+    }
+
     // No failures anywhere in this run.
     EXPECT_TRUE(sys.Search("type=update&state=failed").empty());
 }

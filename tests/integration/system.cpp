@@ -70,10 +70,11 @@ void System::Start(int gateways) {
                                          "--listen", "127.0.0.1:0", "--ledger", ledger_url_});
     for (int i = 0; i < gateways; ++i) {
         const std::string name = "gateway" + std::to_string(i);
-        gateway_urls_.push_back(StartServer(
-            name, {Bin("gateway"), "run", "--data", tmp_ / name, "--vendor", vendor_url_,
-                   "--ledger", ledger_url_, "--listen", "127.0.0.1:0", "--root",
-                   vendor_dir() + "/metadata/root/1.json", "--poll-interval", "1"}));
+        gateway_urls_.push_back(
+            StartServer(name, {Bin("gateway"), "run", "--data", tmp_ / name, "--vendor",
+                               vendor_url_, "--ledger", ledger_url_, "--listen", "127.0.0.1:0",
+                               "--root", vendor_dir() + "/metadata/root/1.json", "--poll-interval",
+                               "1", "--bt-listen", "127.0.0.1:0", "--bt-stall-timeout", "20"}));
     }
 }
 
@@ -149,6 +150,12 @@ bool System::BootUntil(const std::string& device_dir, const std::string& gateway
             return Version(device_dir) == version;
         },
         std::chrono::seconds(120));
+}
+
+Json System::GatewayHealth(int i) {
+    auto client = http::Client::For(gateway_url(i));
+    auto j = client ? client->GetJson("/v1/health") : Expected<Json>(client.error());
+    return j ? *j : Json::object();
 }
 
 Json System::Search(const std::string& query) {

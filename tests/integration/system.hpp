@@ -38,6 +38,9 @@ class System {
     bool BootUntil(const std::string& device_dir, const std::string& gateway_url,
                    const std::string& version);
 
+    // The gateway's GET /v1/health (fetch counters, BitTorrent figures).
+    Json GatewayHealth(int i = 0);
+
     // Ledger search results (GET /v1/search?query) as the `results` array.
     Json Search(const std::string& query);
     bool WaitForLedger(const std::string& query, std::size_t count);

@@ -117,15 +117,19 @@ int Validate(int blocks, int per_block) {
     if (!c) return Die(c.error().ToString());
     const auto t0 = Clock::now();
     std::size_t txs = 0;
+    double parse_s = 0;
     for (const auto& text : texts) {
+        const auto p0 = Clock::now();
         auto j = ParseJson(text);
         auto blk = Block::FromJson(*j);
+        parse_s += Seconds(p0, Clock::now());
         if (!blk) return Die(blk.error().ToString());
         auto r = (*c)->SubmitBlock(*blk, NowSeconds() + 1000, true);
         if (!r) return Die(r.error().ToString());
         txs += blk->txs.size() + 1;  // + the miner signature
     }
     const double sig_rate = static_cast<double>(txs) / Seconds(t0, Clock::now());
+    const auto t_end = Clock::now();
     // Reference: Ed25519 verifies per second on every core.
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     const SigningKey key = SigningKey::Generate();
@@ -146,7 +150,8 @@ int Validate(int blocks, int per_block) {
     std::uint64_t total = 0;
     for (auto c2 : counts) total += c2;
     const double ref = static_cast<double>(total) / Seconds(r0, Clock::now());
-    std::printf("validate %.0f %.0f %zu\n", sig_rate, ref, texts.size());
+    std::printf("validate %.0f %.0f %zu %.3f %.3f\n", sig_rate, ref, texts.size(), parse_s,
+                Seconds(t0, t_end) - parse_s);
     (void)std::system(("rm -rf '" + dir + "'").c_str());
     return 0;
 }

@@ -80,8 +80,32 @@ TEST_F(LedgerCliTest, NodeServesTipAndSearch) {
     EXPECT_NE(table.out.find("release"), std::string::npos);
     EXPECT_NE(table.out.find("1.0.0"), std::string::npos);
 
+    auto csv = test::Run({Bin("ledger"), "export", "--node", url, "--format", "csv"});
+    ASSERT_EQ(csv.exit_code, 0) << csv.err;
+    EXPECT_EQ(csv.out.rfind("height,id,type,", 0), 0u) << csv.out;
+    EXPECT_NE(csv.out.find(",release,"), std::string::npos) << csv.out;
+    EXPECT_NE(csv.out.find(",genesis,"), std::string::npos) << csv.out;
+    auto jsonl = test::Run({Bin("ledger"), "export", "--node", url, "--format", "jsonl"});
+    ASSERT_EQ(jsonl.exit_code, 0) << jsonl.err;
+    EXPECT_TRUE(ParseJson(jsonl.out.substr(0, jsonl.out.find('\n'))));
+    auto status = test::Run({Bin("ledger"), "status", "--node", url, "--product", "cam"});
+    ASSERT_EQ(status.exit_code, 0) << status.err;
+    EXPECT_NE(status.out.find("VERSION"), std::string::npos) << status.out;
+    auto history =
+        test::Run({Bin("ledger"), "history", "--node", url, "--device", "nobody", "--json"});
+    ASSERT_EQ(history.exit_code, 0) << history.err;
+    EXPECT_EQ(ParseJson(history.out).value().size(), 0u);
+
     node_->Stop();
     EXPECT_FALSE(node_->Running());
+    auto verify = test::Run(
+        {Bin("ledger"), "verify", "--data", dir_ / "data", "--genesis", ToHex(genesis_.Hash())});
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+    EXPECT_NE(verify.out.find("ok:"), std::string::npos) << verify.out;
+    auto wrong = test::Run(
+        {Bin("ledger"), "verify", "--data", dir_ / "data", "--genesis", std::string(64, 'a')});
+    EXPECT_EQ(wrong.exit_code, 1) << wrong.out;
+    EXPECT_NE(wrong.out.find("INVALID block at height 0"), std::string::npos) << wrong.out;
     // A restart on the same data dir keeps the chain.
     const std::string url2 = StartNode();
     ASSERT_FALSE(url2.empty()) << node_->Log();

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "common/adapters/http.hpp"
 #include "fixture.hpp"
+#include "ledger/consensus/pow.hpp"
 #include "ledger/net/node.hpp"
 #include "ledger/primitives/merkle.hpp"
 #include "tests/support/process.hpp"
@@ -243,6 +246,48 @@ TEST_F(NodeTest, MineIsRefusedToANonMiner) {
     auto r = client_->GetJson("/mine");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().reason, "not-a-miner");
+}
+
+TEST_F(NodeTest, APeerServingInvalidHeadersIsBannedAndNothingIsStored) {
+    // A fake peer claiming far more work, whose headers do not carry it.
+    httplib::Server fake;
+    fake.Get("/v1/tip", [](const httplib::Request&, httplib::Response& res) {
+        http::SendJson(res, Json{{"height", 3},
+                                 {"hash", std::string(64, '0')},
+                                 {"time", 0},
+                                 {"bits", 60},
+                                 {"work", WorkToHex(BlockWork(60))}});
+    });
+    fake.Get("/v1/headers", [&](const httplib::Request&, httplib::Response& res) {
+        BlockHeader h = genesis_.header;
+        h.height = 1;  // claims to follow genesis, but without proof of work or link
+        h.bits = 60;
+        http::SendJson(
+            res, Json{{"headers", Json::array({Json{{"height", 0},
+                                                    {"hash", ToHex(genesis_.Hash())},
+                                                    {"header", ToHex(genesis_.header.Serialize())}},
+                                               Json{{"height", 1},
+                                                    {"hash", ToHex(h.Hash())},
+                                                    {"header", ToHex(h.Serialize())}}})}});
+    });
+    const int port = fake.bind_to_any_port("127.0.0.1");
+    ASSERT_GT(port, 0);
+    std::thread serving([&] { fake.listen_after_bind(); });
+    opts_.mine = false;
+    opts_.peers = {"http://127.0.0.1:" + std::to_string(port)};
+    opts_.sync_interval_ms = 100;
+    StartNode();
+    const bool banned = test::WaitFor([&] {
+        auto peers = client_->GetJson("/v1/peers");
+        return peers && (*peers)["peers"].size() == 1 &&
+               (*peers)["peers"][0].value("banned_until", std::int64_t{0}) > 0;
+    });
+    fake.stop();
+    serving.join();
+    ASSERT_TRUE(banned);
+    auto tip = client_->GetJson("/v1/tip");
+    ASSERT_TRUE(tip);
+    EXPECT_EQ((*tip)["height"], 0);
 }
 
 }  // namespace

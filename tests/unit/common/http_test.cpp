@@ -98,6 +98,18 @@ class HttpTest : public ::testing::Test {
                 ServeFile(req, res, file_, "application/octet-stream", [this] { ++files_done_; });
             if (!st) SendError(res, st.error());
         });
+        // Files of 1 MiB and more are served from a memory map instead of pread.
+        big_data_.resize(2 * 1024 * 1024 + 4321);
+        for (std::size_t i = 0; i < big_data_.size(); ++i) {
+            big_data_[i] = static_cast<char>((i * 17 + i / 4096) % 253);
+        }
+        big_file_ = dir_ / "big.bin";
+        ASSERT_TRUE(WriteFileAtomic(big_file_, big_data_));
+        s.Get("/bigfile", [this](const httplib::Request& req, httplib::Response& res) {
+            auto st = ServeFile(req, res, big_file_, "application/octet-stream",
+                                [this] { ++files_done_; });
+            if (!st) SendError(res, st.error());
+        });
         s.Get("/missing-file", [this](const httplib::Request& req, httplib::Response& res) {
             auto st = ServeFile(req, res, dir_ / "nope.bin");
             if (!st) SendError(res, st.error());
@@ -114,6 +126,8 @@ class HttpTest : public ::testing::Test {
     TempDir dir_;
     std::string data_;
     std::string file_;
+    std::string big_data_;
+    std::string big_file_;
     std::atomic<int> files_done_{0};
     std::unique_ptr<TestServer> server_;
 };
@@ -206,6 +220,27 @@ TEST_F(HttpTest, PostJsonAndBodyLimits) {
         R"({"k":")" + std::string(kMaxBody - 8, 'x') + "\"}";  // 8 = {"k":""}
     ASSERT_EQ(at_limit.size(), kMaxBody);
     EXPECT_TRUE(c.PostText("/echo", at_limit));
+}
+
+TEST_F(HttpTest, ServeFileFromAMemoryMapWholeAndRangesAcrossChunks) {
+    Client c = MakeClient();
+    auto whole = c.Raw().Get("/bigfile");
+    ASSERT_TRUE(whole) << httplib::to_string(whole.error());
+    EXPECT_EQ(whole->status, 200);
+    EXPECT_TRUE(whole->body == big_data_);
+    const std::size_t n = big_data_.size();
+    const std::vector<std::pair<std::size_t, std::size_t>> ranges = {
+        {0, 1}, {(1 << 20) - 3, 7}, {(2 << 20) - 1, 4322}, {12345, (1 << 20) + 1}, {n - 1, 1}};
+    for (const auto& [offset, length] : ranges) {
+        const std::string range =
+            "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1);
+        auto res = c.Raw().Get("/bigfile", httplib::Headers{{"Range", range}});
+        ASSERT_TRUE(res) << range;
+        EXPECT_EQ(res->status, 206) << range;
+        EXPECT_TRUE(res->body == big_data_.substr(offset, length)) << range;
+    }
+    EXPECT_TRUE(test::WaitFor([this] { return files_done_ >= 6; }, std::chrono::seconds(10)))
+        << "every mapped response must release its mapping";
 }
 
 TEST_F(HttpTest, ServeFileWholeAndRanges) {

@@ -1,6 +1,7 @@
 #include "vendor-server/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -53,6 +54,9 @@ int LedgerExit(const std::string& command, const std::optional<SubmitReport>& le
 }  // namespace
 
 int RunCli(int argc, char** argv) {
+    // A peer closing a socket must be an error return, never a silent death (an upload refused
+    // before its body was read, a gateway going away mid-response).
+    std::signal(SIGPIPE, SIG_IGN);
     CLI::App app{"fwchain vendor server: keys, signed releases, device admission, release API"};
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Show help for all subcommands");

@@ -217,6 +217,11 @@ void ApiServer::Routes() {
     s.Get(R"(/v1/torrents/([^/]+)\.torrent)",
           [this](const httplib::Request& q, httplib::Response& r) { GetTorrent(q, r); });
     s.Get("/announce", [this](const httplib::Request& q, httplib::Response& r) { Announce(q, r); });
+    // Lets a client check its token before streaming an image (a refused upload is answered
+    // before its body is read, so the client may only see a reset).
+    s.Get("/v1/admin/auth", [this](const httplib::Request& q, httplib::Response& r) {
+        if (Authorized(q, r)) http::SendJson(r, Json{{"status", "ok"}});
+    });
     s.Post("/v1/admin/releases",
            [this](const httplib::Request& q, httplib::Response& r,
                   const httplib::ContentReader& reader) { PostRelease(q, r, reader); });
@@ -326,19 +331,26 @@ void ApiServer::Announce(const httplib::Request& req, httplib::Response& res) {
     SendBencode(res, tracker_.Announce((*row)->image_sha256, *ann, NowSeconds()));
 }
 
-void ApiServer::PostRelease(const httplib::Request& req, httplib::Response& res,
-                            const httplib::ContentReader& reader) {
+bool ApiServer::Authorized(const httplib::Request& req, httplib::Response& res) {
     if (config_.admin_token.empty()) {
-        return http::SendError(res, 404, "admin-disabled",
-                               "the admin API is off (serve --admin-token-file)");
+        http::SendError(res, 404, "admin-disabled",
+                        "the admin API is off (serve --admin-token-file)");
+        return false;
     }
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) != 0 ||
         !TokenMatches(auth.substr(prefix.size()), config_.admin_token)) {
         res.set_header("WWW-Authenticate", "Bearer");
-        return http::SendError(res, 401, "unauthorized", "missing or wrong bearer token");
+        http::SendError(res, 401, "unauthorized", "missing or wrong bearer token");
+        return false;
     }
+    return true;
+}
+
+void ApiServer::PostRelease(const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader& reader) {
+    if (!Authorized(req, res)) return;
     if (!req.is_multipart_form_data()) {
         return http::SendError(res, 400, "bad-upload",
                                "expected multipart/form-data with parts meta and image");

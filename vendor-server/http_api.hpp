@@ -54,6 +54,7 @@ class ApiServer {
     void GetImage(const httplib::Request& req, httplib::Response& res);
     void GetTorrent(const httplib::Request& req, httplib::Response& res);
     void Announce(const httplib::Request& req, httplib::Response& res);
+    bool Authorized(const httplib::Request& req, httplib::Response& res);
     void PostRelease(const httplib::Request& req, httplib::Response& res,
                      const httplib::ContentReader& reader);
 

@@ -84,7 +84,11 @@ Expected<Json> PublishToServer(const PublishOptions& opts, const UploadOptions& 
         if (!up.ca_cert.empty()) cli.set_ca_cert_path(up.ca_cert.c_str());
     }
     httplib::Headers headers = {{"Authorization", "Bearer " + up.token}};
-    auto res = cli.Post(url.base_path + "/v1/admin/releases", headers, items, providers);
+    // Token first: a refused upload would be cut off mid-body.
+    auto res = cli.Get(url.base_path + "/v1/admin/auth", headers);
+    if (res && res->status == 200) {
+        res = cli.Post(url.base_path + "/v1/admin/releases", headers, items, providers);
+    }
     if (!res) {
         return Fail(Errc::kNetwork, "upload-failed",
                     "cannot reach " + up.server_url + ": " + httplib::to_string(res.error()));

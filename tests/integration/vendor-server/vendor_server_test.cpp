@@ -33,8 +33,8 @@ TEST(VendorServerSystem, ADeviceWithRootV1UpdatesToAReleaseSignedByARotatedKey) 
     ASSERT_EQ(0, pub1.exit_code) << pub1.err;
     ASSERT_TRUE(sys.BootUntil(dev, sys.gateway_url(), "1.0.0"));
 
-    auto rot = Run({Bin("vendor-server"), "rotate-release-key", "--data", sys.vendor_dir(),
-                    "--ledger", sys.ledger_url(), "--json"});
+    auto rot = fwchain::test::Run({Bin("vendor-server"), "rotate-release-key", "--data",
+                                   sys.vendor_dir(), "--ledger", sys.ledger_url(), "--json"});
     ASSERT_EQ(0, rot.exit_code) << rot.err << rot.out;
     auto j = ParseJson(rot.out);
     ASSERT_TRUE(j) << rot.out;
@@ -55,7 +55,9 @@ TEST(VendorServerSystem, ADeviceWithRootV1UpdatesToAReleaseSignedByARotatedKey) 
     ASSERT_TRUE(sys.WaitForLedger("type=release&product=cam", 2));
     const Json releases = sys.Search("type=release&product=cam");
     for (const auto& r : releases) {
-        if (r["tx"]["ver"] == "1.1.0") EXPECT_EQ((*key)["public"], r["tx"]["sender"]);
+        if (r["tx"]["ver"] == "1.1.0") {
+            EXPECT_EQ((*key)["public"], r["tx"]["sender"]);
+        }
     }
 }
 
@@ -67,8 +69,8 @@ class VendorCliTest : public ::testing::Test {
                        "ci@acme.example && head -c 200000 /dev/urandom > fw.bin && git add "
                        "fw.bin && git commit -qm one && git tag -a v1.0.0 -m 'First release'");
         ASSERT_EQ(0, r.exit_code) << r.err;
-        auto init = Run({Bin("vendor-server"), "init", "--data", data(), "--vendor", "acme",
-                         "--bits", "4", "--json"});
+        auto init = fwchain::test::Run({Bin("vendor-server"), "init", "--data", data(), "--vendor",
+                                        "acme", "--bits", "4", "--json"});
         ASSERT_EQ(0, init.exit_code) << init.err;
     }
     void TearDown() override {
@@ -128,25 +130,26 @@ TEST_F(VendorCliTest, CiPublishesThroughTheAdminApiAndListShowsIt) {
 
     auto wrong = publish;
     wrong.insert(wrong.end(), {"--token", "not-the-admin-token-at-all"});
-    auto refused = Run(wrong);
+    auto refused = fwchain::test::Run(wrong);
     EXPECT_EQ(1, refused.exit_code);
     EXPECT_NE(std::string::npos, refused.err.find("unauthorized")) << refused.err;
 
     auto right = publish;
     right.insert(right.end(), {"--token-file", token_file});
-    auto ok = Run(right);
+    auto ok = fwchain::test::Run(right);
     ASSERT_EQ(0, ok.exit_code) << ok.err;
     EXPECT_EQ(1u, JsonOf(ok)["sequence"].get<std::uint64_t>());
 
-    auto list = Run({Bin("vendor-server"), "list", "--data", data(), "--json"});
+    auto list = fwchain::test::Run({Bin("vendor-server"), "list", "--data", data(), "--json"});
     ASSERT_EQ(0, list.exit_code) << list.err;
     const Json l = JsonOf(list);
     ASSERT_EQ(1u, l["products"].size());
     EXPECT_EQ("1.0.0", l["products"][0]["latest_version"]);
-    auto show = Run({Bin("vendor-server"), "show", "--data", data(), "cam", "--json"});
+    auto show =
+        fwchain::test::Run({Bin("vendor-server"), "show", "--data", data(), "cam", "--json"});
     ASSERT_EQ(0, show.exit_code) << show.err;
     EXPECT_EQ("First release", JsonOf(show)["releases"][0]["source"]["notes"]);
-    auto unknown = Run({Bin("vendor-server"), "show", "--data", data(), "toaster"});
+    auto unknown = fwchain::test::Run({Bin("vendor-server"), "show", "--data", data(), "toaster"});
     EXPECT_EQ(1, unknown.exit_code);
     EXPECT_NE(std::string::npos, unknown.err.find("unknown-product")) << unknown.err;
 
@@ -181,14 +184,14 @@ TEST_F(VendorCliTest, TheExampleCiHookPublishesTheTagAtHead) {
                           " FWCHAIN_ADMIN_TOKEN=hook-admin-token-0123456789 " + Q(hook));
     EXPECT_EQ(0, untagged.exit_code) << untagged.err;
     EXPECT_NE(std::string::npos, untagged.out.find("nothing to publish"));
-    auto list = Run({Bin("vendor-server"), "list", "--data", data(), "--json"});
+    auto list = fwchain::test::Run({Bin("vendor-server"), "list", "--data", data(), "--json"});
     EXPECT_EQ(1u, JsonOf(list)["products"][0]["releases"].get<std::uint64_t>());
 }
 
 TEST_F(VendorCliTest, ALibtorrentSessionDownloadsFromServesWebSeed) {
-    auto pub =
-        Run({Bin("vendor-server"), "publish", "--data", data(), "--repo", repo(), "--tag", "v1.0.0",
-             "--image", "tree:fw.bin", "--product", "cam", "--hardware", "rev-b", "--json"});
+    auto pub = fwchain::test::Run({Bin("vendor-server"), "publish", "--data", data(), "--repo",
+                                   repo(), "--tag", "v1.0.0", "--image", "tree:fw.bin", "--product",
+                                   "cam", "--hardware", "rev-b", "--json"});
     ASSERT_EQ(0, pub.exit_code) << pub.err;
     const std::string sha = JsonOf(pub)["sha256"];
     const std::string url = Serve({});
@@ -230,7 +233,7 @@ TEST_F(VendorCliTest, WatchPublishesANewTagOnce) {
                                  "--hardware", "rev-b", "--interval", "1"},
         tmp_ / "watch.log");
     auto latest = [&]() -> std::string {
-        auto list = Run({Bin("vendor-server"), "list", "--data", data(), "--json"});
+        auto list = fwchain::test::Run({Bin("vendor-server"), "list", "--data", data(), "--json"});
         auto j = ParseJson(list.out);
         if (!j || (*j)["products"].empty()) return "";
         return (*j)["products"][0]["latest_version"].get<std::string>() + "/" +

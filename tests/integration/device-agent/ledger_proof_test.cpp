@@ -9,11 +9,7 @@
 namespace fwchain::test {
 namespace {
 
-// DISABLED until the gateway attaches proofs: Poller::PublishIndex builds the CheckIndex without
-// its header chain (the `headers` argument stays nullptr), so AnswerWithProof always falls back
-// to the answer without `ledger` and the device refuses with ledger-proof-missing (as it must).
-// Enable with --gtest_also_run_disabled_tests once gateway/sync/poller.cpp passes the headers.
-TEST(LedgerProof, DISABLED_ADeviceRequiringProofsUpdatesTwiceAndAdvancesItsCheckpoint) {
+TEST(LedgerProof, ADeviceRequiringProofsUpdatesTwiceAndAdvancesItsCheckpoint) {
     System sys;
     sys.Tag("v1.0.0", "First release");
     sys.Tag("v1.1.0", "Second release");

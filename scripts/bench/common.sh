@@ -19,8 +19,8 @@ bench_cleanup() {
 trap bench_cleanup EXIT
 bench_work="$(mktemp -d "${TMPDIR:-/tmp}/fwchain-bench-XXXXXX")"
 
-# bench_start NAME CMD...: runs CMD in the background, waits for "listening on HOST:PORT",
-# prints http://HOST:PORT.
+# bench_start NAME CMD...: runs CMD in the background, waits for "listening on HOST:PORT" and
+# sets $url to http://HOST:PORT. Call it directly, not as $(...): a subshell would lose the pid.
 bench_start() {
   local name=$1; shift
   "$@" >"$bench_work/$name.log" 2>&1 &
@@ -32,7 +32,7 @@ bench_start() {
     fi
     sleep 0.1
   done
-  echo "http://$(grep -m1 '^listening on ' "$bench_work/$name.log" | awk '{print $3}')"
+  url="http://$(grep -m1 '^listening on ' "$bench_work/$name.log" | awk '{print $3}')"
 }
 
 # bench_line NAME VALUE UNIT REFERENCE TARGET_RATIO HIGHER_IS_BETTER(1|0)
@@ -50,7 +50,7 @@ free_port() {
     echo $((20000 + RANDOM % 20000))
 }
 
-# nginx serving DIR on 127.0.0.1:PORT with sendfile, no logs; prints its URL.
+# nginx serving DIR on 127.0.0.1:PORT with sendfile, no logs; sets $url.
 bench_nginx() {
   local dir=$1 port; port=$(free_port)
   mkdir -p "$bench_work/nginx"
@@ -77,7 +77,7 @@ CONF
     [ $SECONDS -ge $deadline ] && { echo "bench: nginx did not start" >&2; cat "$bench_work/nginx.log" >&2; return 1; }
     sleep 0.1
   done
-  echo "http://127.0.0.1:$port"
+  url="http://127.0.0.1:$port"
 }
 
 # wrk_field OUTPUT_FILE: requests/s, p99 (ms), transfer MB/s

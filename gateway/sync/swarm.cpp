@@ -17,6 +17,8 @@ namespace fwchain::gateway {
 struct Swarm::Impl {
     std::unique_ptr<lt::session> session;
     std::atomic<int> port{0};
+    // Bytes downloaded by torrents already removed from the session (Fetch removes them).
+    std::atomic<std::int64_t> fetched_bytes{0};
     std::mutex mu;  // serialises add/remove against Stats()
 };
 
@@ -119,6 +121,7 @@ Status Swarm::Fetch(const std::string& torrent, const std::string& dir,
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));  // status polling
     }
+    impl_->fetched_bytes += h.status().total_payload_download;
     std::lock_guard lock(impl_->mu);
     impl_->session->remove_torrent(h);
     return result;
@@ -140,6 +143,7 @@ Status Swarm::Seed(const std::string& torrent, const std::string& dir) {
 SwarmStats Swarm::Stats() const {
     std::lock_guard lock(impl_->mu);
     SwarmStats s;
+    s.payload_downloaded = impl_->fetched_bytes;
     for (const auto& h : impl_->session->get_torrents()) {
         lt::torrent_status st = h.status();
         s.payload_downloaded += st.all_time_download;

@@ -71,6 +71,8 @@ TEST(Pipeline, ThreeDevicesUpdateTwiceThroughTwoGatewaysAndTheLedgerRecordsIt) {
         Json health = sys.GatewayHealth(g);
         EXPECT_EQ(health.value("fetched_bittorrent", -1), 2) << "gateway " << g << health.dump();
         EXPECT_EQ(health.value("fetched_http", -1), 0) << "gateway " << g << health.dump();
+        // Two 64 KiB images went through libtorrent.
+        EXPECT_GE(health["bittorrent"].value("downloaded", 0), 2 * 65536) << health.dump();
     }
 
     // No failures anywhere in this run.

@@ -228,19 +228,24 @@ class Agent {
         return FinishCommit();
     }
 
-    BootResult FinishCommit() {
-        const Pending p = P();
-        if (auto s = backend_->MarkGood(p.slot); !s) return Failed(s.error());
-        if (auto s = sm_.Crashpoint(kCrashMarkedGood); !s) return Failed(s.error());
+    // The report of a pending install's outcome, with the nonce reserved before the outcome.
+    ReportInfo PendingReport(const Pending& p, const std::string& state) {
         ReportInfo info;
-        info.state = report_state::kInstalled;
+        info.state = state;
         info.nonce = p.report_nonce;
         info.version = p.version;
         info.sha256 = p.sha256;
         info.sequence = p.sequence;
         info.previous_sequence = St().installed.sequence;
         info.gateway = p.gateway;
-        QueueReport(std::move(info));
+        return info;
+    }
+
+    BootResult FinishCommit() {
+        const Pending p = P();
+        if (auto s = backend_->MarkGood(p.slot); !s) return Failed(s.error());
+        if (auto s = sm_.Crashpoint(kCrashMarkedGood); !s) return Failed(s.error());
+        QueueReport(PendingReport(p, report_state::kInstalled));
         if (auto s = sm_.Crashpoint(kCrashReportQueued); !s) return Failed(s.error());
         St().installed = Installed{p.sequence, p.version, p.sha256, p.slot};
         St().pending.reset();
@@ -266,14 +271,7 @@ class Agent {
         const Pending p = P();
         if (auto s = backend_->Rollback(St().installed.slot); !s) return Failed(s.error());
         if (auto s = sm_.Crashpoint(kCrashSlotRolledBack); !s) return Failed(s.error());
-        ReportInfo info;
-        info.state = report_state::kRolledBack;
-        info.nonce = p.report_nonce;
-        info.version = p.version;
-        info.sha256 = p.sha256;
-        info.sequence = p.sequence;
-        info.previous_sequence = St().installed.sequence;
-        info.gateway = p.gateway;
+        ReportInfo info = PendingReport(p, report_state::kRolledBack);
         info.reason = p.reason;
         QueueReport(std::move(info));
         if (auto s = sm_.Crashpoint(kCrashReportQueued); !s) return Failed(s.error());

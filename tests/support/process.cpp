@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -54,17 +57,19 @@ RunResult Run(const std::vector<std::string>& argv, std::chrono::seconds timeout
     ::close(err_fd);
     RunResult r;
     int status = 0;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        pid_t w = ::waitpid(pid, &status, WNOHANG);
-        if (w == pid) break;
-        if (std::chrono::steady_clock::now() > deadline) {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // child-exit polling
-    }
+    // Block until the child exits or the deadline passes: poll() on a pidfd wakes exactly when
+    // the child ends, with no polling loop.
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    pollfd pfd{pidfd, POLLIN, 0};
+    const auto timeout_ms =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+    int ready = 0;
+    do {
+        ready = pidfd >= 0 ? ::poll(&pfd, 1, timeout_ms) : 1;  // no pidfd: plain blocking wait
+    } while (ready < 0 && errno == EINTR);
+    if (ready == 0) ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    if (pidfd >= 0) ::close(pidfd);
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
     r.out = Slurp(out_tmpl);
     r.err = Slurp(err_tmpl);

@@ -43,13 +43,22 @@ int HashRate(double seconds) {
     h.bits = 200;  // never met: pure hashing
     h.timestamp = 1700000000;
     MidstateHasher mid(h);
+    // What the miner runs: Scan over chunks of nonces (SHA-NI kernel where available).
     std::uint64_t n = 0;
-    std::uint8_t sink = 0;
     auto t0 = Clock::now();
+    while (Seconds(t0, Clock::now()) < seconds) {
+        if (mid.Scan(n, 4096, h.bits)) return Die("hashrate: bits 200 met?");
+        n += 4096;
+    }
+    const double mid_rate = static_cast<double>(n) / Seconds(t0, Clock::now());
+    // For the record: one portable compression per nonce (the fallback path).
+    std::uint8_t sink = 0;
+    n = 0;
+    t0 = Clock::now();
     while (Seconds(t0, Clock::now()) < seconds) {
         for (int i = 0; i < 4096; ++i) sink ^= mid.HashWithNonce(n++)[0];
     }
-    const double mid_rate = static_cast<double>(n) / Seconds(t0, Clock::now());
+    const double portable_rate = static_cast<double>(n) / Seconds(t0, Clock::now());
     auto bytes = h.Serialize();
     CryptoPP::SHA256 sha;
     std::uint8_t out[32];
@@ -63,7 +72,7 @@ int HashRate(double seconds) {
         }
     }
     const double plain_rate = static_cast<double>(n) / Seconds(t0, Clock::now());
-    std::printf("hashrate %.0f %.0f %u\n", mid_rate, plain_rate, sink);
+    std::printf("hashrate %.0f %.0f %.0f %u\n", mid_rate, plain_rate, portable_rate, sink);
     return 0;
 }
 

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "ledger/consensus/sha256_ni.hpp"
+
 namespace fwchain::ledger {
 
 namespace {
@@ -62,6 +64,19 @@ Hash256 MidstateHasher::HashWithNonce(std::uint64_t nonce) const {
     return out;
 }
 
+std::optional<std::uint64_t> MidstateHasher::Scan(std::uint64_t first, std::uint64_t count,
+                                                  std::uint32_t bits) const {
+    if (shani::Available()) {
+        std::uint64_t found = 0;
+        if (shani::ScanNonces(impl_->state, first, count, bits, &found)) return found;
+        return std::nullopt;
+    }
+    for (std::uint64_t i = 0; i < count; ++i) {
+        if (MeetsBits(HashWithNonce(first + i), bits)) return first + i;
+    }
+    return std::nullopt;
+}
+
 namespace {
 
 void LowerThreadPriority() {
@@ -88,22 +103,26 @@ std::optional<BlockHeader> MineHeader(const BlockHeader& templ, const MinerOptio
         for (std::uint64_t extra = opts.extra_nonce_base + index;; extra += threads) {
             h.extra_nonce = extra;
             MidstateHasher hasher(h);
-            std::uint64_t nonce = 0;
-            do {
-                if ((nonce & 0xFFF) == 0 && (stop.load(std::memory_order_relaxed) ||
-                                             found.load(std::memory_order_relaxed))) {
+            // The nonce space (2^64) is scanned in chunks; between chunks the thread checks
+            // whether it should stop. It is never exhausted in practice.
+            constexpr std::uint64_t kChunk = 4096;
+            for (std::uint64_t nonce = 0; nonce <= ~std::uint64_t{0} - kChunk; nonce += kChunk) {
+                if (stop.load(std::memory_order_relaxed) || found.load(std::memory_order_relaxed)) {
                     hashes += done;
                     return;
                 }
-                ++done;
-                if (MeetsBits(hasher.HashWithNonce(nonce), h.bits)) {
-                    h.nonce = nonce;
-                    std::lock_guard<std::mutex> lock(mu);
-                    if (!found.exchange(true)) result = h;
-                    hashes += done;
-                    return;
+                const auto hit = hasher.Scan(nonce, kChunk, h.bits);
+                if (!hit) {
+                    done += kChunk;
+                    continue;
                 }
-            } while (++nonce != 0);
+                done += *hit - nonce + 1;
+                h.nonce = *hit;
+                std::lock_guard<std::mutex> lock(mu);
+                if (!found.exchange(true)) result = h;
+                hashes += done;
+                return;
+            }
         }
     };
 

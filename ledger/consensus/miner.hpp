@@ -22,6 +22,12 @@ class MidstateHasher {
     // Equals BlockHeader::Hash() of the header with this nonce.
     Hash256 HashWithNonce(std::uint64_t nonce) const;
 
+    // The first nonce in [first, first + count) whose hash meets `bits`, or nullopt. Runs the
+    // interleaved SHA-NI kernel where the CPU has it, else one compression per nonce. The range
+    // must not wrap past 2^64.
+    std::optional<std::uint64_t> Scan(std::uint64_t first, std::uint64_t count,
+                                      std::uint32_t bits) const;
+
   private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

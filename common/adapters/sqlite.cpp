@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
+#include <unordered_map>
+
 namespace fwchain::sql {
 
 namespace {
@@ -26,17 +29,38 @@ Expected<Db> Db::Open(const std::string& path) {
     return db;
 }
 
-Db::Db(Db&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
+// Statements compiled once per connection, keyed by their SQL text. `lent` marks one in use by
+// a live Stmt handle. Map nodes never move, so a handle keeps a pointer to its entry's flag.
+struct Db::StmtCache {
+    struct Entry {
+        sqlite3_stmt* stmt = nullptr;
+        bool lent = false;
+    };
+    std::mutex mu;
+    std::unordered_map<std::string, Entry> entries;
+};
+
+Db::Db(sqlite3* db) : db_(db), cache_(std::make_unique<StmtCache>()) {}
+
+Db::Db(Db&& o) noexcept : db_(o.db_), cache_(std::move(o.cache_)) { o.db_ = nullptr; }
 Db& Db::operator=(Db&& o) noexcept {
     if (this != &o) {
-        if (db_) sqlite3_close_v2(db_);
+        Close();
         db_ = o.db_;
+        cache_ = std::move(o.cache_);
         o.db_ = nullptr;
     }
     return *this;
 }
-Db::~Db() {
+Db::~Db() { Close(); }
+
+void Db::Close() {
+    if (cache_) {
+        for (auto& [sql, e] : cache_->entries) sqlite3_finalize(e.stmt);
+        cache_->entries.clear();
+    }
     if (db_) sqlite3_close_v2(db_);
+    db_ = nullptr;
 }
 
 Status Db::Exec(const std::string& sql) {
@@ -57,6 +81,36 @@ Expected<Stmt> Db::Prepare(const std::string& sql) {
         return Fail(DbError(db_, "cannot prepare statement"));
     }
     return Stmt(db_, s);
+}
+
+Expected<Stmt> Db::Cached(const std::string& sql) {
+    {
+        std::lock_guard<std::mutex> lock(cache_->mu);
+        auto it = cache_->entries.find(sql);
+        if (it != cache_->entries.end()) {
+            if (it->second.lent) return Prepare(sql);  // nested use: an ordinary statement
+            it->second.lent = true;
+            Stmt s(db_, it->second.stmt);
+            s.lender_ = cache_.get();
+            s.lent_ = &it->second.lent;
+            return s;
+        }
+    }
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                           SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
+        return Fail(DbError(db_, "cannot prepare statement"));
+    }
+    std::lock_guard<std::mutex> lock(cache_->mu);
+    auto [it, inserted] = cache_->entries.emplace(sql, StmtCache::Entry{raw, true});
+    if (!inserted) {
+        // Another thread cached the same SQL meanwhile: use ours as an ordinary statement.
+        return Stmt(db_, raw);
+    }
+    Stmt s(db_, raw);
+    s.lender_ = cache_.get();
+    s.lent_ = &it->second.lent;
+    return s;
 }
 
 Status Db::WriteTransaction(const std::function<Status()>& fn) {
@@ -96,18 +150,38 @@ Status Db::Migrate(const std::vector<std::string>& migrations) {
 std::int64_t Db::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 int Db::Changes() const { return sqlite3_changes(db_); }
 
-Stmt::Stmt(Stmt&& o) noexcept : db_(o.db_), s_(o.s_) { o.s_ = nullptr; }
+Stmt::Stmt(Stmt&& o) noexcept : db_(o.db_), s_(o.s_), lender_(o.lender_), lent_(o.lent_) {
+    o.s_ = nullptr;
+    o.lender_ = nullptr;
+    o.lent_ = nullptr;
+}
 Stmt& Stmt::operator=(Stmt&& o) noexcept {
     if (this != &o) {
-        if (s_) sqlite3_finalize(s_);
+        Release();
         db_ = o.db_;
         s_ = o.s_;
+        lender_ = o.lender_;
+        lent_ = o.lent_;
         o.s_ = nullptr;
+        o.lender_ = nullptr;
+        o.lent_ = nullptr;
     }
     return *this;
 }
-Stmt::~Stmt() {
-    if (s_) sqlite3_finalize(s_);
+Stmt::~Stmt() { Release(); }
+
+void Stmt::Release() {
+    if (s_ == nullptr) return;
+    if (lender_ == nullptr) {
+        sqlite3_finalize(s_);
+    } else {
+        Reset();
+        std::lock_guard<std::mutex> lock(lender_->mu);
+        *lent_ = false;
+    }
+    s_ = nullptr;
+    lender_ = nullptr;
+    lent_ = nullptr;
 }
 
 Stmt& Stmt::Bind(int idx, std::int64_t v) {

@@ -27,6 +27,10 @@ class Db {
 
     Status Exec(const std::string& sql);
     Expected<Stmt> Prepare(const std::string& sql);
+    // Like Prepare, but the statement is compiled once per connection and kept: the returned
+    // handle lends it out and resets it (bindings cleared, read snapshot released) when it goes.
+    // For hot paths; a statement already lent out (a nested call) is prepared afresh instead.
+    Expected<Stmt> Cached(const std::string& sql);
     // Runs fn inside BEGIN IMMEDIATE ... COMMIT; rolls back if fn fails.
     Status WriteTransaction(const std::function<Status()>& fn);
     // Applies migrations[user_version..] each in its own transaction.
@@ -36,8 +40,12 @@ class Db {
     sqlite3* raw() { return db_; }
 
   private:
-    explicit Db(sqlite3* db) : db_(db) {}
+    friend class Stmt;
+    struct StmtCache;
+    explicit Db(sqlite3* db);
+    void Close();
     sqlite3* db_ = nullptr;
+    std::unique_ptr<StmtCache> cache_;
 };
 
 class Stmt {
@@ -66,8 +74,12 @@ class Stmt {
   private:
     friend class Db;
     Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+    void Release();
     sqlite3* db_ = nullptr;
     sqlite3_stmt* s_ = nullptr;
+    // Set when the statement is lent by Db::Cached: handed back instead of finalised.
+    Db::StmtCache* lender_ = nullptr;
+    bool* lent_ = nullptr;
 };
 
 }  // namespace fwchain::sql

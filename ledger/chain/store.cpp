@@ -212,7 +212,7 @@ Expected<std::unique_ptr<ChainStore>> ChainStore::Open(const std::string& path) 
 }
 
 Expected<std::optional<std::string>> ChainStore::GenesisHash() {
-    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT v FROM meta WHERE k = 'genesis'"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT v FROM meta WHERE k = 'genesis'"));
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<std::string>();
     return std::optional<std::string>(s.Text(0));
@@ -223,13 +223,13 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
     const std::string hash = ToHex(block.Hash());
     const auto header = block.header.Serialize();
     if (!insert_row) {
-        FW_ASSIGN(sql::Stmt s, db_.Prepare("UPDATE blocks SET main = 1 WHERE hash = ?"));
+        FW_ASSIGN(sql::Stmt s, db_.Cached("UPDATE blocks SET main = 1 WHERE hash = ?"));
         s.Bind(1, hash);
         FW_TRY(s.Run());
     } else {
         FW_ASSIGN(sql::Stmt s,
-                  db_.Prepare("INSERT INTO blocks(hash, height, prev, header, time, bits, work, "
-                              "json, main) VALUES(?,?,?,?,?,?,?,?,1)"));
+                  db_.Cached("INSERT INTO blocks(hash, height, prev, header, time, bits, work, "
+                             "json, main) VALUES(?,?,?,?,?,?,?,?,1)"));
         s.Bind(1, hash)
             .Bind(2, U2I(block.header.height))
             .Bind(3, ToHex(block.header.prev_hash))
@@ -242,9 +242,9 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
     }
     {
         FW_ASSIGN(sql::Stmt s,
-                  db_.Prepare("INSERT INTO txs(id, block_hash, height, idx, type, sender, "
-                              "recipient, product, ver, verifier, state, time, nonce, json) "
-                              "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                  db_.Cached("INSERT INTO txs(id, block_hash, height, idx, type, sender, "
+                             "recipient, product, ver, verifier, state, time, nonce, json) "
+                             "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
         for (std::size_t i = 0; i < block.txs.size(); ++i) {
             const Tx& tx = block.txs[i];
             const Json j = tx.ToJson();
@@ -268,13 +268,13 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
     }
     {
         FW_ASSIGN(sql::Stmt s,
-                  db_.Prepare("INSERT INTO keys(key, id, subject, role, product, height, revoked, "
-                              "revoked_height, last_nonce) VALUES(?,?,?,?,?,?,?,?,?) "
-                              "ON CONFLICT(key) DO UPDATE SET revoked = excluded.revoked, "
-                              "revoked_height = excluded.revoked_height, "
-                              "last_nonce = excluded.last_nonce"));
-        FW_ASSIGN(sql::Stmt undo, db_.Prepare("INSERT OR REPLACE INTO undo(block_hash, key, prev) "
-                                              "VALUES(?,?,?)"));
+                  db_.Cached("INSERT INTO keys(key, id, subject, role, product, height, revoked, "
+                             "revoked_height, last_nonce) VALUES(?,?,?,?,?,?,?,?,?) "
+                             "ON CONFLICT(key) DO UPDATE SET revoked = excluded.revoked, "
+                             "revoked_height = excluded.revoked_height, "
+                             "last_nonce = excluded.last_nonce"));
+        FW_ASSIGN(sql::Stmt undo, db_.Cached("INSERT OR REPLACE INTO undo(block_hash, key, prev) "
+                                             "VALUES(?,?,?)"));
         for (const auto& [key, rec] : added.ChangedKeys()) {
             FW_ASSIGN(auto before, FindKey(key));
             undo.Reset();
@@ -304,8 +304,8 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
         }
     }
     if (!added.AddedRoots().empty()) {
-        FW_ASSIGN(sql::Stmt s, db_.Prepare("INSERT OR REPLACE INTO roots(version, block_hash, "
-                                           "height, json) VALUES(?,?,?,?)"));
+        FW_ASSIGN(sql::Stmt s, db_.Cached("INSERT OR REPLACE INTO roots(version, block_hash, "
+                                          "height, json) VALUES(?,?,?,?)"));
         for (const Root& r : added.AddedRoots()) {
             s.Reset();
             s.Bind(1, U2I(r.version))
@@ -315,8 +315,8 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
             FW_TRY(s.Run());
         }
     }
-    FW_ASSIGN(sql::Stmt tip, db_.Prepare("INSERT INTO meta(k, v) VALUES('tip', ?) "
-                                         "ON CONFLICT(k) DO UPDATE SET v = excluded.v"));
+    FW_ASSIGN(sql::Stmt tip, db_.Cached("INSERT INTO meta(k, v) VALUES('tip', ?) "
+                                        "ON CONFLICT(k) DO UPDATE SET v = excluded.v"));
     tip.Bind(1, hash);
     return tip.Run();
 }
@@ -324,7 +324,7 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
 Status ChainStore::StoreGenesis(const Block& genesis, const StateOverlay& added) {
     return db_.WriteTransaction([&]() -> Status {
         FW_TRY(WriteBlock(genesis, added, BlockWork(genesis.header.bits), true));
-        FW_ASSIGN(sql::Stmt s, db_.Prepare("INSERT INTO meta(k, v) VALUES('genesis', ?)"));
+        FW_ASSIGN(sql::Stmt s, db_.Cached("INSERT INTO meta(k, v) VALUES('genesis', ?)"));
         s.Bind(1, ToHex(genesis.Hash()));
         return s.Run();
     });
@@ -345,8 +345,8 @@ Status ChainStore::ConnectInTransaction(const Block& block, const StateOverlay& 
 
 Status ChainStore::StoreSideBlock(const Block& block, Work work) {
     const auto header = block.header.Serialize();
-    FW_ASSIGN(sql::Stmt s, db_.Prepare("INSERT INTO blocks(hash, height, prev, header, time, bits, "
-                                       "work, json, main) VALUES(?,?,?,?,?,?,?,?,0)"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("INSERT INTO blocks(hash, height, prev, header, time, bits, "
+                                      "work, json, main) VALUES(?,?,?,?,?,?,?,?,0)"));
     s.Bind(1, ToHex(block.Hash()))
         .Bind(2, U2I(block.header.height))
         .Bind(3, ToHex(block.header.prev_hash))
@@ -370,7 +370,7 @@ Expected<Block> ChainStore::DisconnectTip() {
     auto block = Block::FromJson(*parsed);
     if (!block) return Fail(Context(block.error(), "stored tip block " + hash));
     {
-        FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT key, prev FROM undo WHERE block_hash = ?"));
+        FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT key, prev FROM undo WHERE block_hash = ?"));
         s.Bind(1, hash);
         std::vector<std::pair<std::string, std::optional<std::string>>> rows;
         while (true) {
@@ -381,7 +381,7 @@ Expected<Block> ChainStore::DisconnectTip() {
         }
         for (const auto& [key, prev] : rows) {
             if (!prev) {
-                FW_ASSIGN(sql::Stmt d, db_.Prepare("DELETE FROM keys WHERE key = ?"));
+                FW_ASSIGN(sql::Stmt d, db_.Cached("DELETE FROM keys WHERE key = ?"));
                 d.Bind(1, key);
                 FW_TRY(d.Run());
                 continue;
@@ -389,8 +389,8 @@ Expected<Block> ChainStore::DisconnectTip() {
             auto pj = ParseJson(*prev);
             auto rec = pj ? KeyFromJson(*pj) : std::nullopt;
             if (!rec) return Fail(Errc::kDatabase, "corrupt-undo", "undo row of key " + key);
-            FW_ASSIGN(sql::Stmt u, db_.Prepare("UPDATE keys SET revoked = ?, revoked_height = ?, "
-                                               "last_nonce = ? WHERE key = ?"));
+            FW_ASSIGN(sql::Stmt u, db_.Cached("UPDATE keys SET revoked = ?, revoked_height = ?, "
+                                              "last_nonce = ? WHERE key = ?"));
             u.Bind(1, static_cast<std::int64_t>(rec->revoked ? 1 : 0))
                 .Bind(2, U2I(rec->revoked_height));
             if (rec->last_nonce) {
@@ -405,31 +405,31 @@ Expected<Block> ChainStore::DisconnectTip() {
     for (const char* sql :
          {"DELETE FROM undo WHERE block_hash = ?", "DELETE FROM txs WHERE block_hash = ?",
           "DELETE FROM roots WHERE block_hash = ?", "UPDATE blocks SET main = 0 WHERE hash = ?"}) {
-        FW_ASSIGN(sql::Stmt s, db_.Prepare(sql));
+        FW_ASSIGN(sql::Stmt s, db_.Cached(sql));
         s.Bind(1, hash);
         FW_TRY(s.Run());
     }
-    FW_ASSIGN(sql::Stmt t, db_.Prepare("UPDATE meta SET v = ? WHERE k = 'tip'"));
+    FW_ASSIGN(sql::Stmt t, db_.Cached("UPDATE meta SET v = ? WHERE k = 'tip'"));
     t.Bind(1, ToHex(tip->prev));
     FW_TRY(t.Run());
     return std::move(*block);
 }
 
 Status ChainStore::MarkInvalid(const std::string& hash_hex) {
-    FW_ASSIGN(sql::Stmt s, db_.Prepare("UPDATE blocks SET invalid = 1 WHERE hash = ?"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("UPDATE blocks SET invalid = 1 WHERE hash = ?"));
     s.Bind(1, hash_hex);
     return s.Run();
 }
 
 Expected<std::optional<std::string>> ChainStore::LatestRootJson() {
-    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT json FROM roots ORDER BY version DESC LIMIT 1"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT json FROM roots ORDER BY version DESC LIMIT 1"));
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<std::string>();
     return std::optional<std::string>(s.Text(0));
 }
 
 Expected<std::optional<std::string>> ChainStore::BlockJsonAtHeight(std::uint64_t height) {
-    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT json FROM blocks WHERE main = 1 AND height = ?"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT json FROM blocks WHERE main = 1 AND height = ?"));
     s.Bind(1, U2I(height));
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<std::string>();
@@ -437,28 +437,28 @@ Expected<std::optional<std::string>> ChainStore::BlockJsonAtHeight(std::uint64_t
 }
 
 Expected<std::optional<BlockInfo>> ChainStore::Tip() {
-    FW_ASSIGN(sql::Stmt s, db_.Prepare(std::string("SELECT ") + kBlockCols +
-                                       " FROM blocks WHERE hash = (SELECT v FROM meta WHERE k = "
-                                       "'tip')"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached(std::string("SELECT ") + kBlockCols +
+                                      " FROM blocks WHERE hash = (SELECT v FROM meta WHERE k = "
+                                      "'tip')"));
     return OneBlock(s);
 }
 
 Expected<std::optional<BlockInfo>> ChainStore::BlockByHash(const std::string& hash_hex) {
     FW_ASSIGN(sql::Stmt s,
-              db_.Prepare(std::string("SELECT ") + kBlockCols + " FROM blocks WHERE hash = ?"));
+              db_.Cached(std::string("SELECT ") + kBlockCols + " FROM blocks WHERE hash = ?"));
     s.Bind(1, hash_hex);
     return OneBlock(s);
 }
 
 Expected<std::optional<BlockInfo>> ChainStore::BlockAtHeight(std::uint64_t height) {
-    FW_ASSIGN(sql::Stmt s, db_.Prepare(std::string("SELECT ") + kBlockCols +
-                                       " FROM blocks WHERE main = 1 AND height = ?"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached(std::string("SELECT ") + kBlockCols +
+                                      " FROM blocks WHERE main = 1 AND height = ?"));
     s.Bind(1, U2I(height));
     return OneBlock(s);
 }
 
 Expected<std::optional<std::string>> ChainStore::BlockJson(const std::string& hash_hex) {
-    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT json FROM blocks WHERE hash = ?"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT json FROM blocks WHERE hash = ?"));
     s.Bind(1, hash_hex);
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<std::string>();
@@ -466,9 +466,9 @@ Expected<std::optional<std::string>> ChainStore::BlockJson(const std::string& ha
 }
 
 Expected<std::vector<BlockInfo>> ChainStore::Headers(std::uint64_t from, std::size_t count) {
-    FW_ASSIGN(sql::Stmt s, db_.Prepare(std::string("SELECT ") + kBlockCols +
-                                       " FROM blocks WHERE main = 1 AND height >= ? "
-                                       "ORDER BY height LIMIT ?"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached(std::string("SELECT ") + kBlockCols +
+                                      " FROM blocks WHERE main = 1 AND height >= ? "
+                                      "ORDER BY height LIMIT ?"));
     s.Bind(1, U2I(from)).Bind(2, static_cast<std::int64_t>(count));
     std::vector<BlockInfo> out;
     while (true) {
@@ -481,8 +481,8 @@ Expected<std::vector<BlockInfo>> ChainStore::Headers(std::uint64_t from, std::si
 }
 
 Expected<std::vector<std::int64_t>> ChainStore::TimesUpTo(std::uint64_t height, std::size_t n) {
-    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT time FROM blocks WHERE main = 1 AND height <= ? "
-                                       "ORDER BY height DESC LIMIT ?"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT time FROM blocks WHERE main = 1 AND height <= ? "
+                                      "ORDER BY height DESC LIMIT ?"));
     s.Bind(1, U2I(height)).Bind(2, static_cast<std::int64_t>(n));
     std::vector<std::int64_t> out;
     while (true) {
@@ -495,7 +495,7 @@ Expected<std::vector<std::int64_t>> ChainStore::TimesUpTo(std::uint64_t height, 
 
 Expected<std::optional<TxRecord>> ChainStore::FindTx(const std::string& id) {
     FW_ASSIGN(sql::Stmt s,
-              db_.Prepare("SELECT id, block_hash, height, idx, json FROM txs WHERE id = ?"));
+              db_.Cached("SELECT id, block_hash, height, idx, json FROM txs WHERE id = ?"));
     s.Bind(1, id);
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<TxRecord>();
@@ -504,13 +504,13 @@ Expected<std::optional<TxRecord>> ChainStore::FindTx(const std::string& id) {
 }
 
 Expected<bool> ChainStore::HasTx(const std::string& id) {
-    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT 1 FROM txs WHERE id = ?"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT 1 FROM txs WHERE id = ?"));
     s.Bind(1, id);
     return s.Step();
 }
 
 Expected<std::vector<std::string>> ChainStore::BlockTxIds(const std::string& block_hash) {
-    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT id FROM txs WHERE block_hash = ? ORDER BY idx"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id FROM txs WHERE block_hash = ? ORDER BY idx"));
     s.Bind(1, block_hash);
     std::vector<std::string> out;
     while (true) {
@@ -553,6 +553,7 @@ Expected<SearchPage> ChainStore::Search(const SearchQuery& q) {
     const std::size_t limit = std::clamp<std::size_t>(q.limit, 1, kMaxSearchLimit);
     const std::string sql = "SELECT id, block_hash, height, idx, json FROM txs" + where +
                             " ORDER BY height DESC, idx DESC LIMIT ?";
+    // One of many filter combinations: prepared per query, not cached.
     FW_ASSIGN(sql::Stmt s, db_.Prepare(sql));
     int n = 1;
     for (const auto& p : params) {
@@ -589,8 +590,8 @@ Expected<StatusReport> ChainStore::FleetStatus(const std::string& product, std::
         "SELECT recipient, ver, MAX(height * 4096 + idx) AS pos, height, time FROM txs "
         "WHERE type = 'update' AND product = ?1 AND state = 'installed' GROUP BY recipient";
     {
-        FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT ver, COUNT(*) FROM (" + latest +
-                                           ") GROUP BY ver ORDER BY ver"));
+        FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT ver, COUNT(*) FROM (" + latest +
+                                          ") GROUP BY ver ORDER BY ver"));
         s.Bind(1, product);
         while (true) {
             FW_ASSIGN(bool row, s.Step());
@@ -601,10 +602,10 @@ Expected<StatusReport> ChainStore::FleetStatus(const std::string& product, std::
         }
     }
     {
-        FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT ver, COUNT(*) FROM txs INDEXED BY txs_fleet "
-                                           "WHERE type = 'update' "
-                                           "AND product = ? AND state IN ('failed', "
-                                           "'rolled-back') GROUP BY ver"));
+        FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT ver, COUNT(*) FROM txs INDEXED BY txs_fleet "
+                                          "WHERE type = 'update' "
+                                          "AND product = ? AND state IN ('failed', "
+                                          "'rolled-back') GROUP BY ver"));
         // Without INDEXED BY the planner prefers txs_ver for the GROUP BY and scans every tx.
         s.Bind(1, product);
         while (true) {
@@ -614,8 +615,8 @@ Expected<StatusReport> ChainStore::FleetStatus(const std::string& product, std::
         }
     }
     if (limit > 0) {
-        FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT recipient, ver, height, time FROM (" + latest +
-                                           ") WHERE recipient > ?2 ORDER BY recipient LIMIT ?3"));
+        FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT recipient, ver, height, time FROM (" + latest +
+                                          ") WHERE recipient > ?2 ORDER BY recipient LIMIT ?3"));
         s.Bind(1, product).Bind(2, cursor).Bind(3, static_cast<std::int64_t>(limit + 1));
         while (true) {
             FW_ASSIGN(bool row, s.Step());
@@ -631,8 +632,8 @@ Expected<StatusReport> ChainStore::FleetStatus(const std::string& product, std::
 }
 
 Expected<std::optional<std::uint64_t>> ChainStore::LatestReleaseHeight() {
-    FW_ASSIGN(sql::Stmt s, db_.Prepare("SELECT height FROM txs WHERE type = 'release' "
-                                       "ORDER BY height DESC LIMIT 1"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT height FROM txs WHERE type = 'release' "
+                                      "ORDER BY height DESC LIMIT 1"));
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<std::uint64_t>();
     return std::optional<std::uint64_t>(I2U(s.Int(0)));
@@ -640,7 +641,7 @@ Expected<std::optional<std::uint64_t>> ChainStore::LatestReleaseHeight() {
 
 Expected<std::optional<KeyRecord>> ChainStore::FindKey(const std::string& key_hex) {
     FW_ASSIGN(sql::Stmt s,
-              db_.Prepare(std::string("SELECT ") + kKeyCols + " FROM keys WHERE key = ?"));
+              db_.Cached(std::string("SELECT ") + kKeyCols + " FROM keys WHERE key = ?"));
     s.Bind(1, key_hex);
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<KeyRecord>();
@@ -651,7 +652,7 @@ Expected<std::vector<KeyRecord>> ChainStore::Registry(const std::string& role_fi
     std::string sql = std::string("SELECT ") + kKeyCols + " FROM keys";
     if (!role_filter.empty()) sql += " WHERE role = ?";
     sql += " ORDER BY height, key";
-    FW_ASSIGN(sql::Stmt s, db_.Prepare(sql));
+    FW_ASSIGN(sql::Stmt s, db_.Cached(sql));
     if (!role_filter.empty()) s.Bind(1, role_filter);
     std::vector<KeyRecord> out;
     while (true) {

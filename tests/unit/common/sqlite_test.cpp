@@ -173,6 +173,48 @@ TEST(Sqlite, StatementsBindAndReadTypes) {
     EXPECT_FALSE(db->Exec("INSERT INTO missing VALUES (1)"));
 }
 
+TEST(Sqlite, CachedStatementsAreResetOnReturnAndSafeToNest) {
+    TempDir dir;
+    auto db = Db::Open(dir / "t.db");
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->Exec("CREATE TABLE t (i INTEGER); INSERT INTO t VALUES (1), (2), (3)"));
+    const std::string sql = "SELECT i FROM t WHERE i >= ? ORDER BY i";
+    {
+        auto outer = db->Cached(sql);
+        ASSERT_TRUE(outer);
+        outer->Bind(1, std::int64_t{2});
+        auto row = outer->Step();
+        ASSERT_TRUE(row && *row);
+        EXPECT_EQ(outer->Int(0), 2);
+        // The same SQL while `outer` is mid-iteration: a separate statement, not the lent one.
+        auto inner = db->Cached(sql);
+        ASSERT_TRUE(inner);
+        inner->Bind(1, std::int64_t{1});
+        row = inner->Step();
+        ASSERT_TRUE(row && *row);
+        EXPECT_EQ(inner->Int(0), 1);
+        row = outer->Step();
+        ASSERT_TRUE(row && *row);
+        EXPECT_EQ(outer->Int(0), 3);
+    }
+    // Returned mid-iteration: the next loan starts afresh with its bindings cleared (NULL
+    // matches nothing), and a write is not blocked by a lingering read.
+    auto again = db->Cached(sql);
+    ASSERT_TRUE(again);
+    auto row = again->Step();
+    ASSERT_TRUE(row);
+    EXPECT_FALSE(*row);
+    again = db->Cached("INSERT INTO t VALUES (?)");
+    ASSERT_TRUE(again);
+    ASSERT_TRUE(again->Bind(1, std::int64_t{4}).Run());
+    auto count = db->Cached("SELECT COUNT(*) FROM t");
+    ASSERT_TRUE(count);
+    row = count->Step();
+    ASSERT_TRUE(row && *row);
+    EXPECT_EQ(count->Int(0), 4);
+    EXPECT_FALSE(db->Cached("SELEKT 1"));
+}
+
 TEST(Sqlite, OpenFailsInMissingDirectory) {
     TempDir dir;
     auto db = Db::Open(dir / "no/such/dir/x.db");

@@ -129,9 +129,13 @@ Status Db::WriteTransaction(const std::function<Status()>& fn) {
 }
 
 Status Db::Migrate(const std::vector<std::string>& migrations) {
-    FW_ASSIGN(Stmt q, Prepare("PRAGMA user_version"));
-    FW_ASSIGN(bool row, q.Step());
-    std::size_t version = row ? static_cast<std::size_t>(q.Int(0)) : 0;
+    std::size_t version = 0;
+    {
+        // Finished before migrating: a pending read would lock DROP statements out.
+        FW_ASSIGN(Stmt q, Prepare("PRAGMA user_version"));
+        FW_ASSIGN(bool row, q.Step());
+        if (row) version = static_cast<std::size_t>(q.Int(0));
+    }
     if (version > migrations.size()) {
         return Fail(Errc::kDatabase, "schema-too-new",
                     "database schema v" + std::to_string(version) +

@@ -40,13 +40,16 @@ struct Tx {
 
     Json UnsignedJson() const;
     Json ToJson() const;
-    std::string Id() const;                // SHA-256 hex of Canonical(ToJson())
+    // Canonical(ToJson()) (with_sig) or Canonical(UnsignedJson()), written field by field
+    // without building a JSON object: the bytes that are hashed and signed.
+    std::string CanonicalText(bool with_sig = true) const;
+    std::string Id() const;                // SHA-256 hex of CanonicalText()
     void SignWith(const SigningKey& key);  // sets sender and sig
     bool SignatureValid() const;
 };
 
 // Parses and checks the shape (fields, types, hex) and the signature. Does not check
-// authorisation (that needs chain state).
-Expected<Tx> ParseTx(const Json& j);
+// authorisation (that needs chain state). `canonical`, if given, receives CanonicalText().
+Expected<Tx> ParseTx(const Json& j, std::string* canonical = nullptr);
 
 }  // namespace fwchain

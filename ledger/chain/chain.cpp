@@ -52,8 +52,9 @@ Expected<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& opts) {
     if (!stored) {
         StateOverlay added(*chain->view_);
         added.AddMiners(chain->genesis_, 0);
-        FW_TRY(added.Apply(opts.genesis.txs[0], opts.genesis.txs[0].Id(), 0));
-        FW_TRY(chain->store_->StoreGenesis(opts.genesis, added));
+        const EncodedBlock genesis = EncodedBlock::Encode(opts.genesis);
+        FW_TRY(added.Apply(opts.genesis.txs[0], genesis.tx_ids()[0], 0));
+        FW_TRY(chain->store_->StoreGenesis(genesis, added));
     }
     FW_TRY(chain->ReloadRoot());
     chain->mempool_ = std::make_unique<Mempool>(opts.mempool_max);
@@ -139,16 +140,15 @@ Expected<BlockContext> Chain::ContextFor(const BlockInfo& parent, std::int64_t n
     return ctx;
 }
 
-Expected<BlockInfo> Chain::ConnectTip(const Block& block, const BlockInfo& tip, std::int64_t now,
-                                      bool tx_signatures_checked) {
+Expected<BlockInfo> Chain::ConnectTip(const EncodedBlock& encoded, const BlockInfo& tip,
+                                      std::int64_t now) {
+    const Block& block = encoded.block();
     FW_ASSIGN(BlockContext ctx, ContextFor(tip, now));
     StateOverlay added(*view_);
     ValidationState state;
-    if (!ValidateBlock(block, ctx, genesis_.params, added, state, !tx_signatures_checked)) {
-        return Fail(state.ToError());
-    }
+    if (!ValidateBlock(encoded, ctx, genesis_.params, added, state)) return Fail(state.ToError());
     const Work work = tip.work + BlockWork(block.header.bits);
-    FW_TRY(store_->ConnectBlock(block, added, work));
+    FW_TRY(store_->ConnectBlock(encoded, added, work));
     FW_TRY(ReloadRoot());
     FW_ASSIGN(auto new_tip, store_->Tip());
     if (!new_tip) return Fail(Errc::kDatabase, "no-tip", "tip vanished after connect");
@@ -160,7 +160,9 @@ Expected<BlockInfo> Chain::ConnectTip(const Block& block, const BlockInfo& tip, 
     return *new_tip;
 }
 
-Expected<BlockInfo> Chain::Reorg(const Block& block, const BlockInfo& tip, std::int64_t now) {
+Expected<BlockInfo> Chain::Reorg(const EncodedBlock& encoded, const BlockInfo& tip,
+                                 std::int64_t now) {
+    const Block& block = encoded.block();
     // The branch from the new block back to the main chain, newest first.
     FW_ASSIGN(auto newest, store_->BlockByHash(ToHex(block.Hash())));
     if (!newest) return Fail(Errc::kDatabase, "missing-block", "side block not stored");
@@ -201,11 +203,11 @@ Expected<BlockInfo> Chain::Reorg(const Block& block, const BlockInfo& tip, std::
             if (!json) return Fail(Errc::kDatabase, "missing-block", "side block json");
             auto parsed = ParseJson(*json);
             if (!parsed) return Fail(Errc::kDatabase, "corrupt-block", "side block json");
-            auto next = Block::FromJson(*parsed);
+            auto next = EncodedBlock::Parse(*parsed);
             if (!next) return Fail(Context(next.error(), "stored side block"));
             FW_ASSIGN(BlockContext ctx, ContextFor(parent, now));
             StateOverlay added(*view_);
-            if (!ValidateBlock(*next, ctx, genesis_.params, added, failed_state, false)) {
+            if (!ValidateBlock(*next, ctx, genesis_.params, added, failed_state)) {
                 failed_hash = ToHex(info.hash);
                 return Fail(failed_state.ToError());
             }
@@ -238,7 +240,7 @@ Expected<BlockInfo> Chain::Reorg(const Block& block, const BlockInfo& tip, std::
     std::deque<MempoolEntry> candidates;
     for (auto it = abandoned.rbegin(); it != abandoned.rend(); ++it) {
         for (const Tx& tx : it->txs) {
-            const std::string canonical = Canonical(tx.ToJson());
+            const std::string canonical = tx.CanonicalText();
             candidates.push_back(MempoolEntry{Sha256Hex(canonical), tx, canonical.size()});
         }
     }
@@ -248,8 +250,8 @@ Expected<BlockInfo> Chain::Reorg(const Block& block, const BlockInfo& tip, std::
     return *new_tip;
 }
 
-Expected<BlockInfo> Chain::SubmitBlock(const Block& block, std::int64_t now,
-                                       bool tx_signatures_checked) {
+Expected<BlockInfo> Chain::SubmitBlock(const EncodedBlock& encoded, std::int64_t now) {
+    const Block& block = encoded.block();
     BlockInfo result;
     bool tip_moved = false;
     {
@@ -262,13 +264,13 @@ Expected<BlockInfo> Chain::SubmitBlock(const Block& block, std::int64_t now,
             }
             return Fail(Errc::kConflict, "duplicate-block", "block already stored");
         }
-        if (Canonical(block.ToJson()).size() > kMaxBlockSize) {
+        if (encoded.text().size() > kMaxBlockSize) {
             return Fail(Errc::kTooLarge, reject::kBadLength, "block larger than 4 MiB");
         }
         FW_ASSIGN(auto tip, store_->Tip());
         if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
         if (block.header.prev_hash == tip->hash) {
-            FW_ASSIGN(result, ConnectTip(block, *tip, now, tx_signatures_checked));
+            FW_ASSIGN(result, ConnectTip(encoded, *tip, now));
             tip_moved = true;
         } else {
             FW_ASSIGN(auto parent, store_->BlockByHash(ToHex(block.header.prev_hash)));
@@ -278,9 +280,7 @@ Expected<BlockInfo> Chain::SubmitBlock(const Block& block, std::int64_t now,
             }
             FW_ASSIGN(BlockContext ctx, ContextFor(*parent, now));
             ValidationState state;
-            std::vector<std::string> ids;
-            if (!CheckBlockContextFree(block, ctx, genesis_.params, state, &ids,
-                                       !tx_signatures_checked)) {
+            if (!CheckBlockContextFree(encoded, ctx, genesis_.params, state)) {
                 return Fail(state.ToError());
             }
             // Full state is only known once the branch is connected; until then require at
@@ -291,11 +291,11 @@ Expected<BlockInfo> Chain::SubmitBlock(const Block& block, std::int64_t now,
                             "miner key is not admitted or is revoked");
             }
             const Work work = parent->work + BlockWork(block.header.bits);
-            FW_TRY(store_->StoreSideBlock(block, work));
+            FW_TRY(store_->StoreSideBlock(encoded, work));
             // Most work wins; on equal work the lower hash, so that nodes which saw two
             // competing blocks in different orders still agree once mining stops.
             if (work > tip->work || (work == tip->work && block.Hash() < tip->hash)) {
-                FW_ASSIGN(result, Reorg(block, *tip, now));
+                FW_ASSIGN(result, Reorg(encoded, *tip, now));
                 tip_moved = true;
             } else {
                 FW_ASSIGN(auto side, store_->BlockByHash(hash));
@@ -340,8 +340,7 @@ Status Chain::RebuildMempool(std::deque<MempoolEntry> candidates) {
 }
 
 Expected<std::string> Chain::SubmitTx(const Tx& tx) {
-    const Json j = tx.ToJson();
-    const std::string canonical = Canonical(j);
+    const std::string canonical = tx.CanonicalText();
     if (canonical.size() > kMaxTxSize) {
         return Fail(Errc::kTooLarge, reject::kBadTx, "tx larger than 16 KiB");
     }
@@ -412,7 +411,7 @@ Expected<std::optional<TxStatus>> Chain::GetTx(const std::string& id) {
     FW_ASSIGN(auto rec, store_->FindTx(id));
     if (!rec) return std::optional<TxStatus>();
     FW_ASSIGN(auto tip, store_->Tip());
-    FW_ASSIGN(auto ids, store_->BlockTxIds(rec->block_hash));
+    FW_ASSIGN(auto ids, store_->BlockTxIds(rec->height));
     FW_ASSIGN(auto hashes, TxIdsToHashes(ids));
     TxStatus s;
     s.id = id;

@@ -57,8 +57,11 @@ class Chain {
     // ("high-hash", "bad-prevblk", ...), "duplicate-block" (kConflict), "orphan" (kNotFound: the
     // parent is unknown, sync from the sender) or "reorg-too-deep" (kConflict); a database
     // failure is kDatabase.
-    Expected<BlockInfo> SubmitBlock(const Block& block, std::int64_t now,
-                                    bool tx_signatures_checked = false);
+    Expected<BlockInfo> SubmitBlock(const EncodedBlock& block, std::int64_t now);
+    // A block built in process: encoded here, every tx signature checked.
+    Expected<BlockInfo> SubmitBlock(const Block& block, std::int64_t now) {
+        return SubmitBlock(EncodedBlock::Encode(block), now);
+    }
 
     // A block on the tip for `miner` to solve: mempool txs (up to kMaxBlockTxs and the size
     // budget), Merkle root, required bits, timestamp max(now, MTP + 1). Nonce 0, unsigned.
@@ -100,9 +103,9 @@ class Chain {
     Expected<BlockContext> ContextFor(const BlockInfo& parent, std::int64_t now);
     // The ancestor of `b` (inclusive) at `height`, following prev links off the main chain.
     Expected<BlockInfo> AncestorAt(BlockInfo b, std::uint64_t height);
-    Expected<BlockInfo> ConnectTip(const Block& block, const BlockInfo& tip, std::int64_t now,
-                                   bool tx_signatures_checked);
-    Expected<BlockInfo> Reorg(const Block& block, const BlockInfo& tip, std::int64_t now);
+    Expected<BlockInfo> ConnectTip(const EncodedBlock& block, const BlockInfo& tip,
+                                   std::int64_t now);
+    Expected<BlockInfo> Reorg(const EncodedBlock& block, const BlockInfo& tip, std::int64_t now);
     Status ReloadRoot();
     // Revalidates `candidates` (abandoned txs first, then the old mempool) on the new tip.
     Status RebuildMempool(std::deque<MempoolEntry> candidates);

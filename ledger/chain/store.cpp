@@ -84,6 +84,14 @@ CREATE TABLE roots(
 CREATE INDEX txs_fleet ON txs(product, state, recipient, height, idx, ver, time)
   WHERE type = 'update';
 )sql",
+        // Every index costs each tx insert (block validation, DESIGN.md §8). No query filters
+        // on sender or verifier, and only main-chain txs have rows, so a block's txs are found
+        // by height (txs_pos) instead of by its 64-char hash.
+        R"sql(
+DROP INDEX txs_sender;
+DROP INDEX txs_verifier;
+DROP INDEX txs_block;
+)sql",
     };
     return kMigrations;
 }
@@ -218,8 +226,9 @@ Expected<std::optional<std::string>> ChainStore::GenesisHash() {
     return std::optional<std::string>(s.Text(0));
 }
 
-Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Work work,
+Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& added, Work work,
                               bool insert_row) {
+    const Block& block = encoded.block();
     const std::string hash = ToHex(block.Hash());
     const auto header = block.header.Serialize();
     if (!insert_row) {
@@ -237,7 +246,7 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
             .Bind(5, block.header.timestamp)
             .Bind(6, static_cast<std::int64_t>(block.header.bits))
             .Bind(7, WorkToHex(work))
-            .Bind(8, Canonical(block.ToJson()));
+            .Bind(8, encoded.text());
         FW_TRY(s.Run());
     }
     {
@@ -247,9 +256,8 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
                              "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
         for (std::size_t i = 0; i < block.txs.size(); ++i) {
             const Tx& tx = block.txs[i];
-            const Json j = tx.ToJson();
             s.Reset();
-            s.Bind(1, Sha256Hex(Canonical(j)))
+            s.Bind(1, encoded.tx_ids()[i])
                 .Bind(2, hash)
                 .Bind(3, U2I(block.header.height))
                 .Bind(4, static_cast<std::int64_t>(i))
@@ -262,7 +270,7 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
                 .Bind(11, tx.state)
                 .Bind(12, tx.time)
                 .Bind(13, U2I(tx.nonce))
-                .Bind(14, Canonical(j));
+                .Bind(14, encoded.tx_texts()[i]);
             FW_TRY(s.Run());
         }
     }
@@ -321,16 +329,16 @@ Status ChainStore::WriteBlock(const Block& block, const StateOverlay& added, Wor
     return tip.Run();
 }
 
-Status ChainStore::StoreGenesis(const Block& genesis, const StateOverlay& added) {
+Status ChainStore::StoreGenesis(const EncodedBlock& genesis, const StateOverlay& added) {
     return db_.WriteTransaction([&]() -> Status {
-        FW_TRY(WriteBlock(genesis, added, BlockWork(genesis.header.bits), true));
+        FW_TRY(WriteBlock(genesis, added, BlockWork(genesis.block().header.bits), true));
         FW_ASSIGN(sql::Stmt s, db_.Cached("INSERT INTO meta(k, v) VALUES('genesis', ?)"));
         s.Bind(1, ToHex(genesis.Hash()));
         return s.Run();
     });
 }
 
-Status ChainStore::ConnectBlock(const Block& block, const StateOverlay& added, Work work) {
+Status ChainStore::ConnectBlock(const EncodedBlock& block, const StateOverlay& added, Work work) {
     return db_.WriteTransaction([&]() -> Status { return WriteBlock(block, added, work, true); });
 }
 
@@ -338,12 +346,14 @@ Status ChainStore::Transaction(const std::function<Status()>& fn) {
     return db_.WriteTransaction(fn);
 }
 
-Status ChainStore::ConnectInTransaction(const Block& block, const StateOverlay& added, Work work) {
+Status ChainStore::ConnectInTransaction(const EncodedBlock& block, const StateOverlay& added,
+                                        Work work) {
     FW_ASSIGN(auto existing, BlockByHash(ToHex(block.Hash())));
     return WriteBlock(block, added, work, !existing.has_value());
 }
 
-Status ChainStore::StoreSideBlock(const Block& block, Work work) {
+Status ChainStore::StoreSideBlock(const EncodedBlock& encoded, Work work) {
+    const Block& block = encoded.block();
     const auto header = block.header.Serialize();
     FW_ASSIGN(sql::Stmt s, db_.Cached("INSERT INTO blocks(hash, height, prev, header, time, bits, "
                                       "work, json, main) VALUES(?,?,?,?,?,?,?,?,0)"));
@@ -354,7 +364,7 @@ Status ChainStore::StoreSideBlock(const Block& block, Work work) {
         .Bind(5, block.header.timestamp)
         .Bind(6, static_cast<std::int64_t>(block.header.bits))
         .Bind(7, WorkToHex(work))
-        .Bind(8, Canonical(block.ToJson()));
+        .Bind(8, encoded.text());
     return s.Run();
 }
 
@@ -403,10 +413,16 @@ Expected<Block> ChainStore::DisconnectTip() {
         }
     }
     for (const char* sql :
-         {"DELETE FROM undo WHERE block_hash = ?", "DELETE FROM txs WHERE block_hash = ?",
-          "DELETE FROM roots WHERE block_hash = ?", "UPDATE blocks SET main = 0 WHERE hash = ?"}) {
+         {"DELETE FROM undo WHERE block_hash = ?", "DELETE FROM roots WHERE block_hash = ?",
+          "UPDATE blocks SET main = 0 WHERE hash = ?"}) {
         FW_ASSIGN(sql::Stmt s, db_.Cached(sql));
         s.Bind(1, hash);
+        FW_TRY(s.Run());
+    }
+    {
+        // Only main-chain blocks have tx rows, so the tip's are those at its height.
+        FW_ASSIGN(sql::Stmt s, db_.Cached("DELETE FROM txs WHERE height = ?"));
+        s.Bind(1, U2I(tip->height));
         FW_TRY(s.Run());
     }
     FW_ASSIGN(sql::Stmt t, db_.Cached("UPDATE meta SET v = ? WHERE k = 'tip'"));
@@ -509,9 +525,9 @@ Expected<bool> ChainStore::HasTx(const std::string& id) {
     return s.Step();
 }
 
-Expected<std::vector<std::string>> ChainStore::BlockTxIds(const std::string& block_hash) {
-    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id FROM txs WHERE block_hash = ? ORDER BY idx"));
-    s.Bind(1, block_hash);
+Expected<std::vector<std::string>> ChainStore::BlockTxIds(std::uint64_t height) {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id FROM txs WHERE height = ? ORDER BY idx"));
+    s.Bind(1, U2I(height));
     std::vector<std::string> out;
     while (true) {
         FW_ASSIGN(bool row, s.Step());

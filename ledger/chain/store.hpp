@@ -82,16 +82,16 @@ class ChainStore {
     // The genesis hash recorded on first start, if any.
     Expected<std::optional<std::string>> GenesisHash();
     // Stores block 0 and what it establishes (the genesis miners).
-    Status StoreGenesis(const Block& genesis, const StateOverlay& added);
+    Status StoreGenesis(const EncodedBlock& genesis, const StateOverlay& added);
     // Appends a validated block on top of the tip with everything it adds (txs, registry
     // changes), in one transaction. `work` is the new cumulative work.
-    Status ConnectBlock(const Block& block, const StateOverlay& added, Work work);
+    Status ConnectBlock(const EncodedBlock& block, const StateOverlay& added, Work work);
     // Stores a block of a side branch (header-checked, not connected: no txs, no state).
-    Status StoreSideBlock(const Block& block, Work work);
+    Status StoreSideBlock(const EncodedBlock& block, Work work);
     // Runs fn in one write transaction: a reorg (disconnects + connects) commits as a whole.
     Status Transaction(const std::function<Status()>& fn);
     // Inside Transaction: connects `block` (stored as a side block or new) on top of the tip.
-    Status ConnectInTransaction(const Block& block, const StateOverlay& added, Work work);
+    Status ConnectInTransaction(const EncodedBlock& block, const StateOverlay& added, Work work);
     // Inside Transaction: undoes the tip block (txs, registry changes, roots) and moves the tip
     // to its parent. Returns the disconnected block. The genesis cannot be disconnected.
     Expected<Block> DisconnectTip();
@@ -112,7 +112,8 @@ class ChainStore {
 
     Expected<std::optional<TxRecord>> FindTx(const std::string& id);
     Expected<bool> HasTx(const std::string& id);
-    Expected<std::vector<std::string>> BlockTxIds(const std::string& block_hash);
+    // Ids of the txs of the main-chain block at `height`, in block order.
+    Expected<std::vector<std::string>> BlockTxIds(std::uint64_t height);
     Expected<SearchPage> Search(const SearchQuery& q);
     // Latest installed version per device of `product` (a page of `limit` devices after
     // `cursor`), counts per version and failures.
@@ -127,7 +128,8 @@ class ChainStore {
 
   private:
     explicit ChainStore(sql::Db db) : db_(std::move(db)) {}
-    Status WriteBlock(const Block& block, const StateOverlay& added, Work work, bool insert_row);
+    Status WriteBlock(const EncodedBlock& block, const StateOverlay& added, Work work,
+                      bool insert_row);
     sql::Db db_;
 };
 

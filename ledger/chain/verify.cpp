@@ -10,9 +10,9 @@ namespace fwchain::ledger {
 
 namespace {
 
-Expected<Block> ParseStoredBlock(const std::string& text) {
+Expected<EncodedBlock> ParseStoredBlock(const std::string& text) {
     FW_ASSIGN(Json j, ParseJson(text, kMaxBlockSize + 65536));
-    return Block::FromJson(j);
+    return EncodedBlock::Parse(j);
 }
 
 }  // namespace
@@ -41,7 +41,7 @@ Expected<VerifyResult> VerifyStoredChain(
     ChainOptions co;
     co.db_path = ":memory:";
     co.genesis_hash = genesis_hash;
-    co.genesis = *genesis;
+    co.genesis = genesis->block();
     auto scratch = Chain::Open(co);
     if (!scratch) {
         if (scratch.error().code == Errc::kDatabase) return Fail(scratch.error());
@@ -54,9 +54,8 @@ Expected<VerifyResult> VerifyStoredChain(
         auto block = ParseStoredBlock(*text);
         if (!block) return fail_at(h, "", block.error().ToString());
         // The block's own time as "now": a chain valid when mined stays valid later.
-        const std::int64_t now = std::max(NowSeconds(), block->header.timestamp);
-        // Block::FromJson verified the tx signatures.
-        auto connected = (*scratch)->SubmitBlock(*block, now, true);
+        const std::int64_t now = std::max(NowSeconds(), block->block().header.timestamp);
+        auto connected = (*scratch)->SubmitBlock(*block, now);
         if (!connected) {
             if (connected.error().code == Errc::kDatabase) return Fail(connected.error());
             return fail_at(h, ToHex(block->Hash()), connected.error().ToString());

@@ -305,30 +305,33 @@ bool CheckBlockHeader(const BlockHeader& header, const BlockContext& ctx, const 
     return true;
 }
 
-bool CheckBlockContextFree(const Block& block, const BlockContext& ctx, const ChainParams& params,
-                           ValidationState& state, std::vector<std::string>* ids,
-                           bool check_tx_signatures) {
+bool CheckBlockContextFree(const EncodedBlock& encoded, const BlockContext& ctx,
+                           const ChainParams& params, ValidationState& state) {
+    const Block& block = encoded.block();
     if (!CheckBlockHeader(block.header, ctx, params, state)) return false;
     if (!CheckMinerSignature(block)) return state.Invalid(reject::kBadSig, "miner signature");
     if (block.txs.size() > kMaxBlockTxs || block.message.size() > kMaxMessageSize) {
         return state.Invalid(reject::kBadLength, "too many txs or message too long");
     }
-    ids->clear();
-    ids->reserve(block.txs.size());
-    for (const auto& tx : block.txs) ids->push_back(tx.Id());
-    auto hashes = TxIdsToHashes(*ids);
+    if (encoded.text().size() > kMaxBlockSize) {
+        return state.Invalid(reject::kBadLength, "block larger than 4 MiB");
+    }
+    const std::vector<std::string>& ids = encoded.tx_ids();
+    auto hashes = TxIdsToHashes(ids);
     if (!hashes || MerkleRoot(*hashes) != block.header.merkle_root) {
         return state.Invalid(reject::kBadMerkle, "merkle root does not match the txs");
     }
     std::unordered_set<std::string> seen;
-    for (const auto& id : *ids) {
+    seen.reserve(ids.size());
+    for (const auto& id : ids) {
         if (!seen.insert(id).second) {
             return state.Invalid(reject::kDuplicateTx, "tx " + id + " twice in the block");
         }
     }
+    const bool check_signatures = !encoded.signatures_verified();
     for (std::size_t i = 0; i < block.txs.size(); ++i) {
         ValidationState tx_state;
-        if (!CheckTxShape(block.txs[i], tx_state, check_tx_signatures)) {
+        if (!CheckTxShape(block.txs[i], tx_state, check_signatures)) {
             return state.Invalid(tx_state.RejectReason(),
                                  "tx " + std::to_string(i) + ": " + tx_state.Debug());
         }
@@ -336,8 +339,9 @@ bool CheckBlockContextFree(const Block& block, const BlockContext& ctx, const Ch
     return true;
 }
 
-bool ValidateBlock(const Block& block, const BlockContext& ctx, const ChainParams& params,
-                   StateOverlay& overlay, ValidationState& state, bool check_tx_signatures) {
+bool ValidateBlock(const EncodedBlock& encoded, const BlockContext& ctx, const ChainParams& params,
+                   StateOverlay& overlay, ValidationState& state) {
+    const Block& block = encoded.block();
     if (!CheckBlockHeader(block.header, ctx, params, state)) return false;
 
     auto miner = overlay.FindKey(ToHex(block.header.miner));
@@ -345,8 +349,8 @@ bool ValidateBlock(const Block& block, const BlockContext& ctx, const ChainParam
     if (!*miner || !(*miner)->CanMine()) {
         return state.Invalid(reject::kBadMiner, "miner key is not admitted or is revoked");
     }
-    std::vector<std::string> ids;
-    if (!CheckBlockContextFree(block, ctx, params, state, &ids, check_tx_signatures)) return false;
+    if (!CheckBlockContextFree(encoded, ctx, params, state)) return false;
+    const std::vector<std::string>& ids = encoded.tx_ids();
     for (std::size_t i = 0; i < block.txs.size(); ++i) {
         ValidationState tx_state;
         // Shapes and signatures were checked above.

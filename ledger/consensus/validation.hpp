@@ -160,16 +160,15 @@ bool CheckBlockHeader(const BlockHeader& header, const BlockContext& ctx, const 
 
 // What can be checked without the chain state at the parent (used to admit side-branch blocks
 // before a reorg makes them current): header rules, miner signature, size, Merkle root, no
-// duplicate ids inside the block, every tx's shape. Fills `ids` with the tx ids.
-bool CheckBlockContextFree(const Block& block, const BlockContext& ctx, const ChainParams& params,
-                           ValidationState& state, std::vector<std::string>* ids,
-                           bool check_tx_signatures = true);
+// duplicate ids inside the block, every tx's shape, and each tx signature unless
+// EncodedBlock::Parse verified them already.
+bool CheckBlockContextFree(const EncodedBlock& block, const BlockContext& ctx,
+                           const ChainParams& params, ValidationState& state);
 
-// The whole block against its parent: header rules, miner admitted and its signature, size,
-// Merkle root, no duplicate txs, each tx authorised. On success `overlay` holds what the block
-// adds. `check_tx_signatures` may be false when the txs came through ParseTx.
-bool ValidateBlock(const Block& block, const BlockContext& ctx, const ChainParams& params,
-                   StateOverlay& overlay, ValidationState& state, bool check_tx_signatures = true);
+// The whole block against its parent: CheckBlockContextFree, the miner admitted, each tx
+// authorised. On success `overlay` holds what the block adds.
+bool ValidateBlock(const EncodedBlock& block, const BlockContext& ctx, const ChainParams& params,
+                   StateOverlay& overlay, ValidationState& state);
 
 // Block 0: its hash is the configured genesis hash, prev is zero, it holds exactly one genesis
 // tx whose root and params parse, it is mined at initial_bits by one of the named miners, who

@@ -394,10 +394,9 @@ struct ApiServer::Impl {
     void PostBlock(const httplib::Request& req, httplib::Response& res) {
         auto body = http::ReadJsonBody(req, res, kMaxBlockSize);
         if (!body) return;
-        auto block = Block::FromJson(*body);
+        auto block = EncodedBlock::Parse(*body);
         if (!block) return http::SendError(res, 400, block.error().reason, block.error().message);
-        // FromJson ran ParseTx, which verified every tx signature.
-        auto connected = chain.SubmitBlock(*block, NowSeconds(), true);
+        auto connected = chain.SubmitBlock(*block, NowSeconds());
         if (!connected) {
             const Error& e = connected.error();
             if (e.reason == "orphan" && opts.peers != nullptr) {

@@ -21,7 +21,7 @@ struct ApiOptions {
     // Mines one block now (GET /mine); null when this node is not a miner.
     std::function<Expected<std::optional<BlockInfo>>()> mine_now;
     // Called after a block was mined or accepted through the API, to relay it.
-    std::function<void(const Block&)> on_block;
+    std::function<void(const EncodedBlock&)> on_block;
 };
 
 class ApiServer {

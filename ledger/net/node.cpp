@@ -34,7 +34,7 @@ Expected<std::optional<BlockInfo>> MineOneBlock(Chain& chain, const SigningKey& 
     const Hash256 hash = block.Hash();
     block.miner_sig = key.Sign(hash.data(), hash.size());
     // Our own txs came from the mempool, where their signatures were verified.
-    auto connected = chain.SubmitBlock(block, NowSeconds(), true);
+    auto connected = chain.SubmitBlock(EncodedBlock::Encode(std::move(block), true), NowSeconds());
     if (!connected) {
         // A block from a peer moved the tip while we mined: the work is stale, not wrong.
         if (connected.error().reason == reject::kBadPrevBlk) return std::optional<BlockInfo>();
@@ -86,7 +86,7 @@ Expected<int> Node::Start() {
     po.ban_time = std::chrono::seconds(opts_.ban_seconds);
     peers_ = std::make_unique<PeerManager>(*chain_, po);
     ao.peers = peers_.get();
-    ao.on_block = [this](const Block& b) { peers_->RelayBlock(b.ToJson()); };
+    ao.on_block = [this](const EncodedBlock& b) { peers_->RelayBlock(b.text()); };
     if (key_) ao.mine_now = [this] { return MineNow(); };
     api_ = std::make_unique<ApiServer>(*chain_, ao);
     FW_ASSIGN(int port, api_->Bind(host_, port_));
@@ -139,10 +139,9 @@ Expected<std::optional<BlockInfo>> Node::MineNow() {
 }
 
 void Node::RelayMined(const BlockInfo& info) {
+    // Stored blocks are canonical JSON already.
     auto text = chain_->BlockJson(ToHex(info.hash));
-    if (!text || !*text) return;
-    auto j = ParseJson(**text);
-    if (j && peers_) peers_->RelayBlock(*j);
+    if (text && *text && peers_) peers_->RelayBlock(std::move(**text));
 }
 
 std::optional<Error> Node::Failure() {

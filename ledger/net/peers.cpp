@@ -120,8 +120,8 @@ void PeerManager::Enqueue(Item item) {
 
 void PeerManager::RelayTx(const Json& tx) { Enqueue(Item{"/v1/tx", Canonical(tx), ""}); }
 
-void PeerManager::RelayBlock(const Json& block) {
-    Enqueue(Item{"/v1/blocks", Canonical(block), ""});
+void PeerManager::RelayBlock(std::string canonical_block) {
+    Enqueue(Item{"/v1/blocks", std::move(canonical_block), ""});
 }
 
 void PeerManager::TriggerSync() {
@@ -276,13 +276,12 @@ Expected<bool> PeerManager::SyncFrom(const std::string& url) {
             FW_ASSIGN(auto known, chain_.BlockInfoByHash(ToHex(p.hash)));
             if (known) continue;
             FW_ASSIGN(Json bj, c.GetJson("/v1/blocks/" + ToHex(p.hash), kMaxBlockSize + 65536));
-            auto block = Block::FromJson(bj);
+            auto block = EncodedBlock::Parse(bj);
             if (!block || block->Hash() != p.hash) {
                 Ban(url, "block does not match its header");
                 return Fail(Errc::kVerify, "bad-peer", "block does not match its header");
             }
-            // Block::FromJson verified every tx signature.
-            auto r = chain_.SubmitBlock(*block, NowSeconds(), true);
+            auto r = chain_.SubmitBlock(*block, NowSeconds());
             if (!r) {
                 if (r.error().reason == "duplicate-block") continue;
                 if (IsInvalidInput(r.error())) Ban(url, "invalid block: " + r.error().ToString());

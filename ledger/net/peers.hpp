@@ -60,7 +60,7 @@ class PeerManager {
     // Queue a tx / block for all peers. Never blocks: when the queue is full the oldest item
     // is dropped.
     void RelayTx(const Json& tx);
-    void RelayBlock(const Json& block);
+    void RelayBlock(std::string canonical_block);
     // Wake the sync thread (e.g. a block arrived whose parent we do not know).
     void TriggerSync();
     // Syncs now from the heaviest peer; true when our tip changed.

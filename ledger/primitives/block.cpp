@@ -86,13 +86,19 @@ Json Block::ToJson() const {
 }
 
 Expected<Block> Block::FromJson(const Json& j) {
+    FW_ASSIGN(EncodedBlock e, EncodedBlock::Parse(j));
+    return std::move(e).Release();
+}
+
+Expected<EncodedBlock> EncodedBlock::Parse(const Json& j) {
     if (!j.is_object()) return BadBlock("block must be a JSON object");
     FW_ASSIGN(std::string header_hex, GetString(j, "header"));
     auto header_bytes = FromHex(header_hex);
     if (!header_bytes || header_bytes->size() != kHeaderSize) {
         return BadBlock("header must be " + std::to_string(kHeaderSize) + " bytes of hex");
     }
-    Block b;
+    EncodedBlock e;
+    Block& b = e.block_;
     b.header = BlockHeader::Deserialize(header_bytes->data());
     if (j.contains("hash")) {
         FW_ASSIGN(std::string hash_hex, GetString(j, "hash"));
@@ -108,14 +114,20 @@ Expected<Block> Block::FromJson(const Json& j) {
     }
     FW_ASSIGN(const Json* txs, GetArray(j, "txs"));
     if (txs->size() > kMaxBlockTxs) return BadBlock("too many transactions");
-    // ParseTx verifies each signature, the bulk of validating a block from a peer: spread it
-    // over the cores (DESIGN.md §8 compares block validation with Ed25519 on every core).
+    // ParseTx verifies each signature, the bulk of validating a block from a peer: spread it,
+    // with the encoding, over the cores (DESIGN.md §8 compares block validation with Ed25519
+    // on every core).
     const std::size_t n = txs->size();
     std::vector<std::optional<Expected<Tx>>> parsed(n);
+    e.texts_.resize(n);
+    e.ids_.resize(n);
     const std::size_t workers =
         n < 32 ? 1 : std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), 16);
     auto parse_range = [&](std::size_t w) {
-        for (std::size_t i = w; i < n; i += workers) parsed[i].emplace(ParseTx((*txs)[i]));
+        for (std::size_t i = w; i < n; i += workers) {
+            parsed[i].emplace(ParseTx((*txs)[i], &e.texts_[i]));
+            if (*parsed[i]) e.ids_[i] = Sha256Hex(e.texts_[i]);
+        }
     };
     std::vector<std::thread> pool;
     for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(parse_range, w);
@@ -127,7 +139,45 @@ Expected<Block> Block::FromJson(const Json& j) {
         if (!tx) return Fail(Context(tx.error(), "tx " + std::to_string(i)));
         b.txs.push_back(std::move(*tx));
     }
-    return b;
+    e.verified_ = true;
+    e.EncodeText();
+    return e;
+}
+
+EncodedBlock EncodedBlock::Encode(Block block, bool signatures_verified) {
+    EncodedBlock e;
+    e.verified_ = signatures_verified;
+    e.block_ = std::move(block);
+    e.texts_.reserve(e.block_.txs.size());
+    e.ids_.reserve(e.block_.txs.size());
+    for (const Tx& tx : e.block_.txs) {
+        e.texts_.push_back(tx.CanonicalText());
+        e.ids_.push_back(Sha256Hex(e.texts_.back()));
+    }
+    e.EncodeText();
+    return e;
+}
+
+void EncodedBlock::EncodeText() {
+    // Canonical(block_.ToJson()) from the tx texts already at hand: keys in sorted order.
+    std::size_t size = 512;
+    for (const auto& t : texts_) size += t.size() + 1;
+    text_.clear();
+    text_.reserve(size);
+    text_ += R"({"hash":")";
+    text_ += ToHex(block_.Hash());
+    text_ += R"(","header":")";
+    text_ += ToHex(block_.header.Serialize());
+    text_ += R"(","message":)";
+    text_ += Canonical(Json(block_.message));
+    text_ += R"(,"miner_sig":")";
+    text_ += ToHex(block_.miner_sig);
+    text_ += R"(","txs":[)";
+    for (std::size_t i = 0; i < texts_.size(); ++i) {
+        if (i > 0) text_ += ',';
+        text_ += texts_[i];
+    }
+    text_ += "]}";
 }
 
 Hash256 MerkleRootOfTxs(const std::vector<Tx>& txs) {

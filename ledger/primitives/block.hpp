@@ -63,6 +63,38 @@ struct Block {
     static Expected<Block> FromJson(const Json& j);
 };
 
+// A block with what validation and storage derive from its txs computed once: each tx's
+// canonical JSON and id, and the block's own canonical JSON. It cannot be changed once built,
+// so these never go stale.
+class EncodedBlock {
+  public:
+    // From JSON (a peer, the API, the store): Block::FromJson's checks, every tx signature
+    // verified; the signature checks and the encoding are spread over the cores.
+    static Expected<EncodedBlock> Parse(const Json& j);
+    // From a block built in this process (the miner, tests). Verifies nothing: validation then
+    // checks the tx signatures itself, unless `signatures_verified` says this process already
+    // did (the miner's txs come from the mempool, which verified each on entry).
+    static EncodedBlock Encode(Block block, bool signatures_verified = false);
+
+    const Block& block() const { return block_; }
+    Hash256 Hash() const { return block_.Hash(); }
+    const std::vector<std::string>& tx_ids() const { return ids_; }      // Tx::Id()
+    const std::vector<std::string>& tx_texts() const { return texts_; }  // Tx::CanonicalText()
+    const std::string& text() const { return text_; }  // Canonical(block().ToJson())
+    bool signatures_verified() const { return verified_; }
+    Block Release() && { return std::move(block_); }
+
+  private:
+    EncodedBlock() = default;
+    void EncodeText();
+
+    Block block_;
+    std::vector<std::string> ids_;
+    std::vector<std::string> texts_;
+    std::string text_;
+    bool verified_ = false;
+};
+
 // See merkle.hpp for the tree layout and proofs.
 Hash256 MerkleRoot(const std::vector<Hash256>& tx_ids);
 // Merkle root of the ids of `txs`, in order.

@@ -52,6 +52,35 @@ TEST(Tx, SignWithSetsSenderAndIdIsStable) {
     EXPECT_EQ(a.ToJson().size(), 10u);
 }
 
+// CanonicalText writes the fields itself; it must equal Canonical() of the JSON object, which
+// is what ids and signatures are defined over, on every kind of value.
+TEST(Tx, CanonicalTextEqualsCanonicalJson) {
+    const SigningKey key = TestKey(9);
+    std::vector<Tx> txs{SampleTx(key), Tx{}};
+    Tx odd = SampleTx(key);
+    odd.recipient = "quote\" back\\slash \x01\x1f ctl";
+    odd.ver = "\xc3\xa9t\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x94\x92";  // UTF-8, 2 to 4 bytes
+    odd.state = "";
+    odd.time = -5;
+    odd.nonce = ~0ULL;
+    odd.body = Json{{"z", Json::array({1, -2, "x"})},
+                    {"a", Json::object()},
+                    {"m", nullptr},
+                    {"b", true},
+                    {"\u00e9", "\n"}};
+    odd.sig = std::string(128, 'f');
+    txs.push_back(odd);
+    for (const Tx& tx : txs) {
+        EXPECT_EQ(tx.CanonicalText(), Canonical(tx.ToJson()));
+        EXPECT_EQ(tx.CanonicalText(false), Canonical(tx.UnsignedJson()));
+        EXPECT_EQ(tx.Id(), Sha256Hex(Canonical(tx.ToJson())));
+    }
+    std::string text;
+    auto parsed = ParseTx(txs[0].ToJson(), &text);
+    ASSERT_TRUE(parsed) << parsed.error().ToString();
+    EXPECT_EQ(text, Canonical(txs[0].ToJson()));
+}
+
 TEST(Tx, ParseAcceptsValidAndKeepsTheId) {
     const Tx tx = SampleTx(TestKey(5));
     auto j = ParseJson(Canonical(tx.ToJson()));

@@ -111,7 +111,7 @@ class BlockValidationTest : public ::testing::Test {
     std::string Reject(const Block& b) {
         StateOverlay overlay(*view_);
         ValidationState state;
-        if (ValidateBlock(b, ctx_, params_, overlay, state)) return "";
+        if (ValidateBlock(EncodedBlock::Encode(b), ctx_, params_, overlay, state)) return "";
         return state.RejectReason();
     }
 
@@ -128,7 +128,8 @@ TEST_F(BlockValidationTest, GoodBlockIsValidAndOverlayHoldsItsTxs) {
     Block b = Good();
     StateOverlay overlay(*view_);
     ValidationState state;
-    ASSERT_TRUE(ValidateBlock(b, ctx_, params_, overlay, state)) << state.ToString();
+    ASSERT_TRUE(ValidateBlock(EncodedBlock::Encode(b), ctx_, params_, overlay, state))
+        << state.ToString();
     EXPECT_EQ(overlay.AddedTxs().count(b.txs[0].Id()), 1u);
 }
 

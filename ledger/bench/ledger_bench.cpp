@@ -130,18 +130,28 @@ int Validate(int blocks, int per_block) {
     const auto t0 = Clock::now();
     std::size_t txs = 0;
     double connect_s = 0;
-    BlockPrefetcher prefetch([&](std::size_t i) -> Expected<std::optional<Json>> {
-        if (i >= texts.size()) return std::optional<Json>();
-        FW_ASSIGN(Json j, ParseJson(texts[i]));
-        return std::optional<Json>(std::move(j));
-    });
-    while (auto item = prefetch.Next()) {
-        if (!item->block) return Die(item->block.error().ToString());
+    BlockPrefetcher prefetch(
+        [&](std::size_t i) -> Expected<std::optional<Json>> {
+            if (i >= texts.size()) return std::optional<Json>();
+            FW_ASSIGN(Json j, ParseJson(texts[i]));
+            return std::optional<Json>(std::move(j));
+        },
+        kSyncPrefetchDepth);
+    while (true) {
+        auto batch = prefetch.NextBatch(kSyncBatchBlocks);
+        if (batch.empty()) break;
+        std::vector<EncodedBlock> blocks;
+        for (auto& item : batch) {
+            if (!item.block) return Die(item.block.error().ToString());
+            txs += item.block->block().txs.size() + 1;  // + the miner signature
+            blocks.push_back(std::move(*item.block));
+        }
         const auto c0 = Clock::now();
-        auto r = (*c)->SubmitBlock(*item->block, NowSeconds() + 1000);
+        auto results = (*c)->SubmitBlocks(blocks, NowSeconds() + 1000);
         connect_s += Seconds(c0, Clock::now());
-        if (!r) return Die(r.error().ToString());
-        txs += item->block->block().txs.size() + 1;  // + the miner signature
+        for (const auto& r : results) {
+            if (!r) return Die(r.error().ToString());
+        }
     }
     const double sig_rate = static_cast<double>(txs) / Seconds(t0, Clock::now());
     const auto t_end = Clock::now();

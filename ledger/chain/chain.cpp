@@ -140,24 +140,96 @@ Expected<BlockContext> Chain::ContextFor(const BlockInfo& parent, std::int64_t n
     return ctx;
 }
 
-Expected<BlockInfo> Chain::ConnectTip(const EncodedBlock& encoded, const BlockInfo& tip,
-                                      std::int64_t now) {
+Expected<BlockInfo> Chain::ExtendTip(const EncodedBlock& encoded, const BlockInfo& tip,
+                                     std::int64_t now) {
     const Block& block = encoded.block();
     FW_ASSIGN(BlockContext ctx, ContextFor(tip, now));
     StateOverlay added(*view_);
     ValidationState state;
     if (!ValidateBlock(encoded, ctx, genesis_.params, added, state)) return Fail(state.ToError());
     const Work work = tip.work + BlockWork(block.header.bits);
-    FW_TRY(store_->ConnectBlock(encoded, added, work));
+    FW_TRY(store_->ConnectInTransaction(encoded, added, work));
     FW_TRY(ReloadRoot());
     FW_ASSIGN(auto new_tip, store_->Tip());
     if (!new_tip) return Fail(Errc::kDatabase, "no-tip", "tip vanished after connect");
     spdlog::info("block {} height {} txs {} connected", ToHex(new_tip->hash), block.header.height,
                  block.txs.size());
-    std::deque<MempoolEntry> candidates(mempool_->Entries().begin(), mempool_->Entries().end());
-    auto rebuilt = RebuildMempool(std::move(candidates));
-    if (!rebuilt) return Fail(Context(rebuilt.error(), "revalidating the mempool"));
     return *new_tip;
+}
+
+Expected<BlockInfo> Chain::ConnectTip(const EncodedBlock& encoded, const BlockInfo& tip,
+                                      std::int64_t now) {
+    BlockInfo new_tip;
+    auto written = store_->Transaction([&]() -> Status {
+        FW_ASSIGN(new_tip, ExtendTip(encoded, tip, now));
+        return {};
+    });
+    if (!written) {
+        FW_TRY(ReloadRoot());  // the block may have rotated the root before rolling back
+        return Fail(written.error());
+    }
+    FW_TRY(RebuildMempool(
+        std::deque<MempoolEntry>(mempool_->Entries().begin(), mempool_->Entries().end())));
+    return new_tip;
+}
+
+std::vector<Expected<BlockInfo>> Chain::SubmitBlocks(const std::vector<EncodedBlock>& blocks,
+                                                     std::int64_t now) {
+    std::vector<Expected<BlockInfo>> results;
+    results.reserve(blocks.size());
+    while (results.size() < blocks.size()) {
+        const std::size_t first = results.size();
+        std::vector<BlockInfo> connected;
+        std::optional<Error> failure;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            auto written = store_->Transaction([&]() -> Status {
+                connected.clear();
+                FW_ASSIGN(auto tip, store_->Tip());
+                if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
+                BlockInfo cur = *tip;
+                for (std::size_t i = first; i < blocks.size(); ++i) {
+                    const EncodedBlock& e = blocks[i];
+                    if (e.block().header.prev_hash != cur.hash) break;
+                    FW_ASSIGN(auto existing, store_->BlockByHash(ToHex(e.Hash())));
+                    if (existing) break;  // SubmitBlock says why
+                    auto next = ExtendTip(e, cur, now);
+                    if (!next) {
+                        // An invalid block ends the run; the blocks before it stay connected.
+                        if (next.error().code == Errc::kDatabase) return Fail(next.error());
+                        failure = next.error();
+                        break;
+                    }
+                    cur = *next;
+                    connected.push_back(cur);
+                }
+                return {};
+            });
+            if (!written) {
+                (void)ReloadRoot();
+                results.push_back(Fail(written.error()));
+                return results;
+            }
+            if (!connected.empty()) {
+                auto rebuilt = RebuildMempool(std::deque<MempoolEntry>(mempool_->Entries().begin(),
+                                                                       mempool_->Entries().end()));
+                if (!rebuilt) failure = Context(rebuilt.error(), "revalidating the mempool");
+            }
+        }
+        for (const auto& info : connected) results.push_back(info);
+        if (!connected.empty()) NotifyTipMoved();
+        if (failure) {
+            results.push_back(Fail(*failure));
+            return results;
+        }
+        if (connected.empty()) {
+            // Not an extension of the tip: a side block, a reorg, a duplicate or an orphan.
+            results.push_back(SubmitBlock(blocks[first], now));
+            const auto& r = results.back();
+            if (!r && r.error().reason != "duplicate-block") return results;
+        }
+    }
+    return results;
 }
 
 Expected<BlockInfo> Chain::Reorg(const EncodedBlock& encoded, const BlockInfo& tip,
@@ -306,7 +378,11 @@ Expected<BlockInfo> Chain::SubmitBlock(const EncodedBlock& encoded, std::int64_t
             }
         }
     }
-    if (!tip_moved) return result;
+    if (tip_moved) NotifyTipMoved();
+    return result;
+}
+
+void Chain::NotifyTipMoved() {
     Bump();
     std::function<void()> listener;
     {
@@ -314,7 +390,6 @@ Expected<BlockInfo> Chain::SubmitBlock(const EncodedBlock& encoded, std::int64_t
         listener = tip_listener_;
     }
     if (listener) listener();
-    return result;
 }
 
 Status Chain::RebuildMempool(std::deque<MempoolEntry> candidates) {

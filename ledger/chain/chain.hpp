@@ -58,6 +58,13 @@ class Chain {
     // parent is unknown, sync from the sender) or "reorg-too-deep" (kConflict); a database
     // failure is kDatabase.
     Expected<BlockInfo> SubmitBlock(const EncodedBlock& block, std::int64_t now);
+    // Blocks of a sync stream, in order. Those extending the tip one after another are
+    // validated as SubmitBlock would and written in one SQLite transaction, so the index pages
+    // that many blocks touch are written once (each block's effects still land whole or not at
+    // all); any other block goes through SubmitBlock. One result per block, up to and including
+    // the first failure other than "duplicate-block".
+    std::vector<Expected<BlockInfo>> SubmitBlocks(const std::vector<EncodedBlock>& blocks,
+                                                  std::int64_t now);
     // A block built in process: encoded here, every tx signature checked.
     Expected<BlockInfo> SubmitBlock(const Block& block, std::int64_t now) {
         return SubmitBlock(EncodedBlock::Encode(block), now);
@@ -105,11 +112,16 @@ class Chain {
     Expected<BlockInfo> AncestorAt(BlockInfo b, std::uint64_t height);
     Expected<BlockInfo> ConnectTip(const EncodedBlock& block, const BlockInfo& tip,
                                    std::int64_t now);
+    // Inside a store transaction: validates `block` on `tip`, writes it, returns the new tip.
+    Expected<BlockInfo> ExtendTip(const EncodedBlock& block, const BlockInfo& tip,
+                                  std::int64_t now);
     Expected<BlockInfo> Reorg(const EncodedBlock& block, const BlockInfo& tip, std::int64_t now);
     Status ReloadRoot();
     // Revalidates `candidates` (abandoned txs first, then the old mempool) on the new tip.
     Status RebuildMempool(std::deque<MempoolEntry> candidates);
     void Bump();
+    // Bump plus the tip listener; called without mu_ held.
+    void NotifyTipMoved();
 
     std::mutex mu_;
     std::unique_ptr<ChainStore> store_;

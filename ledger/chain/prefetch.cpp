@@ -1,5 +1,7 @@
 #include "ledger/chain/prefetch.hpp"
 
+#include <algorithm>
+
 namespace fwchain::ledger {
 
 BlockPrefetcher::BlockPrefetcher(Fetch fetch, std::size_t depth)
@@ -48,6 +50,23 @@ std::optional<BlockPrefetcher::Item> BlockPrefetcher::Next() {
     ready_.pop_front();
     cv_.notify_all();
     return item;
+}
+
+std::vector<BlockPrefetcher::Item> BlockPrefetcher::NextBatch(std::size_t max) {
+    std::vector<Item> out;
+    const std::size_t want = std::clamp<std::size_t>(max, 1, depth_);
+    std::unique_lock<std::mutex> lock(mu_);
+    // A full batch (or the end): connecting many blocks per SQLite transaction writes each
+    // index page once per batch instead of once per block.
+    cv_.wait(lock, [&] {
+        return ready_.size() >= want || done_ || (!ready_.empty() && !ready_.back().block);
+    });
+    while (!ready_.empty() && out.size() < want) {
+        out.push_back(std::move(ready_.front()));
+        ready_.pop_front();
+    }
+    cv_.notify_all();
+    return out;
 }
 
 }  // namespace fwchain::ledger

@@ -10,10 +10,15 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "ledger/primitives/block.hpp"
 
 namespace fwchain::ledger {
+
+// How far a syncing node parses ahead, and how many blocks it connects per SQLite transaction.
+inline constexpr std::size_t kSyncPrefetchDepth = 16;
+inline constexpr std::size_t kSyncBatchBlocks = 16;
 
 class BlockPrefetcher {
   public:
@@ -33,6 +38,9 @@ class BlockPrefetcher {
 
     // The next block in order; nullopt after the last. Nothing follows an item with an error.
     std::optional<Item> Next();
+    // The next `max` blocks (fewer at the end or up to an error), for Chain::SubmitBlocks.
+    // Empty after the last block.
+    std::vector<Item> NextBatch(std::size_t max);
 
   private:
     void Run();

@@ -284,7 +284,12 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
         FW_ASSIGN(sql::Stmt undo, db_.Cached("INSERT OR REPLACE INTO undo(block_hash, key, prev) "
                                              "VALUES(?,?,?)"));
         for (const auto& [key, rec] : added.ChangedKeys()) {
-            FW_ASSIGN(auto before, FindKey(key));
+            std::optional<KeyRecord> before;
+            if (const auto* seen = added.BaseKey(key)) {
+                before = *seen;
+            } else {
+                FW_ASSIGN(before, FindKey(key));
+            }
             undo.Reset();
             undo.Bind(1, hash).Bind(2, key);
             if (before) {
@@ -293,7 +298,8 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
                 undo.BindNull(3);
             }
             FW_TRY(undo.Run());
-            auto pub = PublicKeyFromHex(key);
+            // The id column is only written for a new key (the upsert keeps it otherwise).
+            auto pub = before ? std::nullopt : PublicKeyFromHex(key);
             s.Reset();
             s.Bind(1, key)
                 .Bind(2, pub ? KeyId(*pub) : std::string())

@@ -45,7 +45,16 @@ std::string ValidationState::ToString() const {
 Expected<std::optional<KeyRecord>> StateOverlay::FindKey(const std::string& key_hex) const {
     auto it = keys_.find(key_hex);
     if (it != keys_.end()) return std::optional<KeyRecord>(it->second);
-    return base_->FindKey(key_hex);
+    auto seen = base_keys_.find(key_hex);
+    if (seen != base_keys_.end()) return seen->second;
+    FW_ASSIGN(auto rec, base_->FindKey(key_hex));
+    base_keys_.emplace(key_hex, rec);
+    return rec;
+}
+
+const std::optional<KeyRecord>* StateOverlay::BaseKey(const std::string& key_hex) const {
+    auto it = base_keys_.find(key_hex);
+    return it == base_keys_.end() ? nullptr : &it->second;
 }
 
 Expected<bool> StateOverlay::HasTx(const std::string& id) const {

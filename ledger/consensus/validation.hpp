@@ -117,6 +117,9 @@ class StateOverlay final : public ChainView {
     void AddMiners(const GenesisInfo& genesis, std::uint64_t height);
 
     const std::map<std::string, KeyRecord>& ChangedKeys() const { return keys_; }
+    // The base view's record of a key as this overlay read it (nullopt inside: not in the
+    // registry), or nullptr if it never read it. The base must not change meanwhile.
+    const std::optional<KeyRecord>* BaseKey(const std::string& key_hex) const;
     const std::set<std::string>& AddedTxs() const { return tx_ids_; }
     // Roots installed by root txs, in order.
     const std::vector<Root>& AddedRoots() const { return roots_; }
@@ -125,6 +128,8 @@ class StateOverlay final : public ChainView {
     const ChainView* base_;
     std::vector<Root> roots_;
     std::map<std::string, KeyRecord> keys_;
+    // Registry records read from the base, kept: a block's txs and its undo data need them again.
+    mutable std::map<std::string, std::optional<KeyRecord>> base_keys_;
     std::set<std::string> tx_ids_;
 };
 

@@ -4,6 +4,7 @@
 
 #include "common/adapters/http.hpp"
 #include "common/core/fs.hpp"
+#include "ledger/chain/prefetch.hpp"
 #include "ledger/consensus/pow.hpp"
 
 namespace fwchain::ledger {
@@ -272,22 +273,51 @@ Expected<bool> PeerManager::SyncFrom(const std::string& url) {
                 return Fail(Errc::kConflict, "reorg-too-deep", "no common ancestor in range");
             }
         }
+        std::vector<Hash256> wanted;
         for (const auto& p : page) {
             FW_ASSIGN(auto known, chain_.BlockInfoByHash(ToHex(p.hash)));
-            if (known) continue;
-            FW_ASSIGN(Json bj, c.GetJson("/v1/blocks/" + ToHex(p.hash), kMaxBlockSize + 65536));
-            auto block = EncodedBlock::Parse(bj);
-            if (!block || block->Hash() != p.hash) {
-                Ban(url, "block does not match its header");
-                return Fail(Errc::kVerify, "bad-peer", "block does not match its header");
+            if (!known) wanted.push_back(p.hash);
+        }
+        // The next blocks are fetched and parsed (signatures verified) on another thread while
+        // the current batch is connected, several blocks per SQLite transaction.
+        BlockPrefetcher prefetch(
+            [&](std::size_t i) -> Expected<std::optional<Json>> {
+                if (i >= wanted.size()) return std::optional<Json>();
+                FW_ASSIGN(Json bj,
+                          c.GetJson("/v1/blocks/" + ToHex(wanted[i]), kMaxBlockSize + 65536));
+                return std::optional<Json>(std::move(bj));
+            },
+            kSyncPrefetchDepth);
+        std::size_t next = 0;
+        while (true) {
+            auto batch = prefetch.NextBatch(kSyncBatchBlocks);
+            if (batch.empty()) break;
+            std::vector<EncodedBlock> blocks;
+            std::optional<Error> failed;
+            for (auto& item : batch) {
+                if (!item.fetched) {
+                    failed = item.block.error();  // the peer did not answer: not its fault
+                    break;
+                }
+                if (!item.block || item.block->Hash() != wanted[next + blocks.size()]) {
+                    Ban(url, "block does not match its header");
+                    failed =
+                        MakeError(Errc::kVerify, "bad-peer", "block does not match its header");
+                    break;
+                }
+                blocks.push_back(std::move(*item.block));
             }
-            auto r = chain_.SubmitBlock(*block, NowSeconds());
-            if (!r) {
+            next += blocks.size();
+            for (auto& r : chain_.SubmitBlocks(blocks, NowSeconds())) {
+                if (r) {
+                    ++fetched;
+                    continue;
+                }
                 if (r.error().reason == "duplicate-block") continue;
                 if (IsInvalidInput(r.error())) Ban(url, "invalid block: " + r.error().ToString());
                 return Fail(r.error());
             }
-            ++fetched;
+            if (failed) return Fail(*failed);
         }
         first_page = false;
         last_hash = page.back().hash;

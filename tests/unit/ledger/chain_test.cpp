@@ -5,6 +5,7 @@
 #include <set>
 
 #include "fixture.hpp"
+#include "ledger/chain/prefetch.hpp"
 #include "ledger/primitives/merkle.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -473,6 +474,122 @@ TEST_F(ChainTest, RejectsBlocksThatDoNotExtendTheTipOrRepeat) {
     auto r = chain_->SubmitBlock(rogue, NowSeconds());
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().reason, "bad-miner");
+}
+
+// A sync stream: a run of blocks connected in one transaction, a duplicate skipped, and an
+// invalid block ending the run with the blocks before it kept, as SubmitBlock one by one would.
+TEST_F(ChainTest, SubmitBlocksConnectsARunAndStopsAtTheFirstInvalidBlock) {
+    SigningKey dev = SigningKey::Generate();
+    // Blocks mined on a second chain, replayed into this one as they would arrive from a peer.
+    test::TempDir other_dir;
+    ChainOptions o;
+    o.db_path = other_dir / "other.sqlite";
+    o.genesis_hash = genesis_.Hash();
+    o.genesis = genesis_;
+    auto other = Chain::Open(o);
+    ASSERT_TRUE(other);
+    std::vector<Block> raw;
+    for (std::uint64_t n = 0; n < 6; ++n) {
+        const Tx tx = n == 0 ? testing::AdmitTx(k_.admission, "dev-1", dev, "device")
+                             : testing::UpdateTx(dev, "dev-1", n);
+        ASSERT_TRUE((*other)->SubmitTx(tx));
+        auto t = (*other)->BuildTemplate(k_.miner.Public(), NowSeconds());
+        ASSERT_TRUE(t);
+        Block b = *t;
+        testing::SolveAndSign(b, k_.miner);
+        ASSERT_TRUE((*other)->SubmitBlock(b, NowSeconds()));
+        raw.push_back(b);
+    }
+    std::vector<EncodedBlock> blocks;
+    for (const Block& b : raw) {
+        blocks.push_back(EncodedBlock::Parse(ParseJson(Canonical(b.ToJson())).value()).value());
+    }
+    Chain* c = chain_.get();
+    // Block 3 again after block 3 (a duplicate), then a tampered block 5 (bad miner signature).
+    std::vector<EncodedBlock> stream(blocks.begin(), blocks.begin() + 4);
+    stream.push_back(blocks[3]);
+    stream.push_back(blocks[4]);
+    Block forged = raw[5];
+    forged.miner_sig[0] ^= 1;
+    stream.push_back(EncodedBlock::Encode(forged));
+    stream.push_back(blocks[5]);
+    auto results = c->SubmitBlocks(stream, NowSeconds());
+    ASSERT_EQ(results.size(), 7u);  // nothing after the invalid block
+    for (std::size_t i = 0; i < 6; ++i) {
+        if (i == 4) {
+            ASSERT_FALSE(results[i]);
+            EXPECT_EQ(results[i].error().reason, "duplicate-block");
+            continue;
+        }
+        ASSERT_TRUE(results[i]) << i << ": " << results[i].error().ToString();
+        EXPECT_TRUE(results[i]->main);
+    }
+    ASSERT_FALSE(results[6]);
+    EXPECT_EQ(results[6].error().reason, reject::kBadSig);
+    auto tip = c->Tip();
+    ASSERT_TRUE(tip);
+    EXPECT_EQ(tip->hash, raw[4].Hash());
+    // The rest of the stream then connects; the registry saw every report.
+    auto rest = c->SubmitBlocks({blocks[5]}, NowSeconds());
+    ASSERT_EQ(rest.size(), 1u);
+    ASSERT_TRUE(rest[0]) << rest[0].error().ToString();
+    auto key = c->FindKey(dev.PublicHex());
+    ASSERT_TRUE(key && *key && (*key)->last_nonce);
+    EXPECT_EQ(*(*key)->last_nonce, 5u);
+}
+
+TEST(BlockPrefetcherTest, KeepsOrderBatchesAndStopsAtTheFirstError) {
+    Keys k;
+    std::vector<Json> blocks;
+    for (int i = 0; i < 5; ++i) {
+        blocks.push_back(testing::MakeTestGenesis(k, 1700000000 + i).ToJson());
+    }
+    {
+        BlockPrefetcher p(
+            [&](std::size_t i) -> Expected<std::optional<Json>> {
+                if (i >= blocks.size()) return std::optional<Json>();
+                return std::optional<Json>(blocks[i]);
+            },
+            3);
+        std::vector<Hash256> seen;
+        std::size_t batches = 0;
+        while (true) {
+            auto batch = p.NextBatch(2);
+            if (batch.empty()) break;
+            ++batches;
+            EXPECT_LE(batch.size(), 2u);
+            for (auto& item : batch) {
+                ASSERT_TRUE(item.block);
+                seen.push_back(item.block->Hash());
+            }
+        }
+        ASSERT_EQ(seen.size(), 5u);
+        EXPECT_EQ(batches, 3u);  // 2 + 2 + 1
+        for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(ToHex(seen[i]), blocks[i]["hash"]);
+        EXPECT_FALSE(p.Next());
+    }
+    // A block that does not parse, then a fetch that fails: each ends the stream.
+    Json bad = blocks[1];
+    bad["txs"][0]["nonce"] = 1;
+    for (bool fetch_fails : {false, true}) {
+        std::size_t calls = 0;
+        BlockPrefetcher p([&](std::size_t i) -> Expected<std::optional<Json>> {
+            ++calls;
+            if (i == 1) {
+                if (fetch_fails) return Fail(Errc::kNetwork, "down", "peer went away");
+                return std::optional<Json>(bad);
+            }
+            return std::optional<Json>(blocks[i % blocks.size()]);
+        });
+        auto first = p.Next();
+        ASSERT_TRUE(first && first->block);
+        auto second = p.Next();
+        ASSERT_TRUE(second);
+        EXPECT_FALSE(second->block);
+        EXPECT_EQ(second->fetched, !fetch_fails);
+        EXPECT_FALSE(p.Next());
+        EXPECT_EQ(calls, 2u);
+    }
 }
 
 TEST_F(ChainTest, NeedsMiningUntilTheReleaseIsConfirmed) {

@@ -158,5 +158,36 @@ TEST(BlockTest, FromJsonRejectsBadShapes) {
     EXPECT_TRUE(mutate([](Json&) {}));
 }
 
+// The encodings EncodedBlock computes once must be exactly what Canonical() and Tx::Id() give.
+TEST(BlockTest, EncodedBlockMatchesTheJsonAndKnowsWhetherItVerified) {
+    Keys k;
+    SigningKey dev = SigningKey::Generate();
+    Block b = testing::MakeTestGenesis(k, 1700000000);
+    b.txs.push_back(testing::AdmitTx(k.admission, "dev-\"1\"", dev, "device"));
+    for (std::uint64_t n = 1; n <= 40; ++n) b.txs.push_back(testing::UpdateTx(dev, "dev-1", n));
+    b.message = "caf\xc3\xa9 \"quoted\" \\ \x01";
+    const EncodedBlock local = EncodedBlock::Encode(b);
+    EXPECT_FALSE(local.signatures_verified());
+    EXPECT_TRUE(EncodedBlock::Encode(b, true).signatures_verified());
+    EXPECT_EQ(local.text(), Canonical(b.ToJson()));
+    ASSERT_EQ(local.tx_ids().size(), b.txs.size());
+    for (std::size_t i = 0; i < b.txs.size(); ++i) {
+        EXPECT_EQ(local.tx_ids()[i], b.txs[i].Id());
+        EXPECT_EQ(local.tx_texts()[i], Canonical(b.txs[i].ToJson()));
+    }
+    // 42 txs: Parse spreads them over worker threads; order and encodings are kept.
+    auto parsed = EncodedBlock::Parse(ParseJson(local.text()).value());
+    ASSERT_TRUE(parsed) << parsed.error().ToString();
+    EXPECT_TRUE(parsed->signatures_verified());
+    EXPECT_EQ(parsed->text(), local.text());
+    EXPECT_EQ(parsed->tx_ids(), local.tx_ids());
+    // One bad signature among many fails the block and names the tx.
+    Json tampered = b.ToJson();
+    tampered["txs"][37]["nonce"] = 999;
+    auto bad = EncodedBlock::Parse(tampered);
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message.find("tx 37"), std::string::npos) << bad.error().message;
+}
+
 }  // namespace
 }  // namespace fwchain::ledger

@@ -15,7 +15,41 @@ Json Tx::ToJson() const {
 }
 
 namespace {
-void AppendString(std::string& out, const std::string& s) { out += Canonical(Json(s)); }
+
+// A JSON string exactly as Canonical() writes it. ASCII is escaped here (as nlohmann's
+// serializer does: short escapes for \b \t \n \f \r, \u00xx for other control bytes, DEL
+// kept); anything else goes through Canonical() so that its UTF-8 handling applies.
+void AppendString(std::string& out, const std::string& s) {
+    for (unsigned char c : s) {
+        if (c >= 0x80) {
+            out += Canonical(Json(s));
+            return;
+        }
+    }
+    static const char* kHex = "0123456789abcdef";
+    out += '"';
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\t': out += "\\t"; break;
+            case '\n': out += "\\n"; break;
+            case '\f': out += "\\f"; break;
+            case '\r': out += "\\r"; break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += kHex[c >> 4];
+                    out += kHex[c & 0xF];
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    out += '"';
+}
+
 }  // namespace
 
 std::string Tx::CanonicalText(bool with_sig) const {

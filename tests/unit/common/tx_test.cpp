@@ -70,6 +70,10 @@ TEST(Tx, CanonicalTextEqualsCanonicalJson) {
                     {"\u00e9", "\n"}};
     odd.sig = std::string(128, 'f');
     txs.push_back(odd);
+    Tx ascii = SampleTx(key);
+    for (int c = 0; c < 128; ++c) ascii.recipient += static_cast<char>(c);  // every ASCII byte
+    ascii.ver = "\xff\xfe invalid UTF-8";
+    txs.push_back(ascii);
     for (const Tx& tx : txs) {
         EXPECT_EQ(tx.CanonicalText(), Canonical(tx.ToJson()));
         EXPECT_EQ(tx.CanonicalText(false), Canonical(tx.UnsignedJson()));

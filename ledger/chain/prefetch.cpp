@@ -4,9 +4,11 @@
 
 namespace fwchain::ledger {
 
-BlockPrefetcher::BlockPrefetcher(Fetch fetch, std::size_t depth)
-    : fetch_(std::move(fetch)), depth_(depth == 0 ? 1 : depth) {
-    thread_ = std::thread([this] { Run(); });
+BlockPrefetcher::BlockPrefetcher(Fetch fetch, std::size_t depth, unsigned workers)
+    : fetch_(std::move(fetch)), depth_(std::max<std::size_t>(depth, 1)) {
+    if (workers == 0) workers = std::clamp(std::thread::hardware_concurrency(), 1u, 16u);
+    fetcher_ = std::thread([this] { FetchLoop(); });
+    for (unsigned i = 0; i < workers; ++i) parsers_.emplace_back([this] { ParseLoop(); });
 }
 
 BlockPrefetcher::~BlockPrefetcher() {
@@ -15,56 +17,92 @@ BlockPrefetcher::~BlockPrefetcher() {
         stop_ = true;
     }
     cv_.notify_all();
-    thread_.join();
+    fetcher_.join();
+    for (auto& t : parsers_) t.join();
 }
 
-void BlockPrefetcher::Run() {
-    auto finish = [this](std::optional<Item> last) {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (last) ready_.push_back(std::move(*last));
-        done_ = true;
-        cv_.notify_all();
-    };
+void BlockPrefetcher::EndAt(std::size_t index) {
+    if (!end_ || index < *end_) end_ = index;
+    cv_.notify_all();
+}
+
+void BlockPrefetcher::FetchLoop() {
     for (std::size_t i = 0;; ++i) {
         {
             std::unique_lock<std::mutex> lock(mu_);
-            cv_.wait(lock, [this] { return stop_ || ready_.size() < depth_; });
-            if (stop_) return;
+            cv_.wait(lock, [&] { return stop_ || (end_ && i >= *end_) || i < next_ + depth_; });
+            if (stop_ || (end_ && i >= *end_)) return;
         }
         auto json = fetch_(i);
-        if (!json) return finish(Item{Fail(json.error()), false});
-        if (!*json) return finish(std::nullopt);
-        Item item{EncodedBlock::Parse(**json), true};
-        if (!item.block) return finish(std::move(item));
         std::lock_guard<std::mutex> lock(mu_);
-        ready_.push_back(std::move(item));
+        if (end_ && i >= *end_) return;  // an earlier block failed meanwhile
+        if (!json) {
+            parsed_.emplace(i, Item{Fail(json.error()), false});
+            return EndAt(i + 1);
+        }
+        if (!*json) return EndAt(i);
+        to_parse_.emplace_back(i, std::move(**json));
         cv_.notify_all();
     }
 }
 
+void BlockPrefetcher::ParseLoop() {
+    while (true) {
+        std::pair<std::size_t, Json> work;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            // Once the end is known, every block before it has been queued: drain, then go.
+            cv_.wait(lock, [&] { return stop_ || !to_parse_.empty() || end_; });
+            if (stop_ || to_parse_.empty()) return;
+            work = std::move(to_parse_.front());
+            to_parse_.pop_front();
+        }
+        // One block per worker: the workers already keep every core busy.
+        Item item{EncodedBlock::Parse(work.second, 1), true};
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!item.block) EndAt(work.first + 1);
+        parsed_.emplace(work.first, std::move(item));
+        cv_.notify_all();
+    }
+}
+
+std::size_t BlockPrefetcher::ReadyRun(std::size_t want) const {
+    std::size_t n = 0;
+    if (end_) want = std::min(want, *end_ > next_ ? *end_ - next_ : 0);
+    for (auto it = parsed_.find(next_); it != parsed_.end() && it->first == next_ + n && n < want;
+         ++it) {
+        ++n;
+        if (!it->second.block) break;
+    }
+    return n;
+}
+
 std::optional<BlockPrefetcher::Item> BlockPrefetcher::Next() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return !ready_.empty() || done_; });
-    if (ready_.empty()) return std::nullopt;
-    Item item = std::move(ready_.front());
-    ready_.pop_front();
-    cv_.notify_all();
-    return item;
+    auto batch = NextBatch(1);
+    if (batch.empty()) return std::nullopt;
+    return std::move(batch.front());
 }
 
 std::vector<BlockPrefetcher::Item> BlockPrefetcher::NextBatch(std::size_t max) {
     std::vector<Item> out;
     const std::size_t want = std::clamp<std::size_t>(max, 1, depth_);
     std::unique_lock<std::mutex> lock(mu_);
-    // A full batch (or the end): connecting many blocks per SQLite transaction writes each
-    // index page once per batch instead of once per block.
+    // A full batch (or all that is left): connecting many blocks per SQLite transaction writes
+    // each index page once per batch instead of once per block.
     cv_.wait(lock, [&] {
-        return ready_.size() >= want || done_ || (!ready_.empty() && !ready_.back().block);
+        const std::size_t n = ReadyRun(want);
+        if (n == want) return true;
+        if (n > 0 && !parsed_.at(next_ + n - 1).block) return true;  // ends with an error
+        return end_ && next_ + n >= *end_;
     });
-    while (!ready_.empty() && out.size() < want) {
-        out.push_back(std::move(ready_.front()));
-        ready_.pop_front();
+    const std::size_t n = ReadyRun(want);
+    for (std::size_t k = 0; k < n; ++k) {
+        auto it = parsed_.find(next_);
+        out.push_back(std::move(it->second));
+        parsed_.erase(it);
+        ++next_;
     }
+    if (!out.empty() && !out.back().block) end_ = next_;  // nothing after an error
     cv_.notify_all();
     return out;
 }

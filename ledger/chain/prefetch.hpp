@@ -1,15 +1,17 @@
 #pragma once
 // Overlaps the two halves of validating a run of blocks (sync from a peer, `ledger verify`):
-// a background thread fetches the next blocks and parses them (EncodedBlock::Parse, which
-// verifies every tx signature on all cores) while the caller connects the current one to the
-// chain. Order is kept; the thread stays at most `depth` blocks ahead.
+// one thread fetches the next blocks in order, worker threads parse them (EncodedBlock::Parse,
+// which verifies every tx signature), one block per worker at a time, while the caller connects
+// the current ones to the chain. Order is kept; the fetcher stays at most `depth` blocks ahead.
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "ledger/primitives/block.hpp"
@@ -17,13 +19,13 @@
 namespace fwchain::ledger {
 
 // How far a syncing node parses ahead, and how many blocks it connects per SQLite transaction.
-inline constexpr std::size_t kSyncPrefetchDepth = 16;
+inline constexpr std::size_t kSyncPrefetchDepth = 32;
 inline constexpr std::size_t kSyncBatchBlocks = 16;
 
 class BlockPrefetcher {
   public:
-    // fetch(i) returns the i-th block's JSON, nullopt after the last one, or an error. It runs
-    // on the background thread.
+    // fetch(i) returns the i-th block's JSON, nullopt after the last one, or an error. It is
+    // called on the fetcher thread, for i = 0, 1, 2, ... in order.
     using Fetch = std::function<Expected<std::optional<Json>>(std::size_t index)>;
 
     struct Item {
@@ -31,7 +33,9 @@ class BlockPrefetcher {
         bool fetched = true;           // false when fetch failed (the error is not the block's)
     };
 
-    explicit BlockPrefetcher(Fetch fetch, std::size_t depth = 4);
+    // `workers` 0 means one per core.
+    explicit BlockPrefetcher(Fetch fetch, std::size_t depth = kSyncPrefetchDepth,
+                             unsigned workers = 0);
     ~BlockPrefetcher();
     BlockPrefetcher(const BlockPrefetcher&) = delete;
     BlockPrefetcher& operator=(const BlockPrefetcher&) = delete;
@@ -43,16 +47,23 @@ class BlockPrefetcher {
     std::vector<Item> NextBatch(std::size_t max);
 
   private:
-    void Run();
+    void FetchLoop();
+    void ParseLoop();
+    // Items next_.. that are ready, up to `want`, stopping after an error; needs mu_.
+    std::size_t ReadyRun(std::size_t want) const;
+    void EndAt(std::size_t index);  // needs mu_
 
     Fetch fetch_;
     std::size_t depth_;
     std::mutex mu_;
     std::condition_variable cv_;
-    std::deque<Item> ready_;
-    bool done_ = false;
+    std::deque<std::pair<std::size_t, Json>> to_parse_;
+    std::map<std::size_t, Item> parsed_;
+    std::size_t next_ = 0;            // the next index the caller gets
+    std::optional<std::size_t> end_;  // one past the last index that will ever be ready
     bool stop_ = false;
-    std::thread thread_;
+    std::thread fetcher_;
+    std::vector<std::thread> parsers_;
 };
 
 }  // namespace fwchain::ledger

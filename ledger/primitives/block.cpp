@@ -90,7 +90,7 @@ Expected<Block> Block::FromJson(const Json& j) {
     return std::move(e).Release();
 }
 
-Expected<EncodedBlock> EncodedBlock::Parse(const Json& j) {
+Expected<EncodedBlock> EncodedBlock::Parse(const Json& j, unsigned threads) {
     if (!j.is_object()) return BadBlock("block must be a JSON object");
     FW_ASSIGN(std::string header_hex, GetString(j, "header"));
     auto header_bytes = FromHex(header_hex);
@@ -121,8 +121,8 @@ Expected<EncodedBlock> EncodedBlock::Parse(const Json& j) {
     std::vector<std::optional<Expected<Tx>>> parsed(n);
     e.texts_.resize(n);
     e.ids_.resize(n);
-    const std::size_t workers =
-        n < 32 ? 1 : std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), 16);
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t workers = n < 32 ? 1 : std::min<std::size_t>(threads, 16);
     auto parse_range = [&](std::size_t w) {
         for (std::size_t i = w; i < n; i += workers) {
             parsed[i].emplace(ParseTx((*txs)[i], &e.texts_[i]));

@@ -69,8 +69,9 @@ struct Block {
 class EncodedBlock {
   public:
     // From JSON (a peer, the API, the store): Block::FromJson's checks, every tx signature
-    // verified; the signature checks and the encoding are spread over the cores.
-    static Expected<EncodedBlock> Parse(const Json& j);
+    // verified; the signature checks and the encoding are spread over `threads` threads (0: one
+    // per core).
+    static Expected<EncodedBlock> Parse(const Json& j, unsigned threads = 0);
     // From a block built in this process (the miner, tests). Verifies nothing: validation then
     // checks the tx signatures itself, unless `signatures_verified` says this process already
     // did (the miner's txs come from the mempool, which verified each on entry).

@@ -30,13 +30,27 @@ void AppendString(std::string& out, const std::string& s) {
     out += '"';
     for (unsigned char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\t': out += "\\t"; break;
-            case '\n': out += "\\n"; break;
-            case '\f': out += "\\f"; break;
-            case '\r': out += "\\r"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
             default:
                 if (c < 0x20) {
                     out += "\\u00";
@@ -57,28 +71,23 @@ std::string Tx::CanonicalText(bool with_sig) const {
     // would inside the object. tx_test checks the equality on awkward inputs.
     std::string out;
     out.reserve(384 + sig.size());
+    auto text = [&out](const char* key, const std::string& value) {
+        out += key;
+        AppendString(out, value);
+    };
     out += R"({"body":)";
     out += Canonical(body);
     out += R"(,"nonce":)";
     out += std::to_string(nonce);
-    out += R"(,"recipient":)";
-    AppendString(out, recipient);
-    out += R"(,"sender":)";
-    AppendString(out, sender);
-    if (with_sig) {
-        out += R"(,"sig":)";
-        AppendString(out, sig);
-    }
-    out += R"(,"state":)";
-    AppendString(out, state);
+    text(R"(,"recipient":)", recipient);
+    text(R"(,"sender":)", sender);
+    if (with_sig) text(R"(,"sig":)", sig);
+    text(R"(,"state":)", state);
     out += R"(,"time":)";
     out += std::to_string(time);
-    out += R"(,"type":)";
-    AppendString(out, type);
-    out += R"(,"ver":)";
-    AppendString(out, ver);
-    out += R"(,"verifier":)";
-    AppendString(out, verifier);
+    text(R"(,"type":)", type);
+    text(R"(,"ver":)", ver);
+    text(R"(,"verifier":)", verifier);
     out += '}';
     return out;
 }

@@ -15,6 +15,16 @@ namespace {
 
 using testing::Keys;
 
+std::unique_ptr<Chain> OpenChain(const std::string& path, const Block& genesis) {
+    ChainOptions o;
+    o.db_path = path;
+    o.genesis_hash = genesis.Hash();
+    o.genesis = genesis;
+    auto c = Chain::Open(o);
+    EXPECT_TRUE(c) << c.error().ToString();
+    return c ? std::move(*c) : nullptr;
+}
+
 class ChainTest : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -24,13 +34,8 @@ class ChainTest : public ::testing::Test {
 
     void Open() {
         chain_.reset();
-        ChainOptions o;
-        o.db_path = dir_ / "ledger.sqlite";
-        o.genesis_hash = genesis_.Hash();
-        o.genesis = genesis_;
-        auto c = Chain::Open(o);
-        ASSERT_TRUE(c) << c.error().ToString();
-        chain_ = std::move(*c);
+        chain_ = OpenChain(dir_ / "ledger.sqlite", genesis_);
+        ASSERT_TRUE(chain_);
     }
 
     // Mines the mempool into one block.
@@ -363,27 +368,23 @@ TEST(ChainFinalityTest, ReorgDeeperThanFinalityIsRefused) {
     p.finality_depth = 2;
     const Block genesis = testing::MakeTestGenesis(k, NowSeconds() - 1000, p);
     test::TempDir dir;
-    ChainOptions o;
-    o.db_path = dir / "ledger.sqlite";
-    o.genesis_hash = genesis.Hash();
-    o.genesis = genesis;
-    auto chain = Chain::Open(o);
+    auto chain = OpenChain(dir / "ledger.sqlite", genesis);
     ASSERT_TRUE(chain);
     Block prev = genesis;
     for (std::uint64_t i = 0; i < 3; ++i) {
         prev = Child(k, prev.header, {}, 1);
-        ASSERT_TRUE((*chain)->SubmitBlock(prev, NowSeconds()));
+        ASSERT_TRUE(chain->SubmitBlock(prev, NowSeconds()));
     }
     const Hash256 main_tip = prev.Hash();
     Block side = genesis;
     Expected<BlockInfo> last = Fail(Errc::kInternal, "unset", "");
     for (std::uint64_t i = 0; i < 4; ++i) {
         side = Child(k, side.header, {}, 2);
-        last = (*chain)->SubmitBlock(side, NowSeconds());
+        last = chain->SubmitBlock(side, NowSeconds());
     }
     ASSERT_FALSE(last);
     EXPECT_EQ(last.error().reason, "reorg-too-deep");
-    EXPECT_EQ((*chain)->Tip()->hash, main_tip);
+    EXPECT_EQ(chain->Tip()->hash, main_tip);
 }
 
 TEST_F(ChainTest, RootRotationChangesWhoMayRelease) {
@@ -483,22 +484,18 @@ TEST_F(ChainTest, SubmitBlocksConnectsARunAndStopsAtTheFirstInvalidBlock) {
     SigningKey dev = SigningKey::Generate();
     // Blocks mined on a second chain, replayed into this one as they would arrive from a peer.
     test::TempDir other_dir;
-    ChainOptions o;
-    o.db_path = other_dir / "other.sqlite";
-    o.genesis_hash = genesis_.Hash();
-    o.genesis = genesis_;
-    auto other = Chain::Open(o);
+    auto other = OpenChain(other_dir / "other.sqlite", genesis_);
     ASSERT_TRUE(other);
     std::vector<Block> raw;
     for (std::uint64_t n = 0; n < 6; ++n) {
         const Tx tx = n == 0 ? testing::AdmitTx(k_.admission, "dev-1", dev, "device")
                              : testing::UpdateTx(dev, "dev-1", n);
-        ASSERT_TRUE((*other)->SubmitTx(tx));
-        auto t = (*other)->BuildTemplate(k_.miner.Public(), NowSeconds());
+        ASSERT_TRUE(other->SubmitTx(tx));
+        auto t = other->BuildTemplate(k_.miner.Public(), NowSeconds());
         ASSERT_TRUE(t);
         Block b = *t;
         testing::SolveAndSign(b, k_.miner);
-        ASSERT_TRUE((*other)->SubmitBlock(b, NowSeconds()));
+        ASSERT_TRUE(other->SubmitBlock(b, NowSeconds()));
         raw.push_back(b);
     }
     std::vector<EncodedBlock> blocks;

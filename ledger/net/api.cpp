@@ -164,6 +164,9 @@ struct ApiServer::Impl {
                   if (!*json) return http::SendError(res, 404, "not-found", "no such block");
                   http::SendJsonText(res, std::move(**json));
               });
+        s.Get("/v1/blocks", [this](const httplib::Request& req, httplib::Response& res) {
+            BlocksByHash(req, res);
+        });
         s.Get("/v1/headers",
               [this](const httplib::Request& req, httplib::Response& res) { Headers(req, res); });
         s.Post("/v1/blocks", [this](const httplib::Request& req, httplib::Response& res) {
@@ -363,6 +366,38 @@ struct ApiServer::Impl {
         Json out{{"results", std::move(results)}};
         out["next_cursor"] = page->next_cursor ? Json(*page->next_cursor) : Json(nullptr);
         http::SendJson(res, out);
+    }
+
+    // GET /v1/blocks?hashes=H1,H2,...: several blocks in one answer, for sync. Stops early
+    // (fewer blocks than asked, in order) once the answer passes kMaxBlocksAnswer bytes.
+    void BlocksByHash(const httplib::Request& req, httplib::Response& res) {
+        const std::string list = Param(req, "hashes");
+        std::vector<std::string> hashes;
+        for (std::size_t pos = 0; pos <= list.size();) {
+            const std::size_t comma = std::min(list.find(',', pos), list.size());
+            hashes.push_back(list.substr(pos, comma - pos));
+            pos = comma + 1;
+        }
+        if (list.empty() || hashes.size() > kMaxBlocksPerRequest) {
+            return http::SendError(
+                res, 400, "bad-param",
+                "hashes must list 1 to " + std::to_string(kMaxBlocksPerRequest) + " block hashes");
+        }
+        std::string text = R"({"blocks":[)";
+        std::size_t sent = 0;
+        for (const auto& h : hashes) {
+            if (!IsHex(h, 32)) {
+                return http::SendError(res, 400, "bad-param", "not a block hash: " + h);
+            }
+            if (sent > 0 && text.size() > kMaxBlocksAnswer) break;
+            auto json = chain.BlockJson(h);
+            if (!json) return SendErr(res, json.error());
+            if (!*json) return http::SendError(res, 404, "not-found", "no such block: " + h);
+            if (sent++ > 0) text += ',';
+            text += **json;
+        }
+        text += "]}";
+        http::SendJsonText(res, std::move(text));
     }
 
     void Headers(const httplib::Request& req, httplib::Response& res) {

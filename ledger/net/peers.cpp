@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <deque>
+
 #include "common/adapters/http.hpp"
 #include "common/core/fs.hpp"
 #include "ledger/chain/prefetch.hpp"
@@ -226,6 +229,7 @@ Expected<bool> PeerManager::SyncFrom(const std::string& url) {
     bool first_page = true;
     Hash256 last_hash{};
     std::uint64_t fetched = 0;
+    bool ranged = true;  // the peer answers GET /v1/blocks?hashes=
     while (true) {
         FW_ASSIGN(Json answer, c.GetJson("/v1/headers?from=" + std::to_string(from) +
                                              "&count=" + std::to_string(opts_.headers_per_request),
@@ -278,11 +282,38 @@ Expected<bool> PeerManager::SyncFrom(const std::string& url) {
             FW_ASSIGN(auto known, chain_.BlockInfoByHash(ToHex(p.hash)));
             if (!known) wanted.push_back(p.hash);
         }
-        // The next blocks are fetched and parsed (signatures verified) on another thread while
-        // the current batch is connected, several blocks per SQLite transaction.
+        // The next blocks are fetched and parsed (signatures verified) on other threads while
+        // the current batch is connected, several blocks per SQLite transaction. Blocks come
+        // several per request; a peer that does not answer that is asked one block at a time.
+        std::deque<Json> fetched_page;
         BlockPrefetcher prefetch(
             [&](std::size_t i) -> Expected<std::optional<Json>> {
                 if (i >= wanted.size()) return std::optional<Json>();
+                if (fetched_page.empty() && ranged) {
+                    std::string list;
+                    const std::size_t end = std::min(wanted.size(), i + kMaxBlocksPerRequest);
+                    for (std::size_t k = i; k < end; ++k) {
+                        list += (k > i ? "," : "") + ToHex(wanted[k]);
+                    }
+                    auto reply = c.GetJson("/v1/blocks?hashes=" + list,
+                                           kMaxBlocksAnswer + kMaxBlockSize + 65536);
+                    const Json* blocks = reply && reply->is_object() && reply->contains("blocks")
+                                             ? &(*reply)["blocks"]
+                                             : nullptr;
+                    if (blocks != nullptr && blocks->is_array() && !blocks->empty() &&
+                        blocks->size() <= end - i) {
+                        for (const auto& b : *blocks) fetched_page.push_back(b);
+                    } else if (!reply && reply.error().code == Errc::kNetwork) {
+                        return Fail(reply.error());
+                    } else {
+                        ranged = false;
+                    }
+                }
+                if (!fetched_page.empty()) {
+                    Json bj = std::move(fetched_page.front());
+                    fetched_page.pop_front();
+                    return std::optional<Json>(std::move(bj));
+                }
                 FW_ASSIGN(Json bj,
                           c.GetJson("/v1/blocks/" + ToHex(wanted[i]), kMaxBlockSize + 65536));
                 return std::optional<Json>(std::move(bj));

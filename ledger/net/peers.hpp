@@ -21,6 +21,11 @@
 
 namespace fwchain::ledger {
 
+// GET /v1/blocks?hashes=H1,H2,...: at most this many hashes per request; the answer stops adding
+// blocks once it passes kMaxBlocksAnswer bytes (so it holds at most that plus one block).
+inline constexpr std::size_t kMaxBlocksPerRequest = 32;
+inline constexpr std::size_t kMaxBlocksAnswer = 8 << 20;
+
 struct PeerOptions {
     std::string self_url;  // announced to new peers so they add us back; empty = none
     std::chrono::milliseconds sync_interval{5000};

@@ -94,6 +94,26 @@ TEST_F(NodeTest, ReleaseGetsMinedAndConfirmedWithAVerifiableProof) {
     ASSERT_GE((*headers)["headers"].size(), 3u);
     EXPECT_EQ((*headers)["headers"][0]["hash"], ToHex(genesis_.Hash()));
 
+    // Several blocks per request, in the order asked, for sync; bad lists are refused.
+    const std::string h0 = (*headers)["headers"][0]["hash"];
+    const std::string h2 = (*headers)["headers"][2]["hash"];
+    auto two = client_->GetJson("/v1/blocks?hashes=" + h2 + "," + h0);
+    ASSERT_TRUE(two) << two.error().ToString();
+    ASSERT_EQ((*two)["blocks"].size(), 2u);
+    EXPECT_EQ((*two)["blocks"][0]["hash"], h2);
+    EXPECT_EQ((*two)["blocks"][1]["hash"], h0);
+    ASSERT_TRUE(Block::FromJson((*two)["blocks"][0]));
+    std::string too_many = h0;
+    for (std::size_t i = 0; i < kMaxBlocksPerRequest; ++i) too_many += "," + h0;
+    for (const std::string& bad : {std::string(), h0 + ",zz", too_many, h0 + ","}) {
+        auto r = client_->GetJson("/v1/blocks?hashes=" + bad);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.error().reason, "bad-param") << bad;
+    }
+    auto unknown = client_->GetJson("/v1/blocks?hashes=" + h0 + "," + std::string(64, 'a'));
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().code, Errc::kNotFound);
+
     auto search = client_->GetJson("/v1/search?type=release&product=cam");
     ASSERT_TRUE(search);
     ASSERT_EQ((*search)["results"].size(), 1u);

@@ -152,14 +152,10 @@ int Validate(int blocks, int per_block) {
     while (true) {
         auto batch = prefetch.NextBatch(kSyncBatchBlocks);
         if (batch.empty()) break;
-        std::vector<EncodedBlock> blocks;
-        for (auto& item : batch) {
-            if (!item.block) return Die(item.block.error().ToString());
-            txs += item.block->block().txs.size() + 1;  // + the miner signature
-            blocks.push_back(std::move(*item.block));
-        }
+        if (batch.error) return Die(batch.error->ToString());
+        for (const auto& b : batch.blocks) txs += b.block().txs.size() + 1;  // + miner sig
         const auto c0 = Clock::now();
-        auto results = (*c)->SubmitBlocks(blocks, NowSeconds() + 1000);
+        auto results = (*c)->SubmitBlocks(batch.blocks, NowSeconds() + 1000);
         connect_s += Seconds(c0, Clock::now());
         for (const auto& r : results) {
             if (!r) return Die(r.error().ToString());

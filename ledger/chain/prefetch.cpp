@@ -77,13 +77,20 @@ std::size_t BlockPrefetcher::ReadyRun(std::size_t want) const {
     return n;
 }
 
-std::optional<BlockPrefetcher::Item> BlockPrefetcher::Next() {
-    auto batch = NextBatch(1);
-    if (batch.empty()) return std::nullopt;
-    return std::move(batch.front());
+BlockPrefetcher::Batch BlockPrefetcher::NextBatch(std::size_t max) {
+    Batch batch;
+    for (auto& item : TakeItems(max)) {
+        if (!item.block) {
+            batch.error = item.block.error();
+            batch.fetch_failed = !item.fetched;
+            break;  // always the last item
+        }
+        batch.blocks.push_back(std::move(*item.block));
+    }
+    return batch;
 }
 
-std::vector<BlockPrefetcher::Item> BlockPrefetcher::NextBatch(std::size_t max) {
+std::vector<BlockPrefetcher::Item> BlockPrefetcher::TakeItems(std::size_t max) {
     std::vector<Item> out;
     const std::size_t want = std::clamp<std::size_t>(max, 1, depth_);
     std::unique_lock<std::mutex> lock(mu_);

@@ -28,11 +28,6 @@ class BlockPrefetcher {
     // called on the fetcher thread, for i = 0, 1, 2, ... in order.
     using Fetch = std::function<Expected<std::optional<Json>>(std::size_t index)>;
 
-    struct Item {
-        Expected<EncodedBlock> block;  // EncodedBlock::Parse's result, or the fetch error
-        bool fetched = true;           // false when fetch failed (the error is not the block's)
-    };
-
     // `workers` 0 means one per core.
     explicit BlockPrefetcher(Fetch fetch, std::size_t depth = kSyncPrefetchDepth,
                              unsigned workers = 0);
@@ -40,17 +35,27 @@ class BlockPrefetcher {
     BlockPrefetcher(const BlockPrefetcher&) = delete;
     BlockPrefetcher& operator=(const BlockPrefetcher&) = delete;
 
-    // The next block in order; nullopt after the last. Nothing follows an item with an error.
-    std::optional<Item> Next();
-    // The next `max` blocks (fewer at the end or up to an error), for Chain::SubmitBlocks.
-    // Empty after the last block.
-    std::vector<Item> NextBatch(std::size_t max);
+    // The next `max` blocks in order (fewer at the end or up to an error), for
+    // Chain::SubmitBlocks. Nothing follows an error.
+    struct Batch {
+        std::vector<EncodedBlock> blocks;  // parsed and verified, in order
+        std::optional<Error> error;        // the stream ends here, after `blocks`
+        bool fetch_failed = false;         // the error is the fetch's, not a block's
+        bool empty() const { return blocks.empty() && !error; }  // after the last block
+    };
+    Batch NextBatch(std::size_t max);
 
   private:
+    struct Item {
+        Expected<EncodedBlock> block;  // EncodedBlock::Parse's result, or the fetch error
+        bool fetched = true;           // false when fetch failed (the error is not the block's)
+    };
+
     void FetchLoop();
     void ParseLoop();
     // Items next_.. that are ready, up to `want`, stopping after an error; needs mu_.
     std::size_t ReadyRun(std::size_t want) const;
+    std::vector<Item> TakeItems(std::size_t max);
     void EndAt(std::size_t index);  // needs mu_
 
     Fetch fetch_;

@@ -230,24 +230,12 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
                               bool insert_row) {
     const Block& block = encoded.block();
     const std::string hash = ToHex(block.Hash());
-    const auto header = block.header.Serialize();
     if (!insert_row) {
         FW_ASSIGN(sql::Stmt s, db_.Cached("UPDATE blocks SET main = 1 WHERE hash = ?"));
         s.Bind(1, hash);
         FW_TRY(s.Run());
     } else {
-        FW_ASSIGN(sql::Stmt s,
-                  db_.Cached("INSERT INTO blocks(hash, height, prev, header, time, bits, work, "
-                             "json, main) VALUES(?,?,?,?,?,?,?,?,1)"));
-        s.Bind(1, hash)
-            .Bind(2, U2I(block.header.height))
-            .Bind(3, ToHex(block.header.prev_hash))
-            .BindBlob(4, header.data(), header.size())
-            .Bind(5, block.header.timestamp)
-            .Bind(6, static_cast<std::int64_t>(block.header.bits))
-            .Bind(7, WorkToHex(work))
-            .Bind(8, encoded.text());
-        FW_TRY(s.Run());
+        FW_TRY(InsertBlockRow(encoded, work, true));
     }
     {
         FW_ASSIGN(sql::Stmt s,
@@ -359,10 +347,14 @@ Status ChainStore::ConnectInTransaction(const EncodedBlock& block, const StateOv
 }
 
 Status ChainStore::StoreSideBlock(const EncodedBlock& encoded, Work work) {
+    return InsertBlockRow(encoded, work, false);
+}
+
+Status ChainStore::InsertBlockRow(const EncodedBlock& encoded, Work work, bool main) {
     const Block& block = encoded.block();
     const auto header = block.header.Serialize();
     FW_ASSIGN(sql::Stmt s, db_.Cached("INSERT INTO blocks(hash, height, prev, header, time, bits, "
-                                      "work, json, main) VALUES(?,?,?,?,?,?,?,?,0)"));
+                                      "work, json, main) VALUES(?,?,?,?,?,?,?,?,?)"));
     s.Bind(1, ToHex(block.Hash()))
         .Bind(2, U2I(block.header.height))
         .Bind(3, ToHex(block.header.prev_hash))
@@ -370,7 +362,8 @@ Status ChainStore::StoreSideBlock(const EncodedBlock& encoded, Work work) {
         .Bind(5, block.header.timestamp)
         .Bind(6, static_cast<std::int64_t>(block.header.bits))
         .Bind(7, WorkToHex(work))
-        .Bind(8, encoded.text());
+        .Bind(8, encoded.text())
+        .Bind(9, static_cast<std::int64_t>(main ? 1 : 0));
     return s.Run();
 }
 

@@ -128,6 +128,8 @@ class ChainStore {
 
   private:
     explicit ChainStore(sql::Db db) : db_(std::move(db)) {}
+    // The blocks row of a main-chain (main) or side block.
+    Status InsertBlockRow(const EncodedBlock& block, Work work, bool main);
     Status WriteBlock(const EncodedBlock& block, const StateOverlay& added, Work work,
                       bool insert_row);
     sql::Db db_;

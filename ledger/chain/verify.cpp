@@ -69,16 +69,8 @@ Expected<VerifyResult> VerifyStoredChain(
     while (true) {
         auto batch = prefetch.NextBatch(kSyncBatchBlocks);
         if (batch.empty()) break;
-        std::vector<EncodedBlock> blocks;
-        std::optional<Error> bad;
-        for (auto& item : batch) {
-            if (!item.block) {
-                if (item.block.error().code == Errc::kDatabase) return Fail(item.block.error());
-                bad = item.block.error();
-                break;
-            }
-            blocks.push_back(std::move(*item.block));
-        }
+        if (batch.error && batch.error->code == Errc::kDatabase) return Fail(*batch.error);
+        const std::vector<EncodedBlock>& blocks = batch.blocks;
         // The newest block's own time as "now": a chain valid when mined stays valid later.
         std::int64_t now = NowSeconds();
         for (const auto& b : blocks) now = std::max(now, b.block().header.timestamp);
@@ -93,7 +85,7 @@ Expected<VerifyResult> VerifyStoredChain(
             ++result.verified;
             if (progress && (h % 64 == 0 || h == last)) progress(h, last);
         }
-        if (bad) return fail_at(h, "", bad->ToString());
+        if (batch.error) return fail_at(h, "", batch.error->ToString());
     }
     return result;
 }

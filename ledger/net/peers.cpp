@@ -323,20 +323,16 @@ Expected<bool> PeerManager::SyncFrom(const std::string& url) {
         while (true) {
             auto batch = prefetch.NextBatch(kSyncBatchBlocks);
             if (batch.empty()) break;
-            std::vector<EncodedBlock> blocks;
-            std::optional<Error> failed;
-            for (auto& item : batch) {
-                if (!item.fetched) {
-                    failed = item.block.error();  // the peer did not answer: not its fault
-                    break;
-                }
-                if (!item.block || item.block->Hash() != wanted[next + blocks.size()]) {
-                    Ban(url, "block does not match its header");
-                    failed =
-                        MakeError(Errc::kVerify, "bad-peer", "block does not match its header");
-                    break;
-                }
-                blocks.push_back(std::move(*item.block));
+            std::vector<EncodedBlock>& blocks = batch.blocks;
+            std::optional<Error> failed = batch.error;  // a failed fetch is not the peer's fault
+            std::size_t matching = 0;
+            while (matching < blocks.size() && blocks[matching].Hash() == wanted[next + matching]) {
+                ++matching;
+            }
+            if (matching < blocks.size() || (batch.error && !batch.fetch_failed)) {
+                Ban(url, "block does not match its header");
+                blocks.erase(blocks.begin() + static_cast<std::ptrdiff_t>(matching), blocks.end());
+                failed = MakeError(Errc::kVerify, "bad-peer", "block does not match its header");
             }
             next += blocks.size();
             for (auto& r : chain_.SubmitBlocks(blocks, NowSeconds())) {

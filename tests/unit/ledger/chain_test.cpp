@@ -555,16 +555,14 @@ TEST(BlockPrefetcherTest, KeepsOrderBatchesAndStopsAtTheFirstError) {
             auto batch = p.NextBatch(2);
             if (batch.empty()) break;
             ++batches;
-            EXPECT_LE(batch.size(), 2u);
-            for (auto& item : batch) {
-                ASSERT_TRUE(item.block);
-                seen.push_back(item.block->Hash());
-            }
+            EXPECT_LE(batch.blocks.size(), 2u);
+            ASSERT_FALSE(batch.error) << batch.error->ToString();
+            for (const auto& b : batch.blocks) seen.push_back(b.Hash());
         }
         ASSERT_EQ(seen.size(), 5u);
         EXPECT_EQ(batches, 3u);  // 2 + 2 + 1
         for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(ToHex(seen[i]), blocks[i]["hash"]);
-        EXPECT_FALSE(p.Next());
+        EXPECT_TRUE(p.NextBatch(2).empty());
     }
     // A block that does not parse, then a fetch that fails: each ends the stream.
     Json bad = blocks[1];
@@ -580,13 +578,14 @@ TEST(BlockPrefetcherTest, KeepsOrderBatchesAndStopsAtTheFirstError) {
                 }
                 return std::optional<Json>(blocks[i % blocks.size()]);
             });
-            auto first = p.Next();
-            ASSERT_TRUE(first && first->block);
-            auto second = p.Next();
-            ASSERT_TRUE(second);
-            EXPECT_FALSE(second->block);
-            EXPECT_EQ(second->fetched, !fetch_fails);
-            EXPECT_FALSE(p.Next());
+            auto first = p.NextBatch(1);
+            ASSERT_EQ(first.blocks.size(), 1u);
+            ASSERT_FALSE(first.error);
+            auto second = p.NextBatch(1);
+            EXPECT_TRUE(second.blocks.empty());
+            ASSERT_TRUE(second.error);
+            EXPECT_EQ(second.fetch_failed, fetch_fails);
+            EXPECT_TRUE(p.NextBatch(1).empty());
         }
         // A failed fetch stops the fetcher at once; a bad block stops it within the look-ahead.
         if (fetch_fails) {

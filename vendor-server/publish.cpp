@@ -33,16 +33,15 @@ Json PublishResult::ToJson() const {
     return j;
 }
 
-namespace {
-
-constexpr std::string_view kTreePrefix = "tree:";
-
-std::string BaseName(const std::string& path) {
-    const auto slash = path.find_last_of('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
+ImageRef ParseImageRef(const std::string& image) {
+    constexpr std::string_view kTreePrefix = "tree:";
+    ImageRef ref;
+    ref.in_tree = image.rfind(kTreePrefix, 0) == 0;
+    ref.path = ref.in_tree ? image.substr(kTreePrefix.size()) : image;
+    const auto slash = ref.path.find_last_of('/');
+    ref.name = slash == std::string::npos ? ref.path : ref.path.substr(slash + 1);
+    return ref;
 }
-
-}  // namespace
 
 Status CheckReleaseOptions(const PublishOptions& opts) {
     FW_TRY(CheckName("product", opts.product));
@@ -121,16 +120,15 @@ Expected<PublishResult> Publish(const PublishOptions& opts) {
                         " is lightweight (no tagger, no notes); use an annotated tag or "
                         "--allow-lightweight");
     }
+    const ImageRef ref = ParseImageRef(opts.image);
     ImageInput image;
-    if (opts.image.rfind(kTreePrefix, 0) == 0) {
-        const std::string path = opts.image.substr(kTreePrefix.size());
-        FW_ASSIGN(image.bytes, ReadTreeFile(opts.repo, opts.tag, path, cfg.max_image_size));
+    image.name = ref.name;
+    if (ref.in_tree) {
+        FW_ASSIGN(image.bytes, ReadTreeFile(opts.repo, opts.tag, ref.path, cfg.max_image_size));
         image.in_memory = true;
-        image.name = BaseName(path);
     } else {
-        if (!opts.allow_dirty) FW_TRY(CheckWorkTreeClean(opts.repo, opts.image));
-        image.file = opts.image;
-        image.name = BaseName(opts.image);
+        if (!opts.allow_dirty) FW_TRY(CheckWorkTreeClean(opts.repo, ref.path));
+        image.file = ref.path;
     }
     return PublishFromSource(opts, tag, image);
 }

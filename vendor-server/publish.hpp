@@ -49,6 +49,15 @@ struct PublishResult {
     Json ToJson() const;
 };
 
+// Where PublishOptions::image points: a file inside the tagged tree ("tree:PATH") or a file on
+// disk. `name` is its base name, image.name in the manifest.
+struct ImageRef {
+    bool in_tree = false;
+    std::string path;
+    std::string name;
+};
+ImageRef ParseImageRef(const std::string& image);
+
 // Reads the tag (and the image from the tagged tree or a file) from opts.repo, then publishes.
 Expected<PublishResult> Publish(const PublishOptions& opts);
 

@@ -7,17 +7,6 @@
 #include "vendor-server/git_source.hpp"
 
 namespace fwchain::vendor {
-namespace {
-
-constexpr std::string_view kTreePrefix = "tree:";
-
-std::string BaseName(const std::string& path) {
-    const auto slash = path.find_last_of('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-}  // namespace
-
 Expected<Json> PublishToServer(const PublishOptions& opts, const UploadOptions& up) {
     FW_TRY(CheckReleaseOptions(opts));
     if (up.token.empty()) return Fail(Errc::kInvalid, "no-token", "--token is required");
@@ -48,19 +37,16 @@ Expected<Json> PublishToServer(const PublishOptions& opts, const UploadOptions& 
     httplib::MultipartFormDataProviderItems providers;
     std::string tree_bytes;
     std::shared_ptr<std::ifstream> file;
-    if (opts.image.rfind(kTreePrefix, 0) == 0) {
-        const std::string path = opts.image.substr(kTreePrefix.size());
-        FW_ASSIGN(tree_bytes, ReadTreeFile(opts.repo, opts.tag, path));
-        meta["image_name"] = BaseName(path);
-        items[0].content = meta.dump();
-        items.push_back(
-            {"image", std::move(tree_bytes), BaseName(path), "application/octet-stream"});
+    const ImageRef ref = ParseImageRef(opts.image);
+    meta["image_name"] = ref.name;
+    items[0].content = meta.dump();
+    if (ref.in_tree) {
+        FW_ASSIGN(tree_bytes, ReadTreeFile(opts.repo, opts.tag, ref.path));
+        items.push_back({"image", std::move(tree_bytes), ref.name, "application/octet-stream"});
     } else {
-        if (!opts.allow_dirty) FW_TRY(CheckWorkTreeClean(opts.repo, opts.image));
-        file = std::make_shared<std::ifstream>(opts.image, std::ios::binary);
-        if (!*file) return Fail(Errc::kNotFound, "no-image", "cannot read image " + opts.image);
-        meta["image_name"] = BaseName(opts.image);
-        items[0].content = meta.dump();
+        if (!opts.allow_dirty) FW_TRY(CheckWorkTreeClean(opts.repo, ref.path));
+        file = std::make_shared<std::ifstream>(ref.path, std::ios::binary);
+        if (!*file) return Fail(Errc::kNotFound, "no-image", "cannot read image " + ref.path);
         // Streamed from disk in 64 KiB pieces (chunked): CI runners need not hold the image.
         providers.push_back({"image",
                              [file](std::size_t, httplib::DataSink& sink) {
@@ -71,7 +57,7 @@ Expected<Json> PublishToServer(const PublishOptions& opts, const UploadOptions& 
                                  if (file->eof()) sink.done();
                                  return !file->bad();
                              },
-                             BaseName(opts.image), "application/octet-stream"});
+                             ref.name, "application/octet-stream"});
     }
 
     httplib::Client cli(url.Origin());

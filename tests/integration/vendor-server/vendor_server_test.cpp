@@ -13,6 +13,7 @@
 #include "common/core/crypto.hpp"
 #include "common/core/fs.hpp"
 #include "tests/integration/system.hpp"
+#include "tests/support/libtorrent.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -201,15 +202,7 @@ TEST_F(VendorCliTest, ALibtorrentSessionDownloadsFromServesWebSeed) {
     auto torrent = client->GetText("/v1/torrents/" + sha + ".torrent");
     ASSERT_TRUE(torrent) << torrent.error().ToString();
 
-    lt::settings_pack sp;
-    sp.set_bool(lt::settings_pack::enable_dht, false);
-    sp.set_bool(lt::settings_pack::enable_lsd, false);
-    sp.set_bool(lt::settings_pack::enable_upnp, false);
-    sp.set_bool(lt::settings_pack::enable_natpmp, false);
-    sp.set_bool(lt::settings_pack::enable_outgoing_utp, false);
-    sp.set_bool(lt::settings_pack::enable_incoming_utp, false);
-    sp.set_bool(lt::settings_pack::allow_multiple_connections_per_ip, true);
-    sp.set_str(lt::settings_pack::listen_interfaces, "127.0.0.1:0");
+    lt::settings_pack sp = test::LoopbackTorrentSettings();
     lt::session ses(sp);
     lt::error_code ec;
     lt::add_torrent_params atp;

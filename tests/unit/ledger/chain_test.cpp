@@ -391,20 +391,8 @@ TEST_F(ChainTest, RootRotationChangesWhoMayRelease) {
     const SigningKey new_root = SigningKey::Generate();
     const SigningKey new_release = SigningKey::Generate();
     auto make_root = [&](std::uint64_t version, std::vector<const SigningKey*> signers) {
-        Root r;
-        r.vendor = "acme";
-        r.version = version;
-        r.issued = NowSeconds();
-        r.expires = NowSeconds() + 86400;
-        const std::pair<const char*, const SigningKey*> roles[] = {{"root", &new_root},
-                                                                   {"release", &new_release},
-                                                                   {"timestamp", &k_.timestamp},
-                                                                   {"admission", &k_.admission},
-                                                                   {"approver", &k_.approver}};
-        for (const auto& [name, key] : roles) {
-            r.keys[key->Id()] = key->Public();
-            r.roles[name] = RoleKeys{{key->Id()}, 1};
-        }
+        const Root r = testing::MakeRoot(k_, version, new_root, new_release, NowSeconds(),
+                                         NowSeconds() + 86400);
         return SignDocument(MakeRootSigned(r), signers);
     };
     auto root_tx = [&](const Envelope& env, const std::string& ver, const SigningKey& signer) {

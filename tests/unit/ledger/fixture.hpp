@@ -36,14 +36,16 @@ inline ChainParams TestParams() {
     return p;
 }
 
-inline Envelope MakeRootEnvelope(const Keys& k, std::int64_t now) {
+// Vendor "acme"'s root: `root_key` and `release_key` in those roles, the other roles from `k`.
+inline Root MakeRoot(const Keys& k, std::uint64_t version, const SigningKey& root_key,
+                     const SigningKey& release_key, std::int64_t issued, std::int64_t expires) {
     Root root;
     root.vendor = "acme";
-    root.version = 1;
-    root.issued = now;
-    root.expires = now + 365 * 86400;
-    const std::pair<const char*, const SigningKey*> roles[] = {{"root", &k.root},
-                                                               {"release", &k.release},
+    root.version = version;
+    root.issued = issued;
+    root.expires = expires;
+    const std::pair<const char*, const SigningKey*> roles[] = {{"root", &root_key},
+                                                               {"release", &release_key},
                                                                {"timestamp", &k.timestamp},
                                                                {"admission", &k.admission},
                                                                {"approver", &k.approver}};
@@ -51,7 +53,12 @@ inline Envelope MakeRootEnvelope(const Keys& k, std::int64_t now) {
         root.keys[key->Id()] = key->Public();
         root.roles[name] = RoleKeys{{key->Id()}, 1};
     }
-    return SignDocument(MakeRootSigned(root), {&k.root});
+    return root;
+}
+
+inline Envelope MakeRootEnvelope(const Keys& k, std::int64_t now) {
+    return SignDocument(MakeRootSigned(MakeRoot(k, 1, k.root, k.release, now, now + 365 * 86400)),
+                        {&k.root});
 }
 
 inline Block MakeTestGenesis(const Keys& k, std::int64_t now, ChainParams params = TestParams()) {

@@ -18,6 +18,7 @@
 #include "common/core/crypto.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/metadata.hpp"
+#include "tests/support/libtorrent.hpp"
 #include "tests/support/process.hpp"
 #include "tests/unit/vendor-server/fixture.hpp"
 #include "tests/unit/vendor-server/server_thread.hpp"
@@ -133,15 +134,7 @@ TEST_F(TorrentTest, ALibtorrentSessionDownloadsTheImageFromTheWebSeedAlone) {
     ASSERT_TRUE(res);
     ASSERT_EQ(200, res->status);
 
-    lt::settings_pack sp;
-    sp.set_bool(lt::settings_pack::enable_dht, false);
-    sp.set_bool(lt::settings_pack::enable_lsd, false);
-    sp.set_bool(lt::settings_pack::enable_upnp, false);
-    sp.set_bool(lt::settings_pack::enable_natpmp, false);
-    sp.set_bool(lt::settings_pack::enable_outgoing_utp, false);
-    sp.set_bool(lt::settings_pack::enable_incoming_utp, false);
-    sp.set_bool(lt::settings_pack::allow_multiple_connections_per_ip, true);
-    sp.set_str(lt::settings_pack::listen_interfaces, "127.0.0.1:0");
+    lt::settings_pack sp = fwchain::test::LoopbackTorrentSettings();
     sp.set_int(lt::settings_pack::alert_mask, lt::alert_category::error);
     lt::session ses(sp);
 

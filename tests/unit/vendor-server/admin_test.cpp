@@ -35,20 +35,11 @@ class AdminTest : public test::VendorFixture {
     UploadOptions Up(const test::RunningApi& server, std::string token = kToken) {
         return UploadOptions{server.url(), std::move(token), ""};
     }
-    std::size_t CountFiles(const std::string& path) {
-        std::error_code ec;
-        std::size_t n = 0;
-        for (auto it = fs::recursive_directory_iterator(path, ec);
-             !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-            if (it->is_regular_file()) ++n;
-        }
-        return n;
-    }
     void ExpectNothingPublished() {
         const DataDir dir(data());
-        EXPECT_EQ(0u, CountFiles(dir.Root() + "/manifests"));
-        EXPECT_EQ(0u, CountFiles(dir.ImagesDir()));
-        EXPECT_EQ(0u, CountFiles(dir.Root() + "/uploads")) << "upload temp files must go";
+        EXPECT_EQ(0u, CountFilesUnder(dir.Root() + "/manifests"));
+        EXPECT_EQ(0u, CountFilesUnder(dir.ImagesDir()));
+        EXPECT_EQ(0u, CountFilesUnder(dir.Root() + "/uploads")) << "upload temp files must go";
         auto cat = Catalog::Open(dir.Catalog());
         ASSERT_TRUE(cat);
         EXPECT_TRUE(cat->PendingOutbox()->empty());
@@ -95,7 +86,7 @@ TEST_F(AdminTest, PublishToServerUploadsTheTaggedImageAndTheServerSignsIt) {
     EXPECT_EQ("Release Bot <ci@example.com>", env->signed_doc["source"]["tagger"]);
     auto m1 = ParseEnvelope(*ReadFile(dir.ManifestFile("cam", 1)));
     EXPECT_EQ(10, m1->signed_doc["rollout"]["percent"]);
-    EXPECT_EQ(0u, CountFiles(dir.Root() + "/uploads"));
+    EXPECT_EQ(0u, CountFilesUnder(dir.Root() + "/uploads"));
 
     // The same tag again is refused by the server with its reason.
     auto again = PublishToServer(opts, Up(*server));

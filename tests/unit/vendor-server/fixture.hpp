@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -84,6 +85,17 @@ class GitRepo {
 //   v1.2.0 lightweight, v0.9.0 annotated on the last commit
 class VendorFixture : public ::testing::Test {
   protected:
+    // Regular files anywhere below `path` (0 when it does not exist).
+    static std::size_t CountFilesUnder(const std::string& path) {
+        std::error_code ec;
+        std::size_t n = 0;
+        for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+            if (it->is_regular_file()) ++n;
+        }
+        return n;
+    }
+
     void SetUp() override {
         InitOptions init;
         init.data_dir = data();

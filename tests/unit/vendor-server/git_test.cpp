@@ -21,21 +21,12 @@ namespace fs = std::filesystem;
 
 class GitPublishTest : public test::VendorFixture {
   protected:
-    std::size_t CountFiles(const std::string& path) {
-        std::error_code ec;
-        std::size_t n = 0;
-        for (auto it = fs::recursive_directory_iterator(path, ec);
-             !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-            if (it->is_regular_file()) ++n;
-        }
-        return n;
-    }
     // A failed publish leaves no manifest, no image, no torrent, no tx, no timestamp change.
     void ExpectNothingWritten() {
         const DataDir dir(data());
-        EXPECT_EQ(0u, CountFiles(dir.Root() + "/manifests"));
-        EXPECT_EQ(0u, CountFiles(dir.ImagesDir()));
-        EXPECT_EQ(0u, CountFiles(dir.TorrentsDir()));
+        EXPECT_EQ(0u, CountFilesUnder(dir.Root() + "/manifests"));
+        EXPECT_EQ(0u, CountFilesUnder(dir.ImagesDir()));
+        EXPECT_EQ(0u, CountFilesUnder(dir.TorrentsDir()));
         auto cat = Catalog::Open(dir.Catalog());
         ASSERT_TRUE(cat);
         EXPECT_TRUE(cat->PendingOutbox()->empty());

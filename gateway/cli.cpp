@@ -9,6 +9,7 @@
 
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
+#include "common/adapters/server_flags.hpp"
 #include "common/core/crypto.hpp"
 #include "common/core/fs.hpp"
 #include "gateway/device_api/device_api.hpp"
@@ -27,7 +28,7 @@ struct RunOptions {
     std::int64_t poll_interval = 24 * 3600;
     std::uint32_t confirmations = 2;
     std::uint64_t cache_max_bytes = 0;
-    std::size_t threads = 64;
+    http::ServerOptions http;
     std::string bt_listen = "0.0.0.0:7430";
     bool no_bittorrent = false;
     std::int64_t bt_stall_timeout = 60;
@@ -69,12 +70,12 @@ int Run(const RunOptions& o) {
     if (!hp) return Die(hp.error());
 
     DeviceApi api(**cache, **relay);
-    http::ServerOptions sopts;
-    sopts.threads = o.threads;
+    http::Router routes;
+    api.Register(routes);
+    http::ServerOptions sopts = o.http;
     sopts.max_body = 64 * 1024;
-    auto server = http::MakeServer(sopts);
-    api.Register(*server);
-    auto port = http::Bind(*server, hp->first, hp->second);
+    http::Server server(std::move(routes), sopts);
+    auto port = server.Listen(hp->first, hp->second);
     if (!port) return Die(port.error());
 
     std::unique_ptr<Swarm> swarm;
@@ -114,7 +115,6 @@ int Run(const RunOptions& o) {
         return j;
     });
 
-    std::thread http_thread([&] { server->listen_after_bind(); });
     std::thread sync_thread([&] { poller.Run(); });
     spdlog::info("gateway {} serving devices on {}:{}", key->Id().substr(0, 16), hp->first, *port);
     std::printf("listening on %s:%d\n", hp->first.c_str(), *port);
@@ -124,9 +124,8 @@ int Run(const RunOptions& o) {
     sigwait(&signals, &sig);
     spdlog::info("stopping (signal {})", sig);
     poller.Stop();
-    server->stop();
+    server.Stop();
     sync_thread.join();
-    http_thread.join();
     return 0;
 }
 
@@ -158,8 +157,7 @@ int Main(int argc, char** argv) {
     run->add_option("--bt-stall-timeout", o.bt_stall_timeout,
                     "Seconds without BitTorrent progress before falling back to HTTP")
         ->capture_default_str();
-    run->add_option("--threads", o.threads, "HTTP worker threads (>= device connections)")
-        ->capture_default_str();
+    http::AddServerFlags(*run, o.http);
     run->add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
         ->capture_default_str();
     app.footer("Exit codes: 0 stopped cleanly, 1 error, 2 usage.");

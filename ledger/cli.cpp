@@ -11,6 +11,7 @@
 
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
+#include "common/adapters/server_flags.hpp"
 #include "ledger/chain/verify.hpp"
 #include "ledger/net/node.hpp"
 
@@ -339,6 +340,7 @@ int RunCli(int argc, char** argv) {
                      "how long a peer that sent invalid data is ignored");
     node->add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+    http::AddServerFlags(*node, node_opts.http);
 
     SearchArgs search_args;
     auto* search = app.add_subcommand("search", "search transactions on a node");

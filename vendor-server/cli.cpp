@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/adapters/log.hpp"
+#include "common/adapters/server_flags.hpp"
 #include "common/core/crypto.hpp"
 #include "common/core/fs.hpp"
 #include "vendor-server/catalog_view.hpp"
@@ -240,6 +241,7 @@ int RunCli(int argc, char** argv) {
         ->add_option("--tracker-interval", serve.tracker_interval,
                      "Seconds between BitTorrent announces")
         ->capture_default_str();
+    http::AddServerFlags(*serve_cmd, serve.http);
 
     try {
         app.parse(argc, argv);

@@ -18,9 +18,9 @@ namespace fwchain::vendor {
 namespace {
 
 // ?since=N, strictly decimal; absent = 0.
-std::optional<std::uint64_t> SinceParam(const httplib::Request& req) {
-    if (!req.has_param("since")) return std::uint64_t{0};
-    const std::string v = req.get_param_value("since");
+std::optional<std::uint64_t> SinceParam(const http::Request& req) {
+    if (!req.HasParam("since")) return std::uint64_t{0};
+    const std::string v = req.Param("since");
     std::uint64_t n = 0;
     auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) return std::nullopt;
@@ -29,10 +29,10 @@ std::optional<std::uint64_t> SinceParam(const httplib::Request& req) {
 
 constexpr std::size_t kMaxMetaSize = 64 * 1024;  // the JSON part of an admin upload
 
-void SendBencode(httplib::Response& res, std::string body) {
+void SendBencode(http::Response& res, std::string body) {
     res.status = 200;  // BEP 3: failures are 200 with a "failure reason"
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(std::move(body), "text/plain");
+    res.SetHeader("Cache-Control", "no-store");
+    res.SetContent(std::move(body), "text/plain");
 }
 
 // An upload's temp file, removed unless released.
@@ -146,47 +146,40 @@ Expected<std::unique_ptr<ApiServer>> ApiServer::Create(const DataDir& dir,
                                                        ApiConfig config) {
     FW_ASSIGN(auto cfg, VendorConfig::Load(dir));
     FW_ASSIGN(auto catalog, Catalog::Open(dir.Catalog()));
-    std::unique_ptr<httplib::Server> server;
+    http::ServerOptions so = opts;
     const bool tls = !config.tls_cert.empty() || !config.tls_key.empty();
     if (tls) {
         if (config.tls_cert.empty() || config.tls_key.empty()) {
             return Fail(Errc::kInvalid, "bad-tls", "--tls-cert and --tls-key go together");
         }
-        auto ssl =
-            std::make_unique<httplib::SSLServer>(config.tls_cert.c_str(), config.tls_key.c_str());
-        if (!ssl->is_valid()) {
+        auto cert = ReadFile(config.tls_cert, 1 << 20);
+        auto key = ReadFile(config.tls_key, 1 << 20);
+        if (!cert || !key || cert->find("-----BEGIN") == std::string::npos ||
+            key->find("-----BEGIN") == std::string::npos) {
             return Fail(
                 Errc::kInvalid, "bad-tls",
                 "cannot load the TLS certificate/key " + config.tls_cert + ", " + config.tls_key);
         }
-        server = std::move(ssl);
-        http::ConfigureServer(*server, opts);
-    } else {
-        server = http::MakeServer(opts);
+        so.tls_cert_pem = std::move(*cert);
+        so.tls_key_pem = std::move(*key);
     }
-    // Admin uploads carry whole images; the public API takes no request bodies. Up to twice
-    // the image limit is drained so an oversized upload gets a clean 413, not a reset.
-    server->set_payload_max_length(static_cast<std::size_t>(2 * cfg.max_image_size) + kMaxMetaSize +
-                                   (16 << 20));
     const std::uint64_t max_image = cfg.max_image_size;
     std::unique_ptr<ApiServer> api(
-        new ApiServer(dir, std::move(catalog), std::move(server), std::move(config), max_image));
+        new ApiServer(dir, std::move(catalog), std::move(config), max_image));
     if (tls) api->scheme_ = "https";
-    api->Routes();
+    api->server_ = std::make_unique<http::Server>(api->Routes(), so);
     return api;
 }
 
-ApiServer::ApiServer(DataDir dir, Catalog catalog, std::unique_ptr<httplib::Server> server,
-                     ApiConfig config, std::uint64_t max_image_size)
+ApiServer::ApiServer(DataDir dir, Catalog catalog, ApiConfig config, std::uint64_t max_image_size)
     : dir_(std::move(dir)),
       catalog_(std::move(catalog)),
-      server_(std::move(server)),
       config_(std::move(config)),
       max_image_size_(max_image_size),
       tracker_(config_.tracker_interval) {}
 
 Expected<int> ApiServer::Bind(const std::string& host, int port) {
-    FW_ASSIGN(int bound, http::Bind(*server_, host, port));
+    FW_ASSIGN(int bound, server_->Listen(host, port));
     if (config_.public_url.empty()) {
         const bool v6 = host.find(':') != std::string::npos;
         config_.public_url =
@@ -198,36 +191,49 @@ Expected<int> ApiServer::Bind(const std::string& host, int port) {
     return bound;
 }
 
-bool ApiServer::Run() { return server_->listen_after_bind(); }
+void ApiServer::Run() { server_->Wait(); }
 
-void ApiServer::Stop() { server_->stop(); }
+void ApiServer::Stop() { server_->Stop(); }
 
-void ApiServer::Routes() {
-    auto& s = *server_;
-    s.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
-        http::SendJson(res, Json{{"status", "ok"}});
-    });
-    s.Get("/v1/roots", [this](const httplib::Request& q, httplib::Response& r) { GetRoots(q, r); });
+http::Router ApiServer::Routes() {
+    // Files, the catalog and the tracker's lock may block: worker threads, except for answers
+    // that never wait (health, the token check, an image from its descriptor).
+    http::Router s;
+    const http::RouteOptions fast{http::Exec::kInline};
+    s.Get(
+        "/v1/health",
+        [](const http::Request&, http::Response& res) {
+            http::SendJson(res, Json{{"status", "ok"}});
+        },
+        fast);
+    s.Get("/v1/roots", [this](const http::Request& q, http::Response& r) { GetRoots(q, r); });
     s.Get("/v1/timestamp",
-          [this](const httplib::Request& q, httplib::Response& r) { GetTimestamp(q, r); });
+          [this](const http::Request& q, http::Response& r) { GetTimestamp(q, r); });
     s.Get(R"(/v1/manifests/([^/]+))",
-          [this](const httplib::Request& q, httplib::Response& r) { GetManifests(q, r); });
-    s.Get(R"(/v1/images/(.+))",
-          [this](const httplib::Request& q, httplib::Response& r) { GetImage(q, r); });
+          [this](const http::Request& q, http::Response& r) { GetManifests(q, r); });
+    s.Get(
+        R"(/v1/images/(.+))", [this](const http::Request& q, http::Response& r) { GetImage(q, r); },
+        fast);
     s.Get(R"(/v1/torrents/([^/]+)\.torrent)",
-          [this](const httplib::Request& q, httplib::Response& r) { GetTorrent(q, r); });
-    s.Get("/announce", [this](const httplib::Request& q, httplib::Response& r) { Announce(q, r); });
-    // Lets a client check its token before streaming an image (a refused upload is answered
-    // before its body is read, so the client may only see a reset).
-    s.Get("/v1/admin/auth", [this](const httplib::Request& q, httplib::Response& r) {
-        if (Authorized(q, r)) http::SendJson(r, Json{{"status", "ok"}});
-    });
-    s.Post("/v1/admin/releases",
-           [this](const httplib::Request& q, httplib::Response& r,
-                  const httplib::ContentReader& reader) { PostRelease(q, r, reader); });
+          [this](const http::Request& q, http::Response& r) { GetTorrent(q, r); });
+    s.Get("/announce", [this](const http::Request& q, http::Response& r) { Announce(q, r); });
+    // Lets a client check its token before streaming an image.
+    s.Get(
+        "/v1/admin/auth",
+        [this](const http::Request& q, http::Response& r) {
+            if (Authorized(q, r)) http::SendJson(r, Json{{"status", "ok"}});
+        },
+        fast);
+    // The image streams to a temp file as it arrives; up to twice the image limit is drained
+    // so an oversized upload gets a clean 413, not a reset.
+    s.Upload(
+        "/v1/admin/releases",
+        [this](const http::Request& q, http::Response& r) { return OpenUpload(q, r); },
+        2 * max_image_size_ + kMaxMetaSize + (16 << 20));
+    return s;
 }
 
-void ApiServer::GetRoots(const httplib::Request& req, httplib::Response& res) {
+void ApiServer::GetRoots(const http::Request& req, http::Response& res) {
     auto since = SinceParam(req);
     if (!since) return http::SendError(res, 400, "bad-request", "since must be an integer");
     auto versions = RootVersions(dir_);
@@ -247,15 +253,15 @@ void ApiServer::GetRoots(const httplib::Request& req, httplib::Response& res) {
     http::SendJsonText(res, std::move(body));
 }
 
-void ApiServer::GetTimestamp(const httplib::Request&, httplib::Response& res) {
+void ApiServer::GetTimestamp(const http::Request&, http::Response& res) {
     auto text = ReadFile(dir_.TimestampFile());
     if (!text) return http::SendError(res, text.error());
     // Clients must not cache the freshness document.
-    res.set_header("Cache-Control", "no-store");
+    res.SetHeader("Cache-Control", "no-store");
     http::SendJsonText(res, std::move(*text));
 }
 
-void ApiServer::GetManifests(const httplib::Request& req, httplib::Response& res) {
+void ApiServer::GetManifests(const http::Request& req, http::Response& res) {
     const std::string product = req.matches[1];
     if (!ValidName(product)) return http::SendError(res, 400, "bad-product", "invalid product");
     auto since = SinceParam(req);
@@ -281,7 +287,7 @@ void ApiServer::GetManifests(const httplib::Request& req, httplib::Response& res
     http::SendJsonText(res, std::move(body));
 }
 
-void ApiServer::GetImage(const httplib::Request& req, httplib::Response& res) {
+void ApiServer::GetImage(const http::Request& req, http::Response& res) {
     // Only a 64-char lowercase hex name ever reaches the filesystem: no "..", no "/", no
     // encoded tricks, and never a file outside images/.
     const std::string name = req.matches[1];
@@ -298,7 +304,7 @@ void ApiServer::GetImage(const httplib::Request& req, httplib::Response& res) {
 
 namespace fwchain::vendor {
 
-void ApiServer::GetTorrent(const httplib::Request& req, httplib::Response& res) {
+void ApiServer::GetTorrent(const http::Request& req, http::Response& res) {
     const std::string name = req.matches[1];
     if (!IsHex(name, 32)) return http::SendError(res, 404, "not-found", "no such torrent");
     const std::string path = dir_.Torrent(name);
@@ -308,10 +314,10 @@ void ApiServer::GetTorrent(const httplib::Request& req, httplib::Response& res) 
     auto out = TorrentWithUrls(*stored, config_.public_url + "/announce",
                                config_.public_url + "/v1/images/" + name);
     if (!out) return http::SendError(res, out.error());
-    res.set_content(std::move(*out), "application/x-bittorrent");
+    res.SetContent(std::move(*out), "application/x-bittorrent");
 }
 
-void ApiServer::Announce(const httplib::Request& req, httplib::Response& res) {
+void ApiServer::Announce(const http::Request& req, http::Response& res) {
     const auto q = req.target.find('?');
     std::string error;
     auto ann = ParseAnnounceQuery(
@@ -331,96 +337,105 @@ void ApiServer::Announce(const httplib::Request& req, httplib::Response& res) {
     SendBencode(res, tracker_.Announce((*row)->image_sha256, *ann, NowSeconds()));
 }
 
-bool ApiServer::Authorized(const httplib::Request& req, httplib::Response& res) {
+bool ApiServer::Authorized(const http::Request& req, http::Response& res) {
     if (config_.admin_token.empty()) {
         http::SendError(res, 404, "admin-disabled",
                         "the admin API is off (serve --admin-token-file)");
         return false;
     }
-    const std::string auth = req.get_header_value("Authorization");
+    const std::string auth(req.Header("Authorization").value_or(""));
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) != 0 ||
         !TokenMatches(auth.substr(prefix.size()), config_.admin_token)) {
-        res.set_header("WWW-Authenticate", "Bearer");
+        res.SetHeader("WWW-Authenticate", "Bearer");
         http::SendError(res, 401, "unauthorized", "missing or wrong bearer token");
         return false;
     }
     return true;
 }
 
-void ApiServer::PostRelease(const httplib::Request& req, httplib::Response& res,
-                            const httplib::ContentReader& reader) {
-    if (!Authorized(req, res)) return;
-    if (!req.is_multipart_form_data()) {
-        return http::SendError(res, 400, "bad-upload",
-                               "expected multipart/form-data with parts meta and image");
-    }
-    TempUpload upload;
-    if (auto st = upload.Open(dir_.Root() + "/uploads"); !st) {
-        return http::SendError(res, st.error());
-    }
-    std::string part;
-    std::string meta_text;
-    std::uint64_t image_size = 0;
-    bool have_meta = false;
-    bool have_image = false;
-    bool too_large = false;
-    bool write_failed = false;
-    const bool read = reader(
-        [&](const httplib::MultipartFormData& f) {
-            part = f.name;
-            if (part == "meta") have_meta = true;
-            if (part == "image") have_image = true;
-            return part == "meta" || part == "image";
-        },
-        [&](const char* data, std::size_t size) {
-            if (part == "meta") {
-                if (meta_text.size() + size > kMaxMetaSize) return false;
-                meta_text.append(data, size);
-                return true;
+namespace {
+
+// One admin upload: part `meta` in memory (bounded), part `image` straight to a temp file.
+class ReleaseUpload final : public http::UploadStream {
+  public:
+    ReleaseUpload(std::string data_dir, std::uint64_t max_image)
+        : data_dir_(std::move(data_dir)), max_image_(max_image) {}
+    Status Open() { return upload_.Open(data_dir_ + "/uploads"); }
+
+    Status OnData(std::string_view name, std::string_view data) override {
+        if (name == "meta") {
+            have_meta_ = true;
+            if (meta_.size() + data.size() > kMaxMetaSize) {
+                return Fail(Errc::kTooLarge, "meta-too-large", "the meta part exceeds 64 KiB");
             }
-            image_size += size;
-            // Over the limit: keep reading (and dropping) so the client gets its 413 instead
-            // of a reset; httplib's payload limit bounds how much is drained.
-            if (image_size > max_image_size_) too_large = true;
-            if (too_large) return true;
-            if (!upload.Write(data, size)) {
-                write_failed = true;
-                return false;
-            }
-            return true;
-        });
-    if (too_large) {
-        return http::SendError(
-            res, 413, "image-too-large",
-            "the image is larger than the limit of " + std::to_string(max_image_size_) + " bytes");
-    }
-    if (write_failed || !upload.Close()) {
-        return http::SendError(res, 500, "io", "cannot store the upload");
-    }
-    if (!read || !have_meta || !have_image) {
-        if (res.status == 413) {
-            return http::SendError(res, 413, "upload-too-large",
-                                   "the upload is larger than twice the image limit");
+            meta_.append(data);
+            return {};
         }
-        return http::SendError(res, 400, "bad-upload",
-                               "expected multipart/form-data with parts meta and image");
+        if (name != "image") return {};  // other parts are ignored
+        have_image_ = true;
+        image_size_ += data.size();
+        if (image_size_ > max_image_) {
+            return Fail(Errc::kTooLarge, "image-too-large",
+                        "the image is larger than the limit of " + std::to_string(max_image_) +
+                            " bytes");
+        }
+        if (!upload_.Write(data.data(), data.size())) {
+            return Fail(Errc::kIo, "io", "cannot store the upload");
+        }
+        return {};
     }
-    auto meta = ParseJson(meta_text, kMaxMetaSize);
-    if (!meta) return http::SendError(res, meta.error());
-    PublishOptions opts;
-    opts.data_dir = dir_.Root();
-    TagInfo tag;
-    ImageInput image;
-    if (auto st = ParseUploadMeta(*meta, opts, tag, image.name); !st) {
-        return http::SendError(res, st.error());
+
+    void Finish(const http::Request&, http::Response& res) override {
+        if (!upload_.Close()) return http::SendError(res, 500, "io", "cannot store the upload");
+        if (!have_meta_ || !have_image_) {
+            return http::SendError(res, 400, "bad-upload",
+                                   "expected multipart/form-data with parts meta and image");
+        }
+        auto meta = ParseJson(meta_, kMaxMetaSize);
+        if (!meta) return http::SendError(res, meta.error());
+        PublishOptions opts;
+        opts.data_dir = data_dir_;
+        TagInfo tag;
+        ImageInput image;
+        if (auto st = ParseUploadMeta(*meta, opts, tag, image.name); !st) {
+            return http::SendError(res, st.error());
+        }
+        image.file = upload_.path();
+        auto result = PublishFromSource(opts, tag, image);
+        if (!result) return http::SendError(res, result.error());
+        spdlog::info("admin upload published {} {} sequence {}", result->product,
+                     result->version, result->sequence);
+        http::SendJson(res, result->ToJson());
     }
-    image.file = upload.path();
-    auto result = PublishFromSource(opts, tag, image);
-    if (!result) return http::SendError(res, result.error());
-    spdlog::info("admin upload published {} {} sequence {}", result->product, result->version,
-                 result->sequence);
-    http::SendJson(res, result->ToJson());
+
+  private:
+    std::string data_dir_;
+    std::uint64_t max_image_;
+    TempUpload upload_;
+    std::string meta_;
+    std::uint64_t image_size_ = 0;
+    bool have_meta_ = false;
+    bool have_image_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<http::UploadStream> ApiServer::OpenUpload(const http::Request& req,
+                                                          http::Response& res) {
+    if (!Authorized(req, res)) return nullptr;
+    const std::string type(req.Header("Content-Type").value_or(""));
+    if (type.rfind("multipart/form-data", 0) != 0) {
+        http::SendError(res, 400, "bad-upload",
+                        "expected multipart/form-data with parts meta and image");
+        return nullptr;
+    }
+    auto upload = std::make_unique<ReleaseUpload>(dir_.Root(), max_image_size_);
+    if (auto st = upload->Open(); !st) {
+        http::SendError(res, st.error());
+        return nullptr;
+    }
+    return upload;
 }
 
 }  // namespace fwchain::vendor

@@ -6,7 +6,7 @@
 #include <mutex>
 #include <string>
 
-#include "common/adapters/http.hpp"
+#include "common/adapters/http_server.hpp"
 #include "vendor-server/catalog.hpp"
 #include "vendor-server/data_dir.hpp"
 #include "vendor-server/tracker.hpp"
@@ -20,7 +20,7 @@ struct ApiConfig {
     std::int64_t tracker_interval = 1800;  // seconds between announces; peers expire after 2x
     // Bearer token of the admin API (POST /v1/admin/releases); empty = admin API disabled.
     std::string admin_token;
-    // TLS: both set = HTTPS (httplib::SSLServer).
+    // TLS: both set = HTTPS (PEM files).
     std::string tls_cert;
     std::string tls_key;
 };
@@ -34,34 +34,30 @@ class ApiServer {
 
     // Binds host:port (0 = any free port) and returns the bound port.
     Expected<int> Bind(const std::string& host, int port);
-    // Serves until Stop(); call after Bind, typically on its own thread. False when the accept
-    // loop failed rather than being stopped.
-    bool Run();
+    // Blocks until Stop(). Serving starts at Bind.
+    void Run();
     // Safe from any thread; makes Run return.
     void Stop();
-    httplib::Server& Raw() { return *server_; }
 
     const std::string& public_url() const { return config_.public_url; }
     Tracker& tracker() { return tracker_; }
 
   private:
-    ApiServer(DataDir dir, Catalog catalog, std::unique_ptr<httplib::Server> server,
-              ApiConfig config, std::uint64_t max_image_size);
-    void Routes();
-    void GetRoots(const httplib::Request& req, httplib::Response& res);
-    void GetTimestamp(const httplib::Request& req, httplib::Response& res);
-    void GetManifests(const httplib::Request& req, httplib::Response& res);
-    void GetImage(const httplib::Request& req, httplib::Response& res);
-    void GetTorrent(const httplib::Request& req, httplib::Response& res);
-    void Announce(const httplib::Request& req, httplib::Response& res);
-    bool Authorized(const httplib::Request& req, httplib::Response& res);
-    void PostRelease(const httplib::Request& req, httplib::Response& res,
-                     const httplib::ContentReader& reader);
+    ApiServer(DataDir dir, Catalog catalog, ApiConfig config, std::uint64_t max_image_size);
+    http::Router Routes();
+    void GetRoots(const http::Request& req, http::Response& res);
+    void GetTimestamp(const http::Request& req, http::Response& res);
+    void GetManifests(const http::Request& req, http::Response& res);
+    void GetImage(const http::Request& req, http::Response& res);
+    void GetTorrent(const http::Request& req, http::Response& res);
+    void Announce(const http::Request& req, http::Response& res);
+    bool Authorized(const http::Request& req, http::Response& res);
+    std::unique_ptr<http::UploadStream> OpenUpload(const http::Request& req, http::Response& res);
 
     DataDir dir_;
     std::mutex catalog_mu_;
     Catalog catalog_;
-    std::unique_ptr<httplib::Server> server_;
+    std::unique_ptr<http::Server> server_;
     ApiConfig config_;
     std::uint64_t max_image_size_;
     Tracker tracker_;

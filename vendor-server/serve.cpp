@@ -117,14 +117,7 @@ Status Serve(const ServeOptions& opts) {
     FW_ASSIGN(api_cfg.admin_token, LoadAdminToken(opts.admin_token_file));
     api_cfg.tls_cert = opts.tls_cert;
     api_cfg.tls_key = opts.tls_key;
-    http::ServerOptions server_opts;
-    // libtorrent pipelines web-seed requests and httplib does not support pipelining: one
-    // request per connection avoids the ~5 s stalls (CONVENTIONS.md). Gateways poll this
-    // server rarely, so the lost keep-alive costs nothing that matters.
-    server_opts.keep_alive_max = 1;
-    server_opts.threads = 32;
-    server_opts.read_timeout_s = 60;  // admin uploads of large images
-    FW_ASSIGN(auto api, ApiServer::Create(dir, server_opts, api_cfg));
+    FW_ASSIGN(auto api, ApiServer::Create(dir, opts.http, api_cfg));
     FW_ASSIGN(int port, api->Bind(hp.first, hp.second));
     // Tests and scripts parse this line; flush so it is seen before anything else happens.
     std::cout << "listening on " << hp.first << ":" << port << std::endl;
@@ -161,13 +154,11 @@ Status Serve(const ServeOptions& opts) {
                 }
                 cv.notify_all();
             }
-            // Repeated: httplib ignores stop() until its accept loop has started.
             if (stopping) api->Stop();
         }
     });
 
-    const bool served = api->Run();
-    const bool stopped_by_signal = stopping;
+    api->Run();
     run_returned = true;
     {
         std::lock_guard<std::mutex> lock(mu);
@@ -176,9 +167,6 @@ Status Serve(const ServeOptions& opts) {
     cv.notify_all();
     worker.join();
     signals.join();
-    if (!served && !stopped_by_signal) {
-        return Fail(Errc::kNetwork, "serve-failed", "the HTTP accept loop failed");
-    }
     spdlog::info("stopped");
     return {};
 }

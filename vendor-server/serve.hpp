@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/adapters/http_server.hpp"
 #include "common/core/crypto.hpp"
 #include "vendor-server/catalog.hpp"
 #include "vendor-server/data_dir.hpp"
@@ -40,6 +41,7 @@ struct ServeOptions {
     std::string tls_cert;          // PEM; with tls_key: HTTPS
     std::string tls_key;
     std::int64_t tracker_interval = 1800;
+    http::ServerOptions http;  // the HTTP front's limits
 };
 
 // The admin token: from `file` (must not be readable by group/others), else from the

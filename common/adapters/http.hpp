@@ -1,7 +1,7 @@
 #pragma once
-// HTTP plumbing on cpp-httplib with the platform pitfalls applied (CONVENTIONS.md): TCP_NODELAY,
-// a thread pool sized to the expected connections, timeouts, body limits, JSON error bodies,
-// and a pread-based file provider for images.
+// HTTP clients on cpp-httplib with the platform pitfalls applied (CONVENTIONS.md): TCP_NODELAY,
+// timeouts, answer caps, JSON error bodies; and address/URL parsing. The servers are in
+// http_server.hpp.
 #include <httplib.h>
 
 #include <cstdint>
@@ -9,46 +9,11 @@
 #include <memory>
 #include <string>
 
+#include "common/adapters/http_server.hpp"
 #include "common/core/json.hpp"
 
 namespace fwchain::http {
 
-struct ServerOptions {
-    std::size_t threads = 16;        // >= expected concurrent keep-alive connections
-    std::size_t max_body = 1 << 20;  // request body limit
-    int read_timeout_s = 10;
-    int write_timeout_s = 30;
-    int keep_alive_timeout_s = 5;
-    std::size_t keep_alive_max = 1000;  // 1 for web-seed endpoints (no pipelining support)
-};
-
-std::unique_ptr<httplib::Server> MakeServer(const ServerOptions& opts);
-// Applies the same settings to a server made elsewhere (an httplib::SSLServer).
-void ConfigureServer(httplib::Server& server, const ServerOptions& opts);
-
-// Binds host:port (port 0 = any free port) and returns the bound port, or an error.
-Expected<int> Bind(httplib::Server& server, const std::string& host, int port);
-
-// Writes {"error": reason, "message": message} with the given status.
-void SendError(httplib::Response& res, int status, const std::string& reason,
-               const std::string& message);
-// Maps an Error to an HTTP status (400 invalid/verify, 404, 409, 413, 401/403, 500, 502).
-void SendError(httplib::Response& res, const Error& e);
-void SendJson(httplib::Response& res, const Json& j, int status = 200);
-void SendJsonText(httplib::Response& res, std::string text, int status = 200);
-
-// Parses the request body as JSON (strict), or fills `res` with a 400/413 and returns nullopt.
-std::optional<Json> ReadJsonBody(const httplib::Request& req, httplib::Response& res,
-                                 std::size_t max_size);
-
-// Serves a file with pread in chunks, honouring Range (httplib applies the ranges to the
-// provider). `on_done` runs when the response finished or the client went away.
-Status ServeFile(const httplib::Request& req, httplib::Response& res, const std::string& path,
-                 const std::string& content_type = "application/octet-stream",
-                 std::function<void()> on_done = nullptr);
-
-// "host:port" -> (host, port).
-Expected<std::pair<std::string, int>> ParseHostPort(const std::string& s);
 
 struct Url {
     std::string scheme;  // http or https

@@ -9,12 +9,17 @@ constexpr std::size_t kMaxCheckBody = 4096;
 constexpr std::size_t kMaxReportBody = kMaxTxSize + 1024;
 }  // namespace
 
-void DeviceApi::Register(httplib::Server& server) {
-    server.Post("/v1/check", [this](const auto& req, auto& res) { HandleCheck(req, res); });
-    server.Get("/v1/images/([0-9a-f]{64})",
-               [this](const auto& req, auto& res) { HandleImage(req, res); });
-    server.Post("/v1/report", [this](const auto& req, auto& res) { HandleReport(req, res); });
-    server.Get("/v1/health", [this](const auto&, auto& res) {
+void DeviceApi::Register(http::Router& routes) {
+    // Check and image answers are built without blocking (a pre-serialised string, a file
+    // descriptor): they run on the event threads. Reports wait for the ledger: a worker.
+    http::RouteOptions check{http::Exec::kInline, kMaxCheckBody, true};
+    routes.Post("/v1/check", [this](const auto& req, auto& res) { HandleCheck(req, res); }, check);
+    routes.Get("/v1/images/([0-9a-f]{64})",
+               [this](const auto& req, auto& res) { HandleImage(req, res); },
+               {http::Exec::kInline});
+    routes.Post("/v1/report", [this](const auto& req, auto& res) { HandleReport(req, res); },
+                {http::Exec::kWorker, kMaxReportBody, true});
+    routes.Get("/v1/health", [this](const auto&, auto& res) {
         auto index = Index();
         Json health = status_ ? status_() : Json::object();
         health["status"] = index ? "ok" : "syncing";
@@ -33,7 +38,7 @@ std::shared_ptr<const CheckIndex> DeviceApi::Index() {
     return index_;
 }
 
-void DeviceApi::HandleCheck(const httplib::Request& req, httplib::Response& res) {
+void DeviceApi::HandleCheck(const http::Request& req, http::Response& res) {
     // The hot path: a check is unsigned and its fields are read with typed getters, so the plain
     // parser is enough (the strict one's per-token callback costs more than the rest of the
     // request); the server's body limit bounds the input.
@@ -66,17 +71,17 @@ void DeviceApi::HandleCheck(const httplib::Request& req, httplib::Response& res)
         if (auto cp = GetObject(body, "ledger_checkpoint")) {
             checkpoint = GetUint(**cp, "height") ? *GetUint(**cp, "height") : 0;
         }
-        res.set_content(
+        res.SetContent(
             index->AnswerWithProof(*product, *hardware, *sequence, *root_version, checkpoint),
             "application/json");
         return;
     }
     // Copies a pre-serialised answer: no disk, ledger or signature work on this path.
-    res.set_content(index->Answer(*product, *hardware, *sequence, *root_version),
-                    "application/json");
+    res.SetContent(index->Answer(*product, *hardware, *sequence, *root_version),
+                   "application/json");
 }
 
-void DeviceApi::HandleImage(const httplib::Request& req, httplib::Response& res) {
+void DeviceApi::HandleImage(const http::Request& req, http::Response& res) {
     const std::string sha = req.matches[1];
     if (!cache_.Pin(sha)) {
         http::SendError(res, 404, "not-found", "image " + sha + " is not in this gateway's cache");
@@ -87,7 +92,7 @@ void DeviceApi::HandleImage(const httplib::Request& req, httplib::Response& res)
     if (!st) http::SendError(res, st.error());
 }
 
-void DeviceApi::HandleReport(const httplib::Request& req, httplib::Response& res) {
+void DeviceApi::HandleReport(const http::Request& req, http::Response& res) {
     auto body = http::ReadJsonBody(req, res, kMaxReportBody);
     if (!body) return;
     auto id = relay_.Relay(*body);

@@ -4,7 +4,7 @@
 #include <memory>
 #include <mutex>
 
-#include "common/adapters/http.hpp"
+#include "common/adapters/http_server.hpp"
 #include "gateway/cache/cache.hpp"
 #include "gateway/device_api/check_index.hpp"
 #include "gateway/reports/report_relay.hpp"
@@ -14,16 +14,16 @@ namespace fwchain::gateway {
 class DeviceApi {
   public:
     DeviceApi(ContentCache& cache, ReportRelay& relay) : cache_(cache), relay_(relay) {}
-    void Register(httplib::Server& server);
+    void Register(http::Router& routes);
     void Publish(std::shared_ptr<const CheckIndex> index);
     // Extra fields for GET /v1/health (fetch counters, swarm figures).
     void SetStatusProvider(std::function<Json()> provider) { status_ = std::move(provider); }
 
   private:
     std::shared_ptr<const CheckIndex> Index();
-    void HandleCheck(const httplib::Request& req, httplib::Response& res);
-    void HandleImage(const httplib::Request& req, httplib::Response& res);
-    void HandleReport(const httplib::Request& req, httplib::Response& res);
+    void HandleCheck(const http::Request& req, http::Response& res);
+    void HandleImage(const http::Request& req, http::Response& res);
+    void HandleReport(const http::Request& req, http::Response& res);
 
     ContentCache& cache_;
     ReportRelay& relay_;

@@ -4,7 +4,7 @@
 
 #include <charconv>
 
-#include "common/adapters/http.hpp"
+#include "common/adapters/http_server.hpp"
 #include "common/core/fs.hpp"
 
 namespace fwchain::ledger {
@@ -32,7 +32,7 @@ int HttpStatusFor(const Error& e) {
     }
 }
 
-void SendErr(httplib::Response& res, const Error& e) {
+void SendErr(http::Response& res, const Error& e) {
     http::SendError(res, HttpStatusFor(e), e.reason, e.message);
 }
 
@@ -45,9 +45,7 @@ Expected<std::int64_t> ParseInt(const std::string& name, const std::string& s) {
     return v;
 }
 
-std::string Param(const httplib::Request& req, const char* name) {
-    return req.has_param(name) ? req.get_param_value(name) : std::string();
-}
+std::string Param(const http::Request& req, const char* name) { return req.Param(name); }
 
 }  // namespace
 
@@ -120,37 +118,40 @@ Expected<SearchQuery> SearchQueryFromParams(const std::multimap<std::string, std
 struct ApiServer::Impl {
     Chain& chain;
     ApiOptions opts;
-    std::unique_ptr<httplib::Server> server;
+    std::unique_ptr<http::Server> server;
 
     Impl(Chain& c, const ApiOptions& o) : chain(c), opts(o) {
-        http::ServerOptions so;
-        so.threads = opts.threads;
-        // A block is the largest request; everything else is far below.
-        so.max_body = kMaxBlockSize + 64 * 1024;
-        server = http::MakeServer(so);
-        Routes();
+        http::Router routes;
+        Routes(routes);
+        http::ServerOptions so = opts.server;
+        so.max_body = 64 * 1024;  // per route below: a block is the largest request
+        server = std::make_unique<http::Server>(std::move(routes), so);
     }
 
-    void Routes() {
-        auto& s = *server;
-        s.Post("/v1/tx", [this](const httplib::Request& req, httplib::Response& res) {
-            PostTx(req, res, false);
-        });
-        s.Get("/v1/tip", [this](const httplib::Request&, httplib::Response& res) {
+    // Every route reads or writes the chain (SQLite, the chain lock): worker threads.
+    void Routes(http::Router& s) {
+        const http::RouteOptions tx_body{http::Exec::kWorker, kMaxTxSize, true};
+        const http::RouteOptions block_body{http::Exec::kWorker, kMaxBlockSize, true};
+        const http::RouteOptions small_body{http::Exec::kWorker, 64 * 1024, true};
+        s.Post(
+            "/v1/tx",
+            [this](const http::Request& req, http::Response& res) { PostTx(req, res, false); },
+            tx_body);
+        s.Get("/v1/tip", [this](const http::Request&, http::Response& res) {
             auto tip = chain.Tip();
             if (!tip) return SendErr(res, tip.error());
             http::SendJson(res, TipToJson(*tip));
         });
         s.Get(R"(/v1/tx/([0-9a-f]{64}))",
-              [this](const httplib::Request& req, httplib::Response& res) {
-                  auto tx = chain.GetTx(req.matches[1].str());
+              [this](const http::Request& req, http::Response& res) {
+                  auto tx = chain.GetTx(req.matches[1]);
                   if (!tx) return SendErr(res, tx.error());
                   if (!*tx) return http::SendError(res, 404, "not-found", "no such tx");
                   http::SendJson(res, TxStatusToJson(**tx));
               });
         s.Get("/v1/search",
-              [this](const httplib::Request& req, httplib::Response& res) { Search(req, res); });
-        s.Get("/v1/registry", [this](const httplib::Request& req, httplib::Response& res) {
+              [this](const http::Request& req, http::Response& res) { Search(req, res); });
+        s.Get("/v1/registry", [this](const http::Request& req, http::Response& res) {
             auto keys = chain.Registry(Param(req, "role"));
             if (!keys) return SendErr(res, keys.error());
             Json arr = Json::array();
@@ -158,46 +159,50 @@ struct ApiServer::Impl {
             http::SendJson(res, Json{{"keys", std::move(arr)}});
         });
         s.Get(R"(/v1/blocks/([0-9a-f]{64}))",
-              [this](const httplib::Request& req, httplib::Response& res) {
-                  auto json = chain.BlockJson(req.matches[1].str());
+              [this](const http::Request& req, http::Response& res) {
+                  auto json = chain.BlockJson(req.matches[1]);
                   if (!json) return SendErr(res, json.error());
                   if (!*json) return http::SendError(res, 404, "not-found", "no such block");
                   http::SendJsonText(res, std::move(**json));
               });
-        s.Get("/v1/blocks", [this](const httplib::Request& req, httplib::Response& res) {
+        s.Get("/v1/blocks", [this](const http::Request& req, http::Response& res) {
             BlocksByHash(req, res);
         });
         s.Get("/v1/headers",
-              [this](const httplib::Request& req, httplib::Response& res) { Headers(req, res); });
-        s.Post("/v1/blocks", [this](const httplib::Request& req, httplib::Response& res) {
-            PostBlock(req, res);
-        });
+              [this](const http::Request& req, http::Response& res) { Headers(req, res); });
+        s.Post(
+            "/v1/blocks",
+            [this](const http::Request& req, http::Response& res) { PostBlock(req, res); },
+            block_body);
         s.Get("/v1/status",
-              [this](const httplib::Request& req, httplib::Response& res) { StatusReq(req, res); });
-        s.Get("/v1/peers", [this](const httplib::Request&, httplib::Response& res) {
+              [this](const http::Request& req, http::Response& res) { StatusReq(req, res); });
+        s.Get("/v1/peers", [this](const http::Request&, http::Response& res) {
             http::SendJson(res, PeersJson());
         });
-        s.Post("/v1/peers", [this](const httplib::Request& req, httplib::Response& res) {
-            PostPeers(req, res, false);
-        });
+        s.Post(
+            "/v1/peers",
+            [this](const http::Request& req, http::Response& res) { PostPeers(req, res, false); },
+            small_body);
         // Nagara et al.'s prototype endpoints, same names and shapes, real rules underneath.
-        s.Get("/chain", [this](const httplib::Request&, httplib::Response& res) {
+        s.Get("/chain", [this](const http::Request&, http::Response& res) {
             auto chain_json = ChainJson();
             if (!chain_json) return SendErr(res, chain_json.error());
             http::SendJson(res, *chain_json);
         });
-        s.Post("/transactions/new", [this](const httplib::Request& req, httplib::Response& res) {
-            PostTx(req, res, true);
-        });
-        s.Get("/mine", [this](const httplib::Request&, httplib::Response& res) { MineReq(res); });
-        s.Post("/nodes/register", [this](const httplib::Request& req, httplib::Response& res) {
-            PostPeers(req, res, true);
-        });
+        s.Post(
+            "/transactions/new",
+            [this](const http::Request& req, http::Response& res) { PostTx(req, res, true); },
+            tx_body);
+        s.Get("/mine", [this](const http::Request&, http::Response& res) { MineReq(res); });
+        s.Post(
+            "/nodes/register",
+            [this](const http::Request& req, http::Response& res) { PostPeers(req, res, true); },
+            small_body);
         s.Get("/nodes/resolve",
-              [this](const httplib::Request&, httplib::Response& res) { Resolve(res); });
+              [this](const http::Request&, http::Response& res) { Resolve(res); });
     }
 
-    void StatusReq(const httplib::Request& req, httplib::Response& res) {
+    void StatusReq(const http::Request& req, http::Response& res) {
         const std::string product = Param(req, "product");
         if (product.empty()) return http::SendError(res, 400, "bad-param", "product is required");
         std::size_t limit = 100;
@@ -226,7 +231,7 @@ struct ApiServer::Impl {
     }
 
     // POST /v1/peers {"url"} or {"peers":[...]}; /nodes/register {"nodes":[...]} (Nagara).
-    void PostPeers(const httplib::Request& req, httplib::Response& res, bool nagara) {
+    void PostPeers(const http::Request& req, http::Response& res, bool nagara) {
         auto body = http::ReadJsonBody(req, res, 64 * 1024);
         if (!body) return;
         if (opts.peers == nullptr) {
@@ -281,7 +286,7 @@ struct ApiServer::Impl {
         return Json{{"chain", std::move(blocks)}, {"length", tip.height + 1}};
     }
 
-    void MineReq(httplib::Response& res) {
+    void MineReq(http::Response& res) {
         if (!opts.mine_now) {
             return http::SendError(res, 403, "not-a-miner",
                                    "this node has no admitted miner key (start it with --mine)");
@@ -302,7 +307,7 @@ struct ApiServer::Impl {
                                  {"previous_hash", ToHex(h.prev_hash)}});
     }
 
-    void Resolve(httplib::Response& res) {
+    void Resolve(http::Response& res) {
         if (opts.peers == nullptr) {
             return http::SendError(res, 503, "no-network", "this node runs without peers");
         }
@@ -318,7 +323,7 @@ struct ApiServer::Impl {
                                  {"chain", (*chain_json)["chain"]}});
     }
 
-    void PostTx(const httplib::Request& req, httplib::Response& res, bool nagara = false) {
+    void PostTx(const http::Request& req, http::Response& res, bool nagara = false) {
         auto body = http::ReadJsonBody(req, res, kMaxTxSize);
         if (!body) return;
         auto tx = ParseTx(*body);
@@ -346,7 +351,7 @@ struct ApiServer::Impl {
         http::SendJson(res, Json{{"id", *id}, {"status", "pending"}});
     }
 
-    void Search(const httplib::Request& req, httplib::Response& res) {
+    void Search(const http::Request& req, http::Response& res) {
         std::multimap<std::string, std::string> params(req.params.begin(), req.params.end());
         auto q = SearchQueryFromParams(params);
         if (!q) return SendErr(res, q.error());
@@ -370,7 +375,7 @@ struct ApiServer::Impl {
 
     // GET /v1/blocks?hashes=H1,H2,...: several blocks in one answer, for sync. Stops early
     // (fewer blocks than asked, in order) once the answer passes kMaxBlocksAnswer bytes.
-    void BlocksByHash(const httplib::Request& req, httplib::Response& res) {
+    void BlocksByHash(const http::Request& req, http::Response& res) {
         const std::string list = Param(req, "hashes");
         std::vector<std::string> hashes;
         for (std::size_t pos = 0; pos <= list.size();) {
@@ -400,7 +405,7 @@ struct ApiServer::Impl {
         http::SendJsonText(res, std::move(text));
     }
 
-    void Headers(const httplib::Request& req, httplib::Response& res) {
+    void Headers(const http::Request& req, http::Response& res) {
         std::int64_t from = 0;
         std::int64_t count = static_cast<std::int64_t>(kMaxHeadersPerRequest);
         if (auto f = Param(req, "from"); !f.empty()) {
@@ -426,7 +431,7 @@ struct ApiServer::Impl {
         http::SendJson(res, Json{{"headers", std::move(arr)}});
     }
 
-    void PostBlock(const httplib::Request& req, httplib::Response& res) {
+    void PostBlock(const http::Request& req, http::Response& res) {
         auto body = http::ReadJsonBody(req, res, kMaxBlockSize);
         if (!body) return;
         auto block = EncodedBlock::Parse(*body);
@@ -456,11 +461,11 @@ ApiServer::ApiServer(Chain& chain, const ApiOptions& opts)
 ApiServer::~ApiServer() = default;
 
 Expected<int> ApiServer::Bind(const std::string& host, int port) {
-    return http::Bind(*impl_->server, host, port);
+    return impl_->server->Listen(host, port);
 }
 
-void ApiServer::Run() { impl_->server->listen_after_bind(); }
+void ApiServer::Run() { impl_->server->Wait(); }
 
-void ApiServer::Stop() { impl_->server->stop(); }
+void ApiServer::Stop() { impl_->server->Stop(); }
 
 }  // namespace fwchain::ledger

@@ -1,12 +1,13 @@
 #pragma once
-// The HTTP API of a ledger node (docs/protocol.md "Ledger node HTTP API"). httplib stays out of
-// this header: embedding programs (gateway, vendor-server) include it cheaply.
+// The HTTP API of a ledger node (docs/protocol.md "Ledger node HTTP API"). No HTTP library type
+// in this header: embedding programs (gateway, vendor-server) include it cheaply.
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "common/adapters/http_server.hpp"
 #include "common/core/expected.hpp"
 #include "common/core/json.hpp"
 #include "ledger/chain/chain.hpp"
@@ -15,7 +16,7 @@
 namespace fwchain::ledger {
 
 struct ApiOptions {
-    std::size_t threads = 16;
+    http::ServerOptions server;  // limits of the HTTP front
     // Gossip, peer list and sync; null for a node without networking (tests, embedding).
     PeerManager* peers = nullptr;
     // Mines one block now (GET /mine); null when this node is not a miner.
@@ -31,9 +32,9 @@ class ApiServer {
     ApiServer(const ApiServer&) = delete;
     ApiServer& operator=(const ApiServer&) = delete;
 
-    // Binds host:port (0 = any free port) and returns the bound port.
+    // Binds host:port (0 = any free port), starts serving and returns the bound port.
     Expected<int> Bind(const std::string& host, int port);
-    // Serves until Stop(); call after Bind, typically on its own thread.
+    // Blocks until Stop().
     void Run();
     void Stop();
 

@@ -80,7 +80,7 @@ Expected<int> Node::Start() {
     // The API needs the peer manager and the advertised URL needs the bound port: bind a
     // socket-level server first, then wire the rest before serving.
     ApiOptions ao;
-    ao.threads = opts_.api_threads;
+    ao.server = opts_.http;
     PeerOptions po;
     po.sync_interval = std::chrono::milliseconds(std::max(50u, opts_.sync_interval_ms));
     po.ban_time = std::chrono::seconds(opts_.ban_seconds);

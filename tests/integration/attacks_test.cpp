@@ -7,7 +7,7 @@
 #include <mutex>
 #include <thread>
 
-#include "common/adapters/http.hpp"
+#include "tests/support/fake_server.hpp"
 #include "common/core/envelope.hpp"
 #include "common/core/fs.hpp"
 #include "tests/integration/system.hpp"
@@ -25,7 +25,7 @@ class EvilGateway {
         : upstream_(std::move(upstream)),
           check_(std::move(check)),
           image_(std::move(image)),
-          server_(http::MakeServer({})) {
+          server_(http::MakeFakeServer()) {
         server_->Post("/v1/check", [this](const httplib::Request& req, httplib::Response& res) {
             auto client = http::Client::For(upstream_);
             auto answer = client->PostText("/v1/check", req.body);

@@ -4,15 +4,13 @@
 
 #include <algorithm>
 
-#include "common/adapters/http.hpp"
+#include "tests/support/fake_server.hpp"
 #include "tests/support/process.hpp"
 
 namespace fwchain::device::test {
 
 FakeGateway::FakeGateway() {
-    http::ServerOptions opts;
-    opts.threads = 4;
-    server_ = http::MakeServer(opts);
+    server_ = http::MakeFakeServer(4);
 
     server_->Post("/v1/check", [this](const httplib::Request& req, httplib::Response& res) {
         auto body = http::ReadJsonBody(req, res, 64 << 10);

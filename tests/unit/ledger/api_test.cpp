@@ -2,7 +2,7 @@
 
 #include <thread>
 
-#include "common/adapters/http.hpp"
+#include "tests/support/fake_server.hpp"
 #include "fixture.hpp"
 #include "ledger/consensus/pow.hpp"
 #include "ledger/net/node.hpp"

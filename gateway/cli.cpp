@@ -100,11 +100,17 @@ int Run(const RunOptions& o) {
                   [&api](std::shared_ptr<const CheckIndex> idx) { api.Publish(std::move(idx)); });
     poller.PublishIndex();  // serve what survived a restart before the first poll returns
     poller.SeedCached();
-    api.SetStatusProvider([&poller, &swarm] {
+    api.SetStatusProvider([&poller, &swarm, &server] {
         const PollerStats& st = poller.stats();
+        const http::ServerStats hs = server.Stats();
         Json j{{"fetched_bittorrent", st.fetched_bittorrent.load()},
                {"fetched_http", st.fetched_http.load()},
-               {"fetch_failures", st.fetch_failures.load()}};
+               {"fetch_failures", st.fetch_failures.load()},
+               {"http",
+                {{"open_connections", hs.open_connections},
+                 {"requests", hs.requests},
+                 {"cut_slow", hs.cut_slow},
+                 {"rejected_busy", hs.rejected_busy}}}};
         if (swarm) {
             SwarmStats s = swarm->Stats();
             j["bittorrent"] = {{"port", swarm->port()},

@@ -742,6 +742,7 @@ struct Server::Impl {
         try {
             if (ctx.upload) {
                 ctx.upload->Finish(ctx.req, ctx.res);
+                ctx.upload.reset();  // its temp file is gone before the client hears back
             } else {
                 ctx.route->handler(ctx.req, ctx.res);
             }
@@ -779,6 +780,7 @@ struct Server::Impl {
         // The body is complete (or there was none).
         switch (ctx->state) {
             case ReqState::kDraining:
+                ctx->upload.reset();
                 return Queue(c, *ctx->early);
             case ReqState::kReady:
                 return Queue(c, ctx->res);
@@ -797,6 +799,7 @@ struct Server::Impl {
             }
         }
         if (ctx->upload && !ctx->upload_status) {
+            ctx->upload.reset();
             Response r;
             SendError(r, ctx->upload_status.error());
             return Queue(c, r);

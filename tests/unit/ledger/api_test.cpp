@@ -29,7 +29,7 @@ class NodeTest : public ::testing::Test {
         opts_.genesis_file = dir_ / "genesis.json";
         opts_.mine = true;
         opts_.key_file = dir_ / "miner.key";
-        opts_.api_threads = 4;
+        opts_.http.workers = 4;
     }
 
     void StartNode() {

@@ -14,10 +14,9 @@ namespace fwchain::vendor::test {
 
 class RunningApi {
   public:
-    // keep_alive_max = 1 as `serve` does (web seeds pipeline; httplib does not).
+    // The server's default limits, as `serve` runs it.
     static std::unique_ptr<RunningApi> Start(const std::string& data_dir, ApiConfig cfg = {}) {
         http::ServerOptions opts;
-        opts.keep_alive_max = 1;
         auto api = ApiServer::Create(DataDir(data_dir), opts, std::move(cfg));
         EXPECT_TRUE(api) << api.error().ToString();
         if (!api) return nullptr;
@@ -27,11 +26,7 @@ class RunningApi {
         return std::unique_ptr<RunningApi>(new RunningApi(std::move(*api), *port));
     }
     ~RunningApi() {
-        // stop() is ignored until the accept loop runs, so repeat it until the thread ends.
-        while (!done_) {
-            api_->Stop();
-            fwchain::test::WaitFor([&] { return done_.load(); }, std::chrono::milliseconds(100));
-        }
+        api_->Stop();
         thread_.join();
     }
     ApiServer& api() { return *api_; }

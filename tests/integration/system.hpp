@@ -54,6 +54,8 @@ class System {
         return gateway_urls_.at(static_cast<std::size_t>(i));
     }
     Process& gateway(int i = 0) { return *gateways_.at(static_cast<std::size_t>(i)); }
+    Process& ledger() { return *ledger_; }
+    Process& vendor() { return *vendor_; }
 
   private:
     std::string StartServer(const std::string& name, const std::vector<std::string>& argv);

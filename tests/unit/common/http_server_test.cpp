@@ -20,124 +20,18 @@
 #include "common/adapters/http.hpp"
 #include "common/adapters/http_server.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/raw_conn.hpp"
 
 namespace fwchain::http {
 namespace {
 
 using namespace std::chrono_literals;
+using test::FloodBody;
+using test::RawConn;
+using test::RssKiB;
+using test::StatusOf;
 
 constexpr std::size_t kMaxBody = 4096;
-
-// A raw TCP connection to the server, optionally from another loopback address (so that
-// per-IP caps see the attacker and the honest client apart).
-class RawConn {
-  public:
-    RawConn(int port, const char* from = nullptr) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd_ < 0) return;
-        int one = 1;
-        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (from != nullptr) {
-            sockaddr_in src{};
-            src.sin_family = AF_INET;
-            ::inet_pton(AF_INET, from, &src.sin_addr);
-            if (::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) Close();
-        }
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(static_cast<std::uint16_t>(port));
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-            Close();
-        }
-    }
-    ~RawConn() { Close(); }
-    RawConn(const RawConn&) = delete;
-    RawConn& operator=(const RawConn&) = delete;
-
-    bool ok() const { return fd_ >= 0; }
-    int fd() const { return fd_; }
-    void Close() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-    // Sends everything; false once the peer closed or reset.
-    bool Send(std::string_view data) {
-        while (!data.empty()) {
-            const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-            if (n <= 0) return false;
-            data.remove_prefix(static_cast<std::size_t>(n));
-        }
-        return true;
-    }
-    // Reads until EOF, an error or the deadline; `eof` tells whether the server closed.
-    std::string ReadAll(std::chrono::milliseconds deadline, bool* eof = nullptr) {
-        std::string out;
-        const auto end = std::chrono::steady_clock::now() + deadline;
-        if (eof != nullptr) *eof = false;
-        for (;;) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                end - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return out;
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return out;
-            char buf[8192];
-            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n <= 0) {
-                if (eof != nullptr) *eof = true;
-                return out;
-            }
-            out.append(buf, static_cast<std::size_t>(n));
-        }
-    }
-    // Reads until `count` complete responses with Content-Length bodies have arrived.
-    std::vector<std::pair<int, std::string>> ReadResponses(std::size_t count,
-                                                           std::chrono::milliseconds deadline) {
-        std::vector<std::pair<int, std::string>> out;
-        std::string buf;
-        const auto end = std::chrono::steady_clock::now() + deadline;
-        while (out.size() < count && std::chrono::steady_clock::now() < end) {
-            const auto head_end = buf.find("\r\n\r\n");
-            if (head_end != std::string::npos) {
-                const std::string head = buf.substr(0, head_end);
-                std::size_t length = 0;
-                auto cl = head.find("Content-Length: ");
-                if (cl == std::string::npos) cl = head.find("content-length: ");
-                if (cl != std::string::npos) length = std::stoul(head.substr(cl + 16));
-                if (buf.size() >= head_end + 4 + length) {
-                    out.emplace_back(std::stoi(head.substr(9, 3)),
-                                     buf.substr(head_end + 4, length));
-                    buf.erase(0, head_end + 4 + length);
-                    continue;
-                }
-            }
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, 100) <= 0) continue;
-            char chunk[8192];
-            const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-            if (n <= 0) break;
-            buf.append(chunk, static_cast<std::size_t>(n));
-        }
-        return out;
-    }
-
-  private:
-    int fd_ = -1;
-};
-
-std::size_t RssKiB() {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
-    }
-    return 0;
-}
-
-int StatusOf(const std::string& response) {
-    if (response.size() < 12 || response.rfind("HTTP/1.", 0) != 0) return 0;
-    return std::stoi(response.substr(9, 3));
-}
 
 class ServerFront : public ::testing::Test {
   protected:
@@ -272,41 +166,6 @@ TEST_F(ServerFront, OversizeContentLengthIsRefusedBeforeTheBodyAndCloses) {
     EXPECT_TRUE(eof) << "the connection must close: the body was never read";
 }
 
-// Streams up to 100 MB and returns how much the server took before cutting us off.
-std::uint64_t Flood(RawConn& c, bool chunked, std::string* answer) {
-    const std::string piece(64 * 1024, 'x');
-    std::string chunk;
-    if (chunked) {
-        char size[16];
-        std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
-        chunk = std::string(size) + piece + "\r\n";
-    } else {
-        chunk = piece;
-    }
-    std::uint64_t sent = 0;
-    // Non-blocking sends, so a server that stops reading cannot hang the test.
-    ::fcntl(c.fd(), F_SETFL, ::fcntl(c.fd(), F_GETFL) | O_NONBLOCK);
-    const auto end = std::chrono::steady_clock::now() + 30s;
-    std::size_t off = 0;
-    while (sent < (100ull << 20) && std::chrono::steady_clock::now() < end) {
-        pollfd p{c.fd(), POLLOUT | POLLIN, 0};
-        if (::poll(&p, 1, 200) <= 0) {
-            // The server reads nothing more: it has given up on this body.
-            if (std::chrono::steady_clock::now() + 29s > end) break;
-            continue;
-        }
-        if ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) break;
-        const ssize_t n = ::send(c.fd(), chunk.data() + off, chunk.size() - off, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        off += static_cast<std::size_t>(n);
-        sent += static_cast<std::uint64_t>(n);
-        if (off == chunk.size()) off = 0;
-    }
-    ::fcntl(c.fd(), F_SETFL, ::fcntl(c.fd(), F_GETFL) & ~O_NONBLOCK);
-    *answer = c.ReadAll(3s);
-    return sent;
-}
-
 TEST_F(ServerFront, HundredMegabyteBodiesChunkedOrUnframedAreRefusedWithoutBuffering) {
     Start({});
     const std::size_t rss_before = RssKiB();
@@ -315,7 +174,7 @@ TEST_F(ServerFront, HundredMegabyteBodiesChunkedOrUnframedAreRefusedWithoutBuffe
         ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                            "Transfer-Encoding: chunked\r\n\r\n"));
         std::string answer;
-        const std::uint64_t sent = Flood(c, true, &answer);
+        const std::uint64_t sent = FloodBody(c, true, &answer);
         EXPECT_LT(sent, 16ull << 20) << "the server kept reading a chunked body past its limit";
         if (!answer.empty()) {
             EXPECT_EQ(StatusOf(answer), 413) << answer;
@@ -326,7 +185,7 @@ TEST_F(ServerFront, HundredMegabyteBodiesChunkedOrUnframedAreRefusedWithoutBuffe
         ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                            "\r\n"));
         std::string answer;
-        const std::uint64_t sent = Flood(c, false, &answer);
+        const std::uint64_t sent = FloodBody(c, false, &answer);
         EXPECT_LT(sent, 16ull << 20) << "the server kept reading an unframed body";
         if (!answer.empty()) {
             EXPECT_EQ(StatusOf(answer), 411) << answer;

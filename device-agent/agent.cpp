@@ -14,6 +14,7 @@
 #include "common/core/crypto.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/metadata.hpp"
+#include "device-agent/exchange.hpp"
 #include "device-agent/health.hpp"
 #include "device-agent/report.hpp"
 #include "device-agent/state.hpp"
@@ -24,6 +25,8 @@ namespace fwchain::device {
 namespace {
 
 constexpr std::size_t kMaxCheckAnswer = 4 << 20;
+// A report answer is {"id"} or an error object: a few hundred bytes.
+constexpr std::size_t kMaxReportAnswer = 64 << 10;
 constexpr std::size_t kMaxRolledBack = 16;
 constexpr std::size_t kMaxGatewayId = 128;
 constexpr std::size_t kMaxVersion = 64;  // ParseTx limit on `ver`
@@ -144,8 +147,11 @@ class Agent {
     }
 
     // A `failed` report (verification, download) and the failed result.
+    // `target`: a verified release the failure is about; `rejected`: the claims of a manifest
+    // that failed verification (they go into the body's "rejected", never into `ver`).
     BootResult ReportFailure(const Error& e, const std::optional<Target>& target,
-                             const std::string& gateway) {
+                             const std::string& gateway,
+                             const std::optional<Target>& rejected = std::nullopt) {
         spdlog::error("update refused: {}", e.ToString());
         auto nonce = sm_.ReserveNonce();
         if (!nonce) {
@@ -156,22 +162,68 @@ class Agent {
         info.state = report_state::kFailed;
         info.nonce = *nonce;
         info.previous_sequence = sm_.state().installed.sequence;
-        info.sequence = target ? target->sequence : sm_.state().installed.sequence;
-        info.version = target ? target->version : "";
-        info.sha256 = target ? target->sha256 : "";
         info.gateway = gateway;
         info.reason = e.reason;
+        if (target) {
+            // A verified release that failed to download or verify in the slot: the report is
+            // about that release (the rollout counts its failures).
+            info.sequence = target->sequence;
+            info.version = target->version;
+            info.sha256 = target->sha256;
+        } else {
+            // Nothing verified: the report names what the device runs, so an attacker's
+            // manifest never shows up in the ledger as a version.
+            info.sequence = sm_.state().installed.sequence;
+            info.version = sm_.state().installed.version;
+            info.sha256 = sm_.state().installed.sha256;
+            if (rejected) {
+                info.rejected =
+                    RejectedManifest{rejected->version, rejected->sha256, rejected->sequence};
+            }
+        }
         QueueReport(std::move(info));
         return Result(Outcome::kFailed, e.reason, e.message);
     }
 
     void FlushReports() {
-        FlushResult f = queue_.Flush(opts_.gateway_url, opts_.report_timeout_s);
+        ExchangeLimits limits;
+        limits.max_answer = kMaxReportAnswer;
+        limits.deadline = opts_.report_deadline;
+        limits.connect_timeout_s = opts_.fetch.connect_timeout_s;
+        FlushResult f =
+            queue_.Flush(opts_.gateway_url, limits,
+                         [this](const Tx& stale, std::uint64_t ledger_counter) -> Expected<Tx> {
+                             return Resign(stale, ledger_counter);
+                         });
         if (f.sent + f.dropped > 0 || f.kept > 0) {
-            spdlog::info("reports: {} delivered, {} refused, {} queued", f.sent, f.dropped, f.kept);
+            spdlog::info("reports: {} delivered, {} refused, {} queued, {} re-signed", f.sent,
+                         f.dropped, f.kept, f.resigned);
         }
         // Undelivered reports stay queued for the next boot: not an error of this boot.
         if (!f.error.empty()) spdlog::warn("reports kept for the next boot: {}", f.error);
+    }
+
+    // The ledger holds a counter at or above a queued report's (the state was restored from a
+    // backup, say): move the counter past the ledger's, persist it, then re-sign.
+    Expected<Tx> Resign(const Tx& stale, std::uint64_t ledger_counter) {
+        if (stale.sender != key_.PublicHex()) {
+            return Fail(Errc::kInvalid, "not-ours", "a queued report is not signed by this device");
+        }
+        if (St().report_counter < ledger_counter) St().report_counter = ledger_counter;
+        FW_ASSIGN(std::uint64_t nonce, sm_.ReserveNonce());
+        Tx tx = stale;
+        tx.nonce = nonce;
+        tx.SignWith(key_);
+        CounterResync& r = St().resync;
+        ++r.count;
+        r.stale_counter = stale.nonce;
+        r.ledger_counter = ledger_counter;
+        r.new_counter = nonce;
+        r.time = Now();
+        FW_TRY(sm_.Save());
+        spdlog::warn("report counter {} was behind the ledger's {}: re-signed with {}", stale.nonce,
+                     ledger_counter, nonce);
+        return tx;
     }
 
     // --- boot-time resume: confirm, roll back, or finish an interrupted phase -------------
@@ -297,6 +349,12 @@ class Agent {
 
         auto answer = PostCheck(trusted->version);
         if (!answer) {
+            const std::string& reason = answer.error().reason;
+            if (reason == "slow-retrieval" || reason == "answer-too-large") {
+                // The gateway answers, but as an attacker would: on the record, and nothing in
+                // the slots changes.
+                return ReportFailure(answer.error(), std::nullopt, "");
+            }
             // The gateway is unreachable or not ready: a report could only travel the same
             // broken path, and a device offline for a week must not queue a report per boot.
             spdlog::error("check: {}", answer.error().ToString());
@@ -338,12 +396,16 @@ class Agent {
         DeviceMatch match{cfg_.vendor, cfg_.product, cfg_.hardware, St().installed.sequence,
                           cfg_.max_image_size};
         auto release = CheckRelease(*root, manifest, now, match, *ts);
-        if (!release) return ReportFailure(release.error(), ClaimedTarget(manifest), gateway);
+        if (!release) {
+            return ReportFailure(release.error(), std::nullopt, gateway, ClaimedTarget(manifest));
+        }
         if (cfg_.require_ledger_proof) {
             auto next = VerifyLedgerProof(*root, *release,
                                           a.contains("ledger") ? a["ledger"] : Json(nullptr),
                                           checkpoint_, cfg_.ledger_policy);
-            if (!next) return ReportFailure(next.error(), ClaimedTarget(manifest), gateway);
+            if (!next) {
+                return ReportFailure(next.error(), std::nullopt, gateway, ClaimedTarget(manifest));
+            }
             if (next->height > checkpoint_.height) {
                 if (auto s = SaveLedgerCheckpoint(opts_.state_dir, *next); !s) {
                     return Failed(s.error());
@@ -362,10 +424,6 @@ class Agent {
 
     Expected<Json> PostCheck(std::uint64_t root_version) {
         FW_ASSIGN(http::Url url, http::ParseUrl(opts_.gateway_url));
-        http::ClientOptions copts;
-        copts.connect_timeout_s = opts_.fetch.connect_timeout_s;
-        copts.read_timeout_s = opts_.check_timeout_s;
-        http::Client client(url, copts);
         Json req{{"device_id", cfg_.device_id},
                  {"product", cfg_.product},
                  {"hardware", cfg_.hardware},
@@ -376,22 +434,21 @@ class Agent {
             req["ledger_proof"] = true;
             req["ledger_checkpoint"] = checkpoint_.ToJson();
         }
-        auto res =
-            client.Raw().Post(url.base_path + "/v1/check", Canonical(req), "application/json");
-        if (!res) {
-            return Fail(Errc::kNetwork, "gateway-unreachable",
-                        url.Origin() + ": " + httplib::to_string(res.error()));
-        }
-        if (res->status != 200) {
-            std::string reason = "gateway-http-" + std::to_string(res->status);
-            std::string message = "the gateway answered HTTP " + std::to_string(res->status);
-            if (auto j = ParseJson(res->body, 64 << 10); j && j->is_object()) {
+        ExchangeLimits limits;
+        limits.max_answer = kMaxCheckAnswer;
+        limits.deadline = opts_.check_deadline;
+        limits.connect_timeout_s = opts_.fetch.connect_timeout_s;
+        FW_ASSIGN(ExchangeAnswer res, BoundedPost(url, "/v1/check", Canonical(req), limits));
+        if (res.status != 200) {
+            std::string reason = "gateway-http-" + std::to_string(res.status);
+            std::string message = "the gateway answered HTTP " + std::to_string(res.status);
+            if (auto j = ParseJson(res.body, 64 << 10); j && j->is_object()) {
                 if (auto r = GetString(*j, "error")) reason = "gateway-" + Clip(*r, 64);
                 if (auto m = GetString(*j, "message")) message += ": " + Clip(*m, 256);
             }
             return Fail(Errc::kNetwork, reason, message);
         }
-        auto j = ParseJson(res->body, kMaxCheckAnswer);
+        auto j = ParseJson(res.body, kMaxCheckAnswer);
         if (!j || !j->is_object()) {
             return Fail(Errc::kInvalid, "bad-answer", "the check answer is not a JSON object");
         }
@@ -675,6 +732,7 @@ Expected<Json> ReadStatus(const std::string& state_dir, const std::string& slot_
                 {"root_version", root_version},
                 {"timestamp_version", st.mark.version},
                 {"report_counter", st.report_counter},
+                {"report_resync", st.resync.ToJson()},
                 {"queued_reports", queued.size()}};
 }
 

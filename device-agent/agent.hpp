@@ -2,6 +2,7 @@
 // `device-agent boot` and `device-agent status` as library calls (DESIGN.md §6 device update):
 // confirm or roll back the last install, check the gateway, verify, download into the inactive
 // slot, mark it try-once, report. The CLI only parses arguments and prints the result.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -47,8 +48,10 @@ struct BootOptions {
     int max_boot_attempts = 3;
     bool no_rtc = false;  // also when device.json says "has_rtc": false
     FetchOptions fetch;
-    int check_timeout_s = 30;
-    int report_timeout_s = 10;
+    // Deadlines of whole metadata exchanges (connect to last byte): a check (with its ledger
+    // proof) and each report. Past them: reason "slow-retrieval" (exchange.hpp).
+    std::chrono::milliseconds check_deadline{30000};
+    std::chrono::milliseconds report_deadline{10000};
     // Injected by tests; the default reads the RTC and /proc.
     std::optional<TimeSource> time;
     // Overrides device.json's slot_backend / slot_config when not empty.

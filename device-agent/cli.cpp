@@ -97,6 +97,14 @@ void PrintStatus(const Json& s) {
                 Ull(s["timestamp_version"]).c_str());
     std::printf("reports    %s queued (last nonce %s)\n", Ull(s["queued_reports"]).c_str(),
                 Ull(s["report_counter"]).c_str());
+    const Json& r = s["report_resync"];
+    if (r.is_object() && r.value("count", std::uint64_t{0}) > 0) {
+        std::printf(
+            "resync     %s time(s); last: counter %s was behind the ledger's %s, "
+            "re-signed as %s\n",
+            Ull(r["count"]).c_str(), Ull(r["stale_counter"]).c_str(),
+            Ull(r["ledger_counter"]).c_str(), Ull(r["new_counter"]).c_str());
+    }
 }
 
 }  // namespace
@@ -148,6 +156,19 @@ int CliMain(int argc, char** argv) {
         ->add_option("--health-check-timeout", boot.health_check_timeout_s,
                      "seconds before a running health check counts as failed (0 = no limit)")
         ->check(CLI::Range(0, 86400))
+        ->capture_default_str();
+    int check_deadline_s = static_cast<int>(boot.check_deadline.count() / 1000);
+    int report_deadline_s = static_cast<int>(boot.report_deadline.count() / 1000);
+    boot_cmd
+        ->add_option("--check-deadline", check_deadline_s,
+                     "seconds for a whole check exchange (answer and ledger proof); past it: "
+                     "slow-retrieval")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    boot_cmd
+        ->add_option("--report-deadline", report_deadline_s,
+                     "seconds for each report exchange; past it the report stays queued")
+        ->check(CLI::Range(1, 3600))
         ->capture_default_str();
     boot_cmd->add_option("--slot-backend", boot.slot_backend,
                          "file|command (default: device.json slot_backend, else file)");
@@ -241,6 +262,8 @@ int CliMain(int argc, char** argv) {
         InitLogging("device-agent", log_level);
         InstallCrashHook(boot);
         boot.fetch.max_attempts = retries;
+        boot.check_deadline = std::chrono::seconds(check_deadline_s);
+        boot.report_deadline = std::chrono::seconds(report_deadline_s);
         boot.fetch.progress = true;  // drawn only when stderr is a terminal
         const BootResult r = RunBoot(boot);
         if (r.outcome == Outcome::kFailed) {

@@ -37,11 +37,27 @@ std::string FileName(std::uint64_t nonce) {
     return buf;
 }
 
+std::string Clip(std::string s, std::size_t n) {
+    if (s.size() > n) s.resize(n);
+    return s;
+}
+
 Status Remove(const std::string& path) {
     if (::unlink(path.c_str()) != 0) {
         return Fail(Errc::kIo, "report-queue", "cannot remove " + path);
     }
     return SyncParentDir(path);
+}
+
+Expected<Tx> LoadReport(const std::string& path) {
+    FW_ASSIGN(std::string text, ReadFile(path, kMaxTxSize + 16));
+    FW_ASSIGN(Json j, ParseJson(text));
+    return ParseTx(j);
+}
+
+Status WriteAndRemove(const std::string& fresh_path, const Tx& fresh, const std::string& old) {
+    FW_TRY(WriteFileAtomic(fresh_path, Canonical(fresh.ToJson()) + "\n", 0644));
+    return Remove(old);
 }
 
 }  // namespace
@@ -60,6 +76,11 @@ Tx MakeUpdateReport(const SigningKey& key, const std::string& device_id, const R
                    {"previous_sequence", info.previous_sequence},
                    {"gateway", info.gateway},
                    {"reason", info.reason}};
+    if (info.rejected) {
+        tx.body["rejected"] = Json{{"version", info.rejected->version},
+                                   {"sha256", info.rejected->sha256},
+                                   {"sequence", info.rejected->sequence}};
+    }
     tx.SignWith(key);
     return tx;
 }
@@ -95,53 +116,111 @@ Expected<std::vector<std::string>> ReportQueue::List() const {
     return out;
 }
 
-FlushResult ReportQueue::Flush(const std::string& gateway_url, int timeout_s) {
+FlushResult ReportQueue::Flush(const std::string& gateway_url, const ExchangeLimits& limits,
+                               const Resigner& resign) {
     FlushResult r;
-    auto files = List();
-    if (!files) {
-        r.error = files.error().ToString();
+    auto listed = List();
+    if (!listed) {
+        r.error = listed.error().ToString();
         return r;
     }
+    std::vector<std::string> files = std::move(*listed);
     auto url = http::ParseUrl(gateway_url);
     if (!url) {
         r.error = url.error().ToString();
-        r.kept = files->size();
+        r.kept = files.size();
         return r;
     }
-    http::ClientOptions opts;
-    opts.connect_timeout_s = timeout_s;
-    opts.read_timeout_s = timeout_s;
-    opts.write_timeout_s = timeout_s;
-    http::Client client(*url, opts);
+    // A gateway (or ledger) that keeps answering stale-counter must not burn counters forever.
+    constexpr int kMaxResyncs = 3;
+    // Far below 2^64: a hostile answer must not make the counter wrap.
+    constexpr std::uint64_t kMaxCounter = std::uint64_t{1} << 62;
+    int resyncs = 0;
 
-    for (std::size_t i = 0; i < files->size(); ++i) {
-        const std::string& path = (*files)[i];
+    for (std::size_t i = 0; i < files.size();) {
+        const std::string& path = files[i];
         auto body = ReadFile(path, kMaxTxSize + 16);
         if (!body) {
             r.error = body.error().ToString();
-            r.kept = files->size() - i;
+            r.kept = files.size() - i;
             return r;
         }
-        auto res = client.Raw().Post(url->base_path + "/v1/report", *body, "application/json");
-        const int status = res ? res->status : 0;
+        auto answer = BoundedPost(*url, "/v1/report", *body, limits);
+        if (!answer) {
+            r.error = answer.error().ToString();
+            r.kept = files.size() - i;
+            return r;
+        }
+        const int status = answer->status;
+        std::string error;
+        std::optional<std::uint64_t> ledger_counter;
+        if (status == 409) {
+            if (auto j = ParseJson(answer->body, 64 << 10); j && j->is_object()) {
+                if (auto e = GetString(*j, "error")) error = *e;
+                if (auto c = GetUint(*j, "last_counter")) ledger_counter = *c;
+            }
+        }
+        if (status == 409 && error == "stale-counter") {
+            if (!resign || !ledger_counter || *ledger_counter >= kMaxCounter ||
+                resyncs >= kMaxResyncs) {
+                r.error =
+                    "gateway says the report counter is behind the ledger's, and it cannot "
+                    "be resynchronised now: " +
+                    Clip(answer->body, 256);
+                r.kept = files.size() - i;
+                return r;
+            }
+            ++resyncs;
+            spdlog::warn("report counter behind the ledger's ({}): re-signing {} queued report(s)",
+                         *ledger_counter, files.size() - i);
+            // Re-sign this report and every later one, in order, so their order is kept.
+            for (std::size_t k = i; k < files.size(); ++k) {
+                auto old_tx = LoadReport(files[k]);
+                if (!old_tx) {
+                    r.error = "cannot re-sign " + files[k] + ": " + old_tx.error().ToString();
+                    r.kept = files.size() - i;
+                    return r;
+                }
+                auto fresh = resign(*old_tx, *ledger_counter);
+                if (!fresh) {
+                    r.error = "cannot re-sign " + files[k] + ": " + fresh.error().ToString();
+                    r.kept = files.size() - i;
+                    return r;
+                }
+                // The new file first: a power loss in between leaves both, never neither.
+                const std::string fresh_path = dir_ + "/" + FileName(fresh->nonce);
+                auto removed = WriteAndRemove(fresh_path, *fresh, files[k]);
+                if (!removed) {
+                    r.error = removed.error().ToString();
+                    r.kept = files.size() - i;
+                    return r;
+                }
+                files[k] = fresh_path;
+                ++r.resigned;
+            }
+            continue;  // send files[i] again, now re-signed
+        }
+        // 2xx: relayed. 409 "duplicate" (or a 409 of an older gateway): the ledger holds this
+        // very tx already. 400: malformed, can never be accepted.
         const bool delivered = (status >= 200 && status < 300) || status == 409;
         if (delivered || status == 400) {
             if (status == 400) {
-                spdlog::warn("gateway refused report {}: {}", path, res->body);
+                spdlog::warn("gateway refused report {}: {}", path, Clip(answer->body, 256));
                 ++r.dropped;
             } else {
                 ++r.sent;
             }
             if (auto removed = Remove(path); !removed) {
                 r.error = removed.error().ToString();
-                r.kept = files->size() - i - 1;
+                r.kept = files.size() - i - 1;
                 return r;
             }
+            ++i;
             continue;
         }
-        r.error = res ? "gateway answered HTTP " + std::to_string(status) + ": " + res->body
-                      : std::string("gateway unreachable: ") + httplib::to_string(res.error());
-        r.kept = files->size() - i;
+        r.error =
+            "gateway answered HTTP " + std::to_string(status) + ": " + Clip(answer->body, 256);
+        r.kept = files.size() - i;
         return r;
     }
     return r;

@@ -97,6 +97,14 @@ bool TransitionAllowed(Phase from, Phase to) {
                        [&](const Transition& t) { return t.from == from && t.to == to; });
 }
 
+Json CounterResync::ToJson() const {
+    return Json{{"count", count},
+                {"stale_counter", stale_counter},
+                {"ledger_counter", ledger_counter},
+                {"new_counter", new_counter},
+                {"time", time}};
+}
+
 Json DeviceState::ToJson() const {
     Json rolled = Json::array();
     for (const auto& sha : rolled_back) rolled.push_back(sha);
@@ -113,6 +121,7 @@ Json DeviceState::ToJson() const {
         {"timestamp_mark", {{"version", mark.version}, {"issued", mark.issued}}},
         {"clock", clock.ToJson()},
         {"rolled_back", std::move(rolled)},
+        {"report_resync", resync.ToJson()},
     };
 }
 
@@ -147,6 +156,14 @@ Expected<DeviceState> DeviceState::FromJson(const Json& j) {
     for (const auto& sha : *rolled) {
         if (!sha.is_string()) return Fail(Errc::kInvalid, "state-field", "bad rolled_back");
         s.rolled_back.push_back(sha.get<std::string>());
+    }
+    if (j.contains("report_resync")) {
+        FW_ASSIGN(const Json* r, GetObject(j, "report_resync"));
+        FW_ASSIGN(s.resync.count, GetUint(*r, "count"));
+        FW_ASSIGN(s.resync.stale_counter, GetUint(*r, "stale_counter"));
+        FW_ASSIGN(s.resync.ledger_counter, GetUint(*r, "ledger_counter"));
+        FW_ASSIGN(s.resync.new_counter, GetUint(*r, "new_counter"));
+        FW_ASSIGN(s.resync.time, GetInt(*r, "time"));
     }
     if (s.phase != Phase::kIdle && !s.pending) {
         return Fail(Errc::kInvalid, "state-pending",

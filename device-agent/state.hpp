@@ -51,6 +51,18 @@ struct Pending {
     std::string reason;              // rollback reason, kept for a resumed rollback
 };
 
+// The last time the ledger said the report counter was behind (a state restored from a backup,
+// or another copy of the device key reporting): the device resynchronised and re-signed.
+struct CounterResync {
+    std::uint64_t count = 0;           // resynchronisations so far
+    std::uint64_t stale_counter = 0;   // the refused counter
+    std::uint64_t ledger_counter = 0;  // what the ledger held
+    std::uint64_t new_counter = 0;     // the counter the report was re-signed with
+    std::int64_t time = 0;
+
+    Json ToJson() const;
+};
+
 struct DeviceState {
     Phase phase = Phase::kIdle;
     Installed installed;
@@ -59,6 +71,7 @@ struct DeviceState {
     AcceptedMark mark;                 // newest accepted timestamp
     ClockState clock;
     std::vector<std::string> rolled_back;  // images that failed on this device; never retried
+    CounterResync resync;                  // optional in state.json (absent before it existed)
 
     Json ToJson() const;
     static Expected<DeviceState> FromJson(const Json& j);

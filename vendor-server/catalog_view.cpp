@@ -29,7 +29,7 @@ Expected<Json> ListCatalog(const std::string& data_dir) {
 }
 
 Expected<Json> ShowProduct(const std::string& data_dir, const std::string& product) {
-    FW_TRY(CheckName("product", product));
+    FW_TRY(CheckProductName(product));
     const DataDir dir(data_dir);
     FW_ASSIGN(auto cfg, VendorConfig::Load(dir));
     (void)cfg;

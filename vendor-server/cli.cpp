@@ -1,6 +1,7 @@
 #include "vendor-server/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <exception>
@@ -26,6 +27,30 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
+// publish signed what this server can, below the release role's threshold: the manifest is
+// staged, nothing is released (CI must not treat this as a release).
+constexpr int kExitStaged = 3;
+
+int PrintStaged(const PublishResult& r, bool json) {
+    const std::size_t missing = r.threshold - std::min(r.signatures, r.threshold);
+    if (json) {
+        std::cout << r.ToJson().dump(2) << std::endl;
+    } else {
+        std::cout << "staged " << r.product << " " << r.version << " sequence " << r.sequence
+                  << ", not released: " << r.signatures << " of " << r.threshold
+                  << " release signatures, needs " << missing << " more\n"
+                  << "manifest " << r.manifest_path << "\n"
+                  << "next: each other release key holder runs\n"
+                  << "  vendor-server sign-release --manifest " << r.manifest_path
+                  << " --key KEYFILE\n"
+                  << "then: vendor-server release-staged --data DIR --manifest " << r.manifest_path
+                  << "\n";
+        std::cout.flush();
+    }
+    std::cerr << "vendor-server publish: staged, needs " << missing << " more release signature(s)"
+              << std::endl;
+    return kExitStaged;
+}
 
 int ReportError(const std::string& command, const Error& e) {
     std::cerr << "vendor-server " << command << ": " << e.ToString() << std::endl;
@@ -116,6 +141,27 @@ int RunCli(int argc, char** argv) {
     pub_cmd->add_option("--min-approvals", pub.min_approvals,
                         "Approver txs needed before devices install it");
     pub_cmd->add_flag("--json", pub_json, "Print the result as JSON");
+
+    // --- threshold signing of staged releases
+    SignReleaseOptions sign;
+    bool sign_json = false;
+    auto* sign_cmd = app.add_subcommand(
+        "sign-release", "Add your release key's signature to a staged manifest (offline)");
+    sign_cmd->add_option("--manifest", sign.manifest, "Staged manifest file")->required();
+    sign_cmd->add_option("--key", sign.key_file, "Your release key file (0600)")->required();
+    sign_cmd->add_option("--root", sign.root_file,
+                         "The vendor's current root.json: check the key is a release key");
+    sign_cmd->add_flag("--json", sign_json, "Print the result as JSON");
+    ReleaseStagedOptions staged_rel;
+    bool staged_json = false;
+    auto* staged_cmd = app.add_subcommand(
+        "release-staged", "Release a staged manifest once a threshold of release keys signed it");
+    staged_cmd->add_option("--data", staged_rel.data_dir, "Vendor data directory")->required();
+    staged_cmd->add_option("--manifest", staged_rel.manifest, "The signed staged manifest")
+        ->required();
+    staged_cmd->add_option("--ledger", staged_rel.ledger_url,
+                           "Ledger node URL: submit the release tx now");
+    staged_cmd->add_flag("--json", staged_json, "Print the result as JSON");
 
     // --- watch
     WatchOptions watch;
@@ -282,6 +328,16 @@ int RunCli(int argc, char** argv) {
             }
             auto r = PublishToServer(pub, upload);
             if (!r) return ReportError("publish", r.error());
+            if (r->value("status", "") == "staged") {
+                std::cout << (pub_json ? r->dump(2) + "\n"
+                                       : "staged " + r->value("product", "") + " " +
+                                             r->value("version", "") + " on " + upload.server_url +
+                                             ": " + r->value("manifest", "") + "\n");
+                std::cout.flush();
+                std::cerr << "vendor-server publish: staged, needs more release signatures"
+                          << std::endl;
+                return kExitStaged;
+            }
             if (pub_json) {
                 std::cout << r->dump(2) << std::endl;
             } else {
@@ -303,6 +359,7 @@ int RunCli(int argc, char** argv) {
             }
             auto r = Publish(pub);
             if (!r) return ReportError("publish", r.error());
+            if (r->staged) return PrintStaged(*r, pub_json);
             if (pub_json) {
                 std::cout << r->ToJson().dump(2) << std::endl;
             } else {
@@ -316,6 +373,36 @@ int RunCli(int argc, char** argv) {
                 std::cout.flush();
             }
             return LedgerExit("publish", r->ledger);
+        }
+        if (*sign_cmd) {
+            auto r = SignRelease(sign);
+            if (!r) return ReportError("sign-release", r.error());
+            if (sign_json) {
+                std::cout << r->ToJson().dump(2) << std::endl;
+            } else {
+                std::cout << "signed " << r->product << " " << r->version << " sequence "
+                          << r->sequence << " with key " << r->keyid << ": " << r->signatures
+                          << " signature(s)";
+                if (r->threshold > 0) std::cout << " (threshold " << r->threshold << ")";
+                std::cout << "\n";
+                std::cout.flush();
+            }
+            return kExitOk;
+        }
+        if (*staged_cmd) {
+            auto r = ReleaseStaged(staged_rel);
+            if (!r) return ReportError("release-staged", r.error());
+            if (staged_json) {
+                std::cout << r->ToJson().dump(2) << std::endl;
+            } else {
+                std::cout << "released " << r->product << " " << r->version << " sequence "
+                          << r->sequence << " with " << r->signatures << " signature(s)\n"
+                          << "release tx " << r->tx_id << "\n"
+                          << "timestamp v" << r->timestamp_version << "\n";
+                PrintLedger(r->ledger);
+                std::cout.flush();
+            }
+            return LedgerExit("release-staged", r->ledger);
         }
         if (*prov_cmd || *gw_cmd) {
             Expected<AdmitResult> r = Fail(Errc::kInternal, "unset", "");
@@ -356,8 +443,10 @@ int RunCli(int argc, char** argv) {
                 auto r = WatchOnce(watch, refused);
                 if (!r) return ReportError("watch", r.error());
                 for (const auto& p : r->published) {
-                    std::cout << "published " << p.product << " " << p.version << " sequence "
-                              << p.sequence << "\n";
+                    std::cout << (p.staged ? "staged (needs more release signatures) "
+                                           : "published ")
+                              << p.product << " " << p.version << " sequence " << p.sequence
+                              << "\n";
                 }
                 for (const auto& why : r->refused) std::cout << "not published: " << why << "\n";
                 std::cout.flush();
@@ -433,7 +522,16 @@ int RunCli(int argc, char** argv) {
             } else {
                 std::cout << "root v" << r->version << " written to " << r->root_path << "\n";
                 for (const auto& [role, id] : r->keyids) {
-                    std::cout << "new " << role << " key " << id << "\n";
+                    std::cout << "new " << role << " key " << id << " (generated here, keys/"
+                              << role << ".key)\n";
+                }
+                for (const auto& a : r->added) {
+                    std::cout << "added outside " << a.role << " key " << a.keyid
+                              << " (public key only; its holder keeps the private key)\n";
+                }
+                for (const auto& [role, tk] : r->thresholds) {
+                    std::cout << role << " threshold " << tk.first << " of " << tk.second
+                              << " key(s)\n";
                 }
                 for (const auto& id : r->removed) std::cout << "removed key " << id << "\n";
                 std::cout << "root tx " << r->tx_id << "\n";

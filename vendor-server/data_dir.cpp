@@ -1,6 +1,8 @@
 #include "vendor-server/data_dir.hpp"
 
 #include "common/core/crypto.hpp"
+#include "common/core/fs.hpp"
+#include "common/core/names.hpp"
 
 namespace fwchain::vendor {
 
@@ -12,23 +14,40 @@ Json VendorConfig::ToJson() const {
 }
 
 Expected<VendorConfig> VendorConfig::Load(const DataDir& dir) {
+    if (!FileExists(dir.Config())) {
+        return Fail(Errc::kNotFound, "not-initialized",
+                    "no vendor data dir at " + dir.Root() + " (no " + dir.Config() +
+                        "; run `vendor-server init`)");
+    }
+    // It exists: whatever is wrong with it now is not "run init" (that would refuse, the dir
+    // is not empty) but a broken file to repair.
     auto j = LoadJsonFile(dir.Config());
     if (!j) {
-        return Fail(Errc::kNotFound, "not-initialized",
-                    "no vendor data dir at " + dir.Root() +
-                        " (run `vendor-server init`): " + j.error().message);
+        return Fail(Errc::kInvalid, "bad-config",
+                    dir.Config() + " is malformed: " + j.error().ToString());
     }
+    auto field = [&](const Error& e) {
+        return Fail(Errc::kInvalid, "bad-config", dir.Config() + ": " + e.message);
+    };
     VendorConfig cfg;
-    FW_ASSIGN(cfg.vendor, GetString(*j, "vendor"));
-    FW_ASSIGN(cfg.genesis_hash, GetString(*j, "genesis_hash"));
+    auto vendor = GetString(*j, "vendor");
+    if (!vendor) return field(vendor.error());
+    cfg.vendor = *vendor;
+    auto genesis = GetString(*j, "genesis_hash");
+    if (!genesis) return field(genesis.error());
+    cfg.genesis_hash = *genesis;
     if (j->contains("timestamp_lifetime")) {
-        FW_ASSIGN(cfg.timestamp_lifetime, GetInt(*j, "timestamp_lifetime"));
+        auto lifetime = GetInt(*j, "timestamp_lifetime");
+        if (!lifetime) return field(lifetime.error());
+        cfg.timestamp_lifetime = *lifetime;
         if (cfg.timestamp_lifetime < 60) {
             return Fail(Errc::kInvalid, "bad-config", "timestamp_lifetime must be >= 60 seconds");
         }
     }
     if (j->contains("max_image_size")) {
-        FW_ASSIGN(auto max, GetInt(*j, "max_image_size"));
+        auto max_size = GetInt(*j, "max_image_size");
+        if (!max_size) return field(max_size.error());
+        const auto max = *max_size;
         if (max <= 0) return Fail(Errc::kInvalid, "bad-config", "max_image_size must be > 0");
         cfg.max_image_size = static_cast<std::uint64_t>(max);
     }
@@ -53,6 +72,13 @@ Status CheckName(std::string_view what, std::string_view name) {
     return Fail(Errc::kInvalid, "bad-name",
                 std::string(what) + " '" + std::string(name) +
                     "' must be 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit");
+}
+
+Status CheckProductName(std::string_view name) {
+    if (ValidProductName(name)) return {};
+    return Fail(Errc::kInvalid, "bad-name",
+                "product '" + std::string(name) + "' must be " + std::string(kProductNameRule) +
+                    " (gateways refuse any other product name)");
 }
 
 std::uint64_t RandomNonce() {

@@ -41,6 +41,12 @@ class DataDir {
     std::string ManifestFile(const std::string& product, std::uint64_t sequence) const {
         return ManifestsDir(product) + "/" + std::to_string(sequence) + ".json";
     }
+    // Manifests signed by fewer release keys than the role's threshold wait here, one per
+    // product, for the other key holders' signatures (vendor-server sign-release).
+    std::string StagedDir(const std::string& product) const { return root_ + "/staged/" + product; }
+    std::string StagedFile(const std::string& product, std::uint64_t sequence) const {
+        return StagedDir(product) + "/" + std::to_string(sequence) + ".json";
+    }
     std::string ImagesDir() const { return root_ + "/images"; }
     // `sha256` must have been validated as 64 lowercase hex characters.
     std::string Image(const std::string& sha256) const { return ImagesDir() + "/" + sha256; }
@@ -73,6 +79,9 @@ struct VendorConfig {
 // so "..", "/" and hidden files are impossible by construction.
 bool ValidName(std::string_view name);
 Status CheckName(std::string_view what, std::string_view name);
+// A product name: the stricter common rule (common/core/names.hpp, lowercase), because every
+// gateway refuses the others. Reason "bad-name" like CheckName.
+Status CheckProductName(std::string_view name);
 
 // A random 64-bit nonce for txs whose id must be unique (release, admit).
 std::uint64_t RandomNonce();

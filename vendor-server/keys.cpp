@@ -18,8 +18,18 @@
 namespace fwchain::vendor {
 
 Json RotateResult::ToJson() const {
+    Json added_json = Json::array();
+    for (const auto& a : added) {
+        added_json.push_back({{"role", a.role}, {"keyid", a.keyid}, {"origin", "outside"}});
+    }
+    Json thresholds_json = Json::object();
+    for (const auto& [role, tk] : thresholds) {
+        thresholds_json[role] = {{"threshold", tk.first}, {"keys", tk.second}};
+    }
     Json j{{"version", version},
            {"keyids", keyids},
+           {"added", added_json},
+           {"thresholds", thresholds_json},
            {"removed", removed},
            {"root", root_path},
            {"root_sha256", root_sha256},
@@ -133,7 +143,8 @@ Expected<RotateResult> RotateRoot(const RotateOptions& opts) {
             }
             ids.push_back(id);
             next.keys[id] = pub;
-            result.keyids[role] = id;
+            // Not in `keyids`: that lists keys generated here, whose private part is in keys/.
+            result.added.push_back({role, id});
         }
     }
     for (const auto& [role, n] : opts.thresholds) next.roles[role].threshold = n;
@@ -237,6 +248,9 @@ Expected<RotateResult> RotateRoot(const RotateOptions& opts) {
     }));
     rollback.Commit();
 
+    for (const auto& [role, n] : opts.thresholds) {
+        result.thresholds[role] = {n, next.roles[role].keyids.size()};
+    }
     result.version = next.version;
     result.root_path = root_path;
     result.root_sha256 = env.SignedHash();

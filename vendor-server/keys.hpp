@@ -33,9 +33,16 @@ struct RotateOptions {
 };
 
 struct RotateResult {
+    struct AddedKey {
+        std::string role;
+        std::string keyid;
+    };
     std::uint64_t version = 0;                  // the new root's version
-    std::map<std::string, std::string> keyids;  // role -> new key id (public)
-    std::vector<std::string> removed;           // key ids no longer in the root
+    std::map<std::string, std::string> keyids;  // role -> key generated here (public id)
+    std::vector<AddedKey> added;                // outside public keys added (add-key)
+    // role -> (threshold, key count) of every role whose threshold was set.
+    std::map<std::string, std::pair<std::size_t, std::size_t>> thresholds;
+    std::vector<std::string> removed;  // key ids no longer in the root
     std::string root_path;
     std::string root_sha256;  // signed hash of the new root
     std::string tx_id;

@@ -49,7 +49,7 @@ Expected<SigningKey> LoadAdmissionKey(const DataDir& dir) {
 
 Expected<AdmitResult> Provision(const ProvisionOptions& opts) {
     FW_TRY(CheckName("device id", opts.device_id));
-    FW_TRY(CheckName("product", opts.product));
+    FW_TRY(CheckProductName(opts.product));
     FW_TRY(CheckName("hardware", opts.hardware));
     if (opts.out_dir.empty()) return Fail(Errc::kInvalid, "no-out", "--out is required");
     const DataDir dir(opts.data_dir);

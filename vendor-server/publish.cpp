@@ -1,5 +1,8 @@
 #include "vendor-server/publish.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -28,9 +31,18 @@ Json PublishResult::ToJson() const {
            {"manifest_sha256", manifest_sha256},
            {"tx_id", tx_id},
            {"torrent", {{"infohash_v1", infohash_v1}, {"infohash_v2", infohash_v2}}},
-           {"timestamp_version", timestamp_version}};
+           {"timestamp_version", timestamp_version},
+           {"status", staged ? "staged" : "released"},
+           {"signatures", signatures},
+           {"threshold", threshold}};
     if (ledger) j["ledger"] = ledger->ToJson();
     return j;
+}
+
+Json SignReleaseResult::ToJson() const {
+    return Json{{"product", product},    {"version", version},       {"sequence", sequence},
+                {"keyid", keyid},        {"signatures", signatures}, {"valid", valid},
+                {"threshold", threshold}};
 }
 
 ImageRef ParseImageRef(const std::string& image) {
@@ -44,7 +56,7 @@ ImageRef ParseImageRef(const std::string& image) {
 }
 
 Status CheckReleaseOptions(const PublishOptions& opts) {
-    FW_TRY(CheckName("product", opts.product));
+    FW_TRY(CheckProductName(opts.product));
     if (opts.hardware.empty()) {
         return Fail(Errc::kInvalid, "no-hardware", "at least one --hardware is required");
     }
@@ -85,12 +97,23 @@ Expected<SemVer> ReleaseVersion(const PublishOptions& opts, const std::string& t
 }
 
 // Refuses a republished tag and a version that does not move forward; returns the sequence.
-Expected<std::uint64_t> NextSequence(Catalog& catalog, const std::string& product,
-                                     const std::string& tag, const SemVer& version) {
+Expected<std::uint64_t> NextSequence(const DataDir& dir, Catalog& catalog,
+                                     const std::string& product, const std::string& tag,
+                                     const SemVer& version) {
     FW_ASSIGN(bool dup, catalog.TagPublished(product, tag));
     if (dup) {
         return Fail(Errc::kConflict, "already-published",
                     "tag " + tag + " is already published for " + product);
+    }
+    // A staged release holds the next sequence until it is released (or its file removed).
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(dir.StagedDir(product), ec)) {
+        if (f.path().extension() == ".json") {
+            return Fail(Errc::kConflict, "release-staged",
+                        "a release of " + product +
+                            " is staged awaiting signatures: " + f.path().string() +
+                            " (vendor-server sign-release, then release-staged; or remove it)");
+        }
     }
     FW_ASSIGN(auto latest, catalog.LatestRelease(product));
     if (!latest) return std::uint64_t{1};
@@ -105,6 +128,94 @@ Expected<std::uint64_t> NextSequence(Catalog& catalog, const std::string& produc
                         "'s latest published version " + latest->version);
     }
     return latest->sequence + 1;
+}
+
+// Records a manifest that carries a threshold of release signatures: manifest file, catalog
+// row, release tx in the outbox, torrent row and a new timestamp, in one catalog transaction
+// (the timestamp is written inside it so it is serialised with `serve`'s re-signing; if the
+// commit then fails, a fresh timestamp from the committed catalog replaces it). The caller holds
+// the publish lock and has stored the image and torrent.
+Expected<PublishResult> RecordRelease(const DataDir& dir, const VendorConfig& cfg, Catalog& catalog,
+                                      const Envelope& manifest, const SigningKey& release_key,
+                                      const SigningKey& timestamp_key, std::int64_t now,
+                                      const std::string& ledger_url) {
+    FW_ASSIGN(Release release, ParseRelease(manifest));
+    const Json& doc = manifest.signed_doc;
+    const Json source = doc.contains("source") ? doc["source"] : Json::object();
+    const Json torrent = doc.contains("torrent") ? doc["torrent"] : Json::object();
+    // Declared before the Rollback: its failure action reads them when it is destroyed.
+    bool timestamp_written = false;
+    Timestamp ts;
+    Rollback rollback;
+    FW_TRY(MakeDirs(dir.ManifestsDir(release.product)));
+    const std::string manifest_path = dir.ManifestFile(release.product, release.sequence);
+    rollback.RemoveOnFailure(manifest_path);
+    FW_TRY(WriteFileAtomic(manifest_path, manifest.Serialize()));
+
+    Tx tx;
+    tx.type = txtype::kRelease;
+    tx.recipient = release.product;
+    tx.ver = release.version;
+    tx.verifier = release.image.sha256;
+    tx.time = now;
+    tx.nonce = RandomNonce();
+    tx.body = {{"sequence", release.sequence},
+               {"manifest_sha256", manifest.SignedHash()},
+               {"hardware", release.hardware}};
+    tx.SignWith(release_key);
+
+    ReleaseRow row;
+    row.product = release.product;
+    row.sequence = release.sequence;
+    row.version = release.version;
+    row.tag = source.value("tag", "");
+    row.commit = source.value("commit", "");
+    row.repo = source.value("repo", "");
+    row.image_sha256 = release.image.sha256;
+    row.image_size = release.image.size;
+    row.manifest_sha256 = manifest.SignedHash();
+    row.tx_id = tx.Id();
+    row.created = now;
+    const std::string v1 = torrent.value("infohash_v1", "");
+    const std::string v2 = torrent.value("infohash_v2", "");
+
+    rollback.OnFailure([&] {
+        if (timestamp_written) {
+            (void)RefreshTimestamp(dir, catalog, timestamp_key, now, cfg.timestamp_lifetime);
+        }
+    });
+    FW_TRY(catalog.Write([&]() -> Status {
+        FW_TRY(catalog.InsertRelease(row));
+        FW_TRY(catalog.InsertOutbox(tx));
+        if (!v1.empty() && !v2.empty()) {
+            FW_TRY(catalog.InsertTorrent(release.image.sha256, v1, v2));
+        }
+        FW_ASSIGN(auto latest, catalog.LatestSequences());
+        timestamp_written = true;
+        FW_ASSIGN(ts, WriteTimestamp(dir, latest, timestamp_key, now, cfg.timestamp_lifetime));
+        return {};
+    }));
+    rollback.Commit();
+
+    PublishResult result;
+    result.product = release.product;
+    result.version = row.version;
+    result.sequence = release.sequence;
+    result.sha256 = release.image.sha256;
+    result.size = release.image.size;
+    result.commit = row.commit;
+    result.manifest_path = manifest_path;
+    result.manifest_sha256 = row.manifest_sha256;
+    result.tx_id = row.tx_id;
+    result.infohash_v1 = v1;
+    result.infohash_v2 = v2;
+    result.timestamp_version = ts.version;
+    result.signatures = manifest.signatures.size();
+    if (!ledger_url.empty()) {
+        FW_ASSIGN(auto report, SubmitOutbox(catalog, ledger_url));
+        result.ledger = std::move(report);
+    }
+    return result;
 }
 
 }  // namespace
@@ -167,7 +278,7 @@ Expected<PublishResult> PublishFromSource(const PublishOptions& opts, const TagI
     FW_ASSIGN(auto lock, FileLock::Acquire(dir.PublishLock()));
 
     FW_ASSIGN(auto catalog, Catalog::Open(dir.Catalog()));
-    FW_ASSIGN(std::uint64_t sequence, NextSequence(catalog, opts.product, tag.tag, version));
+    FW_ASSIGN(std::uint64_t sequence, NextSequence(dir, catalog, opts.product, tag.tag, version));
 
     FW_ASSIGN(auto release_key, SigningKey::Load(dir.Key(kReleaseRole)));
     FW_ASSIGN(auto timestamp_key, SigningKey::Load(dir.Key(kTimestampRole)));
@@ -180,9 +291,6 @@ Expected<PublishResult> PublishFromSource(const PublishOptions& opts, const TagI
 
     // Files first (image, manifest), catalog last: a crash in between leaves unreferenced
     // files, never a catalog row naming missing bytes. Rollback removes what this run created.
-    // Declared before the Rollback: its failure action reads them when it is destroyed.
-    bool timestamp_written = false;
-    Timestamp ts;
     Rollback rollback;
     const std::string image_name = image.name;
     Expected<StoredImage> stored =
@@ -228,72 +336,156 @@ Expected<PublishResult> PublishFromSource(const PublishOptions& opts, const TagI
     }
     if (opts.min_approvals > 0) signed_doc["min_approvals"] = opts.min_approvals;
     Envelope manifest = SignDocument(std::move(signed_doc), {&release_key});
-    FW_TRY(MakeDirs(dir.ManifestsDir(opts.product)));
-    const std::string manifest_path = dir.ManifestFile(opts.product, sequence);
-    rollback.RemoveOnFailure(manifest_path);
-    FW_TRY(WriteFileAtomic(manifest_path, manifest.Serialize()));
-
-    Tx tx;
-    tx.type = txtype::kRelease;
-    tx.recipient = opts.product;
-    tx.ver = version.ToString();
-    tx.verifier = stored->sha256;
-    tx.time = now;
-    tx.nonce = RandomNonce();
-    tx.body = {{"sequence", sequence},
-               {"manifest_sha256", manifest.SignedHash()},
-               {"hardware", opts.hardware}};
-    tx.SignWith(release_key);
-
-    ReleaseRow row;
-    row.product = opts.product;
-    row.sequence = sequence;
-    row.version = version.ToString();
-    row.tag = tag.tag;
-    row.commit = tag.commit;
-    row.repo = tag.repo;
-    row.image_sha256 = stored->sha256;
-    row.image_size = stored->size;
-    row.manifest_sha256 = manifest.SignedHash();
-    row.tx_id = tx.Id();
-    row.created = now;
-
-    // The timestamp is written inside the transaction (after the rows, before COMMIT) so it is
-    // serialised with `serve`'s re-signing; if the commit then fails, a fresh timestamp from
-    // the committed catalog replaces it.
-    rollback.OnFailure([&] {
-        if (timestamp_written) {
-            (void)RefreshTimestamp(dir, catalog, timestamp_key, now, cfg.timestamp_lifetime);
-        }
-    });
-    FW_TRY(catalog.Write([&]() -> Status {
-        FW_TRY(catalog.InsertRelease(row));
-        FW_TRY(catalog.InsertOutbox(tx));
-        FW_TRY(catalog.InsertTorrent(stored->sha256, torrent.infohash_v1, torrent.infohash_v2));
-        FW_ASSIGN(auto latest, catalog.LatestSequences());
-        timestamp_written = true;
-        FW_ASSIGN(ts, WriteTimestamp(dir, latest, timestamp_key, now, cfg.timestamp_lifetime));
-        return {};
-    }));
-    rollback.Commit();
-
-    PublishResult result;
-    result.product = opts.product;
-    result.version = row.version;
-    result.sequence = sequence;
-    result.sha256 = stored->sha256;
-    result.size = stored->size;
-    result.commit = tag.commit;
-    result.manifest_path = manifest_path;
-    result.manifest_sha256 = row.manifest_sha256;
-    result.tx_id = row.tx_id;
-    result.infohash_v1 = torrent.infohash_v1;
-    result.infohash_v2 = torrent.infohash_v2;
-    result.timestamp_version = ts.version;
-    if (!opts.ledger_url.empty()) {
-        FW_ASSIGN(auto report, SubmitOutbox(catalog, opts.ledger_url));
-        result.ledger = std::move(report);
+    const RoleKeys* role = root.Role(kReleaseRole);
+    const std::size_t threshold = role ? role->threshold : 1;
+    if (threshold > 1) {
+        // One signature of `threshold`: stage it for the other key holders. Nothing is
+        // recorded, no tx leaves, devices see nothing (they would refuse it anyway).
+        FW_TRY(MakeDirs(dir.StagedDir(opts.product)));
+        const std::string staged_path = dir.StagedFile(opts.product, sequence);
+        rollback.RemoveOnFailure(staged_path);
+        FW_TRY(WriteFileAtomic(staged_path, manifest.Serialize()));
+        rollback.Commit();
+        PublishResult result;
+        result.product = opts.product;
+        result.version = version.ToString();
+        result.sequence = sequence;
+        result.sha256 = stored->sha256;
+        result.size = stored->size;
+        result.commit = tag.commit;
+        result.manifest_path = staged_path;
+        result.manifest_sha256 = manifest.SignedHash();
+        result.infohash_v1 = torrent.infohash_v1;
+        result.infohash_v2 = torrent.infohash_v2;
+        result.staged = true;
+        result.signatures = 1;
+        result.threshold = threshold;
+        return result;
     }
+    FW_ASSIGN(PublishResult result, RecordRelease(dir, cfg, catalog, manifest, release_key,
+                                                  timestamp_key, now, opts.ledger_url));
+    rollback.Commit();
+    result.commit = tag.commit;
+    return result;
+}
+
+Expected<SignReleaseResult> SignRelease(const SignReleaseOptions& opts) {
+    FW_ASSIGN(Json j, LoadJsonFile(opts.manifest, 1 << 20));
+    auto env = ParseEnvelope(j);
+    if (!env) return Fail(Context(env.error(), opts.manifest));
+    auto release = ParseRelease(*env);
+    if (!release) return Fail(Context(release.error(), opts.manifest));
+    FW_ASSIGN(SigningKey key, SigningKey::Load(opts.key_file));
+    for (const auto& [keyid, sig] : env->signatures) {
+        if (keyid == key.Id()) {
+            return Fail(Errc::kConflict, "already-signed",
+                        opts.manifest + " is already signed by key " + key.Id());
+        }
+    }
+    SignReleaseResult r;
+    if (!opts.root_file.empty()) {
+        FW_ASSIGN(Json root_json, LoadJsonFile(opts.root_file, 4 << 20));
+        auto root_env = ParseEnvelope(root_json);
+        if (!root_env) return Fail(Context(root_env.error(), opts.root_file));
+        auto root = ParseRoot(*root_env);
+        if (!root) return Fail(Context(root.error(), opts.root_file));
+        if (!root->HasRoleKey(kReleaseRole, key.Public())) {
+            return Fail(Errc::kUnauthorized, "not-a-release-key",
+                        opts.key_file + " is not a release key of root v" +
+                            std::to_string(root->version) + " (" + opts.root_file + ")");
+        }
+        const RoleKeys* role = root->Role(kReleaseRole);
+        r.threshold = role ? role->threshold : 1;
+    }
+    AddSignature(*env, key);
+    FW_TRY(WriteFileAtomic(opts.manifest, env->Serialize()));
+    r.product = release->product;
+    r.version = release->version;
+    r.sequence = release->sequence;
+    r.keyid = key.Id();
+    r.signatures = env->signatures.size();
+    if (!opts.root_file.empty()) r.valid = r.signatures;
+    return r;
+}
+
+Expected<PublishResult> ReleaseStaged(const ReleaseStagedOptions& opts) {
+    const DataDir dir(opts.data_dir);
+    FW_ASSIGN(auto cfg, VendorConfig::Load(dir));
+    const std::int64_t now = opts.now != 0 ? opts.now : NowSeconds();
+    FW_ASSIGN(Json j, LoadJsonFile(opts.manifest, 1 << 20));
+    auto env = ParseEnvelope(j);
+    if (!env) return Fail(Context(env.error(), opts.manifest));
+    auto release = ParseRelease(*env);
+    if (!release) return Fail(Context(release.error(), opts.manifest));
+    if (release->vendor != cfg.vendor) {
+        return Fail(Errc::kInvalid, "wrong-vendor",
+                    opts.manifest + " is a release of vendor " + release->vendor);
+    }
+    FW_TRY(CheckProductName(release->product));
+    const std::string staged_path = dir.StagedFile(release->product, release->sequence);
+    auto staged_text = ReadFile(staged_path, 1 << 20);
+    if (!staged_text) {
+        return Fail(Errc::kNotFound, "not-staged",
+                    release->product + " sequence " + std::to_string(release->sequence) +
+                        " is not staged in " + opts.data_dir + " (" + staged_path + ")");
+    }
+    // The signed part must be what publish staged: only signatures may have been added.
+    auto staged_env = ParseEnvelope(std::string_view(*staged_text));
+    if (!staged_env || staged_env->SignedHash() != env->SignedHash()) {
+        return Fail(Errc::kVerify, "manifest-changed",
+                    opts.manifest + " does not sign the manifest staged as " + staged_path);
+    }
+    FW_ASSIGN(auto lock, FileLock::Acquire(dir.PublishLock()));
+    FW_ASSIGN(auto root, LatestRoot(dir));
+    const RoleKeys* role = root.Role(kReleaseRole);
+    if (role == nullptr)
+        return Fail(Errc::kInternal, "no-release-role", "root has no release role");
+    // The devices' own rule: distinct valid signatures of release keys of the current root.
+    auto enough = VerifyThreshold(*env, root.keys, role->keyids, role->threshold, kReleaseRole);
+    if (!enough) {
+        std::size_t valid = 0;
+        for (const auto& [keyid, sig] : env->signatures) {
+            auto key = root.keys.find(keyid);
+            auto s = SignatureFromHex(sig);
+            const bool listed =
+                std::find(role->keyids.begin(), role->keyids.end(), keyid) != role->keyids.end();
+            if (key != root.keys.end() && listed && s &&
+                Verify(key->second, Canonical(env->signed_doc), *s)) {
+                ++valid;
+            }
+        }
+        return Fail(Errc::kVerify, "below-threshold",
+                    opts.manifest + " has " + std::to_string(valid) +
+                        " valid release signature(s) of " + std::to_string(role->threshold) +
+                        ": needs " +
+                        std::to_string(role->threshold - std::min(valid, role->threshold)) +
+                        " more (vendor-server sign-release --manifest FILE --key KEYFILE)");
+    }
+    if (release->expires <= now) {
+        return Fail(Errc::kVerify, "expired", opts.manifest + " expired before it was released");
+    }
+    FW_ASSIGN(auto catalog, Catalog::Open(dir.Catalog()));
+    FW_ASSIGN(auto latest, catalog.LatestRelease(release->product));
+    if (latest && latest->sequence >= release->sequence) {
+        return Fail(Errc::kConflict, "already-published",
+                    release->product + " sequence " + std::to_string(release->sequence) +
+                        " is already published");
+    }
+    if (!FileExists(dir.Image(release->image.sha256))) {
+        return Fail(Errc::kNotFound, "no-image",
+                    "the image " + release->image.sha256 + " is not stored in " + opts.data_dir);
+    }
+    FW_ASSIGN(auto release_key, SigningKey::Load(dir.Key(kReleaseRole)));
+    FW_ASSIGN(auto timestamp_key, SigningKey::Load(dir.Key(kTimestampRole)));
+    if (!root.HasRoleKey(kReleaseRole, release_key.Public())) {
+        return Fail(
+            Errc::kUnauthorized, "not-a-release-key",
+            "keys/release.key is not a release key of root v" + std::to_string(root.version));
+    }
+    FW_ASSIGN(PublishResult result, RecordRelease(dir, cfg, catalog, *env, release_key,
+                                                  timestamp_key, now, opts.ledger_url));
+    ::unlink(staged_path.c_str());
+    result.commit = env->signed_doc["source"].value("commit", "");
     return result;
 }
 

@@ -45,6 +45,12 @@ struct PublishResult {
     std::string infohash_v2;
     std::uint64_t timestamp_version = 0;
     std::optional<SubmitReport> ledger;  // when ledger_url was given
+    // The release role's threshold was not met by the keys this server holds: the manifest is
+    // staged (manifest_path), nothing is recorded, no tx, no timestamp. `signatures` of
+    // `threshold` valid release signatures so far.
+    bool staged = false;
+    std::size_t signatures = 0;
+    std::size_t threshold = 0;
 
     Json ToJson() const;
 };
@@ -76,5 +82,38 @@ Expected<PublishResult> PublishFromSource(const PublishOptions& opts, const TagI
 
 // Checks of PublishOptions that need no data dir (product, hardware, rollout...).
 Status CheckReleaseOptions(const PublishOptions& opts);
+
+// `vendor-server sign-release`: another release key holder adds their signature to a staged
+// manifest, offline (no data dir; the file is rewritten atomically). With `root_file`, the key
+// must be a release key of that root. Refuses a key that already signed.
+struct SignReleaseOptions {
+    std::string manifest;   // a staged manifest file
+    std::string key_file;   // the signer's key file (0600)
+    std::string root_file;  // optional: the vendor's current root.json, to check the key's role
+};
+struct SignReleaseResult {
+    std::string product;
+    std::string version;
+    std::uint64_t sequence = 0;
+    std::string keyid;           // the key that signed now
+    std::size_t signatures = 0;  // signatures on the manifest now
+    std::size_t valid = 0;       // of which valid release signatures (when root_file given)
+    std::size_t threshold = 0;   // the release threshold (when root_file given)
+
+    Json ToJson() const;
+};
+Expected<SignReleaseResult> SignRelease(const SignReleaseOptions& opts);
+
+// `vendor-server release-staged`: records a staged manifest once a threshold of release keys of
+// the current root signed it (same checks as a device), then does what publish does for a
+// fully signed manifest: catalog row, release tx, timestamp. Refuses with
+// "below-threshold" (and how many signatures are missing) otherwise.
+struct ReleaseStagedOptions {
+    std::string data_dir;
+    std::string manifest;    // the staged file (DIR/staged/PRODUCT/SEQ.json)
+    std::string ledger_url;  // submit the outbox right away when set
+    std::int64_t now = 0;
+};
+Expected<PublishResult> ReleaseStaged(const ReleaseStagedOptions& opts);
 
 }  // namespace fwchain::vendor

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -125,7 +126,66 @@ Signature SigningKey::Sign(const std::uint8_t* msg, std::size_t size) const {
     return sig;
 }
 
+namespace {
+
+// L = 2^252 + 27742317777372353535851937790883648493, the order of the base point, little endian.
+constexpr std::array<std::uint8_t, 32> kOrderL = {
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10};
+
+// The y coordinates (sign bit cleared, little endian) of the points of order 1, 2, 4 and 8:
+// y = 1 (identity), y = p - 1 (order 2), y = 0 (order 4, both x), and the two y of the order-8
+// points (each with both x). Non-canonical encodings of these (y + p) fail the y < p check.
+constexpr std::array<std::array<std::uint8_t, 32>, 5> kSmallOrderY = {{
+    {0x01},
+    {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+    {0x00},
+    {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
+     0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
+     0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05},
+    {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b,
+     0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39,
+     0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a},
+}};
+
+}  // namespace
+
+bool Ed25519ScalarIsCanonical(const std::uint8_t* s) {
+    // Compare as little-endian integers, most significant byte first.
+    for (int i = 31; i >= 0; --i) {
+        const auto idx = static_cast<std::size_t>(i);
+        if (s[idx] < kOrderL[idx]) return true;
+        if (s[idx] > kOrderL[idx]) return false;
+    }
+    return false;  // S == L
+}
+
+bool Ed25519PointIsCanonical(const std::uint8_t* point) {
+    // y >= p = 2^255 - 19 exactly when the low 255 bits are 0x7fff...ffed .. 0x7fff...ffff.
+    if ((point[31] & 0x7f) != 0x7f) return true;
+    for (std::size_t i = 1; i < 31; ++i) {
+        if (point[i] != 0xff) return true;
+    }
+    return point[0] < 0xed;
+}
+
+bool Ed25519PointIsSmallOrder(const std::uint8_t* point) {
+    for (const auto& y : kSmallOrderY) {
+        if (std::memcmp(point, y.data(), 31) == 0 && (point[31] & 0x7f) == y[31]) return true;
+    }
+    return false;
+}
+
 bool Verify(const PublicKey& pub, const std::uint8_t* msg, std::size_t size, const Signature& sig) {
+    // Crypto++ checks the group equation only: it accepts S + L for S (a relay could change a
+    // signature, and so a tx id, without the key) and does not refuse torsion points.
+    const std::uint8_t* r = sig.data();
+    const std::uint8_t* s = sig.data() + 32;
+    if (!Ed25519ScalarIsCanonical(s)) return false;
+    if (!Ed25519PointIsCanonical(r) || !Ed25519PointIsCanonical(pub.data())) return false;
+    if (Ed25519PointIsSmallOrder(r) || Ed25519PointIsSmallOrder(pub.data())) return false;
     try {
         CryptoPP::ed25519Verifier verifier(pub.data());
         return verifier.VerifyMessage(msg, size, sig.data(), sig.size());

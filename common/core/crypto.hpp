@@ -66,10 +66,21 @@ class SigningKey {
     PublicKey public_{};
 };
 
+// Strict Ed25519 verification (RFC 8032 §5.1.7 plus the usual malleability rules): besides the
+// group equation it refuses S >= L, an R or public key whose y coordinate is not below p, and
+// an R or public key of small order (the 8 torsion points, in any sign). With these checks a
+// valid signature cannot be turned into another valid signature of the same message without the
+// private key (strong unforgeability), which is what makes tx ids stable (docs/protocol.md).
 bool Verify(const PublicKey& pub, const std::uint8_t* msg, std::size_t size, const Signature& sig);
 inline bool Verify(const PublicKey& pub, std::string_view msg, const Signature& sig) {
     return Verify(pub, reinterpret_cast<const std::uint8_t*>(msg.data()), msg.size(), sig);
 }
+// The byte-level checks Verify applies before the curve arithmetic, exposed for tests.
+// `s` and `point` are 32 little-endian bytes.
+bool Ed25519ScalarIsCanonical(const std::uint8_t* s);      // S < L
+bool Ed25519PointIsCanonical(const std::uint8_t* point);   // y < p
+bool Ed25519PointIsSmallOrder(const std::uint8_t* point);  // one of the 8 torsion points
+
 std::optional<PublicKey> PublicKeyFromHex(std::string_view hex);
 std::optional<Signature> SignatureFromHex(std::string_view hex);
 

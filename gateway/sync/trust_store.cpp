@@ -4,6 +4,7 @@
 
 #include "common/adapters/log.hpp"
 #include "common/core/fs.hpp"
+#include "common/core/names.hpp"
 
 namespace fwchain::gateway {
 
@@ -51,11 +52,14 @@ Status TrustStore::LoadRoots(const std::string& initial_root_file, std::int64_t 
             return Fail(Errc::kNotFound, "no-root",
                         "no trusted root yet: pass --root FILE (the vendor's root.json) once");
         }
-        FW_ASSIGN(Envelope env, LoadEnvelope(initial_root_file));
-        FW_ASSIGN(Root root, VerifyInitialRoot(env, now));
-        FW_TRY(WriteFileAtomic(RootPath(dir_, root.version), env.Serialize()));
-        root_ = root;
-        roots_ = {env};
+        // Every refusal names the file: "field signed is missing" alone does not say which.
+        auto env = LoadEnvelope(initial_root_file);
+        if (!env) return Fail(Context(env.error(), "--root " + initial_root_file));
+        auto root = VerifyInitialRoot(*env, now);
+        if (!root) return Fail(Context(root.error(), "--root " + initial_root_file));
+        FW_TRY(WriteFileAtomic(RootPath(dir_, root->version), env->Serialize()));
+        root_ = *root;
+        roots_ = {*env};
         return {};
     }
     FW_ASSIGN(Root root, ParseRoot(*first));
@@ -109,12 +113,9 @@ Expected<Release> TrustStore::AcceptRelease(const Envelope& env, std::int64_t no
     if (!has_timestamp_) return Fail(Errc::kVerify, "no-timestamp", "no timestamp accepted yet");
     FW_ASSIGN(Release r, VerifyReleaseForRelay(root_, env, now, timestamp_));
     // The product names a file below; even a vendor-signed name must not carry path tricks.
-    if (r.product.empty() || r.product.size() > 64 ||
-        r.product.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") !=
-            std::string::npos ||
-        r.product[0] == '.') {
+    if (!ValidProductName(r.product)) {
         return Fail(Errc::kInvalid, "bad-product",
-                    "product name \"" + r.product + "\" is not [a-z0-9._-]");
+                    "product name \"" + r.product + "\" is not " + std::string(kProductNameRule));
     }
     FW_TRY(WriteFileAtomic(
         dir_ + "/manifests/" + r.product + "-" + std::to_string(r.sequence) + ".json",

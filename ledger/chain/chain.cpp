@@ -22,6 +22,9 @@ class Chain::StoreView final : public ChainView {
         return store_->FindKey(key_hex);
     }
     Expected<bool> HasTx(const std::string& id) const override { return store_->HasTx(id); }
+    Expected<std::optional<std::string>> ClaimedBy(const std::string& claim) const override {
+        return store_->ClaimedBy(claim);
+    }
     const Root& CurrentRoot() const override { return *root_; }
 
   private:
@@ -537,6 +540,13 @@ Expected<std::optional<BlockInfo>> Chain::BlockInfoByHash(const std::string& has
 Expected<std::optional<std::string>> Chain::BlockJsonAtHeight(std::uint64_t height) {
     std::lock_guard<std::mutex> lock(mu_);
     return store_->BlockJsonAtHeight(height);
+}
+
+Expected<std::optional<std::uint64_t>> Chain::LastNonce(const std::string& key_hex) {
+    std::lock_guard<std::mutex> lock(mu_);
+    FW_ASSIGN(auto rec, mempool_state_->FindKey(key_hex));
+    if (!rec) return std::optional<std::uint64_t>();
+    return rec->last_nonce;
 }
 
 std::size_t Chain::MempoolSize() {

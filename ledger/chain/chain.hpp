@@ -85,6 +85,9 @@ class Chain {
                                        const std::string& cursor);
     Expected<std::vector<KeyRecord>> Registry(const std::string& role_filter);
     Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex);
+    // The last update/status counter of a device key that the next report must exceed: its
+    // pending reports included (nullopt: none yet, or not a known key).
+    Expected<std::optional<std::uint64_t>> LastNonce(const std::string& key_hex);
     Expected<std::optional<std::string>> BlockJson(const std::string& hash_hex);
     Expected<std::vector<BlockInfo>> Headers(std::uint64_t from, std::size_t count);
     Expected<std::optional<BlockInfo>> BlockInfoByHash(const std::string& hash_hex);

@@ -92,6 +92,22 @@ DROP INDEX txs_sender;
 DROP INDEX txs_verifier;
 DROP INDEX txs_block;
 )sql",
+        // One release per (product, sequence) and one approval per (release, approver): the
+        // claim a tx makes (consensus UniqueClaim), dropped with its block on a disconnect.
+        // Chains stored before the rule keep the first tx of each claim.
+        R"sql(
+CREATE TABLE claims(
+  claim TEXT PRIMARY KEY,
+  tx_id TEXT NOT NULL,
+  height INTEGER NOT NULL);
+CREATE INDEX claims_height ON claims(height);
+INSERT OR IGNORE INTO claims(claim, tx_id, height)
+  SELECT 'release/' || recipient || '/' || json_extract(json, '$.body.sequence'), id, height
+  FROM txs WHERE type = 'release' ORDER BY height, idx;
+INSERT OR IGNORE INTO claims(claim, tx_id, height)
+  SELECT 'approve/' || recipient || '/' || sender, id, height
+  FROM txs WHERE type = 'approve' ORDER BY height, idx;
+)sql",
     };
     return kMigrations;
 }
@@ -305,6 +321,15 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
             FW_TRY(s.Run());
         }
     }
+    if (!added.AddedClaims().empty()) {
+        FW_ASSIGN(sql::Stmt s,
+                  db_.Cached("INSERT INTO claims(claim, tx_id, height) VALUES(?,?,?)"));
+        for (const auto& [claim, tx_id] : added.AddedClaims()) {
+            s.Reset();
+            s.Bind(1, claim).Bind(2, tx_id).Bind(3, U2I(block.header.height));
+            FW_TRY(s.Run());
+        }
+    }
     if (!added.AddedRoots().empty()) {
         FW_ASSIGN(sql::Stmt s, db_.Cached("INSERT OR REPLACE INTO roots(version, block_hash, "
                                           "height, json) VALUES(?,?,?,?)"));
@@ -420,9 +445,12 @@ Expected<Block> ChainStore::DisconnectTip() {
     }
     {
         // Only main-chain blocks have tx rows, so the tip's are those at its height.
-        FW_ASSIGN(sql::Stmt s, db_.Cached("DELETE FROM txs WHERE height = ?"));
-        s.Bind(1, U2I(tip->height));
-        FW_TRY(s.Run());
+        for (const char* sql :
+             {"DELETE FROM txs WHERE height = ?", "DELETE FROM claims WHERE height = ?"}) {
+            FW_ASSIGN(sql::Stmt s, db_.Cached(sql));
+            s.Bind(1, U2I(tip->height));
+            FW_TRY(s.Run());
+        }
     }
     FW_ASSIGN(sql::Stmt t, db_.Cached("UPDATE meta SET v = ? WHERE k = 'tip'"));
     t.Bind(1, ToHex(tip->prev));
@@ -522,6 +550,14 @@ Expected<bool> ChainStore::HasTx(const std::string& id) {
     FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT 1 FROM txs WHERE id = ?"));
     s.Bind(1, id);
     return s.Step();
+}
+
+Expected<std::optional<std::string>> ChainStore::ClaimedBy(const std::string& claim) {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT tx_id FROM claims WHERE claim = ?"));
+    s.Bind(1, claim);
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(s.Text(0));
 }
 
 Expected<std::vector<std::string>> ChainStore::BlockTxIds(std::uint64_t height) {

@@ -112,6 +112,8 @@ class ChainStore {
 
     Expected<std::optional<TxRecord>> FindTx(const std::string& id);
     Expected<bool> HasTx(const std::string& id);
+    // The main-chain tx holding a uniqueness claim (consensus UniqueClaim), if any.
+    Expected<std::optional<std::string>> ClaimedBy(const std::string& claim);
     // Ids of the txs of the main-chain block at `height`, in block order.
     Expected<std::vector<std::string>> BlockTxIds(std::uint64_t height);
     Expected<SearchPage> Search(const SearchQuery& q);

@@ -25,7 +25,8 @@ bool ValidationState::SetError(Error e) {
 Error ValidationState::ToError() const {
     if (mode_ == Mode::kError) return error_;
     Errc code = Errc::kVerify;
-    if (reject_ == reject::kDuplicateTx || reject_ == reject::kReplayedNonce) {
+    if (reject_ == reject::kDuplicateTx || reject_ == reject::kReplayedNonce ||
+        reject_ == reject::kDuplicateRelease || reject_ == reject::kDuplicateApproval) {
         code = Errc::kConflict;
     } else if (reject_ == reject::kUnauthorizedTx || reject_ == reject::kBadMiner) {
         code = Errc::kUnauthorized;
@@ -42,6 +43,16 @@ std::string ValidationState::ToString() const {
 
 // ---------------------------------------------------------------------------------------------
 
+std::optional<std::string> UniqueClaim(const Tx& tx) {
+    if (tx.type == txtype::kRelease) {
+        auto seq = tx.body.find("sequence");
+        if (seq == tx.body.end() || !seq->is_number_unsigned()) return std::nullopt;
+        return "release/" + tx.recipient + "/" + std::to_string(seq->get<std::uint64_t>());
+    }
+    if (tx.type == txtype::kApprove) return "approve/" + tx.recipient + "/" + tx.sender;
+    return std::nullopt;
+}
+
 Expected<std::optional<KeyRecord>> StateOverlay::FindKey(const std::string& key_hex) const {
     auto it = keys_.find(key_hex);
     if (it != keys_.end()) return std::optional<KeyRecord>(it->second);
@@ -50,6 +61,12 @@ Expected<std::optional<KeyRecord>> StateOverlay::FindKey(const std::string& key_
     FW_ASSIGN(auto rec, base_->FindKey(key_hex));
     base_keys_.emplace(key_hex, rec);
     return rec;
+}
+
+Expected<std::optional<std::string>> StateOverlay::ClaimedBy(const std::string& claim) const {
+    auto it = claims_.find(claim);
+    if (it != claims_.end()) return std::optional<std::string>(it->second);
+    return base_->ClaimedBy(claim);
 }
 
 const std::optional<KeyRecord>* StateOverlay::BaseKey(const std::string& key_hex) const {
@@ -75,6 +92,7 @@ void StateOverlay::AddMiners(const GenesisInfo& genesis, std::uint64_t height) {
 
 Status StateOverlay::Apply(const Tx& tx, const std::string& tx_id, std::uint64_t height) {
     tx_ids_.insert(tx_id);
+    if (auto claim = UniqueClaim(tx)) claims_.emplace(*claim, tx_id);
     if (tx.type == txtype::kAdmit) {
         KeyRecord r;
         r.key = tx.body.value("key", std::string());
@@ -229,18 +247,32 @@ bool CheckTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t heigh
     if (*known) return state.Invalid(reject::kDuplicateTx, "tx " + tx_id + " already in chain");
 
     const Root& root = view.CurrentRoot();
+    // One claim per chain (UniqueClaim), checked after authorisation so that an outsider learns
+    // nothing from the answer.
+    auto check_claim = [&](const char* reject_reason, const std::string& what) {
+        auto claim = UniqueClaim(tx);
+        if (!claim) return true;
+        auto holder = view.ClaimedBy(*claim);
+        if (!holder) return state.SetError(holder.error());
+        if (*holder)
+            return state.Invalid(reject_reason, what + " is already recorded by tx " + **holder);
+        return true;
+    };
     if (tx.type == txtype::kRelease) {
         if (!HasRole(root, "release", tx.sender)) {
             return state.Invalid(reject::kUnauthorizedTx, "sender is not a release key");
         }
-        return true;
+        return check_claim(reject::kDuplicateRelease,
+                           "release " + tx.recipient + " sequence " +
+                               std::to_string(tx.body.at("sequence").get<std::uint64_t>()));
     }
     if (tx.type == kRootTxType) return CheckRootRotation(tx, root, state);
     if (tx.type == txtype::kApprove) {
         if (!HasRole(root, "approver", tx.sender)) {
             return state.Invalid(reject::kUnauthorizedTx, "sender is not an approver key");
         }
-        return true;
+        return check_claim(reject::kDuplicateApproval,
+                           "an approval of " + tx.recipient + " by this key");
     }
     if (tx.type == txtype::kAdmit || tx.type == txtype::kRevoke) {
         if (!HasRole(root, "admission", tx.sender)) {

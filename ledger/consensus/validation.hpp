@@ -35,6 +35,10 @@ inline constexpr const char* kDuplicateTx = "duplicate-tx";
 inline constexpr const char* kUnauthorizedTx = "unauthorized-tx";
 // An update/status counter not above the device's last one: a replayed report.
 inline constexpr const char* kReplayedNonce = "replayed-nonce";
+// A second release of one (product, sequence), even if signed again (another tx id).
+inline constexpr const char* kDuplicateRelease = "duplicate-release";
+// A second approval of one release by one approver key.
+inline constexpr const char* kDuplicateApproval = "duplicate-approval";
 }  // namespace reject
 
 // Root rotation (docs/protocol.md "Root rotation on the ledger"). Not in common's txtype list:
@@ -87,12 +91,21 @@ struct KeyRecord {
     bool CanMine() const { return !revoked && (role == role::kMiner || role == role::kGateway); }
 };
 
+// What a tx claims once for the whole chain, if its type has such a rule: a release claims
+// "release/<product>/<sequence>" (one signed release per sequence, however often it is signed or
+// re-posted), an approve "approve/<release tx id>/<approver key>". Admit, revoke and root txs
+// are unique through the registry (a key is admitted once, revoked once) and the root version
+// (exactly current + 1); update/status through the device counter.
+std::optional<std::string> UniqueClaim(const Tx& tx);
+
 // The chain state validation reads: the registry, which txs exist, the current root.
 class ChainView {
   public:
     virtual ~ChainView() = default;
     virtual Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex) const = 0;
     virtual Expected<bool> HasTx(const std::string& id) const = 0;
+    // The id of the tx that holds `claim` (see UniqueClaim), if any.
+    virtual Expected<std::optional<std::string>> ClaimedBy(const std::string& claim) const = 0;
     // The root metadata that authorises release/admission/approver keys.
     virtual const Root& CurrentRoot() const = 0;
 };
@@ -106,6 +119,7 @@ class StateOverlay final : public ChainView {
 
     Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex) const override;
     Expected<bool> HasTx(const std::string& id) const override;
+    Expected<std::optional<std::string>> ClaimedBy(const std::string& claim) const override;
     // A root tx earlier in the same block (or mempool) rotates the root for the txs after it.
     const Root& CurrentRoot() const override {
         return roots_.empty() ? base_->CurrentRoot() : roots_.back();
@@ -121,6 +135,8 @@ class StateOverlay final : public ChainView {
     // registry), or nullptr if it never read it. The base must not change meanwhile.
     const std::optional<KeyRecord>* BaseKey(const std::string& key_hex) const;
     const std::set<std::string>& AddedTxs() const { return tx_ids_; }
+    // Claims made by the added txs: claim -> tx id.
+    const std::map<std::string, std::string>& AddedClaims() const { return claims_; }
     // Roots installed by root txs, in order.
     const std::vector<Root>& AddedRoots() const { return roots_; }
 
@@ -131,6 +147,7 @@ class StateOverlay final : public ChainView {
     // Registry records read from the base, kept: a block's txs and its undo data need them again.
     mutable std::map<std::string, std::optional<KeyRecord>> base_keys_;
     std::set<std::string> tx_ids_;
+    std::map<std::string, std::string> claims_;
 };
 
 // Context-free checks of one tx: known type, per-type fields. `check_signature` re-verifies the
@@ -140,11 +157,12 @@ bool CheckTxShape(const Tx& tx, ValidationState& state, bool check_signature = t
 // Whether `tx` may enter the chain at `height` on top of `view`: shape, not already in the chain,
 // and authorised for its type:
 //   genesis         only in block 0
-//   release         sender is a release key of the current root
+//   release         sender is a release key of the current root; no other release of the same
+//                   (product, sequence) on the chain
+//   approve         sender is an approver key; one approval per (release, approver)
 //   admit / revoke  sender is an admission key; admit needs a fresh key, revoke an admitted one
 //   update / status sender is an admitted, unrevoked device key whose admit recipient equals
 //                   the tx recipient, and nonce is above the device's last one
-//   approve         sender is an approver key
 //   root            sender is a root key of the current root; body.root is root version+1,
 //                   signed TUF-style by the old and new root keys; ver and verifier name it
 bool CheckTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t height,

@@ -336,6 +336,13 @@ struct ApiServer::Impl {
                     res, Json{{"error", "duplicate"}, {"id", tx->Id()}, {"message", e.message}},
                     409);
             }
+            if (e.reason == reject::kReplayedNonce) {
+                // The counter the device must exceed, so it can resynchronise and re-sign.
+                Json answer{{"error", e.reason}, {"message", e.message}};
+                auto last = chain.LastNonce(tx->sender);
+                if (last && *last) answer["last_nonce"] = **last;
+                return http::SendJson(res, answer, 409);
+            }
             return SendErr(res, e);
         }
         if (opts.peers != nullptr) opts.peers->RelayTx(tx->ToJson());

@@ -169,6 +169,119 @@ TEST(Ed25519, VerifyRejectsFlippedMessageAndWrongKey) {
     }
 }
 
+// Project Wycheproof's Ed25519 vectors (tests/data/wycheproof): every vector, valid and invalid.
+TEST(Ed25519, WycheproofVectors) {
+    auto file =
+        LoadJsonFile(std::string(FWCHAIN_SOURCE_DIR) + "/tests/data/wycheproof/ed25519_test.json");
+    ASSERT_TRUE(file) << file.error().ToString();
+    std::size_t checked = 0;
+    std::size_t invalid = 0;
+    for (const auto& group : (*file)["testGroups"]) {
+        const std::string pk_hex = group["publicKey"]["pk"];
+        for (const auto& t : group["tests"]) {
+            const int id = t["tcId"];
+            const std::string want = t["result"];
+            ASSERT_TRUE(want == "valid" || want == "invalid") << id;
+            const Bytes msg = MustHex(t["msg"]);
+            auto pub = PublicKeyFromHex(pk_hex);
+            auto sig = SignatureFromHex(t["sig"].get<std::string>());
+            // A signature of the wrong length never reaches Verify: the hex parser refuses it.
+            const bool ok = pub && sig && Verify(*pub, msg.data(), msg.size(), *sig);
+            EXPECT_EQ(ok, want == "valid") << "tcId " << id << " " << t["comment"];
+            ++checked;
+            invalid += want == "invalid" ? 1 : 0;
+        }
+    }
+    EXPECT_EQ(checked, (*file)["numberOfTests"].get<std::size_t>());
+    EXPECT_GT(invalid, 50u);
+}
+
+// S' = S + L, little endian: the malleated signature Crypto++'s verifier accepts by itself.
+Signature AddOrderToS(Signature sig) {
+    static const std::uint8_t kL[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+                                        0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+                                        0,    0,    0,    0,    0,    0,    0,    0,
+                                        0,    0,    0,    0,    0,    0,    0,    0x10};
+    unsigned carry = 0;
+    for (std::size_t i = 0; i < 32; ++i) {
+        const unsigned v = sig[32 + i] + kL[i] + carry;
+        sig[32 + i] = static_cast<std::uint8_t>(v & 0xff);
+        carry = v >> 8;
+    }
+    return sig;
+}
+
+TEST(Ed25519, RejectsSPlusOrder) {
+    // RFC 8032 §5.1.7: S must be below L. S + L stays below 2^256 for every S < L.
+    for (const auto& v : kEdVectors) {
+        SCOPED_TRACE(v.name);
+        const Bytes msg = MustHex(v.message);
+        const PublicKey pub = *PublicKeyFromHex(v.pub);
+        const Signature good = *SignatureFromHex(v.sig);
+        const Signature malleated = AddOrderToS(good);
+        ASSERT_NE(ToHex(malleated), ToHex(good));
+        EXPECT_TRUE(Verify(pub, msg.data(), msg.size(), good));
+        EXPECT_FALSE(Verify(pub, msg.data(), msg.size(), malleated));
+        EXPECT_FALSE(Ed25519ScalarIsCanonical(malleated.data() + 32));
+    }
+}
+
+TEST(Ed25519, ByteChecksOnScalarsAndPoints) {
+    const Bytes l = MustHex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
+    const Bytes l_minus_1 =
+        MustHex("ecd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
+    const Bytes zero(32, 0);
+    const Bytes ff(32, 0xff);
+    EXPECT_FALSE(Ed25519ScalarIsCanonical(l.data()));
+    EXPECT_TRUE(Ed25519ScalarIsCanonical(l_minus_1.data()));
+    EXPECT_TRUE(Ed25519ScalarIsCanonical(zero.data()));
+    EXPECT_FALSE(Ed25519ScalarIsCanonical(ff.data()));
+
+    struct PointCase {
+        const char* hex;
+        bool canonical;
+        bool small_order;
+    };
+    const PointCase cases[] = {
+        // The 8 torsion points (identity, order 2, two of order 4, four of order 8).
+        {"0100000000000000000000000000000000000000000000000000000000000000", true, true},
+        {"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", true, true},
+        {"0000000000000000000000000000000000000000000000000000000000000000", true, true},
+        {"0000000000000000000000000000000000000000000000000000000000000080", true, true},
+        {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", true, true},
+        {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85", true, true},
+        {"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", true, true},
+        {"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa", true, true},
+        // Non-canonical: y = p (= 0), y = p + 1 (= 1), y = 2^255 - 1, with either sign.
+        {"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", false, false},
+        {"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", false, false},
+        {"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", false, false},
+        {"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", false, false},
+        // y = p - 1 with the sign bit set, and an ordinary key (RFC 8032 TEST 1).
+        {"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", true, true},
+        {"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", true, false},
+    };
+    for (const auto& c : cases) {
+        const Bytes p = MustHex(c.hex);
+        EXPECT_EQ(Ed25519PointIsCanonical(p.data()), c.canonical) << c.hex;
+        EXPECT_EQ(Ed25519PointIsSmallOrder(p.data()), c.small_order) << c.hex;
+    }
+}
+
+TEST(Ed25519, RejectsSmallOrderPublicKeyAndR) {
+    // Identity public key, R = identity, S = 0: S·B = R + k·A holds for every message, so a
+    // verifier that only checks the group equation accepts this "signature" of anything.
+    const PublicKey identity =
+        *PublicKeyFromHex("0100000000000000000000000000000000000000000000000000000000000000");
+    Signature forged{};
+    forged[0] = 1;
+    EXPECT_FALSE(Verify(identity, "any message", forged));
+    EXPECT_FALSE(Verify(identity, "another one", forged));
+    // A real key with R of small order and S = 0 is refused too.
+    const PublicKey real = *PublicKeyFromHex(kEdVectors[0].pub);
+    EXPECT_FALSE(Verify(real, "m", forged));
+}
+
 TEST(Ed25519, FromSeedRejectsWrongLength) {
     for (std::size_t n : {0u, 31u, 33u, 64u}) {
         auto k = SigningKey::FromSeed(Bytes(n, 1));

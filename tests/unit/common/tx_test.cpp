@@ -52,6 +52,38 @@ TEST(Tx, SignWithSetsSenderAndIdIsStable) {
     EXPECT_EQ(a.ToJson().size(), 10u);
 }
 
+// A relay holds the signed tx but not the key. Every change it can make to the signature text
+// (S + L, upper-case hex) must make the tx unparseable, so the id it would get never exists.
+TEST(Tx, RelayCannotChangeTheIdWithoutTheKey) {
+    const Tx tx = SampleTx(TestKey(5));
+    Bytes sig = *FromHex(tx.sig);
+    static const std::uint8_t kL[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+                                        0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+                                        0,    0,    0,    0,    0,    0,    0,    0,
+                                        0,    0,    0,    0,    0,    0,    0,    0x10};
+    unsigned carry = 0;
+    for (std::size_t i = 0; i < 32; ++i) {
+        const unsigned v = sig[32 + i] + kL[i] + carry;
+        sig[32 + i] = static_cast<std::uint8_t>(v & 0xff);
+        carry = v >> 8;
+    }
+    Json malleated = tx.ToJson();
+    malleated["sig"] = ToHex(sig);
+    auto parsed = ParseTx(malleated);
+    ASSERT_FALSE(parsed);
+    EXPECT_EQ(parsed.error().reason, "bad-signature");
+
+    Json upper = tx.ToJson();
+    std::string text = tx.sig;
+    for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    upper["sig"] = text;
+    EXPECT_FALSE(ParseTx(upper));
+    // The tx itself still parses, with its one id.
+    auto ok = ParseTx(tx.ToJson());
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->Id(), tx.Id());
+}
+
 // CanonicalText writes the fields itself; it must equal Canonical() of the JSON object, which
 // is what ids and signatures are defined over, on every kind of value.
 TEST(Tx, CanonicalTextEqualsCanonicalJson) {

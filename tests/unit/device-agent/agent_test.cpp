@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "common/core/fs.hpp"
 #include "device-agent/cli.hpp"
@@ -42,8 +43,8 @@ class AgentTest : public ::testing::Test {
         o.fetch.max_attempts = 1;
         o.fetch.stall_timeout_s = 10;
         o.fetch.backoff_initial = std::chrono::milliseconds(0);
-        o.report_timeout_s = 5;
-        o.check_timeout_s = 10;
+        o.report_deadline = std::chrono::seconds(5);
+        o.check_deadline = std::chrono::seconds(10);
         TimeSource t;
         if (has_rtc_) t.rtc = [this] { return rtc_; };
         t.uptime = [this] { return Expected<Uptime>(Uptime{boot_id_, uptime_}); };
@@ -317,7 +318,13 @@ TEST_F(AgentTest, RefusesLowerOrEqualSequence) {
     ASSERT_EQ(reports.size(), reports_before + 2);
     EXPECT_EQ(reports.back().state, "failed");
     EXPECT_EQ(reports.back().body["reason"], "rollback");
-    EXPECT_EQ(reports.back().body["sequence"], 1);
+    // The report names what the device runs; the refused manifest's claims stay in
+    // body.rejected, so they never show up in the ledger as a version of the fleet.
+    EXPECT_EQ(reports.back().ver, "1.2.0");
+    EXPECT_EQ(reports.back().verifier, v2.sha256);
+    EXPECT_EQ(reports.back().body["sequence"], 2);
+    EXPECT_EQ(reports.back().body["rejected"]["sequence"], 1);
+    EXPECT_EQ(reports.back().body["rejected"]["version"], "1.0.1");
 }
 
 TEST_F(AgentTest, RefusesAnOlderTimestampThanAccepted) {
@@ -794,6 +801,150 @@ TEST_F(AgentTest, AHangingHealthCheckTimesOutAndRollsBack) {
     EXPECT_EQ(r.reason, "health-check-failed");
     EXPECT_NE(r.message.find("timed out"), std::string::npos) << r.message;
     EXPECT_EQ(State().installed.version, "0.0.0");
+}
+
+// --- bounded metadata exchanges (issue 10 item 4) --------------------------------------------
+
+// Peak resident memory since the last ResetPeakRss(), in KiB (VmHWM of this process).
+std::uint64_t PeakRssKib() {
+    auto text = ReadFile("/proc/self/status", 1 << 16);
+    if (!text) return 0;
+    const auto at = text->find("VmHWM:");
+    if (at == std::string::npos) return 0;
+    return std::stoull(text->substr(at + 6));
+}
+std::uint64_t RssKib() {
+    auto text = ReadFile("/proc/self/status", 1 << 16);
+    if (!text) return 0;
+    const auto at = text->find("VmRSS:");
+    if (at == std::string::npos) return 0;
+    return std::stoull(text->substr(at + 6));
+}
+
+TEST_F(AgentTest, A128MiBCheckAnswerIsRefusedAsItStreamsIn) {
+    Install(MakeImage(4000, 31), 1, "1.1.0");
+    const std::size_t reports_before = gw_.Reports().size();
+    gw_.SetCheckMode(test::AnswerMode::kHuge);
+    const std::uint64_t rss_before = RssKib();
+    // Resets VmHWM to the current RSS (Linux clear_refs "5").
+    std::ofstream clear_refs("/proc/self/clear_refs");
+    const bool peak_reset = static_cast<bool>(clear_refs << "5" << std::flush);
+    BootResult r = Boot();
+    const std::uint64_t peak = PeakRssKib();
+    EXPECT_EQ(r.outcome, Outcome::kFailed);
+    EXPECT_EQ(r.reason, "answer-too-large") << r.message;
+    // The cap (4 MiB) ends the exchange, not the end of the 128 MiB.
+    EXPECT_LT(gw_.HostileBytesServed(), std::uint64_t{32} << 20);
+    RecordProperty("rss_before_kib", std::to_string(rss_before));
+    RecordProperty("peak_rss_kib", std::to_string(peak));
+    RecordProperty("hostile_bytes_served", std::to_string(gw_.HostileBytesServed()));
+    if (peak_reset) {
+        // Before the cap streamed, the whole answer was read first: +264 MiB.
+        EXPECT_LT(peak, rss_before + 16 * 1024)
+            << "peak RSS " << peak << " KiB, before " << rss_before << " KiB";
+    }
+    // Still on the good slot, and the refusal is on the record, naming the running version.
+    EXPECT_EQ(State().installed.version, "1.1.0");
+    EXPECT_EQ(Slots().active, State().installed.slot);
+    EXPECT_FALSE(Slots().try_once);
+    auto reports = gw_.Reports();
+    ASSERT_EQ(reports.size(), reports_before + 1);
+    EXPECT_EQ(reports.back().state, "failed");
+    EXPECT_EQ(reports.back().body["reason"], "answer-too-large");
+    EXPECT_EQ(reports.back().ver, "1.1.0");
+}
+
+TEST_F(AgentTest, ATrickledCheckAnswerIsCutAtTheDeadline) {
+    gw_.SetCheckMode(test::AnswerMode::kTrickle);
+    gw_.SetTrickleInterval(std::chrono::milliseconds(2000));
+    BootOptions o = Opts();
+    o.check_deadline = std::chrono::milliseconds(1500);
+    const auto start = std::chrono::steady_clock::now();
+    BootResult r = Boot(o);
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.outcome, Outcome::kFailed);
+    EXPECT_EQ(r.reason, "slow-retrieval") << r.message;
+    // The deadline ends the whole exchange: not one more trickle interval, nor the 1 MiB the
+    // gateway announced at 1 byte per 2 s. (Ends at once after the deadline; the margin is for
+    // a loaded machine, and stays below the next trickled byte plus the deadline.)
+    EXPECT_GE(took, std::chrono::milliseconds(1500));
+    EXPECT_LT(took, std::chrono::milliseconds(1500 + 1500));
+    EXPECT_EQ(Slots().active, "a");
+    EXPECT_EQ(State().phase, Phase::kIdle);
+    // The failed report went out after the check (reports are a separate exchange).
+    auto reports = gw_.Reports();
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_EQ(reports[0].body["reason"], "slow-retrieval");
+    EXPECT_EQ(reports[0].ver, "0.0.0");
+}
+
+TEST_F(AgentTest, HostileReportAnswersKeepTheReportQueued) {
+    const Image image = MakeImage(5000, 32);
+    ReleaseSpec spec;
+    spec.hardware = {"rev-z"};
+    spec.sha256 = image.sha256;
+    spec.size = image.bytes.size();
+    gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 1}}), vendor_.Release(spec));
+    gw_.SetReportMode(test::AnswerMode::kHuge);
+    EXPECT_EQ(Boot().reason, "wrong-hardware");
+    EXPECT_EQ(Queued(), 1u) << "a 128 MiB answer is not a delivery";
+    EXPECT_LT(gw_.HostileBytesServed(), std::uint64_t{32} << 20);
+    gw_.SetReportMode(test::AnswerMode::kTrickle);
+    BootOptions o = Opts();
+    o.report_deadline = std::chrono::milliseconds(1000);
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(Boot(o).reason, "wrong-hardware");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3 * 2));
+    EXPECT_EQ(Queued(), 2u);
+    gw_.SetReportMode(test::AnswerMode::kNormal);
+    OfferNothing(1);
+    EXPECT_EQ(Boot().outcome, Outcome::kUpToDate);
+    EXPECT_EQ(Queued(), 0u);
+    EXPECT_EQ(gw_.Reports().size(), 2u);
+}
+
+// --- reports are never lost (issue 10 item 3) ------------------------------------------------
+
+TEST_F(AgentTest, ACounterBehindTheLedgerIsResynchronisedAndTheReportDelivered) {
+    Install(MakeImage(4000, 33), 1, "1.1.0");
+    ASSERT_EQ(gw_.Reports().size(), 1u);
+    const std::uint64_t used = State().report_counter;
+    // The state was restored from a backup: the ledger holds counters this device has
+    // forgotten.
+    gw_.SetLedgerCounter(device_pub_, used + 40);
+    const Image image = MakeImage(5000, 34);
+    ReleaseSpec spec;
+    spec.sequence = 2;
+    spec.hardware = {"rev-z"};
+    spec.sha256 = image.sha256;
+    spec.size = image.bytes.size();
+    gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 2}}), vendor_.Release(spec));
+    EXPECT_EQ(Boot().reason, "wrong-hardware");
+    EXPECT_EQ(Queued(), 0u) << "the report was re-signed and delivered, not dropped";
+    auto reports = gw_.Reports();
+    ASSERT_EQ(reports.size(), 2u);
+    EXPECT_EQ(reports[1].state, "failed");
+    EXPECT_EQ(reports[1].body["reason"], "wrong-hardware");
+    EXPECT_EQ(reports[1].nonce, used + 41);
+    EXPECT_TRUE(ParseTx(reports[1].ToJson())) << "signed again by the device key";
+    const DeviceState st = State();
+    EXPECT_EQ(st.report_counter, used + 41);
+    EXPECT_EQ(st.resync.count, 1u);
+    EXPECT_EQ(st.resync.stale_counter, used + 1);
+    EXPECT_EQ(st.resync.ledger_counter, used + 40);
+    EXPECT_EQ(st.resync.new_counter, used + 41);
+    auto status = ReadStatus(dir_);
+    ASSERT_TRUE(status) << status.error().ToString();
+    EXPECT_EQ((*status)["report_resync"]["count"], 1);
+    EXPECT_EQ((*status)["report_resync"]["ledger_counter"], used + 40);
+    // The exact tx again (power lost before it left the queue) is a delivery, not a resync.
+    ReportQueue q(dir_ + "/reports");
+    ASSERT_TRUE(q.Enqueue(reports[1]));
+    OfferNothing(2);
+    EXPECT_EQ(Boot().outcome, Outcome::kUpToDate);
+    EXPECT_EQ(Queued(), 0u);
+    EXPECT_EQ(State().resync.count, 1u);
+    EXPECT_EQ(gw_.Reports().size(), 2u);
 }
 
 }  // namespace

@@ -17,6 +17,10 @@ FakeGateway::FakeGateway() {
         if (!body) return;
         std::lock_guard<std::mutex> lock(mu_);
         checks_.push_back(*body);
+        if (check_mode_ != AnswerMode::kNormal) {
+            Hostile(check_mode_, res);
+            return;
+        }
         if (check_status_ != 200) {
             http::SendError(res, check_status_, "not-ready", "scripted failure");
             return;
@@ -160,6 +164,10 @@ FakeGateway::FakeGateway() {
     server_->Post("/v1/report", [this](const httplib::Request& req, httplib::Response& res) {
         std::lock_guard<std::mutex> lock(mu_);
         ++report_posts_;
+        if (report_mode_ != AnswerMode::kNormal) {
+            Hostile(report_mode_, res);
+            return;
+        }
         if (report_status_ != 0) {
             http::SendError(res, report_status_, "scripted", "scripted failure");
             return;
@@ -174,12 +182,24 @@ FakeGateway::FakeGateway() {
             http::SendError(res, 400, tx.error().reason, tx.error().message);
             return;
         }
-        auto last = last_nonce_.find(tx->sender);
-        if (last != last_nonce_.end() && tx->nonce <= last->second) {
+        // As the gateway relays the ledger's answer (docs/protocol.md): this very tx is held,
+        // or the counter is not above the last one held.
+        if (report_ids_.count(tx->Id()) != 0) {
             http::SendJson(res, Json{{"error", "duplicate"}, {"id", tx->Id()}}, 409);
             return;
         }
+        auto last = last_nonce_.find(tx->sender);
+        if (last != last_nonce_.end() && tx->nonce <= last->second) {
+            http::SendJson(res,
+                           Json{{"error", "stale-counter"},
+                                {"id", tx->Id()},
+                                {"last_counter", last->second},
+                                {"message", "counter not above the last one"}},
+                           409);
+            return;
+        }
         last_nonce_[tx->sender] = tx->nonce;
+        report_ids_.insert(tx->Id());
         reports_.push_back(*tx);
         http::SendJson(res, Json{{"id", tx->Id()}}, 202);
     });
@@ -196,6 +216,47 @@ FakeGateway::FakeGateway() {
 }
 
 FakeGateway::~FakeGateway() { Stop(); }
+
+void FakeGateway::Hostile(AnswerMode mode, httplib::Response& res) {
+    if (mode == AnswerMode::kHuge) {
+        constexpr std::size_t kHuge = std::size_t{128} << 20;
+        res.set_content_provider(
+            kHuge, "application/json",
+            [this](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                static const std::string kChunk(64 << 10, ' ');
+                const std::size_t n = std::min(length, kChunk.size());
+                {
+                    std::lock_guard<std::mutex> lock(mu_);
+                    if (stopping_) return false;
+                    hostile_served_ += n;
+                }
+                std::string chunk = kChunk.substr(0, n);
+                if (offset == 0) chunk[0] = '{';
+                return sink.write(chunk.data(), n);
+            });
+        return;
+    }
+    const auto interval = trickle_interval_;
+    res.set_content_provider(
+        std::size_t{1} << 20, "application/json",
+        [this, interval](std::size_t offset, std::size_t, httplib::DataSink& sink) {
+            {
+                // Pacing of the misbehaving server, not test synchronisation.
+                std::unique_lock<std::mutex> lock(mu_);
+                if (stall_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+                    return false;
+                }
+                ++hostile_served_;
+            }
+            const char c = offset == 0 ? '{' : ' ';
+            return sink.write(&c, 1);
+        });
+}
+
+std::uint64_t FakeGateway::HostileBytesServed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return hostile_served_;
+}
 
 void FakeGateway::Stop() {
     Locked([&] { stopping_ = true; });

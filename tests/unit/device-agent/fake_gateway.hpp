@@ -4,11 +4,13 @@
 // and every request it saw (Range headers, check bodies, reports).
 #include <httplib.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +29,13 @@ enum class ImageMode {
     kStall,         // sends `cut_at` bytes, then nothing until the gateway stops
     kPauseAt,       // serves up to absolute offset `cut_at`, then holds until ReleasePause()
     kTrickle,       // 64 bytes every 50 ms: alive, but far below any sane minimum rate
+};
+
+// How /v1/check or /v1/report answers (a hostile gateway's metadata attacks).
+enum class AnswerMode {
+    kNormal,
+    kHuge,     // 200 OK with a 128 MiB body, generated as it is sent (never held in memory)
+    kTrickle,  // 200 OK, then 1 byte every trickle interval (default 2 s), 1 MiB announced
 };
 
 class FakeGateway {
@@ -65,6 +74,22 @@ class FakeGateway {
     void SetReportStatus(int status) {
         Locked([&] { report_status_ = status; });
     }
+    void SetCheckMode(AnswerMode mode) {
+        Locked([&] { check_mode_ = mode; });
+    }
+    void SetReportMode(AnswerMode mode) {
+        Locked([&] { report_mode_ = mode; });
+    }
+    void SetTrickleInterval(std::chrono::milliseconds interval) {
+        Locked([&] { trickle_interval_ = interval; });
+    }
+    // Body bytes handed to the server for hostile (kHuge/kTrickle) answers so far.
+    std::uint64_t HostileBytesServed();
+    // Like a ledger that already holds report counter `n` of the device key `sender` (a device
+    // restored from a backup is behind it): lower counters get 409 stale-counter.
+    void SetLedgerCounter(const std::string& sender, std::uint64_t n) {
+        Locked([&] { last_nonce_[sender] = n; });
+    }
 
     std::vector<std::string> ImageRanges();  // Range header of each image request ("" = none)
     std::vector<Json> Checks();
@@ -102,6 +127,14 @@ class FakeGateway {
     std::vector<Tx> reports_;
     std::map<std::string, std::uint64_t> last_nonce_;
     int report_posts_ = 0;
+    std::set<std::string> report_ids_;
+    AnswerMode check_mode_ = AnswerMode::kNormal;
+    AnswerMode report_mode_ = AnswerMode::kNormal;
+    std::chrono::milliseconds trickle_interval_{2000};
+    std::uint64_t hostile_served_ = 0;
+
+    // Fills `res` with a hostile answer of `mode`.
+    void Hostile(AnswerMode mode, httplib::Response& res);
 };
 
 }  // namespace fwchain::device::test

@@ -167,6 +167,47 @@ TEST_F(NodeTest, RejectsBadInputWithReasons) {
     EXPECT_EQ(missing->status, 404);
 }
 
+// The attack that succeeded before strict verification: a relay turns a device report's
+// signature R||S into R||(S+L) without the key. The ledger must refuse it, so the chain never
+// holds an id the device did not sign and the device's own report still goes in.
+TEST_F(NodeTest, MalleatedReportAndRepostedReleaseAreRefused) {
+    StartNode();
+    auto post = [&](const Tx& tx) {
+        auto res = client_->Raw().Post("/v1/tx", tx.ToJson().dump(), "application/json");
+        if (!res) return std::make_pair(0, Json());
+        auto j = ParseJson(res->body);
+        return std::make_pair(res->status, j ? *j : Json());
+    };
+    const Tx admit = testing::AdmitTx(k_.admission, "dev-1", k_.device, "device");
+    ASSERT_EQ(post(admit).first, 200);
+    ASSERT_TRUE(test::WaitFor([&] { return Confirmations(admit.Id()) >= 1; }));
+
+    const Tx report = testing::UpdateTx(k_.device, "dev-1", 1);
+    const Tx malleated = testing::MalleateS(report);
+    ASSERT_NE(malleated.Id(), report.Id());
+    auto refused = post(malleated);
+    EXPECT_EQ(refused.first, 400);
+    EXPECT_EQ(refused.second["error"], "bad-signature");
+    auto accepted = post(report);
+    EXPECT_EQ(accepted.first, 200) << accepted.second.dump();
+    ASSERT_TRUE(test::WaitFor([&] { return Confirmations(report.Id()) >= 1; }));
+    EXPECT_EQ(client_->Raw().Get(("/v1/tx/" + malleated.Id()).c_str())->status, 404);
+
+    // A release re-posted with S + L, or signed again with another nonce, is not a second
+    // record of the same release.
+    const Tx release = testing::ReleaseTx(k_.release, "cam", "1.0.0", 1);
+    ASSERT_EQ(post(release).first, 200);
+    ASSERT_TRUE(test::WaitFor([&] { return Confirmations(release.Id()) >= 1; }));
+    EXPECT_EQ(post(testing::MalleateS(release)).first, 400);
+    auto resigned = post(testing::ReleaseTx(k_.release, "cam", "1.0.0", 1));
+    EXPECT_EQ(resigned.first, 409);
+    EXPECT_EQ(resigned.second["error"], "duplicate-release");
+    EXPECT_NE(resigned.second["message"].get<std::string>().find(release.Id()), std::string::npos);
+    auto search = client_->GetJson("/v1/search?type=release&product=cam");
+    ASSERT_TRUE(search);
+    EXPECT_EQ((*search)["results"].size(), 1u);
+}
+
 TEST_F(NodeTest, RefusesWrongGenesisHashAndUnadmittedMiner) {
     NodeOptions wrong = opts_;
     wrong.genesis_hash = std::string(64, '0');

@@ -224,6 +224,50 @@ TEST_F(ChainTest, MempoolRejectsDuplicatesReplaysAndUnauthorised) {
     EXPECT_EQ(again.error().reason, "duplicate-tx");
 }
 
+TEST_F(ChainTest, OneReleasePerProductAndSequenceEvenWhenSignedAgain) {
+    const Tx first = testing::ReleaseTx(k_.release, "cam", "1.0.0", 1);
+    const std::string first_id = Submit(first);
+    // Signed again (another nonce, so another id) while the first is pending.
+    auto pending_again = chain_->SubmitTx(testing::ReleaseTx(k_.release, "cam", "1.0.0", 1));
+    ASSERT_FALSE(pending_again);
+    EXPECT_EQ(pending_again.error().reason, "duplicate-release");
+    EXPECT_EQ(pending_again.error().code, Errc::kConflict);
+    EXPECT_NE(pending_again.error().message.find(first_id), std::string::npos)
+        << pending_again.error().message;
+    // S + L of the same tx: refused as a bad signature, not as a new tx.
+    auto malleated = chain_->SubmitTx(testing::MalleateS(first));
+    ASSERT_FALSE(malleated);
+    EXPECT_EQ(malleated.error().reason, "bad-tx");
+    Mine();
+    auto mined_again = chain_->SubmitTx(testing::ReleaseTx(k_.release, "cam", "1.0.1", 1));
+    ASSERT_FALSE(mined_again);
+    EXPECT_EQ(mined_again.error().reason, "duplicate-release");
+    // Another sequence, or the same sequence of another product, is a new release.
+    Submit(testing::ReleaseTx(k_.release, "cam", "1.0.1", 2));
+    Submit(testing::ReleaseTx(k_.release, "doorbell", "1.0.0", 1));
+    // One approval per (release, approver).
+    Submit(testing::ApproveTx(k_.approver, first_id));
+    auto approve_again = chain_->SubmitTx(testing::ApproveTx(k_.approver, first_id));
+    ASSERT_FALSE(approve_again);
+    EXPECT_EQ(approve_again.error().reason, "duplicate-approval");
+    Mine();
+    // The claims are stored: they hold after a restart.
+    Open();
+    auto after_reopen = chain_->SubmitTx(testing::ReleaseTx(k_.release, "cam", "1.0.9", 2));
+    ASSERT_FALSE(after_reopen);
+    EXPECT_EQ(after_reopen.error().reason, "duplicate-release");
+    // A block that carries a second release of a recorded sequence is invalid.
+    auto templ = chain_->BuildTemplate(k_.miner.Public(), NowSeconds());
+    ASSERT_TRUE(templ);
+    Block b = *templ;
+    b.txs.push_back(testing::ReleaseTx(k_.release, "cam", "1.0.2", 1));
+    b.header.merkle_root = MerkleRootOfTxs(b.txs);
+    testing::SolveAndSign(b, k_.miner);
+    auto connected = chain_->SubmitBlock(b, NowSeconds());
+    ASSERT_FALSE(connected);
+    EXPECT_EQ(connected.error().reason, "duplicate-release");
+}
+
 TEST_F(ChainTest, RevocationDropsPendingReportsOfThatDevice) {
     Submit(testing::AdmitTx(k_.admission, "dev-1", k_.device, "device"));
     Mine();
@@ -295,6 +339,30 @@ TEST_F(ChainTest, HeavierBranchReorgsAndAbandonedTxsReturnToTheMempool) {
     auto a1_info = chain_->BlockInfoByHash(ToHex(a1.Hash()));
     ASSERT_TRUE(a1_info && *a1_info);
     EXPECT_FALSE((*a1_info)->main);
+}
+
+TEST_F(ChainTest, ReleaseClaimMovesWithItsBlockOnAReorg) {
+    // Branch a releases cam/1; branch b, heavier, carries the same release signed again (another
+    // id). After the reorg b's tx holds the claim and a's release does not return to the mempool.
+    const Tx release_a = testing::ReleaseTx(k_.release, "cam", "1.0.0", 1);
+    const Tx release_b = testing::ReleaseTx(k_.release, "cam", "1.0.0", 1);
+    ASSERT_NE(release_a.Id(), release_b.Id());
+    const Block a1 = Child(k_, genesis_.header, {release_a}, 1);
+    ASSERT_TRUE(chain_->SubmitBlock(a1, NowSeconds()));
+    Block b1 = Child(k_, genesis_.header, {release_b}, 2);
+    for (std::uint64_t tag = 3; b1.Hash() < a1.Hash(); ++tag) {
+        b1 = Child(k_, genesis_.header, {release_b}, tag);
+    }
+    ASSERT_TRUE(chain_->SubmitBlock(b1, NowSeconds()));
+    const Block b2 = Child(k_, b1.header, {}, 1000);
+    auto s2 = chain_->SubmitBlock(b2, NowSeconds());
+    ASSERT_TRUE(s2) << s2.error().ToString();
+    EXPECT_TRUE(s2->main);
+    EXPECT_EQ(chain_->MempoolSize(), 0u) << "release_a duplicates the claim of release_b";
+    auto again = chain_->SubmitTx(release_a);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().reason, "duplicate-release");
+    EXPECT_NE(again.error().message.find(release_b.Id()), std::string::npos);
 }
 
 TEST_F(ChainTest, ReorgUndoesRegistryAndDeviceCountersAndSurvivesReopen) {

@@ -314,6 +314,8 @@ TEST(TxAuthorisationTest, Table) {
     view.AddKey(k.device2, role::kDevice, "dev-2");
     view.keys[k.device2.PublicHex()].revoked = true;
     const SigningKey fresh = SigningKey::Generate();
+    view.claims["release/cam/3"] = "tx-of-cam-3";
+    view.claims["approve/rel-1/" + k.approver.PublicHex()] = "tx-approving-rel-1";
 
     struct Case {
         const char* name;
@@ -350,6 +352,17 @@ TEST(TxAuthorisationTest, Table) {
         {"update with unknown state", testing::UpdateTx(k.device, "dev-1", 7, "melted"), "bad-tx"},
         {"approve by approver", testing::ApproveTx(k.approver, "abc"), ""},
         {"approve by release key", testing::ApproveTx(k.release, "abc"), "unauthorized-tx"},
+        // One release per (product, sequence), one approval per (release, approver).
+        {"release of a recorded sequence", testing::ReleaseTx(k.release, "cam", "1.0.3", 3),
+         "duplicate-release"},
+        {"release of that sequence for another product",
+         testing::ReleaseTx(k.release, "doorbell", "1.0.3", 3), ""},
+        {"outsider release of a recorded sequence",
+         testing::ReleaseTx(k.outsider, "cam", "1.0.3", 3), "unauthorized-tx"},
+        {"approve twice", testing::ApproveTx(k.approver, "rel-1"), "duplicate-approval"},
+        {"approve another release", testing::ApproveTx(k.approver, "rel-2"), ""},
+        {"S + L of a valid update", testing::MalleateS(testing::UpdateTx(k.device, "dev-1", 6)),
+         "bad-tx"},
     };
     for (const auto& c : cases) {
         ValidationState state;

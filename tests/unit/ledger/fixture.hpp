@@ -152,6 +152,24 @@ inline Tx ApproveTx(const SigningKey& signer, const std::string& release_id) {
     return Signed(tx, signer);
 }
 
+// The same tx with its signature's S replaced by S + L (the group order): what a relay could make
+// of a signature without the key if S were not range-checked (RFC 8032 §5.1.7).
+inline Tx MalleateS(Tx tx) {
+    static const std::uint8_t kL[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+                                        0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+                                        0,    0,    0,    0,    0,    0,    0,    0,
+                                        0,    0,    0,    0,    0,    0,    0,    0x10};
+    Bytes sig = *FromHex(tx.sig);
+    unsigned carry = 0;
+    for (std::size_t i = 0; i < 32; ++i) {
+        const unsigned v = sig[32 + i] + kL[i] + carry;
+        sig[32 + i] = static_cast<std::uint8_t>(v & 0xff);
+        carry = v >> 8;
+    }
+    tx.sig = ToHex(sig);
+    return tx;
+}
+
 // Solves the header (single thread) and signs it with `signer`.
 inline void SolveAndSign(Block& b, const SigningKey& signer) {
     std::atomic<bool> stop{false};
@@ -174,6 +192,11 @@ class MapView final : public ChainView {
         return std::optional<KeyRecord>(it->second);
     }
     Expected<bool> HasTx(const std::string& id) const override { return txs.count(id) != 0; }
+    Expected<std::optional<std::string>> ClaimedBy(const std::string& claim) const override {
+        auto it = claims.find(claim);
+        if (it == claims.end()) return std::optional<std::string>();
+        return std::optional<std::string>(it->second);
+    }
     const Root& CurrentRoot() const override { return root_; }
 
     void AddKey(const SigningKey& key, const std::string& role_name, const std::string& subject) {
@@ -186,6 +209,7 @@ class MapView final : public ChainView {
 
     std::map<std::string, KeyRecord> keys;
     std::set<std::string> txs;
+    std::map<std::string, std::string> claims;
 
   private:
     Root root_;

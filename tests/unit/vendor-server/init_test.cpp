@@ -83,6 +83,36 @@ TEST(VendorInit, CreatesPrivateKeysAndAVerifyingRoot) {
     EXPECT_EQ(r->genesis_hash, cfg->genesis_hash);
 }
 
+// A broken config.json is a file to repair, not a reason to "run init" (init refuses a data
+// dir that exists): the error says so and names the file.
+TEST(VendorConfig, MalformedConfigIsNamedNotTakenForAMissingDataDir) {
+    TempDir tmp;
+    const DataDir dir(tmp / "v");
+    auto missing = VendorConfig::Load(dir);
+    ASSERT_FALSE(missing);
+    EXPECT_EQ("not-initialized", missing.error().reason);
+    ASSERT_TRUE(InitAt(dir.Root()));
+    const std::string good = test::ReadText(dir.Config());
+    struct Case {
+        const char* name;
+        std::string text;
+    };
+    const Case cases[] = {
+        {"not JSON", good.substr(0, good.size() / 2)},
+        {"a float", R"({"vendor":"acme","genesis_hash":"00","max_image_size":1.5})"},
+        {"no vendor", R"({"genesis_hash":"00"})"}};
+    for (const auto& c : cases) {
+        ASSERT_TRUE(WriteFileAtomic(dir.Config(), c.text));
+        auto cfg = VendorConfig::Load(dir);
+        ASSERT_FALSE(cfg) << c.name;
+        EXPECT_EQ("bad-config", cfg.error().reason) << c.name;
+        EXPECT_NE(cfg.error().message.find(dir.Config()), std::string::npos)
+            << c.name << ": " << cfg.error().message;
+        EXPECT_EQ(cfg.error().message.find("run `vendor-server init`"), std::string::npos)
+            << c.name << ": " << cfg.error().message;
+    }
+}
+
 TEST(VendorInit, NeverWritesPrivateKeysIntoItsResult) {
     TempDir tmp;
     auto r = InitAt(tmp / "v");

@@ -291,6 +291,14 @@ TEST_F(KeysTest, AddsApproverKeysAndThresholdsThroughANewRoot) {
     o.thresholds["approver"] = 2;
     auto r = RotateRoot(o);
     ASSERT_TRUE(r) << r.error().ToString();
+    // It says what it added: two outside keys (not "new" keys generated here) and a threshold.
+    EXPECT_TRUE(r->keyids.empty());
+    ASSERT_EQ(r->added.size(), 2u);
+    EXPECT_EQ(r->added[0].role, "approver");
+    EXPECT_EQ(r->added[0].keyid, qa1.Id());
+    EXPECT_EQ(r->added[1].keyid, qa2.Id());
+    EXPECT_EQ(r->thresholds.at("approver"), std::make_pair(std::size_t{2}, std::size_t{2}));
+    EXPECT_EQ(r->ToJson()["added"][0]["origin"], "outside");
     const std::int64_t now = NowSeconds();
     auto v1 = VerifyInitialRoot(RootEnv(1), now);
     auto v2 = VerifyRootChain(*v1, {RootEnv(2)}, now);

@@ -13,6 +13,7 @@
 #include "vendor-server/catalog.hpp"
 #include "vendor-server/data_dir.hpp"
 #include "vendor-server/git_source.hpp"
+#include "vendor-server/keys.hpp"
 #include "vendor-server/metadata_store.hpp"
 
 namespace fwchain::vendor {
@@ -282,6 +283,86 @@ TEST_F(PublishTest, RejectsUnsafeProductAndHardwareNames) {
     r = Publish(opts);
     ASSERT_FALSE(r);
     EXPECT_EQ("no-hardware", r.error().reason);
+}
+
+// Release threshold 2 of 3: publish stages (nothing recorded), a second key holder signs,
+// release-staged records it; below the threshold it is refused with what is missing.
+TEST_F(PublishTest, BelowTheReleaseThresholdPublishStagesUntilSigned) {
+    const SigningKey qa = SigningKey::Generate();
+    const SigningKey cto = SigningKey::Generate();
+    const std::string qa_file = data() + "/../qa.key";
+    ASSERT_TRUE(qa.Save(qa_file));
+    RotateOptions o;
+    o.data_dir = data();
+    o.add_keys["release"] = {qa.PublicHex(), cto.PublicHex()};
+    o.thresholds["release"] = 2;
+    ASSERT_TRUE(RotateRoot(o));
+    const std::size_t outbox_before = Outbox().size();
+    const std::uint64_t ts_before = LoadTs().version;
+
+    auto staged = Publish(PublishOpts("v1.0.0"));
+    ASSERT_TRUE(staged) << staged.error().ToString();
+    EXPECT_TRUE(staged->staged);
+    EXPECT_EQ(staged->signatures, 1u);
+    EXPECT_EQ(staged->threshold, 2u);
+    EXPECT_EQ(staged->manifest_path, DataDir(data()).StagedFile("cam", 1));
+    EXPECT_EQ(staged->ToJson()["status"], "staged");
+    EXPECT_FALSE(FileExists(DataDir(data()).ManifestFile("cam", 1)));
+    EXPECT_EQ(Outbox().size(), outbox_before) << "no release tx below the threshold";
+    EXPECT_EQ(LoadTs().version, ts_before) << "the timestamp must not name it";
+    // The sequence is held: another publish of cam waits for this one.
+    auto another = Publish(PublishOpts("v1.1.0"));
+    ASSERT_FALSE(another);
+    EXPECT_EQ(another.error().reason, "release-staged");
+
+    ReleaseStagedOptions ro;
+    ro.data_dir = data();
+    ro.manifest = staged->manifest_path;
+    auto early = ReleaseStaged(ro);
+    ASSERT_FALSE(early);
+    EXPECT_EQ(early.error().reason, "below-threshold");
+    EXPECT_NE(early.error().message.find("1 valid release signature(s) of 2: needs 1 more"),
+              std::string::npos)
+        << early.error().message;
+
+    // A signature by a key that is not a release key does not count.
+    const SigningKey stranger = SigningKey::Generate();
+    ASSERT_TRUE(stranger.Save(data() + "/../stranger.key"));
+    ASSERT_TRUE(SignRelease({staged->manifest_path, data() + "/../stranger.key", ""}));
+    auto still = ReleaseStaged(ro);
+    ASSERT_FALSE(still);
+    EXPECT_EQ(still.error().reason, "below-threshold");
+
+    auto signed_by_qa = SignRelease({staged->manifest_path, qa_file, ""});
+    ASSERT_TRUE(signed_by_qa) << signed_by_qa.error().ToString();
+    EXPECT_EQ(signed_by_qa->keyid, qa.Id());
+    auto again = SignRelease({staged->manifest_path, qa_file, ""});
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().reason, "already-signed");
+
+    auto released = ReleaseStaged(ro);
+    ASSERT_TRUE(released) << released.error().ToString();
+    EXPECT_FALSE(released->staged);
+    EXPECT_EQ(released->sequence, 1u);
+    EXPECT_FALSE(FileExists(DataDir(data()).StagedFile("cam", 1)));
+    const Envelope manifest = LoadManifest("cam", 1);
+    EXPECT_EQ(manifest.signatures.size(), 3u);
+    EXPECT_EQ(Outbox().size(), outbox_before + 1);
+    EXPECT_EQ(LoadTs().latest.at("cam"), 1u);
+}
+
+// One product-name rule for the vendor and the gateways (common/core/names.hpp): "Cam" used to
+// publish here and then be refused by every gateway.
+TEST_F(PublishTest, RefusesProductNamesThatGatewaysRefuse) {
+    for (const char* name : {"Cam", "CAM", "cam-Rev2"}) {
+        auto opts = PublishOpts("v1.0.0");
+        opts.product = name;
+        auto r = Publish(opts);
+        ASSERT_FALSE(r) << name;
+        EXPECT_EQ("bad-name", r.error().reason) << name;
+        EXPECT_NE(r.error().message.find("[a-z0-9._-]"), std::string::npos) << r.error().message;
+    }
+    EXPECT_TRUE(Outbox().empty());
 }
 
 }  // namespace

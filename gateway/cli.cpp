@@ -40,12 +40,19 @@ int Die(const Error& e) {
     return 1;
 }
 
-Expected<SigningKey> LoadOrCreateKey(const std::string& path) {
-    if (FileExists(path)) return SigningKey::Load(path);
-    SigningKey key = SigningKey::Generate();
-    FW_TRY(key.Save(path));
-    spdlog::info("generated gateway key {}", key.Id());
-    return key;
+struct GatewayKey {
+    SigningKey key;
+    bool fresh = false;  // generated now, not yet saved
+};
+
+// A new key is only generated here; Run saves it once every startup check passed, so a gateway
+// that failed to start (bad --root, port taken, ...) leaves no fresh identity behind.
+Expected<GatewayKey> LoadOrGenerateKey(const std::string& path) {
+    if (FileExists(path)) {
+        FW_ASSIGN(SigningKey key, SigningKey::Load(path));
+        return GatewayKey{std::move(key), false};
+    }
+    return GatewayKey{SigningKey::Generate(), true};
 }
 
 int Run(const RunOptions& o) {
@@ -58,8 +65,10 @@ int Run(const RunOptions& o) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     if (auto st = MakeDirs(o.data_dir, 0700); !st) return Die(st.error());
-    auto key = LoadOrCreateKey(o.data_dir + "/gateway.key");
-    if (!key) return Die(key.error());
+    const std::string key_path = o.data_dir + "/gateway.key";
+    auto loaded = LoadOrGenerateKey(key_path);
+    if (!loaded) return Die(loaded.error());
+    const SigningKey* key = &loaded->key;
     auto trust = TrustStore::Open(o.data_dir, o.root_file, NowSeconds());
     if (!trust) return Die(trust.error());
     auto cache = ContentCache::Open(o.data_dir + "/cache", o.cache_max_bytes);
@@ -86,6 +95,10 @@ int Run(const RunOptions& o) {
         spdlog::info("BitTorrent on port {}", swarm->port());
     }
     if (auto st = MakeDirs(o.data_dir + "/torrents"); !st) return Die(st.error());
+    if (loaded->fresh) {
+        if (auto st = key->Save(key_path); !st) return Die(st.error());
+        spdlog::info("generated gateway key {}", key->Id());
+    }
 
     PollerConfig pc;
     pc.swarm = swarm.get();

@@ -241,14 +241,17 @@ int RunStatus(const std::string& node_url, const std::string& product, bool json
         const std::uint64_t f = failures.value(v, std::uint64_t{0});
         const double share =
             total ? 100.0 * static_cast<double>(n) / static_cast<double>(total) : 0;
-        std::printf("%-20s %10llu %6.1f%% %10llu\n", v.c_str(), static_cast<unsigned long long>(n),
-                    share, static_cast<unsigned long long>(f));
+        // Reports without a version (older devices' failures before any verified manifest).
+        const std::string label = v.empty() ? "(no version)" : v;
+        std::printf("%-20s %10llu %6.1f%% %10llu\n", label.c_str(),
+                    static_cast<unsigned long long>(n), share, static_cast<unsigned long long>(f));
     }
     if (devices > 0 && !(*r)["latest"].empty()) {
         std::printf("\n%-32s %-20s %-8s %s\n", "DEVICE", "VERSION", "HEIGHT", "TIME");
         for (const auto& d : (*r)["latest"]) {
+            const std::string ver = d.value("ver", std::string());
             std::printf("%-32s %-20s %-8llu %s\n", d.value("device", std::string()).c_str(),
-                        d.value("ver", std::string()).c_str(),
+                        ver.empty() ? "(no version)" : ver.c_str(),
                         static_cast<unsigned long long>(d.value("height", std::uint64_t{0})),
                         FormatTime(d.value("time", std::int64_t{0})).c_str());
         }

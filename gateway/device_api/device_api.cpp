@@ -95,12 +95,31 @@ void DeviceApi::HandleImage(const http::Request& req, http::Response& res) {
 void DeviceApi::HandleReport(const http::Request& req, http::Response& res) {
     auto body = http::ReadJsonBody(req, res, kMaxReportBody);
     if (!body) return;
-    auto id = relay_.Relay(*body);
-    if (!id) {
-        http::SendError(res, id.error());
+    auto relayed = relay_.Relay(*body);
+    if (!relayed) {
+        http::SendError(res, relayed.error());
         return;
     }
-    http::SendJson(res, Json{{"id", *id}}, 202);
+    switch (relayed->kind) {
+        case RelayResult::Kind::kRelayed:
+            http::SendJson(res, Json{{"id", relayed->id}}, 202);
+            return;
+        case RelayResult::Kind::kDuplicate:
+            http::SendJson(res,
+                           Json{{"error", "duplicate"},
+                                {"id", relayed->id},
+                                {"message", "the ledger already holds this report"}},
+                           409);
+            return;
+        case RelayResult::Kind::kStaleCounter:
+            http::SendJson(res,
+                           Json{{"error", "stale-counter"},
+                                {"id", relayed->id},
+                                {"last_counter", relayed->last_counter},
+                                {"message", relayed->message}},
+                           409);
+            return;
+    }
 }
 
 }  // namespace fwchain::gateway

@@ -1,5 +1,7 @@
 #include "gateway/reports/report_relay.hpp"
 
+#include <thread>
+
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
 
@@ -41,24 +43,33 @@ Status ReportRelay::RefreshRegistry() {
     return {};
 }
 
-Expected<std::uint64_t> ReportRelay::LastCounter(const std::string& device_key) {
-    FW_ASSIGN(auto q, db_.Prepare("SELECT counter FROM device_counters WHERE device_key = ?"));
-    q.Bind(1, device_key);
-    FW_ASSIGN(bool row, q.Step());
-    return row ? static_cast<std::uint64_t>(q.Int(0)) : 0;
-}
-
-Expected<std::string> ReportRelay::Relay(const Json& body) {
+Expected<RelayResult> ReportRelay::Relay(const Json& body) {
     FW_ASSIGN(Tx tx, ParseTx(body));
     if (tx.type != txtype::kUpdate && tx.type != txtype::kStatus) {
         return Fail(Errc::kInvalid, "wrong-type", "a report must be an update or status tx");
     }
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto it = registry_.find(tx.sender);
     if (it == registry_.end()) {
-        auto refreshed = RefreshRegistry();
-        if (!refreshed) return Fail(Context(refreshed.error(), "reading the device registry"));
-        it = registry_.find(tx.sender);
+        // A device admitted since the last refresh. Refreshes stay at most one a second (each
+        // is a ledger read), but within that window the report waits for the next one instead
+        // of being refused: two devices admitted a moment apart both get their first report
+        // through. The lock is not held while waiting.
+        const auto next = last_refresh_ + kMinRefresh;
+        if (std::chrono::steady_clock::now() < next) {
+            lock.unlock();
+            std::this_thread::sleep_until(next);  // pacing of ledger reads
+            lock.lock();
+            it = registry_.find(tx.sender);
+        }
+        if (it == registry_.end()) {
+            auto refreshed = RefreshRegistry();
+            // Another report may have refreshed it meanwhile: look again before giving up.
+            it = registry_.find(tx.sender);
+            if (!refreshed && it == registry_.end()) {
+                return Fail(Context(refreshed.error(), "reading the device registry"));
+            }
+        }
     }
     if (it == registry_.end()) {
         return Fail(Errc::kUnauthorized, "unknown-device",
@@ -72,23 +83,48 @@ Expected<std::string> ReportRelay::Relay(const Json& body) {
             Errc::kUnauthorized, "wrong-device",
             "the report names device " + tx.recipient + " but is signed by " + it->second.subject);
     }
-    FW_ASSIGN(std::uint64_t last, LastCounter(tx.sender));
-    if (tx.nonce <= last) {
-        return Fail(
-            Errc::kConflict, "replayed",
-            "report counter " + std::to_string(tx.nonce) + " is not above " + std::to_string(last));
-    }
+    // The ledger's 409 bodies tell a held tx ("duplicate") from a stale counter
+    // ("replayed-nonce" with "last_nonce"); the plain client keeps only the reason.
     FW_ASSIGN(auto client, http::Client::For(ledger_url_));
-    auto sent = client.PostJson("/v1/tx", tx.ToJson());
-    if (!sent && sent.error().code != Errc::kConflict) return Fail(sent.error());
-    FW_ASSIGN(auto upd, db_.Prepare("INSERT INTO device_counters(device_key, counter) VALUES(?, ?) "
-                                    "ON CONFLICT(device_key) DO UPDATE SET counter = "
-                                    "excluded.counter"));
-    upd.Bind(1, tx.sender).Bind(2, static_cast<std::int64_t>(tx.nonce));
-    FW_TRY(upd.Run());
-    if (!sent) return Fail(sent.error());  // the ledger already holds it
-    spdlog::info("relayed {} report of {} ({} {})", tx.type, tx.recipient, tx.state, tx.ver);
-    return tx.Id();
+    auto res = client.Raw().Post(client.url().base_path + "/v1/tx", Canonical(tx.ToJson()),
+                                 "application/json");
+    if (!res) {
+        return Fail(
+            Errc::kNetwork, "ledger-unreachable",
+            "relaying the report to " + ledger_url_ + ": " + httplib::to_string(res.error()));
+    }
+    RelayResult out;
+    out.id = tx.Id();
+    if (res->status >= 200 && res->status < 300) {
+        spdlog::info("relayed {} report of {} ({} {})", tx.type, tx.recipient, tx.state, tx.ver);
+        return out;
+    }
+    auto answer = ParseJson(res->body, 64 << 10);
+    std::string reason = "ledger-http-" + std::to_string(res->status);
+    std::string message = "the ledger answered HTTP " + std::to_string(res->status);
+    if (answer && answer->is_object()) {
+        if (auto r = GetString(*answer, "error")) reason = *r;
+        if (auto m = GetString(*answer, "message")) message = *m;
+    }
+    out.message = message;
+    if (res->status == 409 && reason == "duplicate") {
+        out.kind = RelayResult::Kind::kDuplicate;
+        return out;
+    }
+    if (res->status == 409 && reason == "replayed-nonce") {
+        out.kind = RelayResult::Kind::kStaleCounter;
+        if (answer && answer->is_object()) {
+            if (auto last = GetUint(*answer, "last_nonce")) out.last_counter = *last;
+        }
+        spdlog::info("report of {} has counter {}, the ledger holds {}: asking it to resync",
+                     tx.recipient, tx.nonce, out.last_counter);
+        return out;
+    }
+    const Errc code = res->status == 409                           ? Errc::kConflict
+                      : (res->status == 401 || res->status == 403) ? Errc::kUnauthorized
+                      : res->status >= 500                         ? Errc::kNetwork
+                                                                   : Errc::kInvalid;
+    return Fail(code, reason, "the ledger refused the report: " + message);
 }
 
 }  // namespace fwchain::gateway

@@ -1,7 +1,8 @@
 #pragma once
 // POST /v1/report: a device's signed `update` tx. The gateway checks what it can cheaply and
-// locally (signature, the device is admitted on the ledger and not revoked, its counter moves
-// forward) and relays the tx to the ledger, which checks all of it again.
+// locally (signature, the device is admitted on the ledger and not revoked) and relays the tx to
+// the ledger, which checks all of it again and alone decides whether the counter moves forward
+// (only it knows whether a refused counter is this very tx or a stale one).
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -14,14 +15,28 @@
 
 namespace fwchain::gateway {
 
+// What the ledger made of a report. A device must tell "this exact tx is already held" (it was
+// delivered) from "your counter is behind" (re-sign it with a counter above last_counter).
+struct RelayResult {
+    enum class Kind {
+        kRelayed,       // 202 {"id"}
+        kDuplicate,     // 409 {"error":"duplicate","id"}: this very tx is pending or mined
+        kStaleCounter,  // 409 {"error":"stale-counter","last_counter"}: counter not above it
+    };
+    Kind kind = Kind::kRelayed;
+    std::string id;                  // the report's tx id
+    std::uint64_t last_counter = 0;  // kStaleCounter: the device's last counter on the ledger
+    std::string message;
+};
+
 class ReportRelay {
   public:
     static Expected<std::unique_ptr<ReportRelay>> Open(const std::string& db_path,
                                                        const std::string& ledger_url);
-    // Returns the ledger tx id. Errors: kInvalid/kVerify (400), kUnauthorized (403 unknown or
-    // revoked device), kConflict (409 replayed counter or already on the ledger),
-    // kNetwork (502 ledger unreachable: the device keeps the report queued).
-    Expected<std::string> Relay(const Json& body);
+    // Errors: kInvalid/kVerify (400), kUnauthorized (403 unknown or revoked device), kNetwork
+    // (502 ledger unreachable: the device keeps the report queued), other ledger refusals with
+    // the ledger's reason.
+    Expected<RelayResult> Relay(const Json& body);
 
   private:
     struct Admission {
@@ -31,7 +46,6 @@ class ReportRelay {
     ReportRelay(sql::Db db, std::string ledger_url)
         : db_(std::move(db)), ledger_url_(std::move(ledger_url)) {}
     Status RefreshRegistry();
-    Expected<std::uint64_t> LastCounter(const std::string& device_key);
 
     std::mutex mu_;
     sql::Db db_;

@@ -114,8 +114,13 @@ class Attacks : public ::testing::Test {
         EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
         EXPECT_NE(r.err.find(reason), std::string::npos) << "stderr: " << r.err;
         EXPECT_EQ(sys_->Version(dir), version_before);
-        ASSERT_TRUE(sys_->WaitForLedger("device=" + id + "&type=update&state=failed", 1))
-            << "no failed report of " << id << " on the ledger";
+        if (!sys_->WaitForLedger("device=" + id + "&type=update&state=failed", 1)) {
+            const std::string log = sys_->gateway().Log();
+            FAIL() << "no failed report of " << id << " on the ledger; device "
+                   << sys_->Status(dir).dump() << "\nboot stderr: " << r.err
+                   << "\ngateway log (end): "
+                   << log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+        }
         Json failed = sys_->Search("device=" + id + "&type=update&state=failed");
         EXPECT_EQ(failed[0]["tx"]["body"].value("reason", ""), reason);
     }
@@ -155,6 +160,13 @@ TEST_F(Attacks, LowerSequenceIsRefused) {
         sys_->gateway_url(), [&](Json& answer) { answer["manifest"] = old_manifest; },
         NoImageChange);
     ExpectRefused("rollback-1", dir, evil, "rollback", "1.1.0");
+    // The failed report names the version the device runs; the refused manifest's claims stay in
+    // body.rejected, so the ledger never lists 1.0.0 as failing on this device.
+    Json failed = sys_->Search("device=rollback-1&type=update&state=failed");
+    ASSERT_FALSE(failed.empty());
+    EXPECT_EQ(failed[0]["tx"].value("ver", ""), "1.1.0") << failed[0].dump();
+    EXPECT_EQ(failed[0]["tx"]["body"]["rejected"].value("version", ""), "1.0.0")
+        << failed[0].dump();
 }
 
 TEST_F(Attacks, WrongProductIsRefused) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <sstream>
 
 #include "common/adapters/http.hpp"
 #include "fixture.hpp"
@@ -112,6 +113,46 @@ TEST_F(LedgerCliTest, NodeServesTipAndSearch) {
     auto tip2 = test::Run({Bin("ledger"), "tip", "--node", url2, "--json"});
     ASSERT_EQ(tip2.exit_code, 0);
     EXPECT_GE(ParseJson(tip2.out).value()["height"].get<int>(), 2);
+}
+
+// A failed report without a version (older devices sent "" when no manifest was verified) used to
+// print a row whose VERSION column was empty.
+TEST_F(LedgerCliTest, StatusNamesTheRowOfReportsWithoutAVersion) {
+    const std::string url = StartNode();
+    ASSERT_FALSE(url.empty()) << node_->Log();
+    auto client = http::Client::For(url);
+    ASSERT_TRUE(client);
+    const Tx admit = testing::AdmitTx(k_.admission, "dev-1", k_.device, "device");
+    ASSERT_TRUE(client->PostJson("/v1/tx", admit.ToJson()));
+    ASSERT_TRUE(test::WaitFor([&] {
+        auto r = client->GetJson("/v1/tx/" + admit.Id());
+        return r && (*r)["height"].is_number();
+    }));
+    ASSERT_TRUE(client->PostJson("/v1/tx", testing::UpdateTx(k_.device, "dev-1", 1).ToJson()));
+    ASSERT_TRUE(client->PostJson("/v1/tx",
+                                 testing::UpdateTx(k_.device, "dev-1", 2, "failed", "").ToJson()));
+    ASSERT_TRUE(test::WaitFor([&] {
+        auto r = client->GetJson("/v1/status?product=cam");
+        return r && (*r)["failures"].contains("");
+    }));
+    auto status = test::Run({Bin("ledger"), "status", "--node", url, "--product", "cam"});
+    ASSERT_EQ(status.exit_code, 0) << status.err;
+    EXPECT_NE(status.out.find("(no version)"), std::string::npos) << status.out;
+    EXPECT_NE(status.out.find("1.0.0"), std::string::npos) << status.out;
+    // No line of the version table starts with blanks (an empty VERSION column).
+    std::istringstream lines(status.out);
+    std::string line;
+    bool in_table = false;
+    while (std::getline(lines, line)) {
+        if (line.rfind("VERSION", 0) == 0) {
+            in_table = true;
+            continue;
+        }
+        if (line.empty()) in_table = false;
+        if (in_table) {
+            EXPECT_NE(line[0], ' ') << status.out;
+        }
+    }
 }
 
 TEST_F(LedgerCliTest, RefusesBadGenesisUnadmittedMinerAndBadUsage) {

@@ -270,9 +270,8 @@ Expected<PublishResult> PublishFromSource(const PublishOptions& opts, const TagI
         FW_TRY(catalog.InsertRelease(row));
         FW_TRY(catalog.InsertOutbox(tx));
         FW_TRY(catalog.InsertTorrent(stored->sha256, torrent.infohash_v1, torrent.infohash_v2));
-        FW_ASSIGN(auto latest, catalog.LatestSequences());
         timestamp_written = true;
-        FW_ASSIGN(ts, WriteTimestamp(dir, latest, timestamp_key, now, cfg.timestamp_lifetime));
+        FW_ASSIGN(ts, WriteTimestamp(dir, catalog, timestamp_key, now, cfg.timestamp_lifetime));
         return {};
     }));
     rollback.Commit();

@@ -382,6 +382,15 @@ class Agent {
         St().mark = AcceptedMark{ts->version, ts->issued};
         RaiseBound(St().clock, ts->issued);
         if (auto s = sm_.Save(); !s) return Failed(s.error());
+        if (cfg_.require_ledger_proof && ts->checkpoint &&
+            ts->checkpoint->height > checkpoint_.height) {
+            // The vendor's signed checkpoint (docs/protocol.md): a device offline for long
+            // starts its next proof there instead of from an old header.
+            checkpoint_ = LedgerCheckpoint{ts->checkpoint->height, ts->checkpoint->hash};
+            if (auto s = SaveLedgerCheckpoint(opts_.state_dir, checkpoint_); !s) {
+                return Failed(s.error());
+            }
+        }
 
         if (!a.contains("manifest") || a["manifest"].is_null()) {
             if (St().pending) {
@@ -400,7 +409,7 @@ class Agent {
             return ReportFailure(release.error(), std::nullopt, gateway, ClaimedTarget(manifest));
         }
         if (cfg_.require_ledger_proof) {
-            auto next = VerifyLedgerProof(*root, *release,
+            auto next = VerifyLedgerProof(*root, *ts, *release,
                                           a.contains("ledger") ? a["ledger"] : Json(nullptr),
                                           checkpoint_, cfg_.ledger_policy);
             if (!next) {
@@ -410,6 +419,7 @@ class Agent {
                 if (auto s = SaveLedgerCheckpoint(opts_.state_dir, *next); !s) {
                     return Failed(s.error());
                 }
+                checkpoint_ = *next;
             }
         }
 
@@ -588,6 +598,18 @@ Expected<DeviceConfig> LoadDeviceConfig(const std::string& state_dir) {
             return {};
         };
         FW_TRY(small("ledger_min_bits", c.ledger_policy.min_bits, 120));
+        FW_TRY(small("ledger_min_miners", c.ledger_policy.distinct_miners, 64));
+        if (j->contains("ledger_genesis_miners")) {
+            FW_ASSIGN(const Json* miners, GetArray(*j, "ledger_genesis_miners"));
+            for (const auto& m : *miners) {
+                auto key = m.is_string() ? PublicKeyFromHex(m.get<std::string>()) : std::nullopt;
+                if (!key) {
+                    return Fail(Errc::kInvalid, "malformed",
+                                "ledger_genesis_miners holds a malformed key");
+                }
+                c.ledger_policy.genesis_miners.push_back(*key);
+            }
+        }
         FW_TRY(small("ledger_confirmations", c.ledger_policy.confirmations, 1000));
         FW_TRY(small("ledger_finality_depth", c.ledger_policy.finality_depth, 100000));
         return {};

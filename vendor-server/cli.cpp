@@ -287,6 +287,15 @@ int RunCli(int argc, char** argv) {
         ->add_option("--tracker-interval", serve.tracker_interval,
                      "Seconds between BitTorrent announces")
         ->capture_default_str();
+    serve_cmd
+        ->add_option("--checkpoint-margin", serve.checkpoints.margin,
+                     "Blocks on top of a ledger block before the timestamp names it (checkpoint, "
+                     "release blocks)")
+        ->capture_default_str();
+    serve_cmd
+        ->add_option("--checkpoint-interval", serve.checkpoints.interval,
+                     "Blocks the ledger grows before the signed checkpoint moves")
+        ->capture_default_str();
     http::AddServerFlags(*serve_cmd, serve.http);
 
     try {

@@ -89,7 +89,7 @@ Expected<InitResult> Init(const InitOptions& opts) {
     result.root_keyid = keys.at(kRootRole).Id();
 
     FW_ASSIGN(auto catalog, Catalog::Open(dir.Catalog()));
-    FW_TRY(WriteTimestamp(dir, {}, keys.at(kTimestampRole), now, kDefaultTimestampLifetime));
+    FW_TRY(WriteTimestamp(dir, catalog, keys.at(kTimestampRole), now, kDefaultTimestampLifetime));
 
     ledger::GenesisSpec spec;
     spec.root = root_env;

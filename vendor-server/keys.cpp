@@ -241,9 +241,8 @@ Expected<RotateResult> RotateRoot(const RotateOptions& opts) {
             FW_TRY(RenameFile(dir.Key(role) + ".new", dir.Key(role)));
         }
         FW_ASSIGN(auto ts_key, SigningKey::Load(dir.Key(kTimestampRole)));
-        FW_ASSIGN(auto latest, catalog.LatestSequences());
         timestamp_written = true;
-        FW_ASSIGN(ts, WriteTimestamp(dir, latest, ts_key, now, cfg.timestamp_lifetime));
+        FW_ASSIGN(ts, WriteTimestamp(dir, catalog, ts_key, now, cfg.timestamp_lifetime));
         return {};
     }));
     rollback.Commit();

@@ -58,45 +58,75 @@ Expected<std::optional<Timestamp>> LoadTimestamp(const DataDir& dir) {
     return std::optional<Timestamp>(std::move(ts));
 }
 
-Expected<Timestamp> WriteTimestamp(const DataDir& dir,
-                                   const std::map<std::string, std::uint64_t>& latest,
+Expected<TimestampContent> TimestampContentNow(Catalog& catalog,
+                                               const std::optional<Timestamp>& previous,
+                                               const LedgerFacts* facts) {
+    TimestampContent c;
+    FW_ASSIGN(c.latest, catalog.LatestSequences());
+    for (const auto& [product, latest] : c.latest) {
+        const std::uint64_t since = latest > kTimestampManifests ? latest - kTimestampManifests : 0;
+        FW_ASSIGN(auto rows, catalog.Releases(product, since, kTimestampManifests));
+        for (const auto& row : rows) {
+            ManifestEntry e{row.manifest_sha256, std::nullopt};
+            if (previous) {
+                if (const ManifestEntry* old = previous->Manifest(product, row.sequence);
+                    old != nullptr && old->sha256 == e.sha256) {
+                    e.block = old->block;
+                }
+            }
+            if (facts != nullptr) {
+                auto found = facts->release_blocks.find(e.sha256);
+                if (found != facts->release_blocks.end()) e.block = found->second;
+            }
+            c.manifests[product][row.sequence] = std::move(e);
+        }
+    }
+    if (previous) c.checkpoint = previous->checkpoint;
+    if (facts != nullptr && facts->checkpoint &&
+        (!c.checkpoint || facts->checkpoint->height > c.checkpoint->height)) {
+        c.checkpoint = facts->checkpoint;
+    }
+    return c;
+}
+
+Expected<Timestamp> WriteTimestamp(const DataDir& dir, Catalog& catalog,
                                    const SigningKey& timestamp_key, std::int64_t now,
-                                   std::int64_t lifetime) {
+                                   std::int64_t lifetime, const LedgerFacts* facts) {
     FW_ASSIGN(auto previous, LoadTimestamp(dir));
     FW_ASSIGN(auto root, LatestRoot(dir));
+    FW_ASSIGN(auto content, TimestampContentNow(catalog, previous, facts));
     std::uint64_t version = 1;
     std::int64_t issued = now;
     if (previous) {
         version = previous->version + 1;
         issued = std::max(now, previous->issued);
     }
-    Json latest_json = Json::object();
-    for (const auto& [product, seq] : latest) latest_json[product] = seq;
-    Json doc = {{"type", "timestamp"},   {"version", version},
-                {"issued", issued},      {"expires", issued + lifetime},
-                {"latest", latest_json}, {"root_version", root.version}};
-    Envelope env = SignDocument(std::move(doc), {&timestamp_key});
+    Envelope env =
+        SignDocument(MakeTimestampSigned(version, issued, issued + lifetime, content.latest,
+                                         content.manifests, content.checkpoint, root.version),
+                     {&timestamp_key});
     FW_TRY(WriteFileAtomic(dir.TimestampFile(), env.Serialize()));
     return ParseTimestamp(env);
 }
 
-bool TimestampNeedsRefresh(const Timestamp& ts, const std::map<std::string, std::uint64_t>& latest,
+bool TimestampNeedsRefresh(const Timestamp& ts, const TimestampContent& want,
                            std::uint64_t root_version, std::int64_t now) {
     const std::int64_t half = ts.issued + (ts.expires - ts.issued) / 2;
-    return now >= half || ts.latest != latest || ts.root_version != root_version;
+    const TimestampContent has{ts.latest, ts.manifests, ts.checkpoint};
+    return now >= half || has != want || ts.root_version != root_version;
 }
 
 namespace {
 
 Expected<bool> Refresh(const DataDir& dir, Catalog& catalog, const SigningKey* timestamp_key,
-                       std::int64_t now, std::int64_t lifetime) {
+                       std::int64_t now, std::int64_t lifetime, const LedgerFacts* facts) {
     // Cheap check first, so an idle server does not take the write lock every tick.
     auto needs = [&]() -> Expected<bool> {
         FW_ASSIGN(auto ts, LoadTimestamp(dir));
         if (!ts) return true;
-        FW_ASSIGN(auto latest, catalog.LatestSequences());
+        FW_ASSIGN(auto want, TimestampContentNow(catalog, ts, facts));
         FW_ASSIGN(auto root, LatestRoot(dir));
-        return TimestampNeedsRefresh(*ts, latest, root.version, now);
+        return TimestampNeedsRefresh(*ts, want, root.version, now);
     };
     FW_ASSIGN(bool first, needs());
     if (!first) return false;
@@ -104,12 +134,11 @@ Expected<bool> Refresh(const DataDir& dir, Catalog& catalog, const SigningKey* t
     FW_TRY(catalog.Write([&]() -> Status {
         FW_ASSIGN(bool still, needs());
         if (!still) return {};
-        FW_ASSIGN(auto latest, catalog.LatestSequences());
         if (timestamp_key != nullptr) {
-            FW_TRY(WriteTimestamp(dir, latest, *timestamp_key, now, lifetime));
+            FW_TRY(WriteTimestamp(dir, catalog, *timestamp_key, now, lifetime, facts));
         } else {
             FW_ASSIGN(auto key, SigningKey::Load(dir.Key(kTimestampRole)));
-            FW_TRY(WriteTimestamp(dir, latest, key, now, lifetime));
+            FW_TRY(WriteTimestamp(dir, catalog, key, now, lifetime, facts));
         }
         written = true;
         return {};
@@ -122,12 +151,12 @@ Expected<bool> Refresh(const DataDir& dir, Catalog& catalog, const SigningKey* t
 Expected<bool> RefreshTimestamp(const DataDir& dir, Catalog& catalog,
                                 const SigningKey& timestamp_key, std::int64_t now,
                                 std::int64_t lifetime) {
-    return Refresh(dir, catalog, &timestamp_key, now, lifetime);
+    return Refresh(dir, catalog, &timestamp_key, now, lifetime, nullptr);
 }
 
 Expected<bool> RefreshTimestamp(const DataDir& dir, Catalog& catalog, std::int64_t now,
-                                std::int64_t lifetime) {
-    return Refresh(dir, catalog, nullptr, now, lifetime);
+                                std::int64_t lifetime, const LedgerFacts* facts) {
+    return Refresh(dir, catalog, nullptr, now, lifetime, facts);
 }
 
 }  // namespace fwchain::vendor

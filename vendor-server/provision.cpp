@@ -6,6 +6,7 @@
 #include "common/core/crypto.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/tx.hpp"
+#include "ledger/primitives/block.hpp"
 #include "vendor-server/catalog.hpp"
 #include "vendor-server/data_dir.hpp"
 #include "vendor-server/image_store.hpp"
@@ -45,6 +46,29 @@ Expected<SigningKey> LoadAdmissionKey(const DataDir& dir) {
     return key;
 }
 
+// The ledger facts a device starts from (docs/protocol.md "Ledger proofs"): the genesis miners
+// (the admissions the chain starts with) and a checkpoint, the vendor's signed one when the
+// timestamp has it, else the genesis block.
+Status AddLedgerAnchor(const DataDir& dir, const VendorConfig& cfg, Json& device) {
+    FW_ASSIGN(Json genesis_json, LoadJsonFile(dir.Genesis()));
+    FW_ASSIGN(auto genesis, ledger::Block::FromJson(genesis_json));
+    if (genesis.txs.size() != 1 || ToHex(genesis.Hash()) != cfg.genesis_hash) {
+        return Fail(Errc::kInvalid, "bad-genesis",
+                    dir.Genesis() + " is not the configured genesis");
+    }
+    FW_ASSIGN(auto info, ledger::ParseGenesisTx(genesis.txs[0]));
+    Json miners = Json::array();
+    for (const auto& m : info.miners) miners.push_back(ToHex(m));
+    device["ledger_genesis_miners"] = std::move(miners);
+    LedgerPoint checkpoint{0, cfg.genesis_hash};
+    FW_ASSIGN(auto ts, LoadTimestamp(dir));
+    if (ts && ts->checkpoint) checkpoint = *ts->checkpoint;
+    device["ledger_checkpoint"] = checkpoint.ToJson();
+    device["ledger_min_bits"] = info.params.initial_bits;
+    device["ledger_finality_depth"] = info.params.finality_depth;
+    return {};
+}
+
 }  // namespace
 
 Expected<AdmitResult> Provision(const ProvisionOptions& opts) {
@@ -75,11 +99,12 @@ Expected<AdmitResult> Provision(const ProvisionOptions& opts) {
     const SigningKey device_key = SigningKey::Generate();
     rollback.RemoveOnFailure(key_path);
     FW_TRY(device_key.Save(key_path));
-    const Json device = {{"device_id", opts.device_id},
-                         {"vendor", cfg.vendor},
-                         {"product", opts.product},
-                         {"hardware", opts.hardware},
-                         {"max_image_size", opts.max_image_size}};
+    Json device = {{"device_id", opts.device_id},
+                   {"vendor", cfg.vendor},
+                   {"product", opts.product},
+                   {"hardware", opts.hardware},
+                   {"max_image_size", opts.max_image_size}};
+    FW_TRY(AddLedgerAnchor(dir, cfg, device));
     rollback.RemoveOnFailure(opts.out_dir + "/device.json");
     FW_TRY(WriteFileAtomic(opts.out_dir + "/device.json", device.dump(2) + "\n"));
     rollback.RemoveOnFailure(opts.out_dir + "/root.json");

@@ -190,9 +190,8 @@ Expected<PublishResult> RecordRelease(const DataDir& dir, const VendorConfig& cf
         if (!v1.empty() && !v2.empty()) {
             FW_TRY(catalog.InsertTorrent(release.image.sha256, v1, v2));
         }
-        FW_ASSIGN(auto latest, catalog.LatestSequences());
         timestamp_written = true;
-        FW_ASSIGN(ts, WriteTimestamp(dir, latest, timestamp_key, now, cfg.timestamp_lifetime));
+        FW_ASSIGN(ts, WriteTimestamp(dir, catalog, timestamp_key, now, cfg.timestamp_lifetime));
         return {};
     }));
     rollback.Commit();

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
 #include "common/core/fs.hpp"
 #include "vendor-server/http_api.hpp"
@@ -21,17 +22,20 @@
 
 namespace fwchain::vendor {
 
-Expected<Maintainer> Maintainer::Create(const DataDir& dir, std::string ledger_url) {
+Expected<Maintainer> Maintainer::Create(const DataDir& dir, std::string ledger_url,
+                                        CheckpointPolicy checkpoints) {
     FW_ASSIGN(auto cfg, VendorConfig::Load(dir));
     // Fail at start, not on the first tick, when the key is missing or has loose permissions.
     FW_ASSIGN(auto key, SigningKey::Load(dir.Key(kTimestampRole)));
     (void)key;
     FW_ASSIGN(auto catalog, Catalog::Open(dir.Catalog()));
-    return Maintainer(dir, std::move(cfg), std::move(catalog), std::move(ledger_url));
+    return Maintainer(dir, std::move(cfg), std::move(catalog), std::move(ledger_url), checkpoints);
 }
 
-Maintainer::Maintainer(DataDir dir, VendorConfig cfg, Catalog catalog, std::string ledger_url)
-    : dir_(std::move(dir)),
+Maintainer::Maintainer(DataDir dir, VendorConfig cfg, Catalog catalog, std::string ledger_url,
+                       CheckpointPolicy checkpoints)
+    : checkpoints_(checkpoints),
+      dir_(std::move(dir)),
       cfg_(std::move(cfg)),
       catalog_(std::move(catalog)),
       ledger_url_(std::move(ledger_url)) {}
@@ -85,10 +89,65 @@ Status Maintainer::Tick(std::int64_t now) {
             }
         }
     }
-    auto refreshed = RefreshTimestamp(dir_, catalog_, now, cfg_.timestamp_lifetime);
+    LedgerFacts facts;
+    if (!ledger_url_.empty()) {
+        auto read = ReadLedgerFacts();
+        if (read) {
+            facts = std::move(*read);
+        } else if (outbox_status) {
+            outbox_status = Fail(Context(read.error(), "ledger checkpoint"));
+        }
+    }
+    auto refreshed = RefreshTimestamp(dir_, catalog_, now, cfg_.timestamp_lifetime, &facts);
     if (!refreshed) return Fail(Context(refreshed.error(), "timestamp"));
     if (*refreshed) spdlog::info("timestamp re-signed");
     return outbox_status;
+}
+
+Expected<LedgerFacts> Maintainer::ReadLedgerFacts() {
+    LedgerFacts facts;
+    FW_ASSIGN(auto ts, LoadTimestamp(dir_));
+    if (!ts) return facts;
+    FW_ASSIGN(auto ledger, http::Client::For(ledger_url_, http::ClientOptions{2, 5, 5}));
+    FW_ASSIGN(Json tip, ledger.GetJson("/v1/tip"));
+    FW_ASSIGN(std::uint64_t tip_height, GetUint(tip, "height"));
+    if (tip_height < checkpoints_.margin) return facts;
+    const std::uint64_t deep = tip_height - checkpoints_.margin;
+    if (!ts->checkpoint || deep >= ts->checkpoint->height + checkpoints_.interval) {
+        FW_ASSIGN(Json answer,
+                  ledger.GetJson("/v1/headers?from=" + std::to_string(deep) + "&count=1"));
+        FW_ASSIGN(const Json* list, GetArray(answer, "headers"));
+        if (list->size() == 1) {
+            auto point = LedgerPoint::FromJson((*list)[0]);
+            if (point && point->height == deep) facts.checkpoint = *point;
+        }
+    }
+    // The blocks of named releases, once they are as deep as the checkpoint would be: a device
+    // then anchors the proof of an old release at its block, however long the chain has grown.
+    for (const auto& [product, by_seq] : ts->manifests) {
+        bool missing = false;
+        for (const auto& [seq, entry] : by_seq) missing = missing || !entry.block;
+        if (!missing) continue;
+        FW_ASSIGN(Json found, ledger.GetJson("/v1/search?type=release&product=" + product +
+                                             "&limit=" + std::to_string(kTimestampManifests * 4)));
+        FW_ASSIGN(const Json* results, GetArray(found, "results"));
+        for (const auto& item : *results) {
+            auto height = GetUint(item, "height");
+            auto block = GetString(item, "block_hash");
+            auto confirmations = GetUint(item, "confirmations");
+            auto tx = item.find("tx");
+            if (!height || !block || !confirmations || tx == item.end() || !tx->is_object() ||
+                *confirmations <= checkpoints_.margin) {
+                continue;
+            }
+            auto body = tx->find("body");
+            if (body == tx->end() || !body->is_object()) continue;
+            auto manifest = GetString(*body, "manifest_sha256");
+            auto point = LedgerPoint::FromJson(Json{{"height", *height}, {"hash", *block}});
+            if (manifest && point) facts.release_blocks[*manifest] = *point;
+        }
+    }
+    return facts;
 }
 
 namespace {
@@ -110,7 +169,7 @@ Status Serve(const ServeOptions& opts) {
 
     const DataDir dir(opts.data_dir);
     FW_ASSIGN(auto hp, http::ParseHostPort(opts.listen));
-    FW_ASSIGN(auto maintainer, Maintainer::Create(dir, opts.ledger_url));
+    FW_ASSIGN(auto maintainer, Maintainer::Create(dir, opts.ledger_url, opts.checkpoints));
     ApiConfig api_cfg;
     api_cfg.public_url = opts.public_url;
     api_cfg.tracker_interval = opts.tracker_interval;

@@ -1,6 +1,8 @@
 #include "common/core/metadata.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 
 namespace fwchain {
 
@@ -31,6 +33,19 @@ Status VerifyRole(const Root& root, const Envelope& env, const std::string& role
     const RoleKeys* r = root.Role(role);
     if (!r) return Fail(Errc::kVerify, "unknown-role", "root has no " + role + " role");
     return VerifyThreshold(env, root.keys, r->keyids, r->threshold, role);
+}
+
+// A canonical decimal (no sign, no leading zero) that fits 64 bits.
+std::optional<std::uint64_t> ParseDecimal(const std::string& text) {
+    if (text.empty() || text.size() > 20 || (text.size() > 1 && text[0] == '0')) return {};
+    std::uint64_t v = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return {};
+        const auto d = static_cast<std::uint64_t>(c - '0');
+        if (v > (UINT64_MAX - d) / 10) return {};
+        v = v * 10 + d;
+    }
+    return v;
 }
 
 }  // namespace
@@ -177,7 +192,83 @@ Expected<Timestamp> ParseTimestamp(const Envelope& env) {
         }
         ts.latest[product] = seq.get<std::uint64_t>();
     }
+    // Optional, so the parse of a timestamp from an older vendor still works; VerifyRelease then
+    // finds no manifest hash and refuses every manifest.
+    if (s.contains("manifests")) {
+        FW_ASSIGN(const Json* manifests, GetObject(s, "manifests"));
+        for (const auto& [product, by_seq] : manifests->items()) {
+            if (!by_seq.is_object()) {
+                return Fail(Errc::kInvalid, "malformed",
+                            "timestamp manifests[" + product + "] is not an object");
+            }
+            for (const auto& [seq_text, entry] : by_seq.items()) {
+                auto seq = ParseDecimal(seq_text);
+                std::optional<std::string> sha;
+                if (entry.is_object()) {
+                    if (auto v = GetString(entry, "sha256")) sha = *v;
+                }
+                if (!seq || !sha || !IsHex(*sha, 32)) {
+                    return Fail(Errc::kInvalid, "malformed",
+                                "timestamp manifests[" + product + "] has a bad entry");
+                }
+                ManifestEntry e{*sha, std::nullopt};
+                if (entry.contains("block")) {
+                    auto block = LedgerPoint::FromJson(entry["block"]);
+                    if (!block) return Fail(Malformed("timestamp", block.error()));
+                    e.block = *block;
+                }
+                ts.manifests[product][*seq] = std::move(e);
+            }
+        }
+    }
+    if (s.contains("checkpoint")) {
+        auto cp = LedgerPoint::FromJson(s["checkpoint"]);
+        if (!cp) return Fail(Malformed("timestamp", cp.error()));
+        ts.checkpoint = *cp;
+    }
     return ts;
+}
+
+Expected<LedgerPoint> LedgerPoint::FromJson(const Json& j) {
+    if (!j.is_object()) return Fail(Errc::kInvalid, "malformed", "ledger point is not an object");
+    LedgerPoint p;
+    FW_ASSIGN(p.height, GetUint(j, "height"));
+    FW_ASSIGN(p.hash, GetString(j, "hash"));
+    if (!IsHex(p.hash, 32)) {
+        return Fail(Errc::kInvalid, "malformed", "ledger block hash is not 32 bytes of hex");
+    }
+    return p;
+}
+
+const ManifestEntry* Timestamp::Manifest(const std::string& product, std::uint64_t sequence) const {
+    auto p = manifests.find(product);
+    if (p == manifests.end()) return nullptr;
+    auto e = p->second.find(sequence);
+    return e == p->second.end() ? nullptr : &e->second;
+}
+
+Json MakeTimestampSigned(std::uint64_t version, std::int64_t issued, std::int64_t expires,
+                         const std::map<std::string, std::uint64_t>& latest,
+                         const ManifestMap& manifests, const std::optional<LedgerPoint>& checkpoint,
+                         std::uint64_t root_version) {
+    Json latest_json = Json::object();
+    for (const auto& [product, seq] : latest) latest_json[product] = seq;
+    Json manifests_json = Json::object();
+    for (const auto& [product, by_seq] : manifests) {
+        Json p = Json::object();
+        for (const auto& [seq, e] : by_seq) {
+            Json entry{{"sha256", e.sha256}};
+            if (e.block) entry["block"] = e.block->ToJson();
+            p[std::to_string(seq)] = std::move(entry);
+        }
+        manifests_json[product] = std::move(p);
+    }
+    Json doc = {
+        {"type", "timestamp"},         {"version", version},    {"issued", issued},
+        {"expires", expires},          {"latest", latest_json}, {"manifests", manifests_json},
+        {"root_version", root_version}};
+    if (checkpoint) doc["checkpoint"] = checkpoint->ToJson();
+    return doc;
 }
 
 Expected<Timestamp> VerifyTimestamp(const Root& root, const Envelope& env, std::int64_t now,
@@ -274,6 +365,17 @@ Expected<Release> VerifyRelease(const Root& root, const Envelope& env, std::int6
         return Fail(Errc::kVerify, "rollback",
                     "release sequence " + std::to_string(r.sequence) +
                         " is not above the installed " + std::to_string(device.installed_sequence));
+    }
+    // TUF's snapshot rule: the online timestamp key names the exact manifest, so a stolen
+    // release key cannot sign a manifest of its own that a device installs.
+    const ManifestEntry* named = ts.Manifest(r.product, r.sequence);
+    if (named == nullptr || named->sha256 != r.ManifestHash()) {
+        return Fail(Errc::kVerify, "manifest-not-in-timestamp",
+                    named == nullptr
+                        ? "the timestamp names no manifest for " + r.product + " sequence " +
+                              std::to_string(r.sequence)
+                        : "the manifest of " + r.product + " sequence " +
+                              std::to_string(r.sequence) + " is not the one the timestamp names");
     }
     if (device.max_image_size != 0 && r.image.size > device.max_image_size) {
         return Fail(Errc::kVerify, "image-too-large",

@@ -49,14 +49,47 @@ struct Release {
     std::string ManifestHash() const { return envelope.SignedHash(); }
 };
 
+// A main-chain ledger block the vendor vouches for (docs/protocol.md "Ledger proofs").
+struct LedgerPoint {
+    std::uint64_t height = 0;
+    std::string hash;  // hex
+    bool operator==(const LedgerPoint&) const = default;
+    Json ToJson() const { return Json{{"hash", hash}, {"height", height}}; }
+    static Expected<LedgerPoint> FromJson(const Json& j);
+};
+
+// What the timestamp says of one release manifest: its signed hash and, once the vendor has seen
+// its release tx deep enough in the ledger, the block that holds it.
+struct ManifestEntry {
+    std::string sha256;
+    std::optional<LedgerPoint> block;
+    bool operator==(const ManifestEntry&) const = default;
+};
+using ManifestMap = std::map<std::string, std::map<std::uint64_t, ManifestEntry>>;
+
 struct Timestamp {
     std::uint64_t version = 0;
     std::int64_t issued = 0;
     std::int64_t expires = 0;
     std::map<std::string, std::uint64_t> latest;  // product -> sequence
+    // product -> sequence -> manifest hash (the recent releases of each product, TUF's
+    // snapshot role): a device installs only a manifest named here, so a release key alone
+    // cannot make one it accepts.
+    ManifestMap manifests;
+    // The vendor's ledger checkpoint: a main-chain block some way below the tip it saw.
+    std::optional<LedgerPoint> checkpoint;
     std::uint64_t root_version = 0;
     Envelope envelope;
+
+    // The entry for (product, sequence), or null.
+    const ManifestEntry* Manifest(const std::string& product, std::uint64_t sequence) const;
 };
+
+// The `signed` part of a timestamp (sign with SignDocument).
+Json MakeTimestampSigned(std::uint64_t version, std::int64_t issued, std::int64_t expires,
+                         const std::map<std::string, std::uint64_t>& latest,
+                         const ManifestMap& manifests, const std::optional<LedgerPoint>& checkpoint,
+                         std::uint64_t root_version);
 
 // Structural parsing, no signature checks.
 Expected<Root> ParseRoot(const Envelope& env);
@@ -93,7 +126,8 @@ struct DeviceMatch {
 };
 
 // Threshold of release keys, not expired, vendor/product/hardware match, sequence strictly above
-// the installed one and not above what the timestamp names as latest (mix-and-match).
+// the installed one and not above what the timestamp names as latest (mix-and-match), and the
+// timestamp names this manifest's hash for its sequence ("manifest-not-in-timestamp").
 Expected<Release> VerifyRelease(const Root& root, const Envelope& env, std::int64_t now,
                                 const DeviceMatch& device, const Timestamp& ts);
 

@@ -1,6 +1,7 @@
 #include "gateway/device_api/check_index.hpp"
 
 #include "common/core/metadata.hpp"
+#include "ledger/primitives/block.hpp"
 
 namespace fwchain::gateway {
 
@@ -8,12 +9,20 @@ namespace {
 std::string Key(const std::string& product, const std::string& hardware) {
     return product + '\n' + hardware;
 }
+
+static_assert(sizeof(ChainHeader::header) == ledger::kHeaderSize);
+
+ledger::BlockHeader Decode(const ChainHeader& h) {
+    return ledger::BlockHeader::Deserialize(h.header.data());
+}
 }  // namespace
 
 CheckIndex::CheckIndex(const std::string& gateway_id, const std::vector<Envelope>& roots,
                        const Envelope& timestamp, const std::vector<Offer>& offers,
-                       std::shared_ptr<const HeaderChain> headers)
-    : headers_(std::move(headers)) {
+                       std::shared_ptr<const HeaderChain> headers,
+                       std::shared_ptr<const Admissions> admissions)
+    : headers_(std::move(headers)), admissions_(std::move(admissions)) {
+    if (auto ts = ParseTimestamp(timestamp)) timestamp_ = std::move(*ts);
     for (const auto& env : roots) {
         auto r = ParseRoot(env);
         if (r && r->version > max_root_version_) max_root_version_ = r->version;
@@ -45,6 +54,7 @@ CheckIndex::CheckIndex(const std::string& gateway_id, const std::vector<Envelope
             Best& b = best_[Key(offer.product, hw)];
             if (offer.sequence <= b.sequence) continue;
             b.sequence = offer.sequence;
+            b.product = offer.product;
             b.manifest = manifest;
             b.ledger = offer.ledger;
             b.by_root_version.clear();
@@ -76,20 +86,51 @@ std::string CheckIndex::AnswerWithProof(const std::string& product, const std::s
                                         std::uint64_t sequence, std::uint64_t root_version,
                                         std::uint64_t checkpoint_height) const {
     const Best* best = Find(product, hardware, sequence);
-    if (!best || !best->ledger.is_object() || !headers_) {
+    if (!best || !best->ledger.is_object() || !headers_ || headers_->empty()) {
         return Answer(product, hardware, sequence, root_version);
     }
+    const HeaderChain& chain = *headers_;
     const auto height = best->ledger.value("height", std::uint64_t{0});
-    // Headers from just above the device's checkpoint (or from the release's block when that is
-    // older) to the tip: the device anchors them at its checkpoint (docs/protocol.md).
-    const std::uint64_t start = std::min(checkpoint_height + 1, height);
+    const std::uint64_t tip = chain.size() - 1;
+    // The anchor the device will use (docs/protocol.md "Ledger proofs for devices").
+    std::uint64_t start = checkpoint_height + 1;
+    if (timestamp_) {
+        const ManifestEntry* named = timestamp_->Manifest(best->product, best->sequence);
+        if (named != nullptr && named->block && named->block->height <= tip &&
+            ToHex(Decode(chain[named->block->height]).Hash()) == named->block->hash) {
+            start = named->block->height;
+        } else if (timestamp_->checkpoint && timestamp_->checkpoint->height >= checkpoint_height) {
+            start = timestamp_->checkpoint->height + 1;
+        }
+    }
+    const std::uint64_t end = std::min(tip, height + kProofWindow);
+    if (start > height || height > tip || end - start + 1 > kMaxProofHeaders) {
+        // No proof this device can check: it then refuses with "ledger-proof-missing".
+        return Answer(product, hardware, sequence, root_version);
+    }
     std::string headers = "[";
-    for (std::uint64_t h = start; h < headers_->size(); ++h) {
+    std::map<std::string, std::uint64_t> miners;  // first height each mined in the proof
+    for (std::uint64_t h = start; h <= end; ++h) {
         if (h != start) headers += ',';
-        headers += '"' + (*headers_)[h] + '"';
+        const ChainHeader& c = chain[h];
+        headers +=
+            "{\"header\":\"" + ToHex(c.header) + "\",\"miner_sig\":\"" + ToHex(c.miner_sig) + "\"}";
+        miners.emplace(ToHex(Decode(c).miner), h);
     }
     headers += ']';
-    return head_ + ",\"ledger\":{\"headers\":" + headers + ",\"height\":" + std::to_string(height) +
+    Json admissions = Json::array();
+    if (admissions_) {
+        for (const auto& [miner, first] : miners) {
+            auto it = admissions_->find(miner);
+            if (it == admissions_->end()) continue;  // a genesis miner: the device knows it
+            Json a = it->second;
+            const auto at = a.value("height", std::uint64_t{0});
+            if (at < start && at <= tip) a["header"] = ToHex(chain[at].header);
+            admissions.push_back(std::move(a));
+        }
+    }
+    return head_ + ",\"ledger\":{\"admissions\":" + Canonical(admissions) +
+           ",\"headers\":" + headers + ",\"height\":" + std::to_string(height) +
            ",\"proof\":" + Canonical(best->ledger["proof"]) +
            ",\"tx\":" + Canonical(best->ledger["tx"]) + "},\"manifest\":" + best->manifest +
            roots_part_[RootIndex(root_version)] + tail_;

@@ -2,13 +2,17 @@
 // Pre-serialised answers to POST /v1/check (DESIGN.md §6 step 2): built by the sync thread each
 // time what the gateway offers changes, read lock-free-ish by the request threads, so a check
 // costs a map lookup and a copy: no disk, ledger or signature work.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/core/crypto.hpp"
 #include "common/core/envelope.hpp"
+#include "common/core/metadata.hpp"
 
 namespace fwchain::gateway {
 
@@ -21,21 +25,42 @@ struct Offer {
     Json ledger = nullptr;
 };
 
-// The ledger's main-chain headers as the gateway last saw them, hex, indexed by height.
-using HeaderChain = std::vector<std::string>;
+// One main-chain header as the gateway last saw it, binary (200 bytes a block: the gateway
+// keeps the whole chain in memory).
+struct ChainHeader {
+    std::array<std::uint8_t, 136> header{};  // ledger::kHeaderSize
+    Signature miner_sig{};                   // by the header's miner over its hash
+    bool operator==(const ChainHeader&) const = default;
+};
+// The ledger's main-chain headers, indexed by height.
+using HeaderChain = std::vector<ChainHeader>;
+// Gateway miner key (hex) -> its admission {"tx","height","proof"} (docs/protocol.md).
+using Admissions = std::map<std::string, Json>;
+
+// Most headers one proof carries (docs/protocol.md "Ledger proofs": the vendor's checkpoint
+// policy keeps a proof near 400); above it the gateway sends no proof rather than an answer the
+// device cannot read.
+inline constexpr std::size_t kMaxProofHeaders = 8000;
+// Headers sent above the release's block: enough for any device's confirmations and distinct
+// miners, and for its checkpoint to move up to just below the release's block.
+inline constexpr std::uint64_t kProofWindow = 64;
 
 class CheckIndex {
   public:
     // roots: every trusted root envelope in ascending version order (versions 1..N).
     CheckIndex(const std::string& gateway_id, const std::vector<Envelope>& roots,
                const Envelope& timestamp, const std::vector<Offer>& offers,
-               std::shared_ptr<const HeaderChain> headers = nullptr);
+               std::shared_ptr<const HeaderChain> headers = nullptr,
+               std::shared_ptr<const Admissions> admissions = nullptr);
 
     // The answer for a device; the manifest is included only when newer than its sequence.
     const std::string& Answer(const std::string& product, const std::string& hardware,
                               std::uint64_t sequence, std::uint64_t root_version) const;
     // The same answer with the ledger proof of the manifest's release for a device whose
-    // verified checkpoint is at `checkpoint_height`. Built per request from memory.
+    // verified checkpoint is at `checkpoint_height`: headers from the anchor the device will use
+    // (the release's block when the timestamp names it, else the newer of the device's and the
+    // timestamp's checkpoint) to kProofWindow above the release, and the admissions of their
+    // miners. Built per request from memory.
     std::string AnswerWithProof(const std::string& product, const std::string& hardware,
                                 std::uint64_t sequence, std::uint64_t root_version,
                                 std::uint64_t checkpoint_height) const;
@@ -44,6 +69,7 @@ class CheckIndex {
   private:
     struct Best {
         std::uint64_t sequence = 0;
+        std::string product;
         std::vector<std::string> by_root_version;  // answers with the manifest
         std::string manifest;                      // canonical envelope
         Json ledger;                               // {"tx","height","proof"} or null
@@ -57,6 +83,8 @@ class CheckIndex {
     std::string tail_;                     // ,"timestamp":...}
     std::vector<std::string> roots_part_;  // ,"roots":[...] by device root version
     std::shared_ptr<const HeaderChain> headers_;
+    std::shared_ptr<const Admissions> admissions_;
+    std::optional<Timestamp> timestamp_;
     std::vector<std::string> no_manifest_;  // indexed by min(root_version, max)
     std::map<std::string, Best> best_;      // key: product + '\n' + hardware
 };

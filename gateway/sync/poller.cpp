@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -154,13 +155,70 @@ Status Poller::SyncHeaders() {
                 relinked = true;
                 break;
             }
-            headers_.push_back(*hex);
+            auto sig_hex = GetString(h, "miner_sig");
+            auto sig = sig_hex ? SignatureFromHex(*sig_hex) : std::nullopt;
+            if (!sig) {
+                return Fail(Errc::kInvalid, "bad-header",
+                            "the ledger sent a header without its miner signature");
+            }
+            ChainHeader entry;
+            std::copy(bytes->begin(), bytes->end(), entry.header.begin());
+            entry.miner_sig = *sig;
+            headers_.push_back(entry);
             header_hashes_.push_back(header.Hash());
         }
         if (!relinked && list->size() < kBatch) break;
     }
     if (!published_headers_ || *published_headers_ != headers_) {
         published_headers_ = std::make_shared<const HeaderChain>(headers_);
+    }
+    return SyncAdmissions();
+}
+
+Status Poller::SyncAdmissions() {
+    // Each miner's admission, looked up once when a new miner appears (devices check them,
+    // docs/protocol.md "Ledger proofs for devices"). Genesis miners have no admit tx.
+    std::set<std::string> wanted;
+    for (std::size_t i = std::min(admissions_scanned_, headers_.size()); i < headers_.size(); ++i) {
+        const std::string miner =
+            ToHex(ledger::BlockHeader::Deserialize(headers_[i].header.data()).miner);
+        if (!admissions_.count(miner) && !no_admission_.count(miner)) wanted.insert(miner);
+    }
+    if (wanted.empty()) {
+        admissions_scanned_ = headers_.size();
+        return {};
+    }
+    FW_ASSIGN(auto ledger, http::Client::For(cfg_.ledger_url));
+    std::string cursor;
+    Admissions found = admissions_;
+    for (int page = 0; page < 100 && !wanted.empty(); ++page) {
+        FW_ASSIGN(Json answer, ledger.GetJson("/v1/search?type=admit&limit=1000" +
+                                              (cursor.empty() ? "" : "&cursor=" + cursor)));
+        FW_ASSIGN(const Json* results, GetArray(answer, "results"));
+        for (const auto& item : *results) {
+            auto tx_json = item.find("tx");
+            if (tx_json == item.end() || !tx_json->is_object()) continue;
+            auto body = tx_json->find("body");
+            if (body == tx_json->end() || !body->is_object()) continue;
+            auto key = GetString(*body, "key");
+            auto role = GetString(*body, "role");
+            auto id = GetString(item, "id");
+            if (!key || !role || !id || *role != "gateway" || !wanted.count(*key)) continue;
+            FW_ASSIGN(Json status, ledger.GetJson("/v1/tx/" + *id));
+            if (!status["height"].is_number_unsigned() || !status["proof"].is_array()) continue;
+            found[*key] =
+                Json{{"tx", *tx_json}, {"height", status["height"]}, {"proof", status["proof"]}};
+            wanted.erase(*key);
+        }
+        auto next = answer.find("next_cursor");
+        if (next == answer.end() || !next->is_string()) break;
+        cursor = next->get<std::string>();
+    }
+    for (const auto& miner : wanted) no_admission_.insert(miner);
+    admissions_scanned_ = headers_.size();
+    if (found != admissions_) {
+        admissions_ = std::move(found);
+        published_admissions_ = std::make_shared<const Admissions>(admissions_);
     }
     return {};
 }
@@ -312,7 +370,7 @@ void Poller::PublishIndex() {
         }
     }
     publish_(std::make_shared<const CheckIndex>(cfg_.gateway_id, trust_.roots(), ts->envelope,
-                                                offers, published_headers_));
+                                                offers, published_headers_, published_admissions_));
 }
 
 }  // namespace fwchain::gateway

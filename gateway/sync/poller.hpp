@@ -66,6 +66,7 @@ class Poller {
     Status AdvanceReleases();  // confirmations, downloads
     Expected<LedgerRecord> FindOnLedger(const Release& r);
     Status SyncHeaders();
+    Status SyncAdmissions();
     Status Download(const Release& r);
     Status DownloadHttp(const Release& r);
     Status DownloadSwarm(const Release& r);
@@ -79,6 +80,10 @@ class Poller {
     HeaderChain headers_;
     std::vector<Hash256> header_hashes_;
     std::shared_ptr<const HeaderChain> published_headers_;  // copied only when headers change
+    Admissions admissions_;                                 // miner key hex -> admission
+    std::set<std::string> no_admission_;                    // genesis miners (no admit tx)
+    std::size_t admissions_scanned_ = 0;                    // headers looked at so far
+    std::shared_ptr<const Admissions> published_admissions_;
 
     PollerStats stats_;
     std::mutex mu_;

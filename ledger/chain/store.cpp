@@ -108,6 +108,12 @@ INSERT OR IGNORE INTO claims(claim, tx_id, height)
   SELECT 'approve/' || recipient || '/' || sender, id, height
   FROM txs WHERE type = 'approve' ORDER BY height, idx;
 )sql",
+        // Device ledger proofs carry each header with its miner's signature
+        // (GET /v1/headers), read without parsing the block json.
+        R"sql(
+ALTER TABLE blocks ADD COLUMN miner_sig TEXT NOT NULL DEFAULT '';
+UPDATE blocks SET miner_sig = json_extract(json, '$.miner_sig');
+)sql",
     };
     return kMigrations;
 }
@@ -123,7 +129,8 @@ std::string ProductOf(const Tx& tx) {
     return "";
 }
 
-constexpr const char* kBlockCols = "hash, height, prev, header, time, bits, work, main, invalid";
+constexpr const char* kBlockCols =
+    "hash, height, prev, header, time, bits, work, main, invalid, miner_sig";
 
 Expected<BlockInfo> ReadBlockInfo(const sql::Stmt& s) {
     BlockInfo b;
@@ -143,6 +150,7 @@ Expected<BlockInfo> ReadBlockInfo(const sql::Stmt& s) {
     b.work = *work;
     b.main = s.Int(7) != 0;
     b.invalid = s.Int(8) != 0;
+    b.miner_sig = s.Text(9);
     return b;
 }
 
@@ -379,7 +387,7 @@ Status ChainStore::InsertBlockRow(const EncodedBlock& encoded, Work work, bool m
     const Block& block = encoded.block();
     const auto header = block.header.Serialize();
     FW_ASSIGN(sql::Stmt s, db_.Cached("INSERT INTO blocks(hash, height, prev, header, time, bits, "
-                                      "work, json, main) VALUES(?,?,?,?,?,?,?,?,?)"));
+                                      "work, json, main, miner_sig) VALUES(?,?,?,?,?,?,?,?,?,?)"));
     s.Bind(1, ToHex(block.Hash()))
         .Bind(2, U2I(block.header.height))
         .Bind(3, ToHex(block.header.prev_hash))
@@ -388,7 +396,8 @@ Status ChainStore::InsertBlockRow(const EncodedBlock& encoded, Work work, bool m
         .Bind(6, static_cast<std::int64_t>(block.header.bits))
         .Bind(7, WorkToHex(work))
         .Bind(8, encoded.text())
-        .Bind(9, static_cast<std::int64_t>(main ? 1 : 0));
+        .Bind(9, static_cast<std::int64_t>(main ? 1 : 0))
+        .Bind(10, ToHex(block.miner_sig));
     return s.Run();
 }
 

@@ -27,8 +27,9 @@ struct BlockInfo {
     std::uint32_t bits = 0;
     Work work = 0;  // cumulative, genesis included
     std::array<std::uint8_t, kHeaderSize> header{};
-    bool main = true;      // on the current best chain
-    bool invalid = false;  // failed full validation when a reorg tried to connect it
+    bool main = true;       // on the current best chain
+    bool invalid = false;   // failed full validation when a reorg tried to connect it
+    std::string miner_sig;  // hex, by header.miner over the header hash
 };
 
 struct TxRecord {

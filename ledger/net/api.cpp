@@ -432,8 +432,10 @@ struct ApiServer::Impl {
         if (!headers) return SendErr(res, headers.error());
         Json arr = Json::array();
         for (const auto& h : *headers) {
-            arr.push_back(
-                Json{{"height", h.height}, {"hash", ToHex(h.hash)}, {"header", ToHex(h.header)}});
+            arr.push_back(Json{{"height", h.height},
+                               {"hash", ToHex(h.hash)},
+                               {"header", ToHex(h.header)},
+                               {"miner_sig", h.miner_sig}});
         }
         http::SendJson(res, Json{{"headers", std::move(arr)}});
     }

@@ -1,9 +1,11 @@
 // The gateway's ledger proofs (docs/protocol.md "Ledger proofs for devices") checked against the
-// real ledger: the headers link from genesis, meet their bits, and the Merkle path folds the
-// release tx id into the merkle root of its block, with the confirmations on top.
+// real ledger: the headers link from genesis, meet their bits, carry their miner's signature, and
+// the Merkle path folds the release tx id into the merkle root of its block, with the
+// confirmations on top.
 #include <gtest/gtest.h>
 
 #include "common/adapters/http.hpp"
+#include "common/core/crypto.hpp"
 #include "common/core/tx.hpp"
 #include "ledger/primitives/block.hpp"
 #include "ledger/primitives/merkle.hpp"
@@ -47,12 +49,17 @@ TEST(LedgerProof, GatewayAnswersCarryAVerifiableProofOfTheRelease) {
     // The headers link from the genesis block and meet their difficulty.
     Hash256 prev = genesis->Hash();
     std::vector<ledger::BlockHeader> headers;
-    for (const auto& hex : l["headers"]) {
-        auto bytes = FromHex(hex.get<std::string>());
+    for (const auto& entry : l["headers"]) {
+        auto bytes = FromHex(entry["header"].get<std::string>());
         ASSERT_TRUE(bytes && bytes->size() == ledger::kHeaderSize);
         auto h = ledger::BlockHeader::Deserialize(bytes->data());
         EXPECT_EQ(h.prev_hash, prev) << "height " << h.height;
         EXPECT_TRUE(ledger::MeetsBits(h.Hash(), h.bits)) << "height " << h.height;
+        // Signed by its miner, here the vendor's node (a genesis miner: no admission needed).
+        auto sig = SignatureFromHex(entry["miner_sig"].get<std::string>());
+        ASSERT_TRUE(sig);
+        const Hash256 hash = h.Hash();
+        EXPECT_TRUE(Verify(h.miner, hash.data(), hash.size(), *sig)) << "height " << h.height;
         EXPECT_EQ(h.height, headers.size() + 1);
         prev = h.Hash();
         headers.push_back(h);

@@ -61,13 +61,16 @@ std::string System::StartServer(const std::string& name, const std::vector<std::
     return url;
 }
 
-void System::Start(int gateways) {
+void System::Start(int gateways, const std::vector<std::string>& vendor_args) {
     ledger_url_ = StartServer(
         "ledger", {Bin("ledger"), "node", "--data", tmp_ / "ledger", "--listen", "127.0.0.1:0",
                    "--genesis", genesis_, "--genesis-file", vendor_dir() + "/genesis.json",
                    "--mine", "--key", vendor_dir() + "/keys/node.key"});
-    vendor_url_ = StartServer("vendor", {Bin("vendor-server"), "serve", "--data", vendor_dir(),
-                                         "--listen", "127.0.0.1:0", "--ledger", ledger_url_});
+    std::vector<std::string> vendor = {Bin("vendor-server"), "serve",    "--data",
+                                       vendor_dir(),         "--listen", "127.0.0.1:0",
+                                       "--ledger",           ledger_url_};
+    vendor.insert(vendor.end(), vendor_args.begin(), vendor_args.end());
+    vendor_url_ = StartServer("vendor", vendor);
     for (int i = 0; i < gateways; ++i) {
         const std::string name = "gateway" + std::to_string(i);
         gateway_urls_.push_back(

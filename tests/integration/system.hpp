@@ -17,8 +17,9 @@ class System {
     System();  // repo + vendor init; servers are started by Start()
     ~System();
 
-    // Starts the ledger node, the vendor server and `gateways` gateways.
-    void Start(int gateways = 1);
+    // Starts the ledger node, the vendor server and `gateways` gateways; `vendor_args` are
+    // appended to `vendor-server serve`.
+    void Start(int gateways = 1, const std::vector<std::string>& vendor_args = {});
 
     // Adds a commit changing fw.bin to fresh random bytes and an annotated tag.
     void Tag(const std::string& tag, const std::string& message);

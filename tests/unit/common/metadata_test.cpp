@@ -83,6 +83,10 @@ class MetadataTest : public ::testing::Test {
                     {"issued", issued},
                     {"expires", issued + kDay},
                     {"latest", {{kProduct, latest}}},
+                    {"manifests",
+                     {{kProduct,
+                       {{"6", {{"sha256", Sha256Hex(Canonical(ManifestDoc(6)))}}},
+                        {"7", {{"sha256", Sha256Hex(Canonical(ManifestDoc(7)))}}}}}}},
                     {"root_version", root_.version}};
     }
 
@@ -410,11 +414,53 @@ TEST_F(MetadataTest, ReleaseRejections) {
          "malformed"},
         {"timestamp doc as release", SignDocument(TimestampDoc(), {&release_}), Device(),
          "wrong-type"},
+        // A stolen release key signs a manifest of its own: the timestamp names another hash.
+        {"manifest the timestamp does not name",
+         SignDocument(doc_with([](Json& d) { d["image"]["sha256"] = std::string(64, 'e'); }),
+                      {&release_}),
+         Device(), "manifest-not-in-timestamp"},
     };
     for (const auto& c : cases) {
         auto r = VerifyRelease(root_, c.env, kNow, c.device, ts);
         ASSERT_FALSE(r) << c.name;
         EXPECT_EQ(r.error().reason, c.reason) << c.name << ": " << r.error().ToString();
+    }
+}
+
+TEST_F(MetadataTest, ReleaseNeedsTheTimestampToNameItsHash) {
+    // A timestamp of the old form (no manifests) names no manifest: nothing is installable.
+    Json old_form = TimestampDoc();
+    old_form.erase("manifests");
+    auto ts = VerifyTimestamp(root_, SignDocument(old_form, {&timestamp_}), kNow, {});
+    ASSERT_TRUE(ts) << ts.error().ToString();
+    auto r = VerifyRelease(root_, SignDocument(ManifestDoc(), {&release_}), kNow, Device(), *ts);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().reason, "manifest-not-in-timestamp");
+
+    // The ledger facts of the timestamp parse and survive a round trip.
+    Json with_ledger = TimestampDoc();
+    with_ledger["checkpoint"] = {{"height", 300}, {"hash", std::string(64, 'a')}};
+    with_ledger["manifests"][kProduct]["7"]["block"] = {{"height", 290},
+                                                        {"hash", std::string(64, 'b')}};
+    auto parsed = VerifyTimestamp(root_, SignDocument(with_ledger, {&timestamp_}), kNow, {});
+    ASSERT_TRUE(parsed) << parsed.error().ToString();
+    ASSERT_TRUE(parsed->checkpoint);
+    EXPECT_EQ(parsed->checkpoint->height, 300u);
+    ASSERT_NE(parsed->Manifest(kProduct, 7), nullptr);
+    ASSERT_TRUE(parsed->Manifest(kProduct, 7)->block);
+    EXPECT_EQ(parsed->Manifest(kProduct, 7)->block->height, 290u);
+    EXPECT_EQ(MakeTimestampSigned(5, kNow - 60, kNow - 60 + kDay, parsed->latest, parsed->manifests,
+                                  parsed->checkpoint, root_.version),
+              with_ledger);
+
+    // Malformed entries are refused at parse.
+    for (const Json& bad : {Json{{kProduct, {{"07", {{"sha256", std::string(64, 'a')}}}}}},
+                            Json{{kProduct, {{"7", {{"sha256", "abc"}}}}}}, Json{{kProduct, 7}}}) {
+        Json doc = TimestampDoc();
+        doc["manifests"] = bad;
+        auto t = ParseTimestamp(SignDocument(doc, {&timestamp_}));
+        ASSERT_FALSE(t) << bad.dump();
+        EXPECT_EQ(t.error().reason, "malformed");
     }
 }
 

@@ -208,18 +208,21 @@ class RefusalTest : public AgentTest, public ::testing::WithParamInterface<Refus
         spec.sha256 = image.sha256;
         spec.size = image.bytes.size();
         std::map<std::string, std::uint64_t> latest{{"cam", 1}};
-        Envelope ts = vendor_.Timestamp(latest);
+        bool expired = false;
+        bool unlisted = false;
         gw_.SetImage(image.sha256, image.bytes);
         if (name == "unknown-key") {
             spec.key = &stranger_;
         } else if (name == "wrong-product") {
             spec.product = "doorbell";
             latest["doorbell"] = 1;
-            ts = vendor_.Timestamp(latest);
         } else if (name == "wrong-hardware") {
             spec.hardware = {"rev-a", "rev-c"};
         } else if (name == "expired-timestamp") {
-            ts = vendor_.Timestamp(latest, rtc_ - 7200, rtc_ - 3600);
+            expired = true;
+        } else if (name == "unlisted-manifest") {
+            // Signed by the real release key (stolen), but no timestamp names it.
+            unlisted = true;
         } else if (name == "not-in-timestamp") {
             spec.sequence = 2;  // mix-and-match: newer than the timestamp names
         } else if (name == "too-large") {
@@ -239,7 +242,10 @@ class RefusalTest : public AgentTest, public ::testing::WithParamInterface<Refus
         } else if (name == "endless-chunked") {
             gw_.SetImageMode(ImageMode::kExtraChunked);
         }
-        gw_.SetAnswer({}, ts, vendor_.Release(spec));
+        const Envelope m = unlisted ? vendor_.UnlistedRelease(spec) : vendor_.Release(spec);
+        const Envelope ts = expired ? vendor_.Timestamp(latest, rtc_ - 7200, rtc_ - 3600)
+                                    : vendor_.Timestamp(latest);
+        gw_.SetAnswer({}, ts, m);
     }
 
     SigningKey stranger_ = SigningKey::Generate();
@@ -277,24 +283,25 @@ TEST_P(RefusalTest, RefusesReportsAndKeepsTheInstalledImage) {
     EXPECT_EQ(Queued(), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Threats, RefusalTest,
-                         ::testing::Values(RefusalCase{"unknown-key", "bad-signature", false},
-                                           RefusalCase{"wrong-product", "wrong-product", false},
-                                           RefusalCase{"wrong-hardware", "wrong-hardware", false},
-                                           RefusalCase{"expired-timestamp", "stale-timestamp",
-                                                       false},
-                                           RefusalCase{"not-in-timestamp", "mix-and-match", false},
-                                           RefusalCase{"too-large", "image-too-large", false},
-                                           RefusalCase{"tampered-image", "hash-mismatch", true},
-                                           RefusalCase{"endless-length", "endless-data", true},
-                                           RefusalCase{"endless-chunked", "endless-data", true}),
-                         [](const ::testing::TestParamInfo<RefusalCase>& param_info) {
-                             std::string n = param_info.param.name;
-                             for (auto& ch : n) {
-                                 if (ch == '-') ch = '_';
-                             }
-                             return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Threats, RefusalTest,
+    ::testing::Values(RefusalCase{"unknown-key", "bad-signature", false},
+                      RefusalCase{"wrong-product", "wrong-product", false},
+                      RefusalCase{"wrong-hardware", "wrong-hardware", false},
+                      RefusalCase{"expired-timestamp", "stale-timestamp", false},
+                      RefusalCase{"not-in-timestamp", "mix-and-match", false},
+                      RefusalCase{"unlisted-manifest", "manifest-not-in-timestamp", false},
+                      RefusalCase{"too-large", "image-too-large", false},
+                      RefusalCase{"tampered-image", "hash-mismatch", true},
+                      RefusalCase{"endless-length", "endless-data", true},
+                      RefusalCase{"endless-chunked", "endless-data", true}),
+    [](const ::testing::TestParamInfo<RefusalCase>& param_info) {
+        std::string n = param_info.param.name;
+        for (auto& ch : n) {
+            if (ch == '-') ch = '_';
+        }
+        return n;
+    });
 
 TEST_F(AgentTest, RefusesLowerOrEqualSequence) {
     const Image v2 = MakeImage(3000, 2);
@@ -308,7 +315,8 @@ TEST_F(AgentTest, RefusesLowerOrEqualSequence) {
         spec.sha256 = old.sha256;
         spec.size = old.bytes.size();
         gw_.SetImage(old.sha256, old.bytes);
-        gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 2}}), vendor_.Release(spec));
+        const Envelope listed = vendor_.Release(spec);  // before the timestamp that names it
+        gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 2}}), listed);
         BootResult r = Boot();
         EXPECT_EQ(r.outcome, Outcome::kFailed) << "sequence " << seq;
         EXPECT_EQ(r.reason, "rollback") << r.message;
@@ -449,7 +457,8 @@ TEST_F(AgentTest, ClientErrorsAreNotRetried) {
     ReleaseSpec spec;
     spec.sha256 = image.sha256;  // never given to the gateway: 404
     spec.size = image.bytes.size();
-    gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 1}}), vendor_.Release(spec));
+    const Envelope listed = vendor_.Release(spec);  // before the timestamp that names it
+    gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 1}}), listed);
     BootOptions o = Opts();
     o.fetch.max_attempts = 4;
     BootResult r = Boot(o);
@@ -593,7 +602,8 @@ TEST_F(AgentTest, ServerErrorsKeepReportsInOrder) {
     spec.hardware = {"rev-z"};
     spec.sha256 = image.sha256;
     spec.size = image.bytes.size();
-    gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 1}}), vendor_.Release(spec));
+    const Envelope listed = vendor_.Release(spec);  // before the timestamp that names it
+    gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 1}}), listed);
     gw_.SetReportStatus(503);
     EXPECT_EQ(Boot().reason, "wrong-hardware");
     EXPECT_EQ(Boot().reason, "wrong-hardware");
@@ -616,7 +626,8 @@ TEST_F(AgentTest, WalksARotatedRootChain) {
     spec.size = image.bytes.size();
     gw_.SetImage(image.sha256, image.bytes);
     std::vector<Envelope> newer(vendor_.roots().begin() + 1, vendor_.roots().end());
-    gw_.SetAnswer(newer, vendor_.Timestamp({{"cam", 1}}), vendor_.Release(spec));
+    const Envelope listed = vendor_.Release(spec);  // before the timestamp that names it
+    gw_.SetAnswer(newer, vendor_.Timestamp({{"cam", 1}}), listed);
     BootResult r = Boot();
     ASSERT_EQ(r.outcome, Outcome::kRebootPending) << r.reason << ": " << r.message;
     auto trusted = ReadFile(dir_ + "/trusted_root.json");

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
     spec.size = image.bytes.size();
     device::test::FakeGateway gw;
     gw.SetImage(image.sha256, std::move(image.bytes));
-    gw.SetAnswer({}, vendor.Timestamp({{"cam", 1}}), vendor.Release(spec));
+    const Envelope listed = vendor.Release(spec);  // before the timestamp that names it
+    gw.SetAnswer({}, vendor.Timestamp({{"cam", 1}}), listed);
     std::printf("URL %s SHA256 %s\n", gw.Url().c_str(), image.sha256.c_str());
     std::fflush(stdout);
     std::string line;

@@ -34,7 +34,8 @@ class FleetTest : public ::testing::Test {
         spec.sha256 = image_.sha256;
         spec.size = image_.bytes.size();
         gw_.SetImage(image_.sha256, image_.bytes);
-        gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 1}}), vendor_.Release(spec));
+        const Envelope listed = vendor_.Release(spec);  // before the timestamp that names it
+        gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 1}}), listed);
         gw_.SetOnlyNewer(true);
     }
 

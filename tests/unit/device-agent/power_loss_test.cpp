@@ -49,7 +49,8 @@ class PowerLossTest : public ::testing::Test {
         spec.sha256 = image.sha256;
         spec.size = image.bytes.size();
         gw_.SetImage(image.sha256, image.bytes);
-        gw_.SetAnswer({}, vendor_.Timestamp({{"cam", sequence}}), vendor_.Release(spec));
+        const Envelope listed = vendor_.Release(spec);  // before the timestamp that names it
+        gw_.SetAnswer({}, vendor_.Timestamp({{"cam", sequence}}), listed);
     }
 
     std::vector<std::string> BootArgv() {

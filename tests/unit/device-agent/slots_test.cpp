@@ -96,7 +96,8 @@ class CommandBackendTest : public ::testing::Test {
         spec.sha256 = image.sha256;
         spec.size = image.bytes.size();
         gw_.SetImage(image.sha256, image.bytes);
-        gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 1}}), vendor_.Release(spec));
+        const Envelope listed = vendor_.Release(spec);  // before the timestamp that names it
+        gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 1}}), listed);
     }
 
     fwchain::test::TempDir tmp_;
@@ -233,7 +234,8 @@ TEST_F(CommandBackendTest, RawSlotsResumeFromRecordedProgressAndHashThePrefix) {
     tampered[5] ^= 1;
     gw_.SetImage(v2.sha256, tampered);
     gw_.SetImageMode(test::ImageMode::kNormal);
-    gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 2}}), vendor_.Release(spec));
+    const Envelope listed = vendor_.Release(spec);  // before the timestamp that names it
+    gw_.SetAnswer({}, vendor_.Timestamp({{"cam", 2}}), listed);
     BootResult bad = RunBoot(Opts());
     EXPECT_EQ(bad.reason, "hash-mismatch") << bad.message;
 }

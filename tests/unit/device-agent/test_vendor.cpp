@@ -55,12 +55,14 @@ void TestVendor::RotateRoot() {
 
 Envelope TestVendor::Timestamp(const std::map<std::string, std::uint64_t>& latest,
                                std::int64_t issued, std::int64_t expires) {
-    Json latest_json = Json::object();
-    for (const auto& [product, seq] : latest) latest_json[product] = seq;
-    Json signed_doc{{"type", "timestamp"},   {"version", ++ts_version_},
-                    {"issued", issued},      {"expires", expires},
-                    {"latest", latest_json}, {"root_version", root_.version}};
-    return SignDocument(std::move(signed_doc), {&timestamp_key_});
+    return SignDocument(MakeTimestampSigned(++ts_version_, issued, expires, latest, manifests_,
+                                            checkpoint_, root_.version),
+                        {&timestamp_key_});
+}
+
+void TestVendor::SetReleaseBlock(const Envelope& manifest, LedgerPoint block) {
+    const Json& m = manifest.signed_doc;
+    manifests_[m["product"].get<std::string>()][m["sequence"].get<std::uint64_t>()].block = block;
 }
 
 Envelope TestVendor::Timestamp(const std::map<std::string, std::uint64_t>& latest) {
@@ -69,6 +71,12 @@ Envelope TestVendor::Timestamp(const std::map<std::string, std::uint64_t>& lates
 }
 
 Envelope TestVendor::Release(const ReleaseSpec& spec) const {
+    Envelope env = UnlistedRelease(spec);
+    manifests_[spec.product][spec.sequence] = ManifestEntry{env.SignedHash(), std::nullopt};
+    return env;
+}
+
+Envelope TestVendor::UnlistedRelease(const ReleaseSpec& spec) const {
     const std::int64_t now = NowSeconds();
     Json signed_doc{{"type", "release"},
                     {"vendor", name_},

@@ -3,6 +3,7 @@
 // release manifests signed the way vendor-server signs them, and provisioned device state dirs.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,15 @@ class TestVendor {
                        std::int64_t expires);
     // Timestamp issued now, expiring in a day.
     Envelope Timestamp(const std::map<std::string, std::uint64_t>& latest);
+    // Signs a manifest; timestamps made afterwards name its hash (unless `unlisted`: a manifest
+    // only a thief of the release key would sign).
     Envelope Release(const ReleaseSpec& spec) const;
+    Envelope UnlistedRelease(const ReleaseSpec& spec) const;
+    // Ledger facts the next timestamps sign (docs/protocol.md "Ledger proofs for devices").
+    void SetLedgerCheckpoint(std::optional<LedgerPoint> checkpoint) { checkpoint_ = checkpoint; }
+    void SetReleaseBlock(const Envelope& manifest, LedgerPoint block);
+    // The admission key of the root (admits gateways that mine).
+    const SigningKey& admission_key() const { return root_key_; }
     // The ledger `release` tx vendor-server publish makes for `manifest` (signed by `key`, by
     // default the release key).
     Tx ReleaseTx(const Envelope& manifest, const SigningKey* key = nullptr) const;
@@ -69,6 +78,8 @@ class TestVendor {
     Root root_;
     std::vector<Envelope> roots_;
     std::uint64_t ts_version_ = 0;
+    mutable ManifestMap manifests_;
+    std::optional<LedgerPoint> checkpoint_;
 };
 
 }  // namespace fwchain::device::test

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
+#include "ledger/primitives/block.hpp"
 #include "tests/unit/gateway/vendor_fixture.hpp"
 
 namespace fwchain::gateway {
@@ -65,10 +68,35 @@ TEST(CheckIndex, SendsOnlyTheRootsTheDeviceLacks) {
 namespace fwchain::gateway {
 namespace {
 
+// A header chain of `n` linked headers (no proof of work: the gateway relays, devices check),
+// header i mined by key {i % 2} and "signed" with the bytes {i}.
+std::shared_ptr<HeaderChain> FakeHeaders(std::size_t n) {
+    auto headers = std::make_shared<HeaderChain>();
+    Hash256 prev{};
+    for (std::size_t i = 0; i < n; ++i) {
+        ledger::BlockHeader h;
+        h.height = i;
+        h.prev_hash = prev;
+        h.miner = PublicKey{static_cast<std::uint8_t>(i % 2)};
+        ChainHeader c;
+        c.header = h.Serialize();
+        c.miner_sig = Signature{static_cast<std::uint8_t>(i)};
+        headers->push_back(c);
+        prev = h.Hash();
+    }
+    return headers;
+}
+std::string HeaderHex(const HeaderChain& chain, std::uint64_t height) {
+    return ToHex(chain[height].header);
+}
+std::string HashHex(const HeaderChain& chain, std::uint64_t height) {
+    return ToHex(ledger::BlockHeader::Deserialize(chain[height].header.data()).Hash());
+}
+const std::string kMiner1 = ToHex(PublicKey{1});
+
 TEST(CheckIndex, ProofAnswersCarryTheReleaseTxAndHeadersFromTheCheckpoint) {
     test::TestVendor v;
-    auto headers = std::make_shared<HeaderChain>();
-    for (int h = 0; h < 10; ++h) headers->push_back(std::string(272, static_cast<char>('0' + h)));
+    auto headers = FakeHeaders(10);
     Json ledger = {{"tx", {{"type", "release"}}}, {"height", 4}, {"proof", Json::array()}};
     CheckIndex index("gw", {v.RootV(1, v.root_key)}, v.Timestamp(1, {{"cam", 1}}),
                      {Offer{"cam", {"rev-b"}, 1, v.Release("cam", 1, {"rev-b"}, kSha), ledger}},
@@ -76,7 +104,7 @@ TEST(CheckIndex, ProofAnswersCarryTheReleaseTxAndHeadersFromTheCheckpoint) {
     struct Case {
         std::uint64_t checkpoint;
         std::size_t first_height;
-    } cases[] = {{0, 1}, {2, 3}, {3, 4}, {6, 4}, {9, 4}};
+    } cases[] = {{0, 1}, {2, 3}, {3, 4}};
     for (const auto& c : cases) {
         auto answer = ParseJson(index.AnswerWithProof("cam", "rev-b", 0, 1, c.checkpoint));
         ASSERT_TRUE(answer) << answer.error().ToString();
@@ -84,15 +112,67 @@ TEST(CheckIndex, ProofAnswersCarryTheReleaseTxAndHeadersFromTheCheckpoint) {
         EXPECT_EQ(l["height"], 4);
         EXPECT_EQ(l["tx"]["type"], "release");
         ASSERT_EQ(l["headers"].size(), 10 - c.first_height) << "checkpoint " << c.checkpoint;
-        EXPECT_EQ(l["headers"][0], (*headers)[c.first_height]);
+        EXPECT_EQ(l["headers"][0]["header"], HeaderHex(*headers, c.first_height));
+        EXPECT_EQ(l["headers"][0]["miner_sig"], ToHex((*headers)[c.first_height].miner_sig));
         EXPECT_TRUE((*answer)["manifest"].is_object());
         EXPECT_EQ(Canonical(*answer), index.AnswerWithProof("cam", "rev-b", 0, 1, c.checkpoint));
+    }
+    // A device whose checkpoint is at or above the release's block cannot anchor a proof of it:
+    // no proof (it refuses with ledger-proof-missing) rather than one it cannot check.
+    for (std::uint64_t checkpoint : {4u, 9u}) {
+        auto answer = ParseJson(index.AnswerWithProof("cam", "rev-b", 0, 1, checkpoint));
+        ASSERT_TRUE(answer);
+        EXPECT_TRUE((*answer)["manifest"].is_object());
+        EXPECT_FALSE(answer->contains("ledger"));
     }
     // Nothing newer than the device: no manifest and no proof.
     auto none = ParseJson(index.AnswerWithProof("cam", "rev-b", 1, 1, 0));
     ASSERT_TRUE(none);
     EXPECT_TRUE((*none)["manifest"].is_null());
     EXPECT_FALSE(none->contains("ledger"));
+}
+
+// The anchor follows the timestamp: its signed checkpoint when newer than the device's, the
+// release's block once named; headers end kProofWindow above the release; each non-genesis
+// miner's admission is attached, with its header when older than the first header sent.
+TEST(CheckIndex, ProofsStartAtTheVendorsCheckpointAndAreBoundedAtAnyChainLength) {
+    test::TestVendor v;
+    auto headers = FakeHeaders(20000);
+    const std::uint64_t height = 19000;
+    Json ledger = {{"tx", {{"type", "release"}}}, {"height", height}, {"proof", Json::array()}};
+    const Envelope manifest = v.Release("cam", 1, {"rev-b"}, kSha);
+    auto admissions = std::make_shared<Admissions>();
+    (*admissions)[kMiner1] =
+        Json{{"tx", {{"type", "admit"}}}, {"height", 7}, {"proof", Json::array()}};
+    auto timestamp = [&](std::optional<LedgerPoint> block) {
+        ManifestMap manifests;
+        manifests["cam"][1] = ManifestEntry{manifest.SignedHash(), block};
+        return SignDocument(MakeTimestampSigned(1, v.now, v.now + 86400, {{"cam", 1}}, manifests,
+                                                LedgerPoint{18900, HashHex(*headers, 18900)}, 1),
+                            {&v.timestamp_key});
+    };
+    for (bool named : {false, true}) {
+        CheckIndex index("gw", {v.RootV(1, v.root_key)},
+                         timestamp(named ? std::optional<LedgerPoint>(
+                                               LedgerPoint{height, HashHex(*headers, height)})
+                                         : std::nullopt),
+                         {Offer{"cam", {"rev-b"}, 1, manifest, ledger}}, headers, admissions);
+        auto answer = ParseJson(index.AnswerWithProof("cam", "rev-b", 0, 1, 0));
+        ASSERT_TRUE(answer) << answer.error().ToString();
+        const Json& l = (*answer)["ledger"];
+        const std::uint64_t first = named ? height : 18901;
+        ASSERT_EQ(l["headers"].size(), height + kProofWindow - first + 1) << named;
+        EXPECT_EQ(l["headers"][0]["header"], HeaderHex(*headers, first));
+        EXPECT_EQ(l["headers"].back()["header"], HeaderHex(*headers, height + kProofWindow));
+        ASSERT_EQ(l["admissions"].size(), 1u);  // miner 0 is a genesis miner: nothing to attach
+        EXPECT_EQ(l["admissions"][0]["header"], HeaderHex(*headers, 7));
+        // A device whose own checkpoint is newer than the vendor's anchors there.
+        if (!named) {
+            auto own = ParseJson(index.AnswerWithProof("cam", "rev-b", 0, 1, 18950));
+            ASSERT_TRUE(own);
+            EXPECT_EQ((*own)["ledger"]["headers"][0]["header"], HeaderHex(*headers, 18951));
+        }
+    }
 }
 
 }  // namespace

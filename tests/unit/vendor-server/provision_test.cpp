@@ -58,6 +58,17 @@ TEST_F(ProvisionTest, WritesADeviceIdentityAndAnAdmitTx) {
     EXPECT_EQ("cam", device->at("product"));
     EXPECT_EQ("rev-b", device->at("hardware"));
     EXPECT_EQ(1u << 20, device->at("max_image_size").get<std::uint64_t>());
+    // The ledger anchor (docs/protocol.md "Ledger proofs for devices"): the genesis block as
+    // checkpoint (no signed checkpoint yet), the genesis miners, the chain's difficulty.
+    auto cfg = VendorConfig::Load(DataDir(data()));
+    ASSERT_TRUE(cfg);
+    EXPECT_EQ(Json({{"hash", cfg->genesis_hash}, {"height", 0}}), device->at("ledger_checkpoint"));
+    auto genesis = LoadJsonFile(DataDir(data()).Genesis());
+    ASSERT_TRUE(genesis);
+    EXPECT_EQ((*genesis)["txs"][0]["body"]["miners"], device->at("ledger_genesis_miners"));
+    EXPECT_EQ(1u, device->at("ledger_genesis_miners").size());
+    EXPECT_EQ((*genesis)["txs"][0]["body"]["params"]["initial_bits"],
+              device->at("ledger_min_bits"));
 
     // The pinned root is the vendor's current root and verifies on its own.
     auto pinned = ReadFile(out + "/root.json");

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -206,6 +207,30 @@ class FakeLedger {
                                 "application/json");
             }
         });
+        // What Maintainer reads for the timestamp's ledger facts.
+        server_.Get("/v1/tip", [this](const httplib::Request&, httplib::Response& res) {
+            std::lock_guard<std::mutex> lock(mu_);
+            res.set_content(Json{{"height", tip_}}.dump(), "application/json");
+        });
+        server_.Get("/v1/headers", [](const httplib::Request& req, httplib::Response& res) {
+            const std::uint64_t from = std::stoull(req.get_param_value("from"));
+            res.set_content(
+                Json{{"headers", {{{"height", from}, {"hash", BlockHash(from)}, {"header", ""}}}}}
+                    .dump(),
+                "application/json");
+        });
+        server_.Get("/v1/search", [this](const httplib::Request&, httplib::Response& res) {
+            std::lock_guard<std::mutex> lock(mu_);
+            Json results = Json::array();
+            for (const auto& [manifest, height] : releases_) {
+                results.push_back(Json{{"id", std::string(64, '1')},
+                                       {"height", height},
+                                       {"block_hash", BlockHash(height)},
+                                       {"confirmations", tip_ - height + 1},
+                                       {"tx", {{"body", {{"manifest_sha256", manifest}}}}}});
+            }
+            res.set_content(Json{{"results", results}}.dump(), "application/json");
+        });
         port_ = server_.bind_to_any_port("127.0.0.1");
         thread_ = std::make_unique<ServerThread>([this] { server_.listen_after_bind(); },
                                                  [this] { server_.stop(); });
@@ -220,6 +245,17 @@ class FakeLedger {
         std::lock_guard<std::mutex> lock(mu_);
         return bodies_.size();
     }
+    void SetTip(std::uint64_t height) {
+        std::lock_guard<std::mutex> lock(mu_);
+        tip_ = height;
+    }
+    void AddRelease(const std::string& manifest_sha256, std::uint64_t height) {
+        std::lock_guard<std::mutex> lock(mu_);
+        releases_[manifest_sha256] = height;
+    }
+    static std::string BlockHash(std::uint64_t height) {
+        return Sha256Hex("block " + std::to_string(height));
+    }
 
   private:
     httplib::Server server_;
@@ -227,6 +263,8 @@ class FakeLedger {
     std::mutex mu_;
     std::deque<int> statuses_;
     std::vector<std::string> bodies_;
+    std::uint64_t tip_ = 0;
+    std::map<std::string, std::uint64_t> releases_;
     std::unique_ptr<ServerThread> thread_;
 };
 
@@ -310,6 +348,69 @@ TEST_F(OutboxTest, PublishWithLedgerSubmitsTheReleaseTx) {
     ASSERT_TRUE(r->ledger);
     EXPECT_EQ(1u, r->ledger->accepted);
     EXPECT_EQ(1u, ledger.Received());
+}
+
+// The timestamp's ledger facts (docs/protocol.md "Ledger proofs for devices"): a checkpoint
+// `margin` below the ledger tip, moved only every `interval` blocks, and the block of each named
+// release once it is `margin` deep.
+TEST_F(OutboxTest, MaintainerSignsTheLedgerCheckpointAndReleaseBlocks) {
+    FakeLedger ledger;
+    auto published = Publish(PublishOpts("v1.0.0"));
+    ASSERT_TRUE(published) << published.error().ToString();
+    auto m = Maintainer::Create(DataDir(data()), ledger.Url(), CheckpointPolicy{10, 20});
+    ASSERT_TRUE(m) << m.error().ToString();
+    auto ts = [&] {
+        auto t = LoadTimestamp(DataDir(data()));
+        EXPECT_TRUE(t && *t);
+        return **t;
+    };
+    const std::int64_t now = ts().issued;
+    ledger.SetTip(5);  // shorter than the margin: nothing to sign yet
+    ASSERT_TRUE(m->Tick(now));
+    EXPECT_FALSE(ts().checkpoint);
+    const Timestamp first = ts();
+    const ManifestEntry* entry = first.Manifest("cam", published->sequence);
+    ASSERT_NE(entry, nullptr);
+    EXPECT_EQ(entry->sha256, published->manifest_sha256);
+    EXPECT_FALSE(entry->block);
+
+    ledger.SetTip(100);
+    ledger.AddRelease(published->manifest_sha256, 95);  // 6 confirmations: not deep enough
+    ASSERT_TRUE(m->Tick(now));
+    ASSERT_TRUE(ts().checkpoint);
+    EXPECT_EQ(ts().checkpoint->height, 90u);
+    EXPECT_EQ(ts().checkpoint->hash, FakeLedger::BlockHash(90));
+    EXPECT_FALSE(ts().Manifest("cam", published->sequence)->block);
+
+    const std::uint64_t version = ts().version;
+    ledger.SetTip(
+        105);  // the release has 11 confirmations; the checkpoint may not move (interval 20)
+    ASSERT_TRUE(m->Tick(now));
+    EXPECT_EQ(ts().version, version + 1);
+    EXPECT_EQ(ts().checkpoint->height, 90u);
+    ASSERT_TRUE(ts().Manifest("cam", published->sequence)->block);
+    EXPECT_EQ(*ts().Manifest("cam", published->sequence)->block,
+              (LedgerPoint{95, FakeLedger::BlockHash(95)}));
+    ASSERT_TRUE(m->Tick(now));
+    EXPECT_EQ(ts().version, version + 1) << "nothing new: no re-signing";
+
+    ledger.SetTip(120);
+    ASSERT_TRUE(m->Tick(now));
+    EXPECT_EQ(ts().checkpoint->height, 110u);
+    // A publish re-signs with what the last timestamp knew of the ledger.
+    auto second = Publish(PublishOpts("v1.1.0"));
+    ASSERT_TRUE(second) << second.error().ToString();
+    EXPECT_EQ(ts().checkpoint->height, 110u);
+    EXPECT_TRUE(ts().Manifest("cam", published->sequence)->block);
+    EXPECT_FALSE(ts().Manifest("cam", second->sequence)->block);
+
+    // Provisioning starts a device from the signed checkpoint.
+    const std::string tx = ProvisionDevice("d9");
+    ASSERT_FALSE(tx.empty());
+    auto device = LoadJsonFile(tmp_ / "d9/device.json");
+    ASSERT_TRUE(device);
+    EXPECT_EQ((*device)["ledger_checkpoint"],
+              (LedgerPoint{110, FakeLedger::BlockHash(110)}).ToJson());
 }
 
 TEST_F(OutboxTest, MaintainerResignsTheTimestampPastHalfItsLifetime) {

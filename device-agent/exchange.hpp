@@ -4,8 +4,6 @@
 // exchange, from connecting to the last byte. A hostile gateway can then cost the device at most
 // `max_answer` bytes of memory and `deadline` of time (DESIGN.md §3: endless data, slow
 // retrieval); the image download has its own limits (fetch.hpp).
-#include <chrono>
-#include <cstddef>
 #include <string>
 
 #include "common/adapters/http.hpp"
@@ -13,16 +11,8 @@
 
 namespace fwchain::device {
 
-struct ExchangeLimits {
-    std::size_t max_answer = 4 << 20;
-    std::chrono::milliseconds deadline{30000};
-    int connect_timeout_s = 10;
-};
-
-struct ExchangeAnswer {
-    int status = 0;
-    std::string body;  // at most max_answer bytes
-};
+using ExchangeLimits = http::ExchangeLimits;
+using ExchangeAnswer = http::Reply;
 
 // POSTs `body` (JSON) to url + path. Errors: "answer-too-large" (kTooLarge) as soon as the
 // answer passes the cap, "slow-retrieval" (kNetwork) when the deadline passes first, whatever

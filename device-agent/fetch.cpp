@@ -149,8 +149,8 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
     copts.read_timeout_s = opts.stall_timeout_s;
     http::Client client(url, copts);
 
-    httplib::Headers headers;
-    if (offset > 0) headers.emplace("Range", "bytes=" + std::to_string(offset) + "-");
+    http::Headers headers;
+    if (offset > 0) headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-");
 
     std::uint64_t pos = offset;
     int status = 0;
@@ -168,13 +168,13 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
     ProgressBar bar(opts.progress, req.size);
     bar.Update(pos);
 
-    const std::string path = url.base_path + "/v1/images/" + req.sha256;
-    auto result = client.Raw().Get(
+    const std::string path = "/v1/images/" + req.sha256;
+    auto result = client.GetStream(
         path, headers,
-        [&](const httplib::Response& res) {
+        [&](const http::Reply& res) {
             status = res.status;
             if (res.status == 206) {
-                auto start = ContentRangeStart(res.get_header_value("Content-Range"));
+                auto start = ContentRangeStart(res.Header("Content-Range").value_or(""));
                 if (!start || *start != offset) {
                     bad_range = true;
                     return false;
@@ -186,9 +186,9 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
             } else {
                 return false;
             }
-            if (res.has_header("Content-Length")) {
+            if (auto cl = res.Header("Content-Length")) {
                 std::uint64_t len = 0;
-                const std::string v = res.get_header_value("Content-Length");
+                const std::string v = *cl;
                 auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), len);
                 if (ec != std::errc() || ptr != v.data() + v.size() || len > req.size - pos) {
                     endless = true;
@@ -276,13 +276,12 @@ Attempt FetchOnce(const http::Url& url, const FetchRequest& req, const FetchOpti
         // httplib reports a read timeout as a plain read error: tell it from a reset by how
         // long the transfer had been idle (with slack for the timer's granularity).
         const auto idle = Clock::now() - last_progress;
-        if (result.error() == httplib::Error::Read &&
+        if (result.error().reason == "read-failed" &&
             idle >= std::chrono::seconds(opts.stall_timeout_s) * 9 / 10) {
             return Retryable("stall-timeout",
                              "no data for " + std::to_string(opts.stall_timeout_s) + " s");
         }
-        return Retryable("download-failed",
-                         std::string("transport error: ") + httplib::to_string(result.error()));
+        return Retryable("download-failed", "transport error: " + result.error().message);
     }
     if (pos != req.size) {
         return Retryable("download-failed", "connection ended after " + std::to_string(pos) +

@@ -35,13 +35,12 @@ Expected<SubmitReport> SubmitOutbox(Catalog& catalog, const std::string& ledger_
     auto url = http::ParseUrl(ledger_url);
     if (!url) return Fail(Context(url.error(), "ledger url"));
     http::Client client(*url);
-    const std::string path = url->base_path + "/v1/tx";
+    const std::string path = "/v1/tx";
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const OutboxRow& row = rows[i];
-        auto res = client.Raw().Post(path, row.tx_json, "application/json");
+        auto res = client.Send("POST", path, &row.tx_json, {}, 1 << 20);
         if (!res) {
-            report.network_error =
-                "ledger " + ledger_url + " unreachable: " + httplib::to_string(res.error());
+            report.network_error = "ledger " + ledger_url + " unreachable: " + res.error().message;
             FW_TRY(catalog.CountAttempt(row.tx_id, report.network_error));
             report.pending = rows.size() - i;
             break;

@@ -1,9 +1,9 @@
 #include "vendor-server/upload.hpp"
 
-#include <fstream>
 #include <memory>
 
 #include "common/adapters/http.hpp"
+#include "common/core/fs.hpp"
 #include "vendor-server/git_source.hpp"
 
 namespace fwchain::vendor {
@@ -33,51 +33,35 @@ Expected<Json> PublishToServer(const PublishOptions& opts, const UploadOptions& 
     if (opts.rollout_start != 0) meta["rollout_start"] = opts.rollout_start;
     if (opts.min_approvals != 0) meta["min_approvals"] = opts.min_approvals;
 
-    httplib::MultipartFormDataItems items = {{"meta", meta.dump(), "", "application/json"}};
-    httplib::MultipartFormDataProviderItems providers;
-    std::string tree_bytes;
-    std::shared_ptr<std::ifstream> file;
+    std::vector<http::FormPart> parts;
     const ImageRef ref = ParseImageRef(opts.image);
     meta["image_name"] = ref.name;
-    items[0].content = meta.dump();
+    parts.push_back({"meta", meta.dump(), "", "", "application/json"});
     if (ref.in_tree) {
-        FW_ASSIGN(tree_bytes, ReadTreeFile(opts.repo, opts.tag, ref.path));
-        items.push_back({"image", std::move(tree_bytes), ref.name, "application/octet-stream"});
+        FW_ASSIGN(std::string tree_bytes, ReadTreeFile(opts.repo, opts.tag, ref.path));
+        parts.push_back({"image", std::move(tree_bytes), "", ref.name, "application/octet-stream"});
     } else {
         if (!opts.allow_dirty) FW_TRY(CheckWorkTreeClean(opts.repo, ref.path));
-        file = std::make_shared<std::ifstream>(ref.path, std::ios::binary);
-        if (!*file) return Fail(Errc::kNotFound, "no-image", "cannot read image " + ref.path);
-        // Streamed from disk in 64 KiB pieces (chunked): CI runners need not hold the image.
-        providers.push_back({"image",
-                             [file](std::size_t, httplib::DataSink& sink) {
-                                 char buf[64 * 1024];
-                                 file->read(buf, sizeof buf);
-                                 const auto n = file->gcount();
-                                 if (n > 0) sink.write(buf, static_cast<std::size_t>(n));
-                                 if (file->eof()) sink.done();
-                                 return !file->bad();
-                             },
-                             ref.name, "application/octet-stream"});
+        if (!FileExists(ref.path)) {
+            return Fail(Errc::kNotFound, "no-image", "cannot read image " + ref.path);
+        }
+        // Streamed from disk (chunked): CI runners need not hold the image in memory.
+        parts.push_back({"image", "", ref.path, ref.name, "application/octet-stream"});
     }
 
-    httplib::Client cli(url.Origin());
-    cli.set_tcp_nodelay(true);
-    cli.set_connection_timeout(10, 0);
-    cli.set_read_timeout(300, 0);  // the server hashes, signs and makes the torrent
-    cli.set_write_timeout(300, 0);
-    if (url.scheme == "https") {
-        cli.enable_server_certificate_verification(true);
-        if (!up.ca_cert.empty()) cli.set_ca_cert_path(up.ca_cert.c_str());
-    }
-    httplib::Headers headers = {{"Authorization", "Bearer " + up.token}};
+    http::ClientOptions copts;
+    copts.connect_timeout_s = 10;
+    copts.read_timeout_s = 300;  // the server hashes, signs and makes the torrent
+    copts.write_timeout_s = 300;
+    copts.ca_cert_path = up.ca_cert;
+    http::Client cli(url, copts);
+    const http::Headers headers = {{"Authorization", "Bearer " + up.token}};
     // Token first: a refused upload would be cut off mid-body.
-    auto res = cli.Get(url.base_path + "/v1/admin/auth", headers);
-    if (res && res->status == 200) {
-        res = cli.Post(url.base_path + "/v1/admin/releases", headers, items, providers);
-    }
+    auto res = cli.Send("GET", "/v1/admin/auth", nullptr, headers, 1 << 20);
+    if (res && res->status == 200) res = cli.PostForm("/v1/admin/releases", headers, parts);
     if (!res) {
         return Fail(Errc::kNetwork, "upload-failed",
-                    "cannot reach " + up.server_url + ": " + httplib::to_string(res.error()));
+                    "cannot reach " + up.server_url + ": " + res.error().message);
     }
     auto body = ParseJson(res->body, 1 << 20);
     if (res->status != 200) {

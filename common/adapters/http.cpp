@@ -1,5 +1,7 @@
 #include "common/adapters/http.hpp"
 
+#include <httplib.h>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -8,7 +10,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
 
 namespace fwchain::http {
 
@@ -47,40 +53,75 @@ Expected<Url> ParseUrl(const std::string& s) {
     return u;
 }
 
-Client::Client(const Url& url, ClientOptions opts)
-    : url_(url), cli_(std::make_unique<httplib::Client>(url.Origin())) {
-    cli_->set_tcp_nodelay(true);
-    cli_->set_keep_alive(true);
-    cli_->set_connection_timeout(opts.connect_timeout_s, 0);
-    cli_->set_read_timeout(opts.read_timeout_s, 0);
-    cli_->set_write_timeout(opts.write_timeout_s, 0);
+struct Client::Impl {
+    std::unique_ptr<httplib::Client> cli;
+};
+
+Client::Client(const Url& url, ClientOptions opts) : url_(url), impl_(std::make_unique<Impl>()) {
+    impl_->cli = std::make_unique<httplib::Client>(url.Origin());
+    httplib::Client& c = *impl_->cli;
+    c.set_tcp_nodelay(true);
+    c.set_keep_alive(true);
+    c.set_connection_timeout(opts.connect_timeout_s, 0);
+    c.set_read_timeout(opts.read_timeout_s, 0);
+    c.set_write_timeout(opts.write_timeout_s, 0);
+    if (url.scheme == "https") {
+        c.enable_server_certificate_verification(true);
+        if (!opts.ca_cert_path.empty()) c.set_ca_cert_path(opts.ca_cert_path.c_str());
+    }
 }
+
+Client::~Client() = default;
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
 
 Expected<Client> Client::For(const std::string& url, ClientOptions opts) {
     FW_ASSIGN(Url u, ParseUrl(url));
     return Client(u, opts);
 }
 
+void Client::Stop() { impl_->cli->stop(); }
+
+std::optional<std::string> Reply::Header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+        if (k.size() == name.size() &&
+            std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+                return std::tolower(static_cast<unsigned char>(a)) ==
+                       std::tolower(static_cast<unsigned char>(b));
+            })) {
+            return v;
+        }
+    }
+    return std::nullopt;
+}
+
 namespace {
 
-struct Reply {
-    int status = 0;
-    std::string body;
-};
+httplib::Headers ToHttplib(const Headers& h) { return httplib::Headers(h.begin(), h.end()); }
 
-Expected<Reply> Send(httplib::Client& cli, const Url& url, const std::string& method,
-                     const std::string& path, const std::string* body, std::size_t max_size) {
+Error TransportError(httplib::Error err, const std::string& where) {
+    const char* reason = err == httplib::Error::Read       ? "read-failed"
+                         : err == httplib::Error::Canceled ? "canceled"
+                                                           : "unreachable";
+    return MakeError(Errc::kNetwork, reason, where + ": " + httplib::to_string(err));
+}
+
+Expected<Reply> SendRequest(httplib::Client& cli, const Url& url, const std::string& method,
+                            const std::string& path, const std::string* body,
+                            const Headers& headers, std::size_t max_size) {
     httplib::Request req;
     req.method = method;
     req.path = url.base_path + path;
+    req.headers = ToHttplib(headers);
     if (body) {
         req.body = *body;
-        req.set_header("Content-Type", "application/json");
+        if (!req.has_header("Content-Type")) req.set_header("Content-Type", "application/json");
     }
     Reply reply;
     bool too_large = false;
     req.response_handler = [&](const httplib::Response& r) {
         reply.status = r.status;
+        reply.headers.assign(r.headers.begin(), r.headers.end());
         return true;
     };
     req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
@@ -94,15 +135,12 @@ Expected<Reply> Send(httplib::Client& cli, const Url& url, const std::string& me
     httplib::Response res;
     httplib::Error err = httplib::Error::Success;
     bool ok = cli.send(req, res, err);
+    const std::string where = method + " " + url.Origin() + req.path;
     if (too_large) {
         return Fail(Errc::kTooLarge, "too-large",
-                    method + " " + url.Origin() + req.path + ": answer exceeds " +
-                        std::to_string(max_size) + " bytes");
+                    where + ": answer exceeds " + std::to_string(max_size) + " bytes");
     }
-    if (!ok) {
-        return Fail(Errc::kNetwork, "unreachable",
-                    method + " " + url.Origin() + req.path + ": " + httplib::to_string(err));
-    }
+    if (!ok) return Fail(TransportError(err, where));
     if (reply.status == 0) reply.status = res.status;
     return reply;
 }
@@ -133,8 +171,14 @@ Expected<Json> ToJsonReply(const Url& url, const std::string& path, Reply reply,
 
 }  // namespace
 
+Expected<Reply> Client::Send(const std::string& method, const std::string& path,
+                             const std::string* body, const Headers& headers,
+                             std::size_t max_size) {
+    return SendRequest(*impl_->cli, url_, method, path, body, headers, max_size);
+}
+
 Expected<std::string> Client::GetText(const std::string& path, std::size_t max_size) {
-    FW_ASSIGN(Reply reply, Send(*cli_, url_, "GET", path, nullptr, max_size));
+    FW_ASSIGN(Reply reply, Send("GET", path, nullptr, {}, max_size));
     if (reply.status < 200 || reply.status >= 300) {
         auto e = ToJsonReply(url_, path, reply, max_size);
         return Fail(e.error());
@@ -143,18 +187,122 @@ Expected<std::string> Client::GetText(const std::string& path, std::size_t max_s
 }
 
 Expected<Json> Client::GetJson(const std::string& path, std::size_t max_size) {
-    FW_ASSIGN(Reply reply, Send(*cli_, url_, "GET", path, nullptr, max_size));
+    FW_ASSIGN(Reply reply, Send("GET", path, nullptr, {}, max_size));
     return ToJsonReply(url_, path, std::move(reply), max_size);
 }
 
 Expected<Json> Client::PostText(const std::string& path, const std::string& body,
                                 std::size_t max_size) {
-    FW_ASSIGN(Reply reply, Send(*cli_, url_, "POST", path, &body, max_size));
+    FW_ASSIGN(Reply reply, Send("POST", path, &body, {}, max_size));
     return ToJsonReply(url_, path, std::move(reply), max_size);
 }
 
 Expected<Json> Client::PostJson(const std::string& path, const Json& body, std::size_t max_size) {
     return PostText(path, Canonical(body), max_size);
+}
+
+Status Client::GetStream(const std::string& path, const Headers& headers,
+                         const std::function<bool(const Reply& head)>& on_head,
+                         const std::function<bool(const char*, std::size_t)>& on_data) {
+    const std::string full = url_.base_path + path;
+    auto result = impl_->cli->Get(
+        full, ToHttplib(headers),
+        [&](const httplib::Response& r) {
+            Reply head;
+            head.status = r.status;
+            head.headers.assign(r.headers.begin(), r.headers.end());
+            return on_head(head);
+        },
+        [&](const char* data, std::size_t n) { return on_data(data, n); });
+    if (!result) return Fail(TransportError(result.error(), "GET " + url_.Origin() + full));
+    return {};
+}
+
+Expected<Reply> Client::PostForm(const std::string& path, const Headers& headers,
+                                 const std::vector<FormPart>& parts, std::size_t max_size) {
+    httplib::MultipartFormDataItems items;
+    httplib::MultipartFormDataProviderItems providers;
+    for (const auto& p : parts) {
+        if (p.file.empty()) {
+            items.push_back({p.name, p.content, p.filename, p.content_type});
+            continue;
+        }
+        auto file = std::make_shared<std::ifstream>(p.file, std::ios::binary);
+        if (!*file) return Fail(Errc::kNotFound, "no-file", "cannot read " + p.file);
+        // Streamed in 64 KiB pieces (chunked): the sender never holds the whole file.
+        providers.push_back({p.name,
+                             [file](std::size_t, httplib::DataSink& sink) {
+                                 char buf[64 * 1024];
+                                 file->read(buf, sizeof buf);
+                                 const auto n = file->gcount();
+                                 if (n > 0) sink.write(buf, static_cast<std::size_t>(n));
+                                 if (file->eof()) sink.done();
+                                 return !file->bad();
+                             },
+                             p.filename, p.content_type});
+    }
+    const std::string full = url_.base_path + path;
+    auto res = impl_->cli->Post(full, ToHttplib(headers), items, providers);
+    if (!res) return Fail(TransportError(res.error(), "POST " + url_.Origin() + full));
+    if (res->body.size() > max_size) {
+        return Fail(Errc::kTooLarge, "too-large", "the answer exceeds the limit");
+    }
+    Reply reply;
+    reply.status = res->status;
+    reply.body = std::move(res->body);
+    reply.headers.assign(res->headers.begin(), res->headers.end());
+    return reply;
+}
+
+Expected<Reply> BoundedExchange(const Url& url, const std::string& method, const std::string& path,
+                                const std::string* body, const ExchangeLimits& limits,
+                                const Headers& headers) {
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + limits.deadline;
+    const auto deadline_s = std::chrono::duration_cast<std::chrono::seconds>(limits.deadline);
+    ClientOptions copts;
+    // No single socket wait may outlast the whole exchange.
+    const int whole_s = static_cast<int>(std::max<std::int64_t>(1, deadline_s.count() + 1));
+    copts.connect_timeout_s = std::min(limits.connect_timeout_s, whole_s);
+    copts.read_timeout_s = whole_s;
+    copts.write_timeout_s = whole_s;
+    Client client(url, copts);
+
+    // The watchdog: at the deadline it shuts the socket down, which ends whatever read the
+    // client is blocked in (headers or body) at once.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    bool expired = false;
+    std::thread watchdog([&] {
+        std::unique_lock<std::mutex> lock(mu);
+        if (!cv.wait_until(lock, deadline, [&] { return done; })) {
+            expired = true;
+            lock.unlock();
+            client.Stop();
+        }
+    });
+    auto reply = client.Send(method, path, body, headers, limits.max_answer);
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        done = true;
+    }
+    cv.notify_all();
+    watchdog.join();
+
+    const std::string where = method + " " + url.Origin() + url.base_path + path;
+    if (!reply && reply.error().code == Errc::kTooLarge) {
+        return Fail(Errc::kTooLarge, "answer-too-large",
+                    where + ": the answer exceeds " + std::to_string(limits.max_answer) +
+                        " bytes; refused as it streamed in");
+    }
+    if (expired || Clock::now() >= deadline) {
+        return Fail(Errc::kNetwork, "slow-retrieval",
+                    where + ": no complete answer within " +
+                        std::to_string(limits.deadline.count()) + " ms");
+    }
+    if (!reply) return Fail(Errc::kNetwork, "unreachable", reply.error().message);
+    return reply;
 }
 
 }  // namespace fwchain::http

@@ -86,12 +86,11 @@ Expected<RelayResult> ReportRelay::Relay(const Json& body) {
     // The ledger's 409 bodies tell a held tx ("duplicate") from a stale counter
     // ("replayed-nonce" with "last_nonce"); the plain client keeps only the reason.
     FW_ASSIGN(auto client, http::Client::For(ledger_url_));
-    auto res = client.Raw().Post(client.url().base_path + "/v1/tx", Canonical(tx.ToJson()),
-                                 "application/json");
+    const std::string text = Canonical(tx.ToJson());
+    auto res = client.Send("POST", "/v1/tx", &text, {}, 64 << 10);
     if (!res) {
-        return Fail(
-            Errc::kNetwork, "ledger-unreachable",
-            "relaying the report to " + ledger_url_ + ": " + httplib::to_string(res.error()));
+        return Fail(Errc::kNetwork, "ledger-unreachable",
+                    "relaying the report to " + ledger_url_ + ": " + res.error().message);
     }
     RelayResult out;
     out.id = tx.Id();

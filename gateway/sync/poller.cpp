@@ -281,7 +281,12 @@ Status Poller::DownloadHttp(const Release& r) {
         return Fail(Errc::kIo, "io", "cannot create " + partial + ": " + std::strerror(errno));
     std::uint64_t received = 0;
     bool overflow = false, write_failed = false;
-    auto res = vendor.Raw().Get((url.base_path + "/v1/images/" + r.image.sha256).c_str(),
+    int status = 0;
+    auto res = vendor.GetStream("/v1/images/" + r.image.sha256, {},
+                                [&](const http::Reply& head) {
+                                    status = head.status;
+                                    return status == 200;
+                                },
                                 [&](const char* data, std::size_t n) {
                                     if (received + n > r.image.size) {  // endless-data defence
                                         overflow = true;
@@ -309,12 +314,12 @@ Status Poller::DownloadHttp(const Release& r) {
         ::unlink(partial.c_str());
         return Fail(Errc::kIo, "io", "cannot write " + partial);
     }
-    if (!res || res->status != 200) {
+    if (!res || status != 200) {
         ::unlink(partial.c_str());
-        return Fail(
-            Errc::kNetwork, "download-failed",
-            "image " + r.image.sha256.substr(0, 12) + " from the vendor: " +
-                (res ? "HTTP " + std::to_string(res->status) : httplib::to_string(res.error())));
+        return Fail(Errc::kNetwork, "download-failed",
+                    "image " + r.image.sha256.substr(0, 12) + " from the vendor: " +
+                        (status != 0 && status != 200 ? "HTTP " + std::to_string(status)
+                                                      : res.error().message));
     }
     return cache_.Commit(r.image.sha256, r.image.size);
 }

@@ -99,10 +99,13 @@ FakeGateway::FakeGateway() {
                             return sink.write(image->data() + offset, n);
                         }
                         // Reached the kill point: hold until the test has killed the client.
+                        // A release is a count, not a flag: a flag reset by the next SetImageMode
+                        // before this thread woke up would hold it (and its pool slot) forever.
                         std::unique_lock<std::mutex> lock(mu_);
                         paused_ = true;
+                        const std::uint64_t seen = releases_;
                         stall_cv_.notify_all();
-                        stall_cv_.wait(lock, [this] { return stopping_ || release_; });
+                        stall_cv_.wait(lock, [this, seen] { return stopping_ || releases_ != seen; });
                         return false;
                     });
                 break;
@@ -287,7 +290,6 @@ void FakeGateway::SetImageMode(ImageMode mode, std::size_t cut_at) {
         cut_at_ = cut_at;
         cut_done_ = false;
         paused_ = false;
-        release_ = false;
     });
 }
 
@@ -297,7 +299,7 @@ bool FakeGateway::Paused() {
 }
 
 void FakeGateway::ReleasePause() {
-    Locked([&] { release_ = true; });
+    Locked([&] { ++releases_; });
     stall_cv_.notify_all();
 }
 

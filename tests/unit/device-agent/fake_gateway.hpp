@@ -122,7 +122,7 @@ class FakeGateway {
     Json ledger_ = nullptr;
     bool only_newer_ = false;
     bool paused_ = false;
-    bool release_ = false;
+    std::uint64_t releases_ = 0;  // ReleasePause calls
     std::vector<Json> checks_;
     std::vector<Tx> reports_;
     std::map<std::string, std::uint64_t> last_nonce_;

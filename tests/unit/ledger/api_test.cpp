@@ -121,7 +121,8 @@ TEST_F(NodeTest, ReleaseGetsMinedAndConfirmedWithAVerifiableProof) {
     EXPECT_TRUE((*search)["next_cursor"].is_null());
 
     // Posting it again is a duplicate (409 with the id).
-    auto dup = client_->Raw().Post("/v1/tx", release.ToJson().dump(), "application/json");
+    const std::string release_text = release.ToJson().dump();
+    auto dup = client_->Send("POST", "/v1/tx", &release_text);
     ASSERT_TRUE(dup);
     EXPECT_EQ(dup->status, 409);
     EXPECT_EQ(ParseJson(dup->body).value()["id"], release.Id());
@@ -130,7 +131,7 @@ TEST_F(NodeTest, ReleaseGetsMinedAndConfirmedWithAVerifiableProof) {
 TEST_F(NodeTest, RejectsBadInputWithReasons) {
     StartNode();
     auto post = [&](const std::string& path, const std::string& body) {
-        auto res = client_->Raw().Post(path.c_str(), body, "application/json");
+        auto res = client_->Send("POST", path, &body);
         if (!res) return std::make_pair(0, Json());
         auto j = ParseJson(res->body);
         return std::make_pair(res->status, j ? *j : Json());
@@ -159,10 +160,10 @@ TEST_F(NodeTest, RejectsBadInputWithReasons) {
     EXPECT_EQ(r.first, 403);
     EXPECT_EQ(r.second["error"], "bad-miner");
 
-    auto search = client_->Raw().Get("/v1/search?limit=5000");
+    auto search = client_->Send("GET", "/v1/search?limit=5000", nullptr);
     ASSERT_TRUE(search);
     EXPECT_EQ(search->status, 400);
-    auto missing = client_->Raw().Get(("/v1/tx/" + std::string(64, 'a')).c_str());
+    auto missing = client_->Send("GET", "/v1/tx/" + std::string(64, 'a'), nullptr);
     ASSERT_TRUE(missing);
     EXPECT_EQ(missing->status, 404);
 }
@@ -173,7 +174,8 @@ TEST_F(NodeTest, RejectsBadInputWithReasons) {
 TEST_F(NodeTest, MalleatedReportAndRepostedReleaseAreRefused) {
     StartNode();
     auto post = [&](const Tx& tx) {
-        auto res = client_->Raw().Post("/v1/tx", tx.ToJson().dump(), "application/json");
+        const std::string text = tx.ToJson().dump();
+        auto res = client_->Send("POST", "/v1/tx", &text);
         if (!res) return std::make_pair(0, Json());
         auto j = ParseJson(res->body);
         return std::make_pair(res->status, j ? *j : Json());
@@ -191,7 +193,7 @@ TEST_F(NodeTest, MalleatedReportAndRepostedReleaseAreRefused) {
     auto accepted = post(report);
     EXPECT_EQ(accepted.first, 200) << accepted.second.dump();
     ASSERT_TRUE(test::WaitFor([&] { return Confirmations(report.Id()) >= 1; }));
-    EXPECT_EQ(client_->Raw().Get(("/v1/tx/" + malleated.Id()).c_str())->status, 404);
+    EXPECT_EQ(client_->Send("GET", "/v1/tx/" + malleated.Id(), nullptr)->status, 404);
 
     // A release re-posted with S + L, or signed again with another nonce, is not a second
     // record of the same release.

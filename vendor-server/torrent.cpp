@@ -57,19 +57,34 @@ Expected<TorrentFile> MakeTorrent(const std::string& dir, const std::string& nam
 
 Expected<std::string> TorrentWithUrls(const std::string& stored, const std::string& announce_url,
                                       const std::string& web_seed_url) {
+    // The identity the signed manifest names; adding URLs must not move it.
+    FW_ASSIGN(TorrentFile identity, ReadTorrentInfo(stored));
     lt::error_code ec;
     lt::bdecode_node node = lt::bdecode(
         lt::span<char const>(stored.data(), static_cast<std::ptrdiff_t>(stored.size())), ec);
-    if (ec || node.type() != lt::bdecode_node::dict_t) {
+    const lt::bdecode_node info =
+        !ec && node.type() == lt::bdecode_node::dict_t ? node.dict_find_dict("info") : node;
+    if (ec || node.type() != lt::bdecode_node::dict_t || !info) {
         return Fail(Errc::kInvalid, "bad-torrent", "stored torrent does not parse");
     }
     lt::entry e(node);
+    // lt::entry re-encodes what it holds (sorted, one value per key); the info dictionary is
+    // copied byte for byte instead, so the infohashes are those of the stored bytes. Found by
+    // fuzzing: a torrent naming `info` twice was served with another info dictionary.
+    const auto section = info.data_section();
+    e["info"] = lt::entry::preformatted_type(section.begin(), section.end());
     e["announce"] = announce_url;
     lt::entry::list_type seeds;
     seeds.emplace_back(web_seed_url);
     e["url-list"] = seeds;
     std::string out;
     lt::bencode(std::back_inserter(out), e);
+    auto served = ReadTorrentInfo(out);
+    if (!served || served->infohash_v1 != identity.infohash_v1 ||
+        served->infohash_v2 != identity.infohash_v2) {
+        return Fail(Errc::kInvalid, "bad-torrent",
+                    "adding URLs would change the stored torrent's infohashes");
+    }
     return out;
 }
 

@@ -20,7 +20,8 @@ struct TorrentFile {
 Expected<TorrentFile> MakeTorrent(const std::string& dir, const std::string& name);
 
 // The stored torrent with `announce` = announce_url and `url-list` = [web_seed_url] (BEP 19: a
-// URL naming the file itself, for a single-file torrent).
+// URL naming the file itself, for a single-file torrent). The info dictionary is kept byte for
+// byte; "bad-torrent" when the stored bytes do not parse or the infohashes would change.
 Expected<std::string> TorrentWithUrls(const std::string& stored, const std::string& announce_url,
                                       const std::string& web_seed_url);
 

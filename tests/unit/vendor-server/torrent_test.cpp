@@ -253,5 +253,27 @@ TEST(Tracker, ParsesBinaryInfoHashesFromTheRawQuery) {
     EXPECT_FALSE(ParseAnnounceQuery("info_hash=" + Escape(raw) + "&port=1&left=-1", &error));
 }
 
+// Found by fuzzing (tests/fuzz/corpus/torrent/crash-info-rewritten): a torrent whose outer
+// dictionary holds `info` twice parses, but TorrentWithUrls re-encoded it through lt::entry, which
+// keeps another info dictionary than the one the infohashes were taken from, so the torrent
+// `serve` hands out no longer parsed. Adding URLs must leave the infohashes (which the signed
+// manifest names) as they are, or refuse.
+TEST(Torrent, AddingUrlsNeverChangesTheInfohashes) {
+    auto bytes = ReadFile(std::string(FWCHAIN_SOURCE_DIR) +
+                          "/tests/fuzz/corpus/torrent/crash-info-rewritten");
+    ASSERT_TRUE(bytes) << bytes.error().ToString();
+    auto info = ReadTorrentInfo(*bytes);
+    ASSERT_TRUE(info) << "the input no longer parses: the test would prove nothing";
+    auto with = TorrentWithUrls(*bytes, "http://127.0.0.1/announce", "http://127.0.0.1/v1/x");
+    if (!with) {
+        EXPECT_EQ(with.error().reason, "bad-torrent");
+        return;
+    }
+    auto again = ReadTorrentInfo(*with);
+    ASSERT_TRUE(again) << "the torrent with URLs does not parse: " << again.error().ToString();
+    EXPECT_EQ(again->infohash_v1, info->infohash_v1);
+    EXPECT_EQ(again->infohash_v2, info->infohash_v2);
+}
+
 }  // namespace
 }  // namespace fwchain::vendor

@@ -177,6 +177,12 @@ void Router::Get(std::string pattern, Handler h, RouteOptions o) {
     routes_.push_back(std::move(r));
 }
 
+void Router::GetFast(std::string pattern, std::function<bool(const Request&, Response&)> fast,
+                     Handler h) {
+    Get(std::move(pattern), std::move(h), {Exec::kWorker});
+    routes_.back()->fast = std::move(fast);
+}
+
 void Router::Post(std::string pattern, Handler h, RouteOptions o) {
     Get(std::move(pattern), std::move(h), o);
     routes_.back()->method = "POST";
@@ -809,6 +815,7 @@ struct Server::Impl {
             Run(*ctx);
             return Queue(c, ctx->res);
         }
+        if (ctx->route->fast && ctx->route->fast(ctx->req, ctx->res)) return Queue(c, ctx->res);
         {
             std::lock_guard lock(jobs_mu);
             if (jobs.size() >= opts.max_queued || stopping) {

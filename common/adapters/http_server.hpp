@@ -132,6 +132,10 @@ class Router {
     Router& operator=(Router&&) noexcept;
 
     void Get(std::string pattern, Handler h, RouteOptions o = {});
+    // A worker GET whose `fast` path runs first on the event thread and answers when it can
+    // (returns true), e.g. from a cache; otherwise `h` runs on a worker.
+    void GetFast(std::string pattern, std::function<bool(const Request&, Response&)> fast,
+                 Handler h);
     void Post(std::string pattern, Handler h, RouteOptions o = {});
     void Upload(std::string pattern, UploadOpener open, std::uint64_t max_body);
 
@@ -152,6 +156,7 @@ struct Router::Route {
     struct Regex;
     std::shared_ptr<Regex> regex;
     Handler handler;
+    std::function<bool(const Request&, Response&)> fast;
     UploadOpener upload;
     RouteOptions opts;
 };

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <mutex>
 
 #include "common/adapters/http_server.hpp"
 #include "common/core/fs.hpp"
@@ -119,6 +120,9 @@ struct ApiServer::Impl {
     Chain& chain;
     ApiOptions opts;
     std::unique_ptr<http::Server> server;
+    std::mutex tip_mu;
+    std::string tip_text;  // GET /v1/tip as of tip_generation
+    std::uint64_t tip_generation = 0;
 
     Impl(Chain& c, const ApiOptions& o) : chain(c), opts(o) {
         http::Router routes;
@@ -137,11 +141,28 @@ struct ApiServer::Impl {
             "/v1/tx",
             [this](const http::Request& req, http::Response& res) { PostTx(req, res, false); },
             tx_body);
-        s.Get("/v1/tip", [this](const http::Request&, http::Response& res) {
-            auto tip = chain.Tip();
-            if (!tip) return SendErr(res, tip.error());
-            http::SendJson(res, TipToJson(*tip));
-        });
+        // The tip is asked for most (peers, gateways, dashboards): answered on the event thread
+        // from a copy made at the chain's current generation, refreshed on a worker otherwise.
+        s.GetFast(
+            "/v1/tip",
+            [this](const http::Request&, http::Response& res) {
+                std::lock_guard<std::mutex> lock(tip_mu);
+                if (tip_text.empty() || tip_generation != chain.Generation()) return false;
+                http::SendJsonText(res, tip_text);
+                return true;
+            },
+            [this](const http::Request&, http::Response& res) {
+                const std::uint64_t generation = chain.Generation();
+                auto tip = chain.Tip();
+                if (!tip) return SendErr(res, tip.error());
+                std::string text = Canonical(TipToJson(*tip));
+                {
+                    std::lock_guard<std::mutex> lock(tip_mu);
+                    tip_text = text;
+                    tip_generation = generation;
+                }
+                http::SendJsonText(res, std::move(text));
+            });
         s.Get(R"(/v1/tx/([0-9a-f]{64}))",
               [this](const http::Request& req, http::Response& res) {
                   auto tx = chain.GetTx(req.matches[1]);

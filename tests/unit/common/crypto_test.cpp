@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/malleate.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/json.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -198,16 +199,7 @@ TEST(Ed25519, WycheproofVectors) {
 
 // S' = S + L, little endian: the malleated signature Crypto++'s verifier accepts by itself.
 Signature AddOrderToS(Signature sig) {
-    static const std::uint8_t kL[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
-                                        0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-                                        0,    0,    0,    0,    0,    0,    0,    0,
-                                        0,    0,    0,    0,    0,    0,    0,    0x10};
-    unsigned carry = 0;
-    for (std::size_t i = 0; i < 32; ++i) {
-        const unsigned v = sig[32 + i] + kL[i] + carry;
-        sig[32 + i] = static_cast<std::uint8_t>(v & 0xff);
-        carry = v >> 8;
-    }
+    test::AddOrderToS(sig.data());
     return sig;
 }
 

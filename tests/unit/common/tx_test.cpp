@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/malleate.hpp"
 #include "tests/unit/common/helpers.hpp"
 
 namespace fwchain {
@@ -57,16 +58,7 @@ TEST(Tx, SignWithSetsSenderAndIdIsStable) {
 TEST(Tx, RelayCannotChangeTheIdWithoutTheKey) {
     const Tx tx = SampleTx(TestKey(5));
     Bytes sig = *FromHex(tx.sig);
-    static const std::uint8_t kL[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
-                                        0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-                                        0,    0,    0,    0,    0,    0,    0,    0,
-                                        0,    0,    0,    0,    0,    0,    0,    0x10};
-    unsigned carry = 0;
-    for (std::size_t i = 0; i < 32; ++i) {
-        const unsigned v = sig[32 + i] + kL[i] + carry;
-        sig[32 + i] = static_cast<std::uint8_t>(v & 0xff);
-        carry = v >> 8;
-    }
+    test::AddOrderToS(sig.data());
     Json malleated = tx.ToJson();
     malleated["sig"] = ToHex(sig);
     auto parsed = ParseTx(malleated);

@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 
+#include "tests/support/malleate.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/metadata.hpp"
 #include "common/core/tx.hpp"
@@ -155,17 +156,8 @@ inline Tx ApproveTx(const SigningKey& signer, const std::string& release_id) {
 // The same tx with its signature's S replaced by S + L (the group order): what a relay could make
 // of a signature without the key if S were not range-checked (RFC 8032 §5.1.7).
 inline Tx MalleateS(Tx tx) {
-    static const std::uint8_t kL[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
-                                        0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-                                        0,    0,    0,    0,    0,    0,    0,    0,
-                                        0,    0,    0,    0,    0,    0,    0,    0x10};
     Bytes sig = *FromHex(tx.sig);
-    unsigned carry = 0;
-    for (std::size_t i = 0; i < 32; ++i) {
-        const unsigned v = sig[32 + i] + kL[i] + carry;
-        sig[32 + i] = static_cast<std::uint8_t>(v & 0xff);
-        carry = v >> 8;
-    }
+    test::AddOrderToS(sig.data());
     tx.sig = ToHex(sig);
     return tx;
 }

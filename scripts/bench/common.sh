@@ -58,7 +58,8 @@ bench_nginx() {
 worker_processes auto;
 pid $bench_work/nginx/nginx.pid;
 error_log $bench_work/nginx/error.log;
-events { worker_connections 1024; }
+worker_rlimit_nofile 8192;
+events { worker_connections 4096; }
 http {
   access_log off;
   sendfile on;

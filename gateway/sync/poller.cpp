@@ -228,7 +228,7 @@ Status Poller::Download(const Release& r) {
         return Fail(Errc::kTooLarge, "image-too-large",
                     "image of " + r.version + " exceeds the gateway's limit");
     }
-    if (cfg_.swarm && r.envelope.signed_doc.contains("torrent")) {
+    if (cfg_.swarm && r.torrent) {
         Status st = DownloadSwarm(r);
         if (st) {
             ++stats_.fetched_bittorrent;

@@ -28,23 +28,17 @@ Fixture Build() {
     r.roles["approver"] = RoleKeys{{}, 1};
     r.envelope = SignDocument(MakeRootSigned(r), {&f.root_key});
 
-    f.manifest = SignDocument(
-        Json{{"type", "release"},
-             {"vendor", "acme"},
-             {"product", "cam"},
-             {"hardware", {"rev-b"}},
-             {"version", "1.0.0"},
-             {"sequence", 1},
-             {"image", {{"sha256", std::string(64, 'a')}, {"size", 4096}, {"name", "fw.bin"}}},
-             {"source",
-              {{"repo", "r"},
-               {"tag", "v1.0.0"},
-               {"commit", std::string(40, 'c')},
-               {"tagger", "t"},
-               {"notes", ""}}},
-             {"created", kNow - 50},
-             {"expires", kNow + 30 * 86400}},
-        {&f.release_key});
+    ReleaseManifest m;
+    m.vendor = "acme";
+    m.product = "cam";
+    m.hardware = {"rev-b"};
+    m.version = "1.0.0";
+    m.sequence = 1;
+    m.image = ImageInfo{std::string(64, 'a'), 4096, "fw.bin"};
+    m.source = ReleaseSource{"r", "v1.0.0", std::string(40, 'c'), "t", ""};
+    m.created = kNow - 50;
+    m.expires = kNow + 30 * 86400;
+    f.manifest = SignDocument(m.ToJson(), {&f.release_key});
     f.release = *ParseRelease(f.manifest);
 
     ManifestMap manifests;

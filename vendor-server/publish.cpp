@@ -11,6 +11,7 @@
 #include "common/core/metadata.hpp"
 #include "common/core/semver.hpp"
 #include "common/core/tx.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "vendor-server/catalog.hpp"
 #include "vendor-server/data_dir.hpp"
 #include "vendor-server/git_source.hpp"
@@ -156,9 +157,7 @@ Expected<PublishResult> RecordRelease(const DataDir& dir, const VendorConfig& cf
     tx.verifier = release.image.sha256;
     tx.time = now;
     tx.nonce = RandomNonce();
-    tx.body = {{"sequence", release.sequence},
-               {"manifest_sha256", manifest.SignedHash()},
-               {"hardware", release.hardware}};
+    tx.body = ReleaseTxBody{release.sequence, manifest.SignedHash(), release.hardware}.ToJson();
     tx.SignWith(release_key);
 
     ReleaseRow row;

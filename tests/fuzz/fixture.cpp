@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "common/core/tx_bodies.hpp"
 #include "ledger/primitives/block.hpp"
 #include "ledger/primitives/merkle.hpp"
 
@@ -54,8 +55,7 @@ Fixture Build() {
     tx.verifier = std::string(64, 'a');
     tx.time = kNow - 40;
     tx.nonce = 7;
-    tx.body = {
-        {"sequence", 1}, {"manifest_sha256", f.manifest.SignedHash()}, {"hardware", {"rev-b"}}};
+    tx.body = ReleaseTxBody{1, f.manifest.SignedHash(), {"rev-b"}}.ToJson();
     tx.SignWith(f.release_key);
     return f;
 }
@@ -129,11 +129,7 @@ Tx ReportTx() {
     tx.state = "installed";
     tx.time = kNow;
     tx.nonce = 3;
-    tx.body = {{"product", "cam"},
-               {"sequence", 1},
-               {"previous_sequence", 0},
-               {"gateway", "gw"},
-               {"reason", ""}};
+    tx.body = UpdateTxBody{"cam", 1, 0, "gw", "", std::nullopt}.ToJson();
     tx.SignWith(f.device_key);
     return tx;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/core/fs.hpp"
+#include "common/core/tx_bodies.hpp"
 
 namespace fwchain::device::test {
 
@@ -101,9 +102,9 @@ Tx TestVendor::ReleaseTx(const Envelope& manifest, const SigningKey* key) const 
     tx.verifier = m["image"]["sha256"].get<std::string>();
     tx.time = NowSeconds();
     tx.nonce = 42;
-    tx.body = {{"sequence", m["sequence"]},
-               {"manifest_sha256", manifest.SignedHash()},
-               {"hardware", m["hardware"]}};
+    tx.body = ReleaseTxBody{m["sequence"].get<std::uint64_t>(), manifest.SignedHash(),
+                            m["hardware"].get<std::vector<std::string>>()}
+                  .ToJson();
     tx.SignWith(key ? *key : release_key_);
     return tx;
 }

@@ -9,6 +9,7 @@
 #include "common/core/crypto.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/tx.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "ledger/primitives/block.hpp"
 #include "ledger/primitives/merkle.hpp"
 
@@ -92,12 +93,10 @@ Expected<LedgerCheckpoint> VerifyLedgerProof(const Root& root, const Timestamp& 
         return Bad("ledger-bad-tx", "the tx is not a release signed by a release key of root v" +
                                         std::to_string(root.version));
     }
-    const Json& body = tx->body;
-    const bool names_manifest = tx->verifier == release.image.sha256 &&
-                                tx->recipient == release.product && body.is_object() &&
-                                body.contains("manifest_sha256") &&
-                                body["manifest_sha256"] == release.ManifestHash() &&
-                                body.contains("sequence") && body["sequence"] == release.sequence;
+    auto body = ReleaseTxBody::Parse(tx->body);
+    const bool names_manifest =
+        tx->verifier == release.image.sha256 && tx->recipient == release.product && body &&
+        body->manifest_sha256 == release.ManifestHash() && body->sequence == release.sequence;
     if (!names_manifest) {
         return Bad("ledger-bad-tx", "the release tx names another manifest or image");
     }
@@ -209,11 +208,9 @@ Expected<LedgerCheckpoint> VerifyLedgerProof(const Root& root, const Timestamp& 
             auto admit = ParseTx(a["tx"]);
             if (!at || !admit) return Bad("ledger-bad-proof", "an admission is malformed");
             auto by = PublicKeyFromHex(admit->sender);
-            const Json& ab = admit->body;
-            auto key = ab.is_object() && ab.contains("key") && ab["key"].is_string()
-                           ? PublicKeyFromHex(ab["key"].get<std::string>())
-                           : std::nullopt;
-            const bool gateway = ab.is_object() && ab.contains("role") && ab["role"] == "gateway";
+            auto ab = AdmitTxBody::Parse(admit->body);
+            auto key = ab ? PublicKeyFromHex(ab->key) : std::nullopt;
+            const bool gateway = ab && ab->role == kRoleGateway;
             if (admit->type != txtype::kAdmit || !by || !root.HasRoleKey("admission", *by) ||
                 !gateway || !key) {
                 return Bad("ledger-unadmitted-miner",

@@ -11,6 +11,7 @@
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
 #include "common/core/fs.hpp"
+#include "common/core/tx_bodies.hpp"
 
 namespace fwchain::device {
 
@@ -71,16 +72,18 @@ Tx MakeUpdateReport(const SigningKey& key, const std::string& device_id, const R
     tx.state = info.state;
     tx.time = info.time;
     tx.nonce = info.nonce;
-    tx.body = Json{{"product", info.product},
-                   {"sequence", info.sequence},
-                   {"previous_sequence", info.previous_sequence},
-                   {"gateway", info.gateway},
-                   {"reason", info.reason}};
+    UpdateTxBody body;
+    body.product = info.product;
+    body.sequence = info.sequence;
+    body.previous_sequence = info.previous_sequence;
+    body.gateway = info.gateway;
+    body.reason = info.reason;
     if (info.rejected) {
-        tx.body["rejected"] = Json{{"version", info.rejected->version},
-                                   {"sha256", info.rejected->sha256},
-                                   {"sequence", info.rejected->sequence}};
+        // fwchain::RejectedManifest (the wire type), not this module's device::RejectedManifest.
+        body.rejected = fwchain::RejectedManifest{info.rejected->version, info.rejected->sha256,
+                                                  info.rejected->sequence};
     }
+    tx.body = body.ToJson();
     tx.SignWith(key);
     return tx;
 }

@@ -43,24 +43,25 @@ Expected<Json> ShowProduct(const std::string& data_dir, const std::string& produ
     for (const auto& r : rows) {
         FW_ASSIGN(auto text, ReadFile(dir.ManifestFile(product, r.sequence)));
         FW_ASSIGN(auto env, ParseEnvelope(std::string_view(text)));
-        const Json& doc = env.signed_doc;
+        FW_ASSIGN(const ReleaseManifest m, ReleaseManifest::Parse(env.signed_doc));
+        const Json doc = m.ToJson();
         FW_ASSIGN(auto entry, catalog.OutboxEntry(r.tx_id));
         Json rel = {{"sequence", r.sequence},
                     {"version", r.version},
                     {"tag", r.tag},
                     {"commit", r.commit},
                     {"repo", r.repo},
-                    {"image", doc.value("image", Json::object())},
-                    {"hardware", doc.value("hardware", Json::array())},
+                    {"image", doc["image"]},
+                    {"hardware", doc["hardware"]},
                     {"created", r.created},
-                    {"expires", doc.value("expires", std::int64_t{0})},
+                    {"expires", m.expires},
                     {"manifest_sha256", r.manifest_sha256},
                     {"tx_id", r.tx_id},
                     {"ledger", entry ? entry->status : std::string("unknown")},
-                    {"torrent", doc.value("torrent", Json(nullptr))},
-                    {"rollout", doc.value("rollout", Json(nullptr))},
-                    {"min_approvals", doc.value("min_approvals", std::int64_t{0})}};
-        if (doc.contains("source")) rel["source"] = doc["source"];
+                    {"torrent", m.torrent ? doc["torrent"] : Json(nullptr)},
+                    {"rollout", m.rollout ? doc["rollout"] : Json(nullptr)},
+                    {"min_approvals", m.min_approvals},
+                    {"source", doc["source"]}};
         releases.push_back(std::move(rel));
     }
     return Json{{"product", product}, {"releases", releases}};

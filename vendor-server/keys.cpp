@@ -10,6 +10,7 @@
 #include "common/core/fs.hpp"
 #include "common/core/metadata.hpp"
 #include "common/core/tx.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "vendor-server/catalog.hpp"
 #include "vendor-server/data_dir.hpp"
 #include "vendor-server/image_store.hpp"
@@ -186,7 +187,7 @@ Expected<RotateResult> RotateRoot(const RotateOptions& opts) {
     tx.verifier = env.SignedHash();
     tx.time = now;
     tx.nonce = RandomNonce();
-    tx.body = {{"root", env.ToJson()}};
+    tx.body = RootTxBody{env}.ToJson();
     tx.SignWith(old_root_key);  // a root key of the *current* root authorises the change
     if (Canonical(tx.ToJson()).size() > kMaxTxSize) {
         return Fail(Errc::kTooLarge, "root-too-large", "the new root does not fit in a tx");

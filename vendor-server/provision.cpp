@@ -6,6 +6,7 @@
 #include "common/core/crypto.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/tx.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "ledger/primitives/block.hpp"
 #include "vendor-server/catalog.hpp"
 #include "vendor-server/data_dir.hpp"
@@ -30,7 +31,7 @@ Expected<Tx> MakeAdmitTx(const SigningKey& admission_key, const std::string& sub
     tx.recipient = subject;
     tx.time = now;
     tx.nonce = RandomNonce();
-    tx.body = {{"key", public_hex}, {"role", role}, {"product", product}};
+    tx.body = AdmitTxBody{public_hex, role, product}.ToJson();
     tx.SignWith(admission_key);
     return tx;
 }
@@ -210,7 +211,7 @@ Expected<AdmitResult> Revoke(const RevokeOptions& opts) {
     tx.recipient = subject;
     tx.time = now;
     tx.nonce = RandomNonce();
-    tx.body = {{"key", key}, {"role", role}};
+    tx.body = RevokeTxBody{key, role}.ToJson();
     tx.SignWith(admission_key);
     FW_TRY(catalog.Write([&]() -> Status {
         FW_TRY(catalog.InsertRevocation(subject, role, key, tx.Id()));

@@ -11,6 +11,7 @@
 #include "common/core/metadata.hpp"
 #include "common/core/semver.hpp"
 #include "common/core/tx.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "vendor-server/catalog.hpp"
 #include "vendor-server/data_dir.hpp"
 #include "vendor-server/git_source.hpp"
@@ -140,9 +141,6 @@ Expected<PublishResult> RecordRelease(const DataDir& dir, const VendorConfig& cf
                                       const SigningKey& timestamp_key, std::int64_t now,
                                       const std::string& ledger_url) {
     FW_ASSIGN(Release release, ParseRelease(manifest));
-    const Json& doc = manifest.signed_doc;
-    const Json source = doc.contains("source") ? doc["source"] : Json::object();
-    const Json torrent = doc.contains("torrent") ? doc["torrent"] : Json::object();
     // Declared before the Rollback: its failure action reads them when it is destroyed.
     bool timestamp_written = false;
     Timestamp ts;
@@ -159,25 +157,23 @@ Expected<PublishResult> RecordRelease(const DataDir& dir, const VendorConfig& cf
     tx.verifier = release.image.sha256;
     tx.time = now;
     tx.nonce = RandomNonce();
-    tx.body = {{"sequence", release.sequence},
-               {"manifest_sha256", manifest.SignedHash()},
-               {"hardware", release.hardware}};
+    tx.body = ReleaseTxBody{release.sequence, manifest.SignedHash(), release.hardware}.ToJson();
     tx.SignWith(release_key);
 
     ReleaseRow row;
     row.product = release.product;
     row.sequence = release.sequence;
     row.version = release.version;
-    row.tag = source.value("tag", "");
-    row.commit = source.value("commit", "");
-    row.repo = source.value("repo", "");
+    row.tag = release.source.tag;
+    row.commit = release.source.commit;
+    row.repo = release.source.repo;
     row.image_sha256 = release.image.sha256;
     row.image_size = release.image.size;
     row.manifest_sha256 = manifest.SignedHash();
     row.tx_id = tx.Id();
     row.created = now;
-    const std::string v1 = torrent.value("infohash_v1", "");
-    const std::string v2 = torrent.value("infohash_v2", "");
+    const std::string v1 = release.torrent ? release.torrent->infohash_v1 : "";
+    const std::string v2 = release.torrent ? release.torrent->infohash_v2 : "";
 
     rollback.OnFailure([&] {
         if (timestamp_written) {
@@ -311,29 +307,25 @@ Expected<PublishResult> PublishFromSource(const PublishOptions& opts, const TagI
         FW_TRY(WriteFileAtomic(torrent_path, torrent.bytes));
     }
 
-    Json signed_doc = {
-        {"type", "release"},
-        {"vendor", cfg.vendor},
-        {"product", opts.product},
-        {"hardware", opts.hardware},
-        {"version", version.ToString()},
-        {"sequence", sequence},
-        {"image", {{"sha256", stored->sha256}, {"size", stored->size}, {"name", image_name}}},
-        {"source",
-         {{"repo", tag.repo},
-          {"tag", tag.tag},
-          {"commit", tag.commit},
-          {"tagger", tag.tagger},
-          {"notes", tag.notes}}},
-        {"created", now},
-        {"expires", now + opts.expires_days * kDay},
-        {"torrent", {{"infohash_v1", torrent.infohash_v1}, {"infohash_v2", torrent.infohash_v2}}},
-    };
+    ReleaseManifest doc;
+    doc.vendor = cfg.vendor;
+    doc.product = opts.product;
+    doc.hardware = opts.hardware;
+    doc.version = version.ToString();
+    doc.sequence = sequence;
+    doc.image = ImageInfo{stored->sha256, stored->size, image_name};
+    doc.source = ReleaseSource{tag.repo, tag.tag, tag.commit, tag.tagger, tag.notes};
+    doc.created = now;
+    doc.expires = now + opts.expires_days * kDay;
+    doc.torrent = TorrentInfo{torrent.infohash_v1, torrent.infohash_v2};
     if (opts.rollout_percent != -1) {
-        signed_doc["rollout"] = {{"percent", opts.rollout_percent},
-                                 {"start", opts.rollout_start != 0 ? opts.rollout_start : now}};
+        doc.rollout = Rollout{static_cast<std::uint32_t>(opts.rollout_percent),
+                              opts.rollout_start != 0 ? opts.rollout_start : now};
     }
-    if (opts.min_approvals > 0) signed_doc["min_approvals"] = opts.min_approvals;
+    doc.min_approvals = static_cast<std::uint32_t>(opts.min_approvals);
+    Json signed_doc = doc.ToJson();
+    // What every client will parse: never sign a manifest the parser refuses.
+    FW_TRY(ReleaseManifest::Parse(signed_doc));
     Envelope manifest = SignDocument(std::move(signed_doc), {&release_key});
     const RoleKeys* role = root.Role(kReleaseRole);
     const std::size_t threshold = role ? role->threshold : 1;
@@ -484,7 +476,7 @@ Expected<PublishResult> ReleaseStaged(const ReleaseStagedOptions& opts) {
     FW_ASSIGN(PublishResult result, RecordRelease(dir, cfg, catalog, *env, release_key,
                                                   timestamp_key, now, opts.ledger_url));
     ::unlink(staged_path.c_str());
-    result.commit = env->signed_doc["source"].value("commit", "");
+    result.commit = release->source.commit;
     return result;
 }
 

@@ -16,6 +16,7 @@
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
 #include "common/core/fs.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "vendor-server/http_api.hpp"
 #include "vendor-server/metadata_store.hpp"
 #include "vendor-server/outbox.hpp"
@@ -141,10 +142,10 @@ Expected<LedgerFacts> Maintainer::ReadLedgerFacts() {
                 continue;
             }
             auto body = tx->find("body");
-            if (body == tx->end() || !body->is_object()) continue;
-            auto manifest = GetString(*body, "manifest_sha256");
+            if (body == tx->end()) continue;
+            auto release = ReleaseTxBody::Parse(*body);
             auto point = LedgerPoint::FromJson(Json{{"height", *height}, {"hash", *block}});
-            if (manifest && point) facts.release_blocks[*manifest] = *point;
+            if (release && point) facts.release_blocks[release->manifest_sha256] = *point;
         }
     }
     return facts;

@@ -290,41 +290,10 @@ Expected<Timestamp> VerifyTimestamp(const Root& root, const Envelope& env, std::
 }
 
 Expected<Release> ParseRelease(const Envelope& env) {
-    const Json& s = env.signed_doc;
-    FW_TRY(CheckType(s, "release"));
+    FW_ASSIGN(ReleaseManifest m, ReleaseManifest::Parse(env.signed_doc));
     Release r;
+    static_cast<ReleaseManifest&>(r) = std::move(m);
     r.envelope = env;
-    auto vendor = GetString(s, "vendor");
-    auto product = GetString(s, "product");
-    auto version = GetString(s, "version");
-    auto sequence = GetUint(s, "sequence");
-    auto created = GetInt(s, "created");
-    auto expires = GetInt(s, "expires");
-    auto hardware = GetArray(s, "hardware");
-    auto image = GetObject(s, "image");
-    if (!vendor || !product || !version || !sequence || !created || !expires || !hardware ||
-        !image) {
-        return Fail(Errc::kInvalid, "malformed", "release manifest lacks a required field");
-    }
-    r.vendor = *vendor;
-    r.product = *product;
-    r.version = *version;
-    r.sequence = *sequence;
-    r.created = *created;
-    r.expires = *expires;
-    for (const auto& h : **hardware) {
-        if (!h.is_string())
-            return Fail(Errc::kInvalid, "malformed", "hardware entry is not a string");
-        r.hardware.push_back(h.get<std::string>());
-    }
-    auto sha = GetString(**image, "sha256");
-    auto size = GetUint(**image, "size");
-    auto name = GetString(**image, "name");
-    if (!sha || !IsHex(*sha, 32) || !size || !name) {
-        return Fail(Errc::kInvalid, "malformed", "release image needs sha256 (hex), size, name");
-    }
-    r.image = ImageInfo{*sha, *size, *name};
-    if (r.sequence == 0) return Fail(Errc::kInvalid, "malformed", "release sequence must be >= 1");
     return r;
 }
 

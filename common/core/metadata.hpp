@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/core/envelope.hpp"
+#include "common/core/release.hpp"
 
 namespace fwchain {
 
@@ -30,21 +31,8 @@ struct Root {
     const RoleKeys* Role(const std::string& role) const;
 };
 
-struct ImageInfo {
-    std::string sha256;
-    std::uint64_t size = 0;
-    std::string name;
-};
-
-struct Release {
-    std::string vendor;
-    std::string product;
-    std::vector<std::string> hardware;
-    std::string version;
-    std::uint64_t sequence = 0;
-    ImageInfo image;
-    std::int64_t created = 0;
-    std::int64_t expires = 0;
+// A parsed release manifest (common/core/release.hpp) with the envelope it came in.
+struct Release : ReleaseManifest {
     Envelope envelope;
     std::string ManifestHash() const { return envelope.SignedHash(); }
 };

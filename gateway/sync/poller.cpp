@@ -11,6 +11,7 @@
 #include "common/adapters/log.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/tx.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "ledger/primitives/block.hpp"
 
 namespace fwchain::gateway {
@@ -106,7 +107,8 @@ Expected<Poller::LedgerRecord> Poller::FindOnLedger(const Release& r) {
         if (tx_json == item.end()) continue;
         auto tx = ParseTx(*tx_json);
         if (!tx || tx->verifier != r.image.sha256) continue;
-        if (tx->body.value("manifest_sha256", "") != manifest_hash) continue;
+        auto body = ReleaseTxBody::Parse(tx->body);
+        if (!body || body->manifest_sha256 != manifest_hash) continue;
         // The ledger enforces that a release tx comes from a release key; check it here too,
         // so a lying ledger node cannot make a forged record count.
         auto sender = PublicKeyFromHex(tx->sender);
@@ -199,16 +201,16 @@ Status Poller::SyncAdmissions() {
             auto tx_json = item.find("tx");
             if (tx_json == item.end() || !tx_json->is_object()) continue;
             auto body = tx_json->find("body");
-            if (body == tx_json->end() || !body->is_object()) continue;
-            auto key = GetString(*body, "key");
-            auto role = GetString(*body, "role");
+            if (body == tx_json->end()) continue;
+            auto admit = AdmitTxBody::Parse(*body);
             auto id = GetString(item, "id");
-            if (!key || !role || !id || *role != "gateway" || !wanted.count(*key)) continue;
+            if (!admit || !id || admit->role != kRoleGateway || !wanted.count(admit->key)) continue;
+            const std::string& key = admit->key;
             FW_ASSIGN(Json status, ledger.GetJson("/v1/tx/" + *id));
             if (!status["height"].is_number_unsigned() || !status["proof"].is_array()) continue;
-            found[*key] =
+            found[key] =
                 Json{{"tx", *tx_json}, {"height", status["height"]}, {"proof", status["proof"]}};
-            wanted.erase(*key);
+            wanted.erase(key);
         }
         auto next = answer.find("next_cursor");
         if (next == answer.end() || !next->is_string()) break;
@@ -228,7 +230,7 @@ Status Poller::Download(const Release& r) {
         return Fail(Errc::kTooLarge, "image-too-large",
                     "image of " + r.version + " exceeds the gateway's limit");
     }
-    if (cfg_.swarm && r.envelope.signed_doc.contains("torrent")) {
+    if (cfg_.swarm && r.torrent) {
         Status st = DownloadSwarm(r);
         if (st) {
             ++stats_.fetched_bittorrent;

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <variant>
 
+#include "common/core/tx_bodies.hpp"
+
 namespace fwchain::ledger {
 
 namespace {
@@ -122,10 +124,18 @@ UPDATE blocks SET miner_sig = json_extract(json, '$.miner_sig');
 std::int64_t U2I(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 std::uint64_t I2U(std::int64_t v) { return static_cast<std::uint64_t>(v); }
 
+// The product a tx is indexed under: a release's recipient, an admission's product, and the
+// product a device report names (status heartbeats share the update body).
 std::string ProductOf(const Tx& tx) {
     if (tx.type == txtype::kRelease) return tx.recipient;
-    auto it = tx.body.find("product");
-    if (it != tx.body.end() && it->is_string()) return it->get<std::string>();
+    if (tx.type == txtype::kAdmit) {
+        auto body = AdmitTxBody::Parse(tx.body);
+        return body ? body->product : "";
+    }
+    if (tx.type == txtype::kUpdate || tx.type == txtype::kStatus) {
+        auto body = UpdateTxBody::Parse(tx.body);
+        return body ? body->product : "";
+    }
     return "";
 }
 

@@ -2,6 +2,7 @@
 
 #include <unordered_set>
 
+#include "common/core/tx_bodies.hpp"
 #include "ledger/consensus/pow.hpp"
 #include "ledger/primitives/merkle.hpp"
 
@@ -45,9 +46,9 @@ std::string ValidationState::ToString() const {
 
 std::optional<std::string> UniqueClaim(const Tx& tx) {
     if (tx.type == txtype::kRelease) {
-        auto seq = tx.body.find("sequence");
-        if (seq == tx.body.end() || !seq->is_number_unsigned()) return std::nullopt;
-        return "release/" + tx.recipient + "/" + std::to_string(seq->get<std::uint64_t>());
+        auto body = ReleaseTxBody::Parse(tx.body, TxBodyScope::kConsensus);
+        if (!body) return std::nullopt;
+        return "release/" + tx.recipient + "/" + std::to_string(body->sequence);
     }
     if (tx.type == txtype::kApprove) return "approve/" + tx.recipient + "/" + tx.sender;
     return std::nullopt;
@@ -94,24 +95,26 @@ Status StateOverlay::Apply(const Tx& tx, const std::string& tx_id, std::uint64_t
     tx_ids_.insert(tx_id);
     if (auto claim = UniqueClaim(tx)) claims_.emplace(*claim, tx_id);
     if (tx.type == txtype::kAdmit) {
+        FW_ASSIGN(AdmitTxBody body, AdmitTxBody::Parse(tx.body));
         KeyRecord r;
-        r.key = tx.body.value("key", std::string());
+        r.key = std::move(body.key);
         r.subject = tx.recipient;
-        r.role = tx.body.value("role", std::string());
-        r.product = tx.body.value("product", std::string());
+        r.role = std::move(body.role);
+        r.product = std::move(body.product);
         r.height = height;
         keys_[r.key] = r;
     } else if (tx.type == txtype::kRevoke) {
-        const std::string key = tx.body.value("key", std::string());
+        FW_ASSIGN(RevokeTxBody body, RevokeTxBody::Parse(tx.body));
+        const std::string& key = body.key;
         FW_ASSIGN(auto rec, FindKey(key));
         if (!rec) return Fail(Errc::kInternal, "revoke-unknown", "revoke of unknown key " + key);
         rec->revoked = true;
         rec->revoked_height = height;
         keys_[key] = *rec;
     } else if (tx.type == kRootTxType) {
-        auto env = ParseEnvelope(tx.body["root"]);
-        if (!env) return Fail(Context(env.error(), "root tx"));
-        FW_ASSIGN(Root root, ParseRoot(*env));
+        auto body = RootTxBody::Parse(tx.body);
+        if (!body) return Fail(Context(body.error(), "root tx"));
+        FW_ASSIGN(Root root, ParseRoot(body->root));
         roots_.push_back(std::move(root));
     } else if (tx.type == txtype::kUpdate || tx.type == txtype::kStatus) {
         FW_ASSIGN(auto rec, FindKey(tx.sender));
@@ -139,13 +142,6 @@ const std::set<std::string>& UpdateStates() {
     return kStates;
 }
 
-bool BodyString(const Tx& tx, const char* key, std::string* out) {
-    auto it = tx.body.find(key);
-    if (it == tx.body.end() || !it->is_string()) return false;
-    *out = it->get<std::string>();
-    return true;
-}
-
 bool HasRole(const Root& root, const char* role_name, const std::string& sender_hex) {
     auto key = PublicKeyFromHex(sender_hex);
     return key && root.HasRoleKey(role_name, *key);
@@ -158,8 +154,9 @@ bool CheckRootRotation(const Tx& tx, const Root& current, ValidationState& state
     if (tx.recipient != current.vendor) {
         return state.Invalid(reject::kBadTx, "root tx recipient must be the vendor");
     }
-    auto env = ParseEnvelope(tx.body["root"]);
-    if (!env) return state.Invalid(reject::kBadTx, "root envelope: " + env.error().message);
+    auto body = RootTxBody::Parse(tx.body);
+    if (!body) return state.Invalid(reject::kBadTx, body.error().message);
+    const Envelope* env = &body->root;
     if (tx.verifier != env->SignedHash()) {
         return state.Invalid(reject::kBadTx, "verifier is not the new root's signed hash");
     }
@@ -192,35 +189,23 @@ bool CheckTxShape(const Tx& tx, ValidationState& state, bool check_signature) {
     if (tx.type == txtype::kGenesis) return true;  // body checked by ParseGenesisTx
     if (tx.recipient.empty()) return state.Invalid(reject::kBadTx, "recipient must not be empty");
 
+    // The bodies' own parsers (common/core/tx_bodies.hpp) are the shape rules.
     if (tx.type == txtype::kRelease) {
-        std::string manifest;
-        auto seq = tx.body.find("sequence");
-        if (seq == tx.body.end() || !seq->is_number_unsigned()) {
-            return state.Invalid(reject::kBadTx, "release body needs an unsigned sequence");
-        }
-        if (!BodyString(tx, "manifest_sha256", &manifest) || !IsHex(manifest, 32)) {
-            return state.Invalid(reject::kBadTx, "release body needs manifest_sha256");
-        }
+        auto body = ReleaseTxBody::Parse(tx.body, TxBodyScope::kConsensus);
+        if (!body) return state.Invalid(reject::kBadTx, body.error().message);
         if (!IsHex(tx.verifier, 32)) {
             return state.Invalid(reject::kBadTx, "release verifier must be the image sha256");
         }
-    } else if (tx.type == txtype::kAdmit || tx.type == txtype::kRevoke) {
-        std::string key;
-        std::string role_name;
-        if (!BodyString(tx, "key", &key) || !PublicKeyFromHex(key)) {
-            return state.Invalid(reject::kBadTx, "admit/revoke body needs a key");
-        }
-        if (!BodyString(tx, "role", &role_name) ||
-            (role_name != role::kDevice && role_name != role::kGateway)) {
-            return state.Invalid(reject::kBadTx, "role must be device or gateway");
-        }
-        auto product = tx.body.find("product");
-        if (product != tx.body.end() && !product->is_string()) {
-            return state.Invalid(reject::kBadTx, "product must be a string");
-        }
+    } else if (tx.type == txtype::kAdmit) {
+        auto body = AdmitTxBody::Parse(tx.body);
+        if (!body) return state.Invalid(reject::kBadTx, body.error().message);
+    } else if (tx.type == txtype::kRevoke) {
+        auto body = RevokeTxBody::Parse(tx.body);
+        if (!body) return state.Invalid(reject::kBadTx, body.error().message);
     } else if (tx.type == kRootTxType) {
-        auto it = tx.body.find("root");
-        if (it == tx.body.end() || !it->is_object()) {
+        // Only the envelope's presence here; CheckRootRotation parses it once the sender is
+        // known to be a root key (so an outsider's tx is refused as unauthorised first).
+        if (!GetObject(tx.body, "root")) {
             return state.Invalid(reject::kBadTx, "root body needs the new root envelope");
         }
         if (!IsHex(tx.verifier, 32)) {
@@ -262,9 +247,10 @@ bool CheckTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t heigh
         if (!HasRole(root, "release", tx.sender)) {
             return state.Invalid(reject::kUnauthorizedTx, "sender is not a release key");
         }
-        return check_claim(reject::kDuplicateRelease,
-                           "release " + tx.recipient + " sequence " +
-                               std::to_string(tx.body.at("sequence").get<std::uint64_t>()));
+        auto body = ReleaseTxBody::Parse(tx.body, TxBodyScope::kConsensus);
+        if (!body) return state.Invalid(reject::kBadTx, body.error().message);
+        return check_claim(reject::kDuplicateRelease, "release " + tx.recipient + " sequence " +
+                                                          std::to_string(body->sequence));
     }
     if (tx.type == kRootTxType) return CheckRootRotation(tx, root, state);
     if (tx.type == txtype::kApprove) {
@@ -278,7 +264,20 @@ bool CheckTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t heigh
         if (!HasRole(root, "admission", tx.sender)) {
             return state.Invalid(reject::kUnauthorizedTx, "sender is not an admission key");
         }
-        const std::string key = tx.body.value("key", std::string());
+        // CheckTxShape parsed the body already; admit and revoke both name a key and its role.
+        std::string key;
+        std::string role_name;
+        if (tx.type == txtype::kAdmit) {
+            auto body = AdmitTxBody::Parse(tx.body);
+            if (!body) return state.Invalid(reject::kBadTx, body.error().message);
+            key = std::move(body->key);
+            role_name = std::move(body->role);
+        } else {
+            auto body = RevokeTxBody::Parse(tx.body);
+            if (!body) return state.Invalid(reject::kBadTx, body.error().message);
+            key = std::move(body->key);
+            role_name = std::move(body->role);
+        }
         auto rec = view.FindKey(key);
         if (!rec) return state.SetError(rec.error());
         if (tx.type == txtype::kAdmit) {
@@ -288,7 +287,6 @@ bool CheckTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t heigh
         }
         if (!*rec) return state.Invalid(reject::kBadTx, "revoke of a key that was never admitted");
         if ((*rec)->revoked) return state.Invalid(reject::kBadTx, "key already revoked");
-        const std::string role_name = tx.body.value("role", std::string());
         const bool role_ok = (*rec)->role == role_name ||
                              ((*rec)->role == role::kMiner && role_name == role::kGateway);
         if (!role_ok) return state.Invalid(reject::kBadTx, "revoke role does not match");

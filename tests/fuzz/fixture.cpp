@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "common/core/tx_bodies.hpp"
 #include "ledger/primitives/block.hpp"
 #include "ledger/primitives/merkle.hpp"
 
@@ -28,23 +29,17 @@ Fixture Build() {
     r.roles["approver"] = RoleKeys{{}, 1};
     r.envelope = SignDocument(MakeRootSigned(r), {&f.root_key});
 
-    f.manifest = SignDocument(
-        Json{{"type", "release"},
-             {"vendor", "acme"},
-             {"product", "cam"},
-             {"hardware", {"rev-b"}},
-             {"version", "1.0.0"},
-             {"sequence", 1},
-             {"image", {{"sha256", std::string(64, 'a')}, {"size", 4096}, {"name", "fw.bin"}}},
-             {"source",
-              {{"repo", "r"},
-               {"tag", "v1.0.0"},
-               {"commit", std::string(40, 'c')},
-               {"tagger", "t"},
-               {"notes", ""}}},
-             {"created", kNow - 50},
-             {"expires", kNow + 30 * 86400}},
-        {&f.release_key});
+    ReleaseManifest m;
+    m.vendor = "acme";
+    m.product = "cam";
+    m.hardware = {"rev-b"};
+    m.version = "1.0.0";
+    m.sequence = 1;
+    m.image = ImageInfo{std::string(64, 'a'), 4096, "fw.bin"};
+    m.source = ReleaseSource{"r", "v1.0.0", std::string(40, 'c'), "t", ""};
+    m.created = kNow - 50;
+    m.expires = kNow + 30 * 86400;
+    f.manifest = SignDocument(m.ToJson(), {&f.release_key});
     f.release = *ParseRelease(f.manifest);
 
     ManifestMap manifests;
@@ -60,8 +55,7 @@ Fixture Build() {
     tx.verifier = std::string(64, 'a');
     tx.time = kNow - 40;
     tx.nonce = 7;
-    tx.body = {
-        {"sequence", 1}, {"manifest_sha256", f.manifest.SignedHash()}, {"hardware", {"rev-b"}}};
+    tx.body = ReleaseTxBody{1, f.manifest.SignedHash(), {"rev-b"}}.ToJson();
     tx.SignWith(f.release_key);
     return f;
 }
@@ -135,11 +129,7 @@ Tx ReportTx() {
     tx.state = "installed";
     tx.time = kNow;
     tx.nonce = 3;
-    tx.body = {{"product", "cam"},
-               {"sequence", 1},
-               {"previous_sequence", 0},
-               {"gateway", "gw"},
-               {"reason", ""}};
+    tx.body = UpdateTxBody{"cam", 1, 0, "gw", "", std::nullopt}.ToJson();
     tx.SignWith(f.device_key);
     return tx;
 }

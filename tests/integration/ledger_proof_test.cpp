@@ -7,6 +7,7 @@
 #include "common/adapters/http.hpp"
 #include "common/core/crypto.hpp"
 #include "common/core/tx.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "ledger/primitives/block.hpp"
 #include "ledger/primitives/merkle.hpp"
 #include "tests/integration/system.hpp"
@@ -75,7 +76,9 @@ TEST(LedgerProof, GatewayAnswersCarryAVerifiableProofOfTheRelease) {
     EXPECT_EQ(tx->type, "release");
     auto manifest = ParseEnvelope(answer["manifest"]);
     ASSERT_TRUE(manifest);
-    EXPECT_EQ(tx->body.value("manifest_sha256", ""), manifest->SignedHash());
+    auto body = ReleaseTxBody::Parse(tx->body);
+    ASSERT_TRUE(body) << body.error().ToString();
+    EXPECT_EQ(body->manifest_sha256, manifest->SignedHash());
     auto proof = ledger::MerkleProofFromJson(l["proof"]);
     ASSERT_TRUE(proof);
     auto leaf = Hash256FromHex(tx->Id());

@@ -96,19 +96,20 @@ class MetadataTest : public ::testing::Test {
         return ts ? *ts : Timestamp{};
     }
 
-    Json ManifestDoc(std::uint64_t sequence = 7) const {
-        return Json{
-            {"type", "release"},
-            {"vendor", kVendor},
-            {"product", kProduct},
-            {"hardware", {"rev-a", kHardware}},
-            {"version", "1.4.2"},
-            {"sequence", sequence},
-            {"image", {{"sha256", std::string(64, 'c')}, {"size", 1000}, {"name", "fw.bin"}}},
-            {"source", {{"repo", "r"}, {"tag", "v1.4.2"}, {"commit", std::string(40, 'a')}}},
-            {"created", kNow - 3600},
-            {"expires", kNow + 30 * kDay}};
+    ReleaseManifest Manifest(std::uint64_t sequence = 7) const {
+        ReleaseManifest m;
+        m.vendor = kVendor;
+        m.product = kProduct;
+        m.hardware = {"rev-a", kHardware};
+        m.version = "1.4.2";
+        m.sequence = sequence;
+        m.image = ImageInfo{std::string(64, 'c'), 1000, "fw.bin"};
+        m.source = ReleaseSource{"r", "v1.4.2", std::string(40, 'a'), "ci", ""};
+        m.created = kNow - 3600;
+        m.expires = kNow + 30 * kDay;
+        return m;
     }
+    Json ManifestDoc(std::uint64_t sequence = 7) const { return Manifest(sequence).ToJson(); }
 
     DeviceMatch Device(std::uint64_t installed = 6) const {
         return DeviceMatch{kVendor, kProduct, kHardware, installed, 0};

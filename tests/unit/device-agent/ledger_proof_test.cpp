@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "common/core/fs.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "device-agent/agent.hpp"
 #include "ledger/primitives/block.hpp"
 #include "ledger/primitives/merkle.hpp"
@@ -106,7 +107,7 @@ Tx AdmitTx(const SigningKey& admission, const PublicKey& gateway) {
     tx.recipient = "gw-" + ToHex(gateway).substr(0, 8);
     tx.time = 1700000000;
     tx.nonce = 7;
-    tx.body = {{"key", ToHex(gateway)}, {"role", "gateway"}, {"product", ""}};
+    tx.body = AdmitTxBody{ToHex(gateway), kRoleGateway, ""}.ToJson();
     tx.SignWith(admission);
     return tx;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/core/fs.hpp"
+#include "common/core/tx_bodies.hpp"
 
 namespace fwchain::device::test {
 
@@ -78,22 +79,18 @@ Envelope TestVendor::Release(const ReleaseSpec& spec) const {
 
 Envelope TestVendor::UnlistedRelease(const ReleaseSpec& spec) const {
     const std::int64_t now = NowSeconds();
-    Json signed_doc{{"type", "release"},
-                    {"vendor", name_},
-                    {"product", spec.product},
-                    {"hardware", spec.hardware},
-                    {"version", spec.version},
-                    {"sequence", spec.sequence},
-                    {"image", {{"sha256", spec.sha256}, {"size", spec.size}, {"name", "fw.bin"}}},
-                    {"source",
-                     {{"repo", "https://example.com/fw.git"},
-                      {"tag", "v" + spec.version},
-                      {"commit", std::string(40, 'a')},
-                      {"tagger", "ci"},
-                      {"notes", ""}}},
-                    {"created", now - 5},
-                    {"expires", now + spec.expires_in}};
-    return SignDocument(std::move(signed_doc), {spec.key ? spec.key : &release_key_});
+    ReleaseManifest m;
+    m.vendor = name_;
+    m.product = spec.product;
+    m.hardware = spec.hardware;
+    m.version = spec.version;
+    m.sequence = spec.sequence;
+    m.image = ImageInfo{spec.sha256, spec.size, "fw.bin"};
+    m.source = ReleaseSource{"https://example.com/fw.git", "v" + spec.version, std::string(40, 'a'),
+                             "ci", ""};
+    m.created = now - 5;
+    m.expires = now + spec.expires_in;
+    return SignDocument(m.ToJson(), {spec.key ? spec.key : &release_key_});
 }
 
 Tx TestVendor::ReleaseTx(const Envelope& manifest, const SigningKey* key) const {
@@ -105,9 +102,9 @@ Tx TestVendor::ReleaseTx(const Envelope& manifest, const SigningKey* key) const 
     tx.verifier = m["image"]["sha256"].get<std::string>();
     tx.time = NowSeconds();
     tx.nonce = 42;
-    tx.body = {{"sequence", m["sequence"]},
-               {"manifest_sha256", manifest.SignedHash()},
-               {"hardware", m["hardware"]}};
+    tx.body = ReleaseTxBody{m["sequence"].get<std::uint64_t>(), manifest.SignedHash(),
+                            m["hardware"].get<std::vector<std::string>>()}
+                  .ToJson();
     tx.SignWith(key ? *key : release_key_);
     return tx;
 }

@@ -39,17 +39,16 @@ struct TestVendor {
     }
     Envelope Release(const std::string& product, std::uint64_t seq,
                      std::vector<std::string> hardware, const std::string& sha) const {
-        return SignDocument(Json{{"type", "release"},
-                                 {"vendor", "acme"},
-                                 {"product", product},
-                                 {"hardware", hardware},
-                                 {"version", "1.0." + std::to_string(seq)},
-                                 {"sequence", seq},
-                                 {"image", {{"sha256", sha}, {"size", 4}, {"name", "fw.bin"}}},
-                                 {"source", Json::object()},
-                                 {"created", now},
-                                 {"expires", now + 86400 * 30}},
-                            {&release_key});
+        ReleaseManifest m;
+        m.vendor = "acme";
+        m.product = product;
+        m.hardware = std::move(hardware);
+        m.version = "1.0." + std::to_string(seq);
+        m.sequence = seq;
+        m.image = ImageInfo{sha, 4, "fw.bin"};
+        m.created = now;
+        m.expires = now + 86400 * 30;
+        return SignDocument(m.ToJson(), {&release_key});
     }
 };
 

@@ -471,7 +471,7 @@ TEST_F(ChainTest, RootRotationChangesWhoMayRelease) {
         tx.verifier = env.SignedHash();
         tx.time = NowSeconds();
         tx.nonce = testing::RandomNonce();
-        tx.body = Json{{"root", env.ToJson()}};
+        tx.body = RootTxBody{env}.ToJson();
         return testing::Signed(tx, signer);
     };
     // Signed by the new root key only: the old root did not authorise it.

@@ -385,6 +385,77 @@ TEST(TxAuthorisationTest, Table) {
     EXPECT_EQ(s2.ToError().code, Errc::kConflict);
 }
 
+// The body rules of the ledger, kept as they were before the bodies were typed
+// (common/core/tx_bodies.hpp): this table passed on the untyped code and must keep passing.
+TEST(TxShapeTest, BodyDecisionsAreUnchanged) {
+    Keys k;
+    const SigningKey fresh = SigningKey::Generate();
+    auto with_body = [](Tx tx, const SigningKey& signer, Json body) {
+        tx.body = std::move(body);
+        return testing::Signed(tx, signer);
+    };
+    const Tx rel = testing::ReleaseTx(k.release, "cam", "1.0.0", 1);
+    const Tx adm = testing::AdmitTx(k.admission, "dev-3", fresh, "device");
+    const Tx rev = testing::RevokeTx(k.admission, "dev-1", k.device, "device");
+    const Tx upd = testing::UpdateTx(k.device, "dev-1", 6);
+    Tx root = rel;
+    root.type = kRootTxType;
+    const std::string m(64, 'a');
+    const std::string key = fresh.PublicHex();
+    struct Case {
+        const char* name;
+        Tx tx;
+        bool valid;
+    };
+    const Case cases[] = {
+        {"release as built", rel, true},
+        {"release without hardware",
+         with_body(rel, k.release, {{"sequence", 1u}, {"manifest_sha256", m}}), true},
+        {"release with hardware not a list",
+         with_body(rel, k.release, {{"sequence", 1u}, {"manifest_sha256", m}, {"hardware", 5}}),
+         true},
+        {"release with an extra field",
+         with_body(rel, k.release, {{"sequence", 1u}, {"manifest_sha256", m}, {"note", "x"}}),
+         true},
+        {"release without sequence", with_body(rel, k.release, {{"manifest_sha256", m}}), false},
+        {"release with a negative sequence",
+         with_body(rel, k.release, {{"sequence", -1}, {"manifest_sha256", m}}), false},
+        {"release with a string sequence",
+         with_body(rel, k.release, {{"sequence", "1"}, {"manifest_sha256", m}}), false},
+        {"release with a short manifest hash",
+         with_body(rel, k.release, {{"sequence", 1u}, {"manifest_sha256", "abcd"}}), false},
+        {"release with a body that is a list", with_body(rel, k.release, Json::array()), false},
+        {"admit as built", adm, true},
+        {"admit without product", with_body(adm, k.admission, {{"key", key}, {"role", "device"}}),
+         true},
+        {"admit with a numeric product",
+         with_body(adm, k.admission, {{"key", key}, {"role", "device"}, {"product", 1}}), false},
+        {"admit with a bad key", with_body(adm, k.admission, {{"key", "zz"}, {"role", "device"}}),
+         false},
+        {"admit without role", with_body(adm, k.admission, {{"key", key}}), false},
+        {"admit as a miner", with_body(adm, k.admission, {{"key", key}, {"role", "miner"}}), false},
+        {"revoke as built", rev, true},
+        {"revoke with a string product",
+         with_body(rev, k.admission, {{"key", key}, {"role", "device"}, {"product", "cam"}}), true},
+        {"revoke with a numeric product",
+         with_body(rev, k.admission, {{"key", key}, {"role", "device"}, {"product", 1}}), false},
+        {"revoke without key", with_body(rev, k.admission, {{"role", "device"}}), false},
+        {"update as built", upd, true},
+        {"update with an empty body", with_body(upd, k.device, Json::object()), true},
+        {"update with a mistyped body", with_body(upd, k.device, {{"product", 5}}), true},
+        {"root without envelope", with_body(root, k.root, Json::object()), false},
+        {"root with a string envelope", with_body(root, k.root, {{"root", "r.json"}}), false},
+    };
+    for (const auto& c : cases) {
+        ValidationState state;
+        const bool valid = CheckTxShape(c.tx, state);
+        EXPECT_EQ(valid, c.valid) << c.name << ": " << state.ToString();
+        if (!c.valid) {
+            EXPECT_EQ(state.RejectReason(), "bad-tx") << c.name;
+        }
+    }
+}
+
 TEST(StateOverlayTest, ApplyTracksNoncesRevocationsAndAdmissions) {
     Keys k;
     const Root root = ParseRoot(testing::MakeRootEnvelope(k, 1700000000)).value();

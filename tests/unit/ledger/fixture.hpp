@@ -9,6 +9,7 @@
 #include "common/core/fs.hpp"
 #include "common/core/metadata.hpp"
 #include "common/core/tx.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "ledger/consensus/miner.hpp"
 #include "ledger/consensus/validation.hpp"
 #include "ledger/primitives/block.hpp"
@@ -96,7 +97,7 @@ inline Tx AdmitTx(const SigningKey& admission, const std::string& subject, const
     tx.recipient = subject;
     tx.time = NowSeconds();
     tx.nonce = RandomNonce();
-    tx.body = Json{{"key", key.PublicHex()}, {"role", role_name}, {"product", product}};
+    tx.body = AdmitTxBody{key.PublicHex(), role_name, product}.ToJson();
     return Signed(tx, admission);
 }
 
@@ -107,7 +108,7 @@ inline Tx RevokeTx(const SigningKey& admission, const std::string& subject, cons
     tx.recipient = subject;
     tx.time = NowSeconds();
     tx.nonce = RandomNonce();
-    tx.body = Json{{"key", key.PublicHex()}, {"role", role_name}};
+    tx.body = RevokeTxBody{key.PublicHex(), role_name}.ToJson();
     return Signed(tx, admission);
 }
 
@@ -120,9 +121,7 @@ inline Tx ReleaseTx(const SigningKey& signer, const std::string& product, const 
     tx.verifier = Sha256Hex("image " + ver);
     tx.time = NowSeconds();
     tx.nonce = RandomNonce();
-    tx.body = Json{{"sequence", sequence},
-                   {"manifest_sha256", Sha256Hex("manifest " + ver)},
-                   {"hardware", Json::array({"rev-b"})}};
+    tx.body = ReleaseTxBody{sequence, Sha256Hex("manifest " + ver), {"rev-b"}}.ToJson();
     return Signed(tx, signer);
 }
 
@@ -136,11 +135,7 @@ inline Tx UpdateTx(const SigningKey& device, const std::string& device_id, std::
     tx.state = state;
     tx.time = NowSeconds();
     tx.nonce = nonce;
-    tx.body = Json{{"product", "cam"},
-                   {"sequence", 1},
-                   {"previous_sequence", 0},
-                   {"gateway", "gw1"},
-                   {"reason", ""}};
+    tx.body = UpdateTxBody{"cam", 1, 0, "gw1", "", std::nullopt}.ToJson();
     return Signed(tx, device);
 }
 

@@ -9,6 +9,7 @@
 #include "common/core/fs.hpp"
 #include "common/core/metadata.hpp"
 #include "common/core/tx.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "tests/unit/vendor-server/fixture.hpp"
 #include "vendor-server/catalog.hpp"
 #include "vendor-server/data_dir.hpp"
@@ -153,8 +154,9 @@ TEST_F(PublishTest, PublishesSignedManifestsWithIncreasingSequences) {
     EXPECT_EQ("cam", tx->recipient);
     EXPECT_EQ("1.1.0", tx->ver);
     EXPECT_EQ(second->sha256, tx->verifier);
-    EXPECT_EQ(2u, tx->body.at("sequence").get<std::uint64_t>());
-    EXPECT_EQ(m2.SignedHash(), tx->body.at("manifest_sha256"));
+    auto body = ReleaseTxBody::Parse(tx->body);
+    ASSERT_TRUE(body) << body.error().ToString();
+    EXPECT_EQ(*body, (ReleaseTxBody{2, m2.SignedHash(), {"rev-a", "rev-b"}}));
     auto release_key = SigningKey::Load(DataDir(data()).Key("release"));
     ASSERT_TRUE(release_key);
     EXPECT_EQ(release_key->PublicHex(), tx->sender);

@@ -13,6 +13,7 @@
 #include "common/core/crypto.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/metadata.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "tests/support/process.hpp"
 #include "tests/unit/vendor-server/fixture.hpp"
 #include "vendor-server/catalog.hpp"
@@ -223,11 +224,12 @@ class FakeLedger {
             std::lock_guard<std::mutex> lock(mu_);
             Json results = Json::array();
             for (const auto& [manifest, height] : releases_) {
-                results.push_back(Json{{"id", std::string(64, '1')},
-                                       {"height", height},
-                                       {"block_hash", BlockHash(height)},
-                                       {"confirmations", tip_ - height + 1},
-                                       {"tx", {{"body", {{"manifest_sha256", manifest}}}}}});
+                results.push_back(
+                    Json{{"id", std::string(64, '1')},
+                         {"height", height},
+                         {"block_hash", BlockHash(height)},
+                         {"confirmations", tip_ - height + 1},
+                         {"tx", {{"body", ReleaseTxBody{1, manifest, {"rev-b"}}.ToJson()}}}});
             }
             res.set_content(Json{{"results", results}}.dump(), "application/json");
         });

@@ -211,9 +211,8 @@ http::Router ApiServer::Routes() {
           [this](const http::Request& q, http::Response& r) { GetTimestamp(q, r); });
     s.Get(R"(/v1/manifests/([^/]+))",
           [this](const http::Request& q, http::Response& r) { GetManifests(q, r); });
-    s.Get(
-        R"(/v1/images/(.+))", [this](const http::Request& q, http::Response& r) { GetImage(q, r); },
-        fast);
+    s.Get(R"(/v1/images/(.+))",
+          [this](const http::Request& q, http::Response& r) { GetImage(q, r); }, fast);
     s.Get(R"(/v1/torrents/([^/]+)\.torrent)",
           [this](const http::Request& q, http::Response& r) { GetTorrent(q, r); });
     s.Get("/announce", [this](const http::Request& q, http::Response& r) { Announce(q, r); });
@@ -376,9 +375,9 @@ class ReleaseUpload final : public http::UploadStream {
         have_image_ = true;
         image_size_ += data.size();
         if (image_size_ > max_image_) {
-            return Fail(Errc::kTooLarge, "image-too-large",
-                        "the image is larger than the limit of " + std::to_string(max_image_) +
-                            " bytes");
+            return Fail(
+                Errc::kTooLarge, "image-too-large",
+                "the image is larger than the limit of " + std::to_string(max_image_) + " bytes");
         }
         if (!upload_.Write(data.data(), data.size())) {
             return Fail(Errc::kIo, "io", "cannot store the upload");
@@ -404,8 +403,8 @@ class ReleaseUpload final : public http::UploadStream {
         image.file = upload_.path();
         auto result = PublishFromSource(opts, tag, image);
         if (!result) return http::SendError(res, result.error());
-        spdlog::info("admin upload published {} {} sequence {}", result->product,
-                     result->version, result->sequence);
+        spdlog::info("admin upload published {} {} sequence {}", result->product, result->version,
+                     result->sequence);
         http::SendJson(res, result->ToJson());
     }
 

@@ -1,8 +1,7 @@
 #include "common/adapters/http.hpp"
 
-#include <httplib.h>
-
 #include <fcntl.h>
+#include <httplib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -5,18 +5,17 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
-#include <string_view>
-#include <vector>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/adapters/http_server.hpp"
 #include "common/core/json.hpp"
 
 namespace fwchain::http {
-
 
 struct Url {
     std::string scheme;  // http or https

@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -94,7 +94,8 @@ std::string Request::Param(std::string_view name) const {
 }
 
 bool Request::HasParam(std::string_view name) const {
-    return std::any_of(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
+    return std::any_of(params.begin(), params.end(),
+                       [&](const auto& p) { return p.first == name; });
 }
 
 Response::Response(Response&& other) noexcept { *this = std::move(other); }
@@ -349,8 +350,7 @@ Status ServeFile(const Request& req, Response& res, const std::string& path,
             ::close(fd);
             res.SetHeader("Content-Range", "bytes */" + std::to_string(size));
             SendError(res, 416, "range-not-satisfiable",
-                      "the requested range is outside the " + std::to_string(size) +
-                          "-byte file");
+                      "the requested range is outside the " + std::to_string(size) + "-byte file");
             return {};
         case RangeResult::kOne:
             res.status = 206;
@@ -388,8 +388,6 @@ Expected<std::pair<std::string, int>> ParseHostPort(const std::string& s) {
     return std::make_pair(host, port);
 }
 
-
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -418,8 +416,8 @@ struct Ctx {
     ReqState state = ReqState::kReading;
     std::size_t limit = 0;
     std::uint64_t received = 0;
-    std::uint64_t drain_left = 0;  // bytes still dropped before we give up and close
-    bool cut = false;              // refused on the socket: the connection is dropped
+    std::uint64_t drain_left = 0;   // bytes still dropped before we give up and close
+    bool cut = false;               // refused on the socket: the connection is dropped
     std::optional<Response> early;  // an error decided while the body was arriving
     std::unique_ptr<UploadStream> upload;
     MHD_PostProcessor* post = nullptr;
@@ -649,9 +647,8 @@ struct Server::Impl {
         const auto* ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (ci != nullptr) req.remote_addr = AddressOf(ci->client_addr);
         if (req.headers.size() > opts.max_headers) {
-            return ErrorResponse(431, "more than " + std::to_string(opts.max_headers) +
-                                          " header fields",
-                                 true);
+            return ErrorResponse(
+                431, "more than " + std::to_string(opts.max_headers) + " header fields", true);
         }
         if (req.target.size() > opts.max_header_bytes) {
             return ErrorResponse(414, "request target too long", true);
@@ -672,9 +669,10 @@ struct Server::Impl {
             std::uint64_t n = 0;
             if (!ParseU64(*length, n)) return ErrorResponse(400, "bad Content-Length", true);
             if (n > ctx.limit) {
-                return ErrorResponse(413, "the body is larger than the limit of " +
-                                              std::to_string(ctx.limit) + " bytes",
-                                     true);
+                return ErrorResponse(
+                    413,
+                    "the body is larger than the limit of " + std::to_string(ctx.limit) + " bytes",
+                    true);
             }
         }
         if (ctx.route->opts.needs_body && !framed) {
@@ -715,10 +713,9 @@ struct Server::Impl {
             return;
         }
         if (ctx.received > ctx.limit) {
-            ctx.early = ErrorResponse(413,
-                                      "the body is larger than the limit of " +
-                                          std::to_string(ctx.limit) + " bytes",
-                                      true);
+            ctx.early = ErrorResponse(
+                413, "the body is larger than the limit of " + std::to_string(ctx.limit) + " bytes",
+                true);
             ctx.req.body.clear();
             ctx.req.body.shrink_to_fit();
             // Drop (not store) up to one more limit's worth, so a client that sends a little
@@ -832,9 +829,9 @@ struct Server::Impl {
         return MHD_YES;
     }
 
-    static MHD_Result AccessThunk(void* cls, MHD_Connection* c, const char* url,
-                                  const char* method, const char*, const char* upload_data,
-                                  size_t* upload_data_size, void** con_cls) {
+    static MHD_Result AccessThunk(void* cls, MHD_Connection* c, const char* url, const char* method,
+                                  const char*, const char* upload_data, size_t* upload_data_size,
+                                  void** con_cls) {
         return static_cast<Impl*>(cls)->Access(c, url, method, upload_data, upload_data_size,
                                                con_cls);
     }
@@ -891,9 +888,9 @@ Expected<int> OpenListener(const std::string& host, int port, int backlog) {
     sockaddr_storage ss{};
     socklen_t len = 0;
     int family = AF_INET;
-    const std::string h = host.empty() || host == "*" ? "0.0.0.0" : host == "localhost"
-                                                                         ? "127.0.0.1"
-                                                                         : host;
+    const std::string h = host.empty() || host == "*" ? "0.0.0.0"
+                          : host == "localhost"       ? "127.0.0.1"
+                                                      : host;
     auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
     auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
     if (::inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
@@ -937,9 +934,9 @@ Expected<int> Server::Listen(const std::string& host, int port) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     ::getsockname(s.listen_fd, reinterpret_cast<sockaddr*>(&ss), &len);
-    const int bound = ntohs(ss.ss_family == AF_INET6
-                                ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    const int bound =
+        ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                       : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 
     unsigned threads = static_cast<unsigned>(s.opts.event_threads);
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -963,8 +960,7 @@ Expected<int> Server::Listen(const std::string& host, int port) {
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<intptr_t>(s.opts.max_per_ip), nullptr},
         {MHD_OPTION_CONNECTION_TIMEOUT, s.opts.idle_timeout_s, nullptr},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<intptr_t>(pool), nullptr},
-        {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&Impl::NotifyConnection),
-         &s},
+        {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&Impl::NotifyConnection), &s},
         {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&Impl::Completed), &s},
         {MHD_OPTION_UNESCAPE_CALLBACK, reinterpret_cast<intptr_t>(&Impl::NoUnescape), nullptr},
         {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&Impl::Log), nullptr},

@@ -23,19 +23,19 @@
 namespace fwchain::http {
 
 struct ServerOptions {
-    std::size_t event_threads = 0;        // 0 = one per core
-    std::size_t workers = 8;              // threads for routes that block (disk, ledger, locks)
-    std::size_t max_queued = 1024;        // blocking requests waiting for a worker; then 503
-    std::size_t max_connections = 4096;   // total
-    std::size_t max_per_ip = 256;         // per client address
-    int listen_backlog = 1024;            // bursts of reconnects must not drop SYNs
-    int idle_timeout_s = 30;              // a connection with no traffic at all is closed
-    int header_timeout_s = 10;            // the whole header block must arrive within this
-    std::size_t min_body_rate = 4096;     // bytes/s a body must keep up after a grace period
-    int body_grace_s = 10;                //   (so a slow sender is cut, not only an idle one)
-    std::size_t max_body = 1 << 20;       // default per-route body limit
-    std::size_t max_header_bytes = 16384; // request line + headers (431/414 beyond)
-    std::size_t max_headers = 64;         // header fields per request (431 beyond)
+    std::size_t event_threads = 0;         // 0 = one per core
+    std::size_t workers = 8;               // threads for routes that block (disk, ledger, locks)
+    std::size_t max_queued = 1024;         // blocking requests waiting for a worker; then 503
+    std::size_t max_connections = 4096;    // total
+    std::size_t max_per_ip = 256;          // per client address
+    int listen_backlog = 1024;             // bursts of reconnects must not drop SYNs
+    int idle_timeout_s = 30;               // a connection with no traffic at all is closed
+    int header_timeout_s = 10;             // the whole header block must arrive within this
+    std::size_t min_body_rate = 4096;      // bytes/s a body must keep up after a grace period
+    int body_grace_s = 10;                 //   (so a slow sender is cut, not only an idle one)
+    std::size_t max_body = 1 << 20;        // default per-route body limit
+    std::size_t max_header_bytes = 16384;  // request line + headers (431/414 beyond)
+    std::size_t max_headers = 64;          // header fields per request (431 beyond)
     // TLS: both PEM texts set = HTTPS.
     std::string tls_cert_pem;
     std::string tls_key_pem;
@@ -45,10 +45,10 @@ struct ServerOptions {
 class Request {
   public:
     std::string method;
-    std::string path;                   // decoded path, without the query
-    std::string target;                 // the raw request target (path and query)
-    std::string remote_addr;            // the peer's address, never a header's claim
-    std::vector<std::string> matches;   // [0] = path, then the route pattern's groups
+    std::string path;                  // decoded path, without the query
+    std::string target;                // the raw request target (path and query)
+    std::string remote_addr;           // the peer's address, never a header's claim
+    std::vector<std::string> matches;  // [0] = path, then the route pattern's groups
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
     std::vector<std::pair<std::string, std::string>> params;   // decoded query, in order

@@ -13,7 +13,8 @@ void DeviceApi::Register(http::Router& routes) {
     // Check and image answers are built without blocking (a pre-serialised string, a file
     // descriptor): they run on the event threads. Reports wait for the ledger: a worker.
     http::RouteOptions check{http::Exec::kInline, kMaxCheckBody, true};
-    routes.Post("/v1/check", [this](const auto& req, auto& res) { HandleCheck(req, res); }, check);
+    routes.Post(
+        "/v1/check", [this](const auto& req, auto& res) { HandleCheck(req, res); }, check);
     routes.Get("/v1/images/([0-9a-f]{64})",
                [this](const auto& req, auto& res) { HandleImage(req, res); },
                {http::Exec::kInline});

@@ -284,28 +284,29 @@ Status Poller::DownloadHttp(const Release& r) {
     std::uint64_t received = 0;
     bool overflow = false, write_failed = false;
     int status = 0;
-    auto res = vendor.GetStream("/v1/images/" + r.image.sha256, {},
-                                [&](const http::Reply& head) {
-                                    status = head.status;
-                                    return status == 200;
-                                },
-                                [&](const char* data, std::size_t n) {
-                                    if (received + n > r.image.size) {  // endless-data defence
-                                        overflow = true;
-                                        return false;
-                                    }
-                                    for (std::size_t off = 0; off < n;) {
-                                        ssize_t w = ::write(fd, data + off, n - off);
-                                        if (w < 0 && errno == EINTR) continue;
-                                        if (w <= 0) {
-                                            write_failed = true;
-                                            return false;
-                                        }
-                                        off += static_cast<std::size_t>(w);
-                                    }
-                                    received += n;
-                                    return true;
-                                });
+    auto res = vendor.GetStream(
+        "/v1/images/" + r.image.sha256, {},
+        [&](const http::Reply& head) {
+            status = head.status;
+            return status == 200;
+        },
+        [&](const char* data, std::size_t n) {
+            if (received + n > r.image.size) {  // endless-data defence
+                overflow = true;
+                return false;
+            }
+            for (std::size_t off = 0; off < n;) {
+                ssize_t w = ::write(fd, data + off, n - off);
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) {
+                    write_failed = true;
+                    return false;
+                }
+                off += static_cast<std::size_t>(w);
+            }
+            received += n;
+            return true;
+        });
     bool synced = ::fsync(fd) == 0;
     ::close(fd);
     if (overflow) {

@@ -163,13 +163,12 @@ struct ApiServer::Impl {
                 }
                 http::SendJsonText(res, std::move(text));
             });
-        s.Get(R"(/v1/tx/([0-9a-f]{64}))",
-              [this](const http::Request& req, http::Response& res) {
-                  auto tx = chain.GetTx(req.matches[1]);
-                  if (!tx) return SendErr(res, tx.error());
-                  if (!*tx) return http::SendError(res, 404, "not-found", "no such tx");
-                  http::SendJson(res, TxStatusToJson(**tx));
-              });
+        s.Get(R"(/v1/tx/([0-9a-f]{64}))", [this](const http::Request& req, http::Response& res) {
+            auto tx = chain.GetTx(req.matches[1]);
+            if (!tx) return SendErr(res, tx.error());
+            if (!*tx) return http::SendError(res, 404, "not-found", "no such tx");
+            http::SendJson(res, TxStatusToJson(**tx));
+        });
         s.Get("/v1/search",
               [this](const http::Request& req, http::Response& res) { Search(req, res); });
         s.Get("/v1/registry", [this](const http::Request& req, http::Response& res) {
@@ -186,9 +185,8 @@ struct ApiServer::Impl {
                   if (!*json) return http::SendError(res, 404, "not-found", "no such block");
                   http::SendJsonText(res, std::move(**json));
               });
-        s.Get("/v1/blocks", [this](const http::Request& req, http::Response& res) {
-            BlocksByHash(req, res);
-        });
+        s.Get("/v1/blocks",
+              [this](const http::Request& req, http::Response& res) { BlocksByHash(req, res); });
         s.Get("/v1/headers",
               [this](const http::Request& req, http::Response& res) { Headers(req, res); });
         s.Post(

@@ -26,7 +26,7 @@ struct NodeOptions {
     bool mine = false;
     std::string key_file;  // miner key, needed with mine
     unsigned mining_threads = 1;
-    http::ServerOptions http;  // the API's HTTP limits
+    http::ServerOptions http;        // the API's HTTP limits
     std::vector<std::string> peers;  // peer node URLs (static config)
     std::string advertise;           // our URL for peers; default http://LISTEN (bound port)
     unsigned sync_interval_ms = 5000;

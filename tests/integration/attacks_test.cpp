@@ -7,10 +7,10 @@
 #include <mutex>
 #include <thread>
 
-#include "tests/support/fake_server.hpp"
 #include "common/core/envelope.hpp"
 #include "common/core/fs.hpp"
 #include "tests/integration/system.hpp"
+#include "tests/support/fake_server.hpp"
 
 namespace fwchain::test {
 namespace {

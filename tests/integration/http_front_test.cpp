@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "common/adapters/http.hpp"
@@ -101,18 +103,22 @@ TEST_F(HttpFront, IdleKeepAliveFloodDoesNotStarveTheLedgerNode) {
 
 TEST_F(HttpFront, SlowSendersDoNotStopDeviceChecks) {
     // 200 connections from another address trickle a check request, one byte a second.
-    const std::string request = "POST /v1/check HTTP/1.1\r\nHost: gateway\r\nX-Pad: " +
-                                std::string(100, 'a') + "\r\n\r\n";
+    const std::string request =
+        "POST /v1/check HTTP/1.1\r\nHost: gateway\r\nX-Pad: " + std::string(100, 'a') + "\r\n\r\n";
     std::vector<std::unique_ptr<RawConn>> slow;
     for (int i = 0; i < 200; ++i) {
         slow.push_back(std::make_unique<RawConn>(PortOf(sys_->gateway_url()), "127.0.0.2"));
         ASSERT_TRUE(slow.back()->ok());
     }
     std::atomic<bool> stop{false};
+    std::mutex pace_mu;
+    std::condition_variable pace_cv;
     std::thread trickle([&] {
         for (std::size_t pos = 0; pos < request.size() && !stop; ++pos) {
             for (auto& c : slow) c->Send(request.substr(pos, 1));
-            for (int t = 0; t < 10 && !stop; ++t) std::this_thread::sleep_for(100ms);  // pacing
+            // The attacker's pace, one byte a second; a stop wakes it at once.
+            std::unique_lock<std::mutex> lock(pace_mu);
+            pace_cv.wait_for(lock, 1s, [&] { return stop.load(); });
         }
     });
     const std::string body =
@@ -127,7 +133,11 @@ TEST_F(HttpFront, SlowSendersDoNotStopDeviceChecks) {
         // Before the first release the gateway may answer 503 not-ready: an answer all the same.
         if (j || j.error().reason == "not-ready") ++answered;
     }
-    stop = true;
+    {
+        std::lock_guard<std::mutex> lock(pace_mu);
+        stop = true;
+    }
+    pace_cv.notify_all();
     trickle.join();
     EXPECT_EQ(answered, 5);
 }

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/malleate.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/json.hpp"
+#include "tests/support/malleate.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/common/helpers.hpp"
 

@@ -1,6 +1,8 @@
 // The server front under attack, on real loopback sockets (issue: servers that a handful of
 // connections cannot starve): idle keep-alive floods, slowloris, oversize bodies in every
 // framing, pipelining, and the 4xx answers that must close the connection.
+#include "common/adapters/http_server.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -12,13 +14,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/adapters/http.hpp"
-#include "common/adapters/http_server.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/raw_conn.hpp"
 
@@ -37,25 +40,24 @@ class ServerFront : public ::testing::Test {
   protected:
     void Start(ServerOptions opts) {
         Router r;
-        r.Get(
-            "/ping", [](const Request&, Response& res) { SendJson(res, Json{{"pong", true}}); },
-            {Exec::kWorker});
-        r.Get(
-            "/n", [](const Request& req, Response& res) { SendJsonText(res, req.Param("i")); },
-            {Exec::kInline});
-        r.Post(
-            "/check",
-            [](const Request& req, Response& res) {
-                SendJsonText(res, R"({"checked":)" + std::to_string(req.body.size()) + "}");
-            },
-            {Exec::kInline, kMaxBody, true});
-        r.Post(
-            "/echo",
-            [](const Request& req, Response& res) {
-                auto body = ReadJsonBody(req, res, kMaxBody);
-                if (body) SendJson(res, *body);
-            },
-            {Exec::kWorker, kMaxBody, true});
+        r.Get("/ping",
+              [](const Request&, Response& res) {
+                  SendJson(res, Json{{"pong", true}});
+              },
+              {Exec::kWorker});
+        r.Get("/n", [](const Request& req, Response& res) { SendJsonText(res, req.Param("i")); },
+              {Exec::kInline});
+        r.Post("/check",
+               [](const Request& req, Response& res) {
+                   SendJsonText(res, R"({"checked":)" + std::to_string(req.body.size()) + "}");
+               },
+               {Exec::kInline, kMaxBody, true});
+        r.Post("/echo",
+               [](const Request& req, Response& res) {
+                   auto body = ReadJsonBody(req, res, kMaxBody);
+                   if (body) SendJson(res, *body);
+               },
+               {Exec::kWorker, kMaxBody, true});
         opts_ = opts;
         server_ = std::make_unique<Server>(std::move(r), opts);
         auto port = server_->Listen("127.0.0.1", 0);
@@ -110,8 +112,8 @@ TEST_F(ServerFront, SlowlorisIsCutAtTheHeaderDeadlineWhileDevicesAreServed) {
     o.header_timeout_s = 2;
     o.idle_timeout_s = 120;  // only the header deadline can cut a trickling sender
     Start(o);
-    const std::string request = "POST /check HTTP/1.1\r\nHost: gateway\r\nX-Pad: " +
-                                std::string(200, 'a') + "\r\n\r\n";
+    const std::string request =
+        "POST /check HTTP/1.1\r\nHost: gateway\r\nX-Pad: " + std::string(200, 'a') + "\r\n\r\n";
     std::vector<std::unique_ptr<RawConn>> slow;
     for (int i = 0; i < 200; ++i) {
         slow.push_back(std::make_unique<RawConn>(port_, "127.0.0.2"));
@@ -119,6 +121,8 @@ TEST_F(ServerFront, SlowlorisIsCutAtTheHeaderDeadlineWhileDevicesAreServed) {
     }
     // One byte per second on each, from a thread, until the server closes them.
     std::atomic<bool> stop{false};
+    std::mutex pace_mu;
+    std::condition_variable pace_cv;
     std::atomic<int> closed{0};
     std::thread trickle([&] {
         std::vector<bool> dead(slow.size(), false);
@@ -137,7 +141,9 @@ TEST_F(ServerFront, SlowlorisIsCutAtTheHeaderDeadlineWhileDevicesAreServed) {
             }
             closed = dead_now;
             if (dead_now == static_cast<int>(slow.size())) return;
-            for (int t = 0; t < 10 && !stop; ++t) std::this_thread::sleep_for(100ms);  // pacing
+            // The attacker's pace, one byte a second; a stop wakes it at once.
+            std::unique_lock<std::mutex> lock(pace_mu);
+            pace_cv.wait_for(lock, 1s, [&] { return stop.load(); });
         }
     });
     // Devices are answered while the 200 trickle.
@@ -148,7 +154,11 @@ TEST_F(ServerFront, SlowlorisIsCutAtTheHeaderDeadlineWhileDevicesAreServed) {
     // idle for more than a second).
     EXPECT_TRUE(fwchain::test::WaitFor([&] { return closed.load() == 200; }, 30s))
         << closed.load() << " of 200 slow connections closed";
-    stop = true;
+    {
+        std::lock_guard<std::mutex> lock(pace_mu);
+        stop = true;
+    }
+    pace_cv.notify_all();
     trickle.join();
     EXPECT_GE(server_->Stats().cut_slow, 200u);
     EXPECT_TRUE(CheckAnswered());
@@ -157,8 +167,9 @@ TEST_F(ServerFront, SlowlorisIsCutAtTheHeaderDeadlineWhileDevicesAreServed) {
 TEST_F(ServerFront, OversizeContentLengthIsRefusedBeforeTheBodyAndCloses) {
     Start({});
     RawConn c(port_);
-    ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                       "Content-Length: 104857600\r\n\r\n"));
+    ASSERT_TRUE(
+        c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               "Content-Length: 104857600\r\n\r\n"));
     bool eof = false;
     const std::string answer = c.ReadAll(5s, &eof);
     EXPECT_EQ(StatusOf(answer), 413) << answer;
@@ -171,8 +182,9 @@ TEST_F(ServerFront, HundredMegabyteBodiesChunkedOrUnframedAreRefusedWithoutBuffe
     const std::size_t rss_before = RssKiB();
     {
         RawConn c(port_);
-        ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                           "Transfer-Encoding: chunked\r\n\r\n"));
+        ASSERT_TRUE(
+            c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n"));
         std::string answer;
         const std::uint64_t sent = FloodBody(c, true, &answer);
         EXPECT_LT(sent, 16ull << 20) << "the server kept reading a chunked body past its limit";
@@ -182,8 +194,9 @@ TEST_F(ServerFront, HundredMegabyteBodiesChunkedOrUnframedAreRefusedWithoutBuffe
     }
     {
         RawConn c(port_);
-        ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                           "\r\n"));
+        ASSERT_TRUE(
+            c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   "\r\n"));
         std::string answer;
         const std::uint64_t sent = FloodBody(c, false, &answer);
         EXPECT_LT(sent, 16ull << 20) << "the server kept reading an unframed body";
@@ -195,8 +208,9 @@ TEST_F(ServerFront, HundredMegabyteBodiesChunkedOrUnframedAreRefusedWithoutBuffe
     EXPECT_LT(rss_after, rss_before + 5 * 1024) << rss_before << " KiB -> " << rss_after;
     // A chunked body within the limit is accepted, and the server still answers.
     RawConn ok(port_);
-    ASSERT_TRUE(ok.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        "5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n"));
+    ASSERT_TRUE(
+        ok.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n"));
     auto r = ok.ReadResponses(1, 5s);
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0].first, 200);
@@ -231,7 +245,8 @@ TEST_F(ServerFront, PipelinedRequestsAreAnsweredInOrder) {
     Start({});
     RawConn c(port_);
     std::string batch;
-    for (int i = 1; i <= 3; ++i) batch += "GET /n?i=" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 1; i <= 3; ++i)
+        batch += "GET /n?i=" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
     batch += "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{\"a\":4}";
     batch += "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n";
     batch += "GET /n?i=6 HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -257,9 +272,8 @@ TEST_F(ServerFront, UriTooLongAndHeadersTooLargeCloseTheConnection) {
     for (int i = 0; i < 100; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
     const std::vector<Case> cases = {
         {"long URI", "GET /" + std::string(40000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
-        {"huge header", "GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(40000, 'b') +
-                            "\r\n\r\n",
-         431},
+        {"huge header",
+         "GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(40000, 'b') + "\r\n\r\n", 431},
         {"many headers", "GET /ping HTTP/1.1\r\nHost: x\r\n" + many + "\r\n", 431},
         // libmicrohttpd drops a connection whose request line is not HTTP at all, unanswered.
         {"bad request line", "GARBAGE\r\n\r\nGET /ping HTTP/1.1\r\nHost: x\r\n\r\n", 0},
@@ -289,8 +303,8 @@ TEST_F(ServerFront, PerIpCapRefusesTheFloodButNotOthers) {
         flood.push_back(std::make_unique<RawConn>(port_, "127.0.0.3"));
         ASSERT_TRUE(flood.back()->ok());
     }
-    ASSERT_TRUE(fwchain::test::WaitFor([&] { return server_->Stats().open_connections >= 8; },
-                                       10s));
+    ASSERT_TRUE(
+        fwchain::test::WaitFor([&] { return server_->Stats().open_connections >= 8; }, 10s));
     // The ninth from the same address is closed at once; another address is served.
     RawConn ninth(port_, "127.0.0.3");
     ASSERT_TRUE(ninth.ok());

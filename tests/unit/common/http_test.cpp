@@ -1,7 +1,6 @@
 // The HTTP adapter against a real server on 127.0.0.1 (port 0): JSON errors end to end, size
 // limits on both sides, Range on served files, transport failures.
 #include "common/adapters/http.hpp"
-#include "common/adapters/http_server.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -15,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "common/adapters/http_server.hpp"
 #include "common/core/fs.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -72,20 +72,17 @@ class HttpTest : public ::testing::Test {
         s.Get("/forbidden", [](const Request&, Response& res) {
             SendError(res, MakeError(Errc::kUnauthorized, "not-admitted", "unknown device"));
         });
-        s.Get("/throws", [](const Request&, Response&) {
-            throw std::runtime_error("handler blew up");
-        });
-        s.Get("/text", [](const Request&, Response& res) {
-            res.SetContent("not json", "text/plain");
-        });
-        s.Post(
-            "/echo",
-            [](const Request& req, Response& res) {
-                auto body = ReadJsonBody(req, res, kMaxBody);
-                if (!body) return;
-                SendJson(res, Json{{"got", *body}});
-            },
-            {Exec::kWorker, kMaxBody, true});
+        s.Get("/throws",
+              [](const Request&, Response&) { throw std::runtime_error("handler blew up"); });
+        s.Get("/text",
+              [](const Request&, Response& res) { res.SetContent("not json", "text/plain"); });
+        s.Post("/echo",
+               [](const Request& req, Response& res) {
+                   auto body = ReadJsonBody(req, res, kMaxBody);
+                   if (!body) return;
+                   SendJson(res, Json{{"got", *body}});
+               },
+               {Exec::kWorker, kMaxBody, true});
         s.Get("/file", [this](const Request& req, Response& res) {
             auto st =
                 ServeFile(req, res, file_, "application/octet-stream", [this] { ++files_done_; });

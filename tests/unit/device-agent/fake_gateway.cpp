@@ -105,7 +105,8 @@ FakeGateway::FakeGateway() {
                         paused_ = true;
                         const std::uint64_t seen = releases_;
                         stall_cv_.notify_all();
-                        stall_cv_.wait(lock, [this, seen] { return stopping_ || releases_ != seen; });
+                        stall_cv_.wait(lock,
+                                       [this, seen] { return stopping_ || releases_ != seen; });
                         return false;
                     });
                 break;

@@ -2,11 +2,11 @@
 
 #include <thread>
 
-#include "tests/support/fake_server.hpp"
 #include "fixture.hpp"
 #include "ledger/consensus/pow.hpp"
 #include "ledger/net/node.hpp"
 #include "ledger/primitives/merkle.hpp"
+#include "tests/support/fake_server.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 

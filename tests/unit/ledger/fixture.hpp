@@ -5,7 +5,6 @@
 #include <set>
 #include <string>
 
-#include "tests/support/malleate.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/metadata.hpp"
 #include "common/core/tx.hpp"
@@ -13,6 +12,7 @@
 #include "ledger/consensus/miner.hpp"
 #include "ledger/consensus/validation.hpp"
 #include "ledger/primitives/block.hpp"
+#include "tests/support/malleate.hpp"
 
 namespace fwchain::ledger::testing {
 

@@ -709,6 +709,65 @@ Expected<std::optional<std::uint64_t>> ChainStore::LatestReleaseHeight() {
     return std::optional<std::uint64_t>(I2U(s.Int(0)));
 }
 
+Expected<std::vector<ChainStore::ReleaseTx>> ChainStore::ReleasesOf(const std::string& product) {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id, ver, height, time, json FROM txs "
+                                      "WHERE product = ?1 AND type = 'release' "
+                                      "ORDER BY height, idx"));
+    s.Bind(1, product);
+    std::vector<ReleaseTx> out;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        out.push_back(ReleaseTx{s.Text(0), s.Text(1), I2U(s.Int(2)), s.Int(3), s.Text(4)});
+    }
+    return out;
+}
+
+Expected<std::vector<std::pair<std::string, std::string>>> ChainStore::TxsTo(
+    const std::string& recipient, const std::string& type) {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT sender, state FROM txs WHERE recipient = ?1 "
+                                      "AND type = ?2 ORDER BY height, idx"));
+    s.Bind(1, recipient).Bind(2, type);
+    std::vector<std::pair<std::string, std::string>> out;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        out.emplace_back(s.Text(0), s.Text(1));
+    }
+    return out;
+}
+
+Status ChainStore::ForEachOutcome(const std::string& product,
+                                  const std::function<void(const Outcome&)>& fn) {
+    FW_ASSIGN(sql::Stmt s,
+              db_.Cached("SELECT recipient, state, json_extract(json, '$.body.sequence'), "
+                         "json_extract(json, '$.body.previous_sequence'), "
+                         "json_extract(json, '$.body.rejected') IS NOT NULL "
+                         "FROM txs INDEXED BY txs_fleet WHERE type = 'update' AND product = ?1 "
+                         "AND state IN ('installed', 'failed', 'rolled-back') "
+                         "ORDER BY height, idx"));
+    s.Bind(1, product);
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        fn(Outcome{s.Text(0), s.Text(1), I2U(s.Int(2)), I2U(s.Int(3)), s.Int(4) != 0});
+    }
+    return {};
+}
+
+Expected<std::vector<std::string>> ChainStore::DevicesOf(const std::string& product) {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT subject FROM keys WHERE role = 'device' AND "
+                                      "product = ?1 AND revoked = 0"));
+    s.Bind(1, product);
+    std::vector<std::string> out;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        out.push_back(s.Text(0));
+    }
+    return out;
+}
+
 Expected<std::optional<KeyRecord>> ChainStore::FindKey(const std::string& key_hex) {
     FW_ASSIGN(sql::Stmt s,
               db_.Cached(std::string("SELECT ") + kKeyCols + " FROM keys WHERE key = ?"));

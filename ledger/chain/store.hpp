@@ -125,6 +125,32 @@ class ChainStore {
     // Height of the newest release tx on the main chain.
     Expected<std::optional<std::uint64_t>> LatestReleaseHeight();
 
+    // Rollout evidence (docs/rollouts.md), all in chain order.
+    struct ReleaseTx {
+        std::string id;
+        std::string version;
+        std::uint64_t height = 0;
+        std::int64_t time = 0;
+        std::string json;  // the tx
+    };
+    Expected<std::vector<ReleaseTx>> ReleasesOf(const std::string& product);
+    // (sender, state) of the txs of `type` addressed to `recipient` (approvals and rollout
+    // controls name a release tx).
+    Expected<std::vector<std::pair<std::string, std::string>>> TxsTo(const std::string& recipient,
+                                                                     const std::string& type);
+    struct Outcome {
+        std::string device;
+        std::string state;  // installed | failed | rolled-back
+        std::uint64_t sequence = 0;
+        std::uint64_t previous_sequence = 0;
+        bool rejected = false;  // a failed report about a manifest that did not verify
+    };
+    // Every device outcome report of `product`.
+    Status ForEachOutcome(const std::string& product,
+                          const std::function<void(const Outcome&)>& fn);
+    // Ids of the admitted, unrevoked devices of `product`.
+    Expected<std::vector<std::string>> DevicesOf(const std::string& product);
+
     Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex);
     // Registry keys, optionally of one role, ordered by admission height.
     Expected<std::vector<KeyRecord>> Registry(const std::string& role_filter);

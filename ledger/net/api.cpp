@@ -7,6 +7,7 @@
 
 #include "common/adapters/http_server.hpp"
 #include "common/core/fs.hpp"
+#include "common/core/names.hpp"
 
 namespace fwchain::ledger {
 
@@ -195,6 +196,15 @@ struct ApiServer::Impl {
             block_body);
         s.Get("/v1/status",
               [this](const http::Request& req, http::Response& res) { StatusReq(req, res); });
+        s.Get("/v1/rollouts", [this](const http::Request& req, http::Response& res) {
+            const std::string product = Param(req, "product");
+            if (!ValidProductName(product)) {
+                return http::SendError(res, 400, "bad-param", "product is missing or not a name");
+            }
+            auto report = chain.Rollouts(product, NowSeconds());
+            if (!report) return SendErr(res, report.error());
+            http::SendJson(res, *report);
+        });
         s.Get("/v1/peers", [this](const http::Request&, http::Response& res) {
             http::SendJson(res, PeersJson());
         });

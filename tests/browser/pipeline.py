@@ -162,7 +162,7 @@ class Pipeline:
                  "rev-b", "--ledger", self.ledger)
 
     def ledger_holds(self, device, state, version):
-        return any(r["tx"]["ver"] == version for r in
+        return any(version is None or r["tx"]["ver"] == version for r in
                    self.search_all(device=device, type="update", state=state))
 
     def run_all(self):
@@ -202,7 +202,7 @@ class Pipeline:
 
         # The reports travel device -> gateway -> ledger mempool -> a block.
         wait = [(d, "installed", "1.1.0") for d in self.cams[:2]]
-        wait += [("cam-003", "installed", "1.0.0"), ("cam-003", "rolled-back", "1.1.0")]
+        wait += [("cam-003", "installed", "1.0.0"), ("cam-003", "rolled-back", None)]
         for device, state, version in wait:
             def held():
                 if self.ledger_holds(device, state, version):

@@ -257,7 +257,7 @@
                          backgroundColor: versions.map((_, j) => COLORS[j % COLORS.length]) }],
           })
           : el('p', { class: 'muted' }, 'No installed reports yet.'),
-        table(['version', 'devices', 'failures'], rows)));
+        versions.length ? table(['version', 'devices', 'failures'], rows) : null));
     });
     if (!products.products.length) grid.appendChild(el('p', { class: 'muted' }, 'No products yet.'));
     out.push(grid);
@@ -344,7 +344,7 @@
       const tx = r.tx || {};
       const body = tx.body || {};
       return el('tr', { dataset: { txid: r.id } },
-        el('td', {}, fmtTime(tx.time)),
+        el('td', { class: 'nowrap' }, fmtTime(tx.time)),
         el('td', {}, tx.type),
         el('td', {}, txRecipient(tx)),
         el('td', { class: 'mono' }, typeof body.product === 'string' ? body.product
@@ -357,6 +357,12 @@
     });
     return table(['time', 'type', 'device / recipient', 'product', 'version', 'state', 'reason',
                   'height', 'tx'], rows, { id: id });
+  }
+
+  // A gateway as a report names it: a key id is shortened (full text on hover), a name kept.
+  function gatewayName(g) {
+    if (typeof g !== 'string') return '';
+    return /^[0-9a-f]{64}$/.test(g) ? el('span', { title: g }, short(g, 16)) : g;
   }
 
   // One device's history: every update/status report, newest first.
@@ -391,13 +397,13 @@
       const rejected = body.rejected && typeof body.rejected === 'object'
         ? ' rejected ' + body.rejected.version + ' #' + body.rejected.sequence : '';
       return el('tr', { dataset: { txid: r.id } },
-        el('td', {}, fmtTime(tx.time)),
+        el('td', { class: 'nowrap' }, fmtTime(tx.time)),
         el('td', {}, badge(tx.state || tx.type)),
         el('td', { class: 'mono' }, tx.ver),
         el('td', { class: 'num' }, body.sequence === undefined ? '' : String(body.sequence)),
         el('td', { class: 'num' }, body.previous_sequence === undefined ? ''
           : String(body.previous_sequence)),
-        el('td', { class: 'mono' }, typeof body.gateway === 'string' ? body.gateway : ''),
+        el('td', { class: 'mono' }, gatewayName(body.gateway)),
         el('td', { class: 'reason' }, (typeof body.reason === 'string' ? body.reason : '') + rejected),
         el('td', { class: 'num' }, link(route('block', r.block_hash), String(r.height))),
         el('td', { class: 'mono' }, link(route('tx', r.id), short(r.id))));
@@ -545,7 +551,8 @@
     const txs = Array.isArray(block.txs) ? block.txs : [];
     const rows = txs.map((tx, i) => el('tr', {},
       el('td', { class: 'num' }, String(i)),
-      el('td', { class: 'mono' }, ids[i] ? link(route('tx', ids[i]), short(ids[i])) : ''),
+      el('td', { class: 'mono' }, ids[i] ? link(route('tx', ids[i]), short(ids[i]),
+        { class: 'txid' }) : ''),
       el('td', {}, tx.type),
       el('td', {}, txRecipient(tx)),
       el('td', { class: 'mono' }, tx.ver),
@@ -629,7 +636,7 @@
         ' steps)'),
         table(['#', 'sibling side', 'sibling hash'], proof.map((s, i) => el('tr', {},
           el('td', { class: 'num' }, String(i)), el('td', {}, s.side === 'l' ? 'left' : 'right'),
-          el('td', { class: 'mono break' }, s.hash)))),
+          el('td', { class: 'mono break' }, s.hash))), { id: 'proof' }),
         el('p', {}, kv([['computed root', el('span', { class: 'mono break' }, computed || '—')],
           ['header merkle root', el('span', { class: 'mono break' }, expected)],
           ['result', verdict]]))));

@@ -214,9 +214,9 @@ class Pipeline:
 
     # ------------------------------------------------------------------ a compromised device
 
-    def hostile_report(self, device, reason, gateway):
-        """An update tx signed with the device's own key whose free-text fields are hostile:
-        what a compromised device can put on the ledger. Returns the tx (not yet posted)."""
+    def device_report(self, device, reason, gateway, state="failed"):
+        """An update tx signed with the device's own key, with free-text fields of our choice:
+        what a compromised device can put on the ledger. Returns (tx, its id), not yet posted."""
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         with open(os.path.join(self.device_dir(device), "device.key")) as f:
             key = json.load(f)
@@ -226,7 +226,7 @@ class Pipeline:
         tx = {
             "type": "update", "sender": key["public"], "recipient": device,
             "ver": last[0]["tx"]["ver"], "verifier": last[0]["tx"]["verifier"],
-            "state": "failed", "time": int(time.time()), "nonce": nonce,
+            "state": state, "time": int(time.time()), "nonce": nonce,
             "body": {"product": "cam", "sequence": 2, "previous_sequence": 1,
                      "gateway": gateway, "reason": reason},
         }
@@ -236,3 +236,18 @@ class Pipeline:
         signed = json.dumps(tx, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         tx_id = hashlib.sha256(signed.encode()).hexdigest()
         return tx, tx_id
+
+    def post_together(self, devices, reason):
+        """Posts one report per device at the same moment, so that the miner's next block
+        likely holds several; returns their ids once every one is mined."""
+        from concurrent.futures import ThreadPoolExecutor
+        txs = [self.device_report(d, reason, "gw-batch", state="up-to-date") for d in devices]
+        with ThreadPoolExecutor(len(txs)) as pool:
+            answers = list(pool.map(lambda t: self.post("/v1/tx", t[0]), txs))
+        for status, body in answers:
+            if status != 200:
+                raise PipelineError("report refused: %d %s" % (status, body))
+        ids = [tx_id for _, tx_id in txs]
+        wait_for("the reports to be mined", lambda: all(
+            self.get("/v1/tx/" + i)["confirmations"] >= 1 for i in ids), timeout=30)
+        return ids

@@ -737,7 +737,7 @@
     if (!document.getElementById('live').checked || document.hidden) return;
     // Do not rebuild a form the user is typing in.
     const active = document.activeElement;
-    if (active && active.closest && active.closest('form')) return;
+    if (active && active.matches && active.matches('form input, form select')) return;
     if (rendering) return;
     rendering = Promise.all([refreshTip(), render(true)]).finally(() => { rendering = null; });
   }

@@ -229,7 +229,6 @@ class Dashboard(unittest.TestCase):
         self.assertIn("rolled-back", states)
         summary = self.d.find_element(self.By.CSS_SELECTOR, "dl.kv").text
         self.assertIn("1.0.0", summary)  # cam-003 rolled back to 1.0.0
-        self.shot("device")
 
     def test_releases_show_rollout_outcomes(self):
         self.open("#/releases?product=cam", "releases")
@@ -247,6 +246,38 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(installed, [r["outcomes"].get("installed", 0)
                                      for r in reversed(api["releases"])])
         self.shot("releases")
+
+        # Rollout control adds optional fields to each entry; the page shows them when present
+        # (free text as text). Fed here through the page's own fetch, as a newer node would.
+        self.js("""
+            const reason = arguments[0];
+            const real = window.fetch;
+            window.fetch = async (url, opts) => {
+                const res = await real(url, opts);
+                if (!String(url).startsWith('/v1/releases')) return res;
+                const j = await res.json();
+                Object.assign(j.releases[0], {stage: {index: 1, percent: 25, stages: [5, 25, 100]},
+                    approvals: {have: 1, need: 2}, state: 'waiting-approvals',
+                    reason: reason});
+                j.releases[1].state = '<b id="injected">halted</b>';
+                return new Response(JSON.stringify(j), {status: res.status});
+            };
+            location.hash = '#/releases?product=cam&with=rollout';
+        """, HOSTILE_REASON)
+        self.wait.until(lambda d: d.find_elements(self.By.CSS_SELECTOR, "#release-list .stage"))
+        first, second = self.d.find_elements(self.By.CSS_SELECTOR, "#release-list .release")
+        self.assertIn("stage 2 of 3 · 25%", first.find_element(self.By.CLASS_NAME, "stage").text)
+        self.assertEqual(first.find_element(self.By.TAG_NAME, "progress").get_attribute("value"),
+                         "25")
+        self.assertEqual(first.find_element(self.By.CLASS_NAME, "approvals").text, "1 of 2")
+        badge = first.find_element(self.By.CSS_SELECTOR, ".head .state")
+        self.assertEqual(badge.text, "waiting-approvals")
+        self.assertIn("state-waiting-approvals", badge.get_attribute("class"))
+        self.assertEqual(first.find_element(self.By.CLASS_NAME, "reason").text, HOSTILE_REASON)
+        self.assertEqual(second.find_element(self.By.CSS_SELECTOR, ".head .state").text,
+                         '<b id="injected">halted</b>')
+        self.assertEqual(second.find_elements(self.By.CLASS_NAME, "stage"), [])
+        self.assert_not_executed()
 
     def test_explorer_lists_blocks_and_miners_and_refreshes_live(self):
         v = self.open("#/explorer", "explorer")
@@ -326,7 +357,7 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(cells[6].text, HOSTILE_REASON)
         self.assertEqual(cells[5].text, HOSTILE_GATEWAY)
         self.assert_not_executed()
-        self.shot("device-hostile")
+        self.shot("device")
 
         for fragment, view in [("#/search?device=cam-003", "search"), ("#/tx/" + tx_id, "tx"),
                                ("#/", "fleet"), ("#/releases", "releases")]:

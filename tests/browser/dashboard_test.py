@@ -93,11 +93,16 @@ class Dashboard(unittest.TestCase):
     """Each test opens a page of the dashboard and compares it with the node's JSON API."""
 
     def setUp(self):
+        from selenium.common.exceptions import (NoSuchElementException,
+                                                StaleElementReferenceException)
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
         self.By = By
         self.d = DRIVER
-        self.wait = WebDriverWait(DRIVER, 20)
+        # A re-render replaces the view's elements: a condition retries on a stale or
+        # not-yet-present element instead of failing.
+        self.wait = WebDriverWait(DRIVER, 20, ignored_exceptions=(
+            NoSuchElementException, StaleElementReferenceException))
         DRIVER.get_log("browser")  # start each test with an empty log
 
     def tearDown(self):
@@ -107,10 +112,14 @@ class Dashboard(unittest.TestCase):
 
     # ------------------------------------------------------------------ helpers
 
-    def open(self, fragment, view):
-        """Loads the dashboard at #fragment and waits until that view rendered."""
+    def open(self, fragment, view, live=False):
+        """Loads the dashboard at #fragment and waits until that view rendered. Live refresh is
+        switched off unless asked for, so that the elements a test reads stay in place."""
+        self.d.get("about:blank")  # a fresh load every time, not a same-document hash change
         self.d.get(P.ledger + "/" + fragment)
-        return self.rendered(view)
+        v = self.rendered(view)
+        self.js("document.getElementById('live').checked = arguments[0]", live)
+        return v
 
     def rendered(self, view, after_generation=0):
         def done(d):
@@ -125,9 +134,17 @@ class Dashboard(unittest.TestCase):
     def js(self, script, *args):
         return self.d.execute_script(script, *args)
 
+    # Reads of several elements happen in one script, so a re-render cannot split them.
+    def attrs(self, css, attr):
+        return self.js("return [...document.querySelectorAll(arguments[0])]"
+                       ".map((e) => e.getAttribute(arguments[1]))", css, attr)
+
+    def texts(self, css):
+        return self.js("return [...document.querySelectorAll(arguments[0])]"
+                       ".map((e) => e.innerText.trim())", css)
+
     def row_ids(self, table_id):
-        return [r.get_attribute("data-txid") for r in
-                self.d.find_elements(self.By.CSS_SELECTOR, "#%s tbody tr" % table_id)]
+        return self.attrs("#%s tbody tr" % table_id, "data-txid")
 
     def chart(self, name):
         """The Chart.js instance drawn on canvas[data-chart=name]: its labels and datasets."""
@@ -208,8 +225,7 @@ class Dashboard(unittest.TestCase):
                                               type="update")]
         self.assertEqual(len(want), 2)
         self.assertEqual(self.row_ids("search-results"), want)
-        devices = {c.text for c in self.d.find_elements(
-            self.By.CSS_SELECTOR, "#search-results tbody tr td:nth-child(3)")}
+        devices = set(self.texts("#search-results tbody tr td:nth-child(3)"))
         self.assertEqual(devices, {"cam-001", "cam-002"})
         self.shot("search")
 
@@ -223,8 +239,7 @@ class Dashboard(unittest.TestCase):
         self.open("#/device/cam-003", "device")
         want = P.search_all(device="cam-003")
         self.assertEqual(self.row_ids("device-history"), [r["id"] for r in want])
-        states = [c.text for c in self.d.find_elements(
-            self.By.CSS_SELECTOR, "#device-history tbody tr td:nth-child(2)")]
+        states = self.texts("#device-history tbody tr td:nth-child(2)")
         self.assertEqual(states, [r["tx"]["state"] for r in want])
         self.assertIn("rolled-back", states)
         summary = self.d.find_element(self.By.CSS_SELECTOR, "dl.kv").text
@@ -233,8 +248,7 @@ class Dashboard(unittest.TestCase):
     def test_releases_show_rollout_outcomes(self):
         self.open("#/releases?product=cam", "releases")
         api = P.get("/v1/releases", product="cam")
-        entries = self.d.find_elements(self.By.CSS_SELECTOR, "#release-list .release")
-        self.assertEqual([e.get_attribute("data-version") for e in entries],
+        self.assertEqual(self.attrs("#release-list .release", "data-version"),
                          [r["version"] for r in api["releases"]])
         self.assertEqual([r["version"] for r in api["releases"]], ["1.1.0", "1.0.0"])
         newest = api["releases"][0]
@@ -280,14 +294,13 @@ class Dashboard(unittest.TestCase):
         self.assert_not_executed()
 
     def test_explorer_lists_blocks_and_miners_and_refreshes_live(self):
-        v = self.open("#/explorer", "explorer")
+        v = self.open("#/explorer", "explorer", live=True)
         blocks = P.get("/v1/chain/blocks", count=20)
-        heights = [int(r.get_attribute("data-height")) for r in
-                   self.d.find_elements(self.By.CSS_SELECTOR, "#blocks tbody tr")]
+        heights = [int(h) for h in self.attrs("#blocks tbody tr", "data-height")]
         self.assertEqual(heights, [b["height"] for b in blocks["blocks"]])
-        miners = self.d.find_elements(self.By.CSS_SELECTOR, "#miners tbody tr")
-        self.assertEqual(len(miners), len(P.get("/v1/chain/miners", window=100)["miners"]))
-        self.assertEqual(self.chart("miners")["points"], len(miners))
+        miners = len(self.attrs("#miners tbody tr", "class"))
+        self.assertEqual(miners, len(P.get("/v1/chain/miners", window=100)["miners"]))
+        self.assertEqual(self.chart("miners")["points"], miners)
         self.shot("explorer")
 
         # Live refresh: a new tx gets mined, and the page shows the new block without a reload.
@@ -313,8 +326,7 @@ class Dashboard(unittest.TestCase):
         self.open("#/tx/" + best["id"], "tx")
         verdict = self.d.find_element(self.By.ID, "proof-verdict")
         self.assertEqual(verdict.get_attribute("data-verified"), "true", verdict.text)
-        steps = self.d.find_elements(self.By.CSS_SELECTOR, "#proof tbody tr")
-        self.assertEqual(len(steps), len(best["proof"]))
+        self.assertEqual(len(self.attrs("#proof tbody tr", "class")), len(best["proof"]))
         self.shot("tx")
 
         # The check can fail: the same page fed a proof with one sibling changed refuses it.
@@ -335,8 +347,7 @@ class Dashboard(unittest.TestCase):
         # The block page lists every tx of the block, the reports among them.
         self.open("#/block/" + best["block_hash"], "block")
         block = P.get("/v1/chain/blocks", hash=best["block_hash"])["blocks"][0]
-        links = [a.get_attribute("href").split("#/tx/")[1] for a in
-                 self.d.find_elements(self.By.CSS_SELECTOR, "#block-txs a.txid")]
+        links = [h.split("#/tx/")[1] for h in self.attrs("#block-txs a.txid", "href")]
         self.assertEqual(links, block["tx_ids"])
         self.assertIn(best["id"], links)
         self.assertGreaterEqual(len(links), 2)
@@ -351,11 +362,9 @@ class Dashboard(unittest.TestCase):
                  lambda: P.get("/v1/tx/" + tx_id)["confirmations"] >= 1, timeout=30)
 
         self.open("#/device/cam-003", "device")
-        row = self.d.find_element(self.By.CSS_SELECTOR,
-                                  '#device-history tr[data-txid="%s"]' % tx_id)
-        cells = row.find_elements(self.By.TAG_NAME, "td")
-        self.assertEqual(cells[6].text, HOSTILE_REASON)
-        self.assertEqual(cells[5].text, HOSTILE_GATEWAY)
+        cells = self.texts('#device-history tr[data-txid="%s"] td' % tx_id)
+        self.assertEqual(cells[6], HOSTILE_REASON)
+        self.assertEqual(cells[5], HOSTILE_GATEWAY)
         self.assert_not_executed()
         self.shot("device")
 

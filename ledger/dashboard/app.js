@@ -633,7 +633,7 @@
           : el('span', { class: 'bad', id: 'proof-verdict', dataset: { verified: 'false' } },
             '✗ the proof does not lead to the block\'s Merkle root');
       out.push(el('div', { class: 'panel' }, el('h3', {}, 'Inclusion proof (' + proof.length +
-        ' steps)'),
+        (proof.length === 1 ? ' step)' : ' steps)')),
         table(['#', 'sibling side', 'sibling hash'], proof.map((s, i) => el('tr', {},
           el('td', { class: 'num' }, String(i)), el('td', {}, s.side === 'l' ? 'left' : 'right'),
           el('td', { class: 'mono break' }, s.hash))), { id: 'proof' }),

@@ -407,7 +407,11 @@ class Dashboard(unittest.TestCase):
     def shot(self, name):
         if ARGS.screenshots:
             os.makedirs(ARGS.screenshots, exist_ok=True)
+            # As a user sees it: with live refresh on (the tests switch it off).
+            live = self.js("const b = document.getElementById('live'); const was = b.checked;"
+                           "b.checked = true; return was")
             self.d.save_screenshot(os.path.join(ARGS.screenshots, name + ".png"))
+            self.js("document.getElementById('live').checked = arguments[0]", live)
 
 
 def main():

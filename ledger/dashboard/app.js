@@ -182,8 +182,8 @@
     while (charts.length) charts.pop().destroy();
   }
 
-  const stacked = { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true,
-                                                          ticks: { precision: 0 } } } };
+  const stacked = { scales: { x: { stacked: true, ticks: { maxRotation: 0, autoSkipPadding: 16 } },
+                              y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } };
   const countAxis = { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } };
 
   // ---------------------------------------------------------------- views

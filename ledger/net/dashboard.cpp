@@ -77,6 +77,7 @@ class BlockSummaries {
 };
 
 // GET /v1/chain/blocks?before=H&count=N (newest first) or ?hash=H (one block, main or side).
+// Several reads, not one snapshot: a block connected meanwhile shows on the next refresh.
 Expected<Json> ChainBlocks(Chain& chain, const std::multimap<std::string, std::string>& p) {
     FW_ASSIGN(BlockInfo tip, chain.Tip());
     BlockSummaries summaries(chain);

@@ -557,6 +557,33 @@ Expected<Json> Chain::Rollouts(const std::string& product, std::int64_t now) {
     return report;
 }
 
+Expected<std::vector<ProductSummary>> Chain::Products() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->Products();
+}
+
+Expected<std::vector<ReleaseSummary>> Chain::Releases(const std::string& product,
+                                                      std::size_t limit) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->Releases(product, limit);
+}
+
+Expected<ActivityCounts> Chain::Activity(const ActivityQuery& q) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->Activity(q);
+}
+
+Expected<std::map<std::uint64_t, std::uint64_t>> Chain::TxCounts(std::uint64_t from,
+                                                                 std::uint64_t to) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->TxCounts(from, to);
+}
+
+Expected<std::vector<std::string>> Chain::BlockTxIds(std::uint64_t height) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->BlockTxIds(height);
+}
+
 Expected<std::vector<KeyRecord>> Chain::Registry(const std::string& role_filter) {
     std::lock_guard<std::mutex> lock(mu_);
     return store_->Registry(role_filter);

@@ -96,6 +96,12 @@ class Chain {
     Expected<std::optional<BlockInfo>> BlockInfoByHash(const std::string& hash_hex);
     Expected<std::optional<std::string>> BlockJsonAtHeight(std::uint64_t height);
     std::size_t MempoolSize();
+    // Dashboard summaries (ChainStore::Products, Releases, Activity, TxCounts).
+    Expected<std::vector<ProductSummary>> Products();
+    Expected<std::vector<ReleaseSummary>> Releases(const std::string& product, std::size_t limit);
+    Expected<ActivityCounts> Activity(const ActivityQuery& q);
+    Expected<std::map<std::uint64_t, std::uint64_t>> TxCounts(std::uint64_t from, std::uint64_t to);
+    Expected<std::vector<std::string>> BlockTxIds(std::uint64_t height);  // main chain
     // The root currently authorising release/admission keys (genesis root or the newest root
     // tx on the main chain).
     Root CurrentRoot();

@@ -8,6 +8,7 @@
 #include "common/adapters/http_server.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/names.hpp"
+#include "ledger/net/dashboard.hpp"
 
 namespace fwchain::ledger {
 
@@ -229,6 +230,7 @@ struct ApiServer::Impl {
             small_body);
         s.Get("/nodes/resolve",
               [this](const http::Request&, http::Response& res) { Resolve(res); });
+        AddDashboardRoutes(s, chain);  // `/`, its assets and its JSON endpoints
     }
 
     void StatusReq(const http::Request& req, http::Response& res) {

@@ -171,6 +171,45 @@ Expected<LedgerCheckpoint> VerifyLedgerProof(const Root& root, const Timestamp& 
                 std::to_string(*height));
     }
 
+    // Approvals (docs/rollouts.md): `min_approvals` distinct approver keys of the trusted root,
+    // each by an approve tx of this release in a block of the proof.
+    if (release.min_approvals > 0) {
+        const std::string release_id = tx->Id();
+        std::set<PublicKey> approvers;
+        const Json* list = ledger.contains("approvals") ? &ledger["approvals"] : nullptr;
+        if (list != nullptr && (!list->is_array() || list->size() > kMaxProofApprovals)) {
+            return Bad("ledger-bad-proof", "approvals must be an array of at most " +
+                                               std::to_string(kMaxProofApprovals));
+        }
+        for (const auto& a : list != nullptr ? *list : Json::array()) {
+            if (!a.is_object() || !a.contains("tx") || !a.contains("proof")) {
+                return Bad("ledger-bad-proof", "an approval lacks tx or proof");
+            }
+            auto at = GetUint(a, "height");
+            auto approve = ParseTx(a["tx"]);
+            if (!at || !approve) return Bad("ledger-bad-proof", "an approval is malformed");
+            auto by = PublicKeyFromHex(approve->sender);
+            if (approve->type != txtype::kApprove || approve->recipient != release_id || !by ||
+                !root.HasRoleKey("approver", *by)) {
+                continue;  // not an approval of this release by an approver: does not count
+            }
+            if (*at < first_height || *at > last_height ||
+                !MerklePathLeads(a["proof"], approve->Id(),
+                                 chain[*at - first_height].header.merkle_root)) {
+                return Bad("ledger-bad-merkle",
+                           "an approval is not in a block of the proof (height " +
+                               std::to_string(*at) + ")");
+            }
+            approvers.insert(*by);
+        }
+        if (approvers.size() < release.min_approvals) {
+            return Bad("ledger-too-few-approvals",
+                       "the release has " + std::to_string(approvers.size()) +
+                           " approval(s) in the proof, " + std::to_string(release.min_approvals) +
+                           " needed");
+        }
+    }
+
     // Confirmations, and how many distinct miners gave them.
     const std::uint64_t confirmations = last_height - *height + 1;
     if (confirmations < policy.confirmations) {

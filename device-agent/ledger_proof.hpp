@@ -22,6 +22,7 @@ inline constexpr std::size_t kMaxProofHeaders = 8000;
 inline constexpr std::uint64_t kProofWindow = 64;
 inline constexpr std::size_t kMaxProofSteps = 32;       // a 2000-tx block needs 11
 inline constexpr std::size_t kMaxProofAdmissions = 64;  // distinct miners a proof may name
+inline constexpr std::size_t kMaxProofApprovals = 100;  // kMaxMinApprovals
 
 // The newest header the device has verified (at provisioning: the genesis block or the vendor's
 // signed checkpoint).
@@ -55,7 +56,8 @@ struct LedgerPolicy {
 // "ledger-bad-tx" (not this release or not by a release key), "ledger-bad-link" (headers do not
 // chain from the anchor), "ledger-bad-pow" (a hash misses its bits, or bits below the minimum),
 // "ledger-bad-miner-sig", "ledger-unadmitted-miner", "ledger-bad-merkle",
-// "ledger-too-few-confirmations", "ledger-too-few-miners".
+// "ledger-too-few-confirmations", "ledger-too-few-miners", "ledger-too-few-approvals" (a release
+// with min_approvals whose proof shows fewer approve txs by approver keys of `root`).
 Expected<LedgerCheckpoint> VerifyLedgerProof(const Root& root, const Timestamp& ts,
                                              const Release& release, const Json& ledger,
                                              const LedgerCheckpoint& checkpoint,

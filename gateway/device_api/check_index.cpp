@@ -134,7 +134,14 @@ std::string CheckIndex::AnswerWithProof(const std::string& product, const std::s
             start = timestamp_->checkpoint->height + 1;
         }
     }
-    const std::uint64_t end = std::min(tip, height + kProofWindow);
+    // The headers reach the newest approval's block as well (devices count approvals only in
+    // blocks of the proof).
+    std::uint64_t last_needed = height;
+    const Json approvals = best->ledger.value("approvals", Json::array());
+    for (const auto& a : approvals) {
+        last_needed = std::max(last_needed, a.value("height", std::uint64_t{0}));
+    }
+    const std::uint64_t end = std::min(tip, last_needed + kProofWindow);
     if (start > height || height > tip || end - start + 1 > kMaxProofHeaders) {
         // No proof this device can check: it then refuses with "ledger-proof-missing".
         return Answer(product, hardware, sequence, root_version, device_id);
@@ -161,6 +168,7 @@ std::string CheckIndex::AnswerWithProof(const std::string& product, const std::s
         }
     }
     return head_ + ",\"ledger\":{\"admissions\":" + Canonical(admissions) +
+           (approvals.empty() ? std::string() : ",\"approvals\":" + Canonical(approvals)) +
            ",\"headers\":" + headers + ",\"height\":" + std::to_string(height) +
            ",\"proof\":" + Canonical(best->ledger["proof"]) +
            ",\"tx\":" + Canonical(best->ledger["tx"]) + "},\"manifest\":" + best->manifest +

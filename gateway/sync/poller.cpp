@@ -336,41 +336,50 @@ Status Poller::DownloadHttp(const Release& r) {
     return cache_.Commit(r.image.sha256, r.image.size);
 }
 
+Status Poller::ConfirmAndCache(const Release& r) {
+    const std::string hash = r.ManifestHash();
+    FW_ASSIGN(LedgerRecord record, FindOnLedger(r));
+    if (record.confirmations < cfg_.confirmations) {
+        spdlog::info("release {} {} has {}/{} ledger confirmations", r.product, r.version,
+                     record.confirmations, cfg_.confirmations);
+        return {};
+    }
+    ledger_proofs_[hash] = record.proof_part;
+    release_txs_[hash] = record.tx_id;
+    if (!cache_.Has(r.image.sha256)) {
+        Status st = Download(r);
+        if (!st) {
+            spdlog::warn("fetching {} {}: {}", r.product, r.version, st.error().ToString());
+            return st;
+        }
+        spdlog::info("cached image of {} {} ({} bytes; {} over BitTorrent, {} over HTTP so far)",
+                     r.product, r.version, r.image.size, stats_.fetched_bittorrent.load(),
+                     stats_.fetched_http.load());
+    }
+    offered_.insert(hash);
+    next_rollouts_ = {};  // decide the new release's rollout now
+    return {};
+}
+
 Status Poller::AdvanceReleases() {
     Status result = SyncHeaders();
     if (!result) spdlog::warn("ledger headers: {}", result.error().ToString());
     for (const auto& [product, by_seq] : trust_.releases()) {
-        if (by_seq.empty()) continue;
-        // Only the newest release of a product matters to devices (they never go back).
-        const Release& r = by_seq.rbegin()->second;
-        const std::string hash = r.ManifestHash();
-        if (offered_.count(hash)) continue;
-        auto record = FindOnLedger(r);
-        if (!record) {
-            result = Fail(record.error());
-            continue;
-        }
-        if (record->confirmations < cfg_.confirmations) {
-            spdlog::info("release {} {} has {}/{} ledger confirmations", r.product, r.version,
-                         record->confirmations, cfg_.confirmations);
-            continue;
-        }
-        ledger_proofs_[hash] = record->proof_part;
-        release_txs_[hash] = record->tx_id;
-        if (!cache_.Has(r.image.sha256)) {
-            Status st = Download(r);
-            if (!st) {
-                spdlog::warn("fetching {} {}: {}", r.product, r.version, st.error().ToString());
-                result = st;
-                continue;
+        // Newest first. A device gets the newest release whose rollout offers it to the device
+        // (docs/rollouts.md), so older releases matter until one that reaches the whole fleet:
+        // a staged, paused or halted newest one leaves the fleet on the one before.
+        std::size_t depth = 0;
+        for (auto it = by_seq.rbegin(); it != by_seq.rend() && depth < kMaxFallback;
+             ++it, ++depth) {
+            const Release& r = it->second;
+            const std::string hash = r.ManifestHash();
+            if (!offered_.count(hash)) {
+                Status st = ConfirmAndCache(r);
+                if (!st) result = st;
             }
-            spdlog::info(
-                "cached image of {} {} ({} bytes; {} over BitTorrent, {} over HTTP so far)",
-                r.product, r.version, r.image.size, stats_.fetched_bittorrent.load(),
-                stats_.fetched_http.load());
+            auto decided = decisions_.find(hash);
+            if (decided != decisions_.end() && decided->second.percent >= 100) break;
         }
-        offered_.insert(hash);
-        next_rollouts_ = {};  // decide the new release's rollout now
     }
     if (!offered_.empty() && std::chrono::steady_clock::now() >= next_rollouts_) {
         Status rollouts = UpdateRollouts();
@@ -424,13 +433,33 @@ Status Poller::UpdateRollouts() {
             // manifest's and the stage comes from this gateway's clock.
             RolloutEvidence ev;
             std::set<std::string> approvers;
-            for (const auto& k :
-                 entry->value("approvals", Json::object()).value("by", Json::array())) {
-                if (k.is_string() && key_has(k.get<std::string>(), {"approver"})) {
-                    approvers.insert(k.get<std::string>());
+            Json approval_parts = Json::array();
+            const Json approvals = entry->value("approvals", Json::object());
+            const Json by = approvals.value("by", Json::array());
+            const Json txs = approvals.value("txs", Json::array());
+            for (std::size_t i = 0; i < by.size(); ++i) {
+                if (!by[i].is_string() || !key_has(by[i].get<std::string>(), {"approver"}) ||
+                    !approvers.insert(by[i].get<std::string>()).second) {
+                    continue;
                 }
+                // Devices that require ledger proofs check each approval's inclusion too.
+                if (i >= txs.size() || !txs[i].is_string() || r.min_approvals == 0) continue;
+                const std::string id = txs[i].get<std::string>();
+                auto cached = approval_proofs_.find(id);
+                if (cached == approval_proofs_.end()) {
+                    auto st = ledger.GetJson("/v1/tx/" + id);
+                    if (st && (*st)["height"].is_number_unsigned() && (*st)["proof"].is_array()) {
+                        cached = approval_proofs_
+                                     .emplace(id, Json{{"tx", (*st)["tx"]},
+                                                       {"height", (*st)["height"]},
+                                                       {"proof", (*st)["proof"]}})
+                                     .first;
+                    }
+                }
+                if (cached != approval_proofs_.end()) approval_parts.push_back(cached->second);
             }
             ev.approvals = static_cast<std::uint32_t>(approvers.size());
+            approval_parts_[hash] = std::move(approval_parts);
             for (const auto& c : entry->value("controls", Json::array())) {
                 if (!c.is_object() ||
                     !key_has(c.value("by", std::string()), {"release", "approver"})) {
@@ -482,9 +511,14 @@ void Poller::PublishIndex() {
             views.push_back(RolloutView{product, it->second.version, it->first, decision->second});
             if (!decision->second.Offered()) continue;
             auto proof = ledger_proofs_.find(hash);
+            Json ledger = proof == ledger_proofs_.end() ? Json(nullptr) : proof->second;
+            auto approvals = approval_parts_.find(hash);
+            if (ledger.is_object() && approvals != approval_parts_.end() &&
+                !approvals->second.empty()) {
+                ledger["approvals"] = approvals->second;
+            }
             offers.push_back(Offer{product, it->second.hardware, it->first, it->second.envelope,
-                                   proof == ledger_proofs_.end() ? Json(nullptr) : proof->second,
-                                   decision->second.percent});
+                                   std::move(ledger), decision->second.percent});
             if (decision->second.percent >= 100) break;
         }
     }

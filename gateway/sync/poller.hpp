@@ -81,6 +81,12 @@ class Poller {
 
     Status SyncVendor();
     Status AdvanceReleases();  // confirmations, downloads
+    // Confirms `r` on the ledger and caches its image; then it is offered (subject to its
+    // rollout).
+    Status ConfirmAndCache(const Release& r);
+    // Releases of a product looked at below the newest (older ones never win once one reaches
+    // every device).
+    static constexpr std::size_t kMaxFallback = 4;
     Expected<LedgerRecord> FindOnLedger(const Release& r);
     Status SyncHeaders();
     // Reads the ledger's rollout evidence for each product with an offered release and decides.
@@ -106,6 +112,8 @@ class Poller {
 
     std::map<std::string, std::string> release_txs_;         // manifest hash -> release tx id
     std::map<std::string, RolloutDecision> decisions_;       // manifest hash -> decision
+    std::map<std::string, Json> approval_proofs_;  // approve tx id -> {"tx","height","proof"}
+    std::map<std::string, Json> approval_parts_;   // manifest hash -> its approvals' proofs
     std::chrono::steady_clock::time_point next_rollouts_{};  // next evidence read
     std::mutex decisions_mu_;                                // guards published_rollouts_
     std::vector<RolloutView> published_rollouts_;

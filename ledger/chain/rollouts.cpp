@@ -15,6 +15,7 @@ struct Entry {
     ChainStore::ReleaseTx tx;
     ReleaseTxBody body;
     std::vector<std::string> approvers;
+    std::vector<std::string> approval_txs;
     std::vector<Json> controls;
     RolloutEvidence evidence;
 };
@@ -35,7 +36,7 @@ Expected<Json> RolloutReport(ChainStore& store, const Root& root, const std::str
         if (!body) body = ReleaseTxBody::Parse((*tx)["body"], TxBodyScope::kConsensus);
         if (!body) continue;
         by_sequence[body->sequence] = entries.size();
-        entries.push_back(Entry{std::move(r), std::move(*body), {}, {}, {}});
+        entries.push_back(Entry{std::move(r), std::move(*body), {}, {}, {}, {}});
     }
     std::vector<OutcomeCounter> counters;
     for (auto& e : entries) {
@@ -45,18 +46,21 @@ Expected<Json> RolloutReport(ChainStore& store, const Root& root, const std::str
         // Approvals count once per key of the current root's approver role.
         FW_ASSIGN(auto approvals, store.TxsTo(e.tx.id, txtype::kApprove));
         std::set<std::string> seen;
-        for (const auto& [sender, state] : approvals) {
-            auto key = PublicKeyFromHex(sender);
-            if (!key || !root.HasRoleKey("approver", *key) || !seen.insert(sender).second) continue;
-            e.approvers.push_back(sender);
+        for (const auto& a : approvals) {
+            auto key = PublicKeyFromHex(a.sender);
+            if (!key || !root.HasRoleKey("approver", *key) || !seen.insert(a.sender).second) {
+                continue;
+            }
+            e.approvers.push_back(a.sender);
+            e.approval_txs.push_back(a.id);
         }
         e.evidence.approvals = static_cast<std::uint32_t>(e.approvers.size());
         FW_ASSIGN(auto controls, store.TxsTo(e.tx.id, txtype::kRollout));
-        for (const auto& [sender, action] : controls) {
-            if (action == rollout_action::kAbort) e.evidence.aborted = true;
-            if (action == rollout_action::kPause) e.evidence.paused = true;
-            if (action == rollout_action::kResume) e.evidence.paused = false;
-            e.controls.push_back(Json{{"action", action}, {"by", sender}});
+        for (const auto& c : controls) {
+            if (c.state == rollout_action::kAbort) e.evidence.aborted = true;
+            if (c.state == rollout_action::kPause) e.evidence.paused = true;
+            if (c.state == rollout_action::kResume) e.evidence.paused = false;
+            e.controls.push_back(Json{{"action", c.state}, {"by", c.sender}, {"tx", c.id}});
         }
     }
     // Device outcomes, in chain order, to the release they are about. A failure about a
@@ -103,7 +107,8 @@ Expected<Json> RolloutReport(ChainStore& store, const Root& root, const std::str
             {"reason", d.reason},
             {"superseded", newer_offered},
             {"approvals",
-             {{"have", e.evidence.approvals}, {"need", e.body.min_approvals}, {"by", e.approvers}}},
+             {{"have", e.evidence.approvals}, {"need", e.body.min_approvals}, {"by", e.approvers},
+              {"txs", e.approval_txs}}},
             {"controls", e.controls},
             {"devices",
              {{"fleet", devices.size()},

@@ -723,16 +723,16 @@ Expected<std::vector<ChainStore::ReleaseTx>> ChainStore::ReleasesOf(const std::s
     return out;
 }
 
-Expected<std::vector<std::pair<std::string, std::string>>> ChainStore::TxsTo(
-    const std::string& recipient, const std::string& type) {
-    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT sender, state FROM txs WHERE recipient = ?1 "
+Expected<std::vector<ChainStore::TxTo>> ChainStore::TxsTo(const std::string& recipient,
+                                                          const std::string& type) {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id, sender, state FROM txs WHERE recipient = ?1 "
                                       "AND type = ?2 ORDER BY height, idx"));
     s.Bind(1, recipient).Bind(2, type);
-    std::vector<std::pair<std::string, std::string>> out;
+    std::vector<TxTo> out;
     while (true) {
         FW_ASSIGN(bool row, s.Step());
         if (!row) break;
-        out.emplace_back(s.Text(0), s.Text(1));
+        out.push_back(TxTo{s.Text(0), s.Text(1), s.Text(2)});
     }
     return out;
 }

@@ -161,10 +161,14 @@ class ChainStore {
         std::string json;  // the tx
     };
     Expected<std::vector<ReleaseTx>> ReleasesOf(const std::string& product);
-    // (sender, state) of the txs of `type` addressed to `recipient` (approvals and rollout
-    // controls name a release tx).
-    Expected<std::vector<std::pair<std::string, std::string>>> TxsTo(const std::string& recipient,
-                                                                     const std::string& type);
+    // The txs of `type` addressed to `recipient` (approvals and rollout controls name a
+    // release tx), in chain order.
+    struct TxTo {
+        std::string id;
+        std::string sender;
+        std::string state;
+    };
+    Expected<std::vector<TxTo>> TxsTo(const std::string& recipient, const std::string& type);
     struct Outcome {
         std::string device;
         std::string state;  // installed | failed | rolled-back

@@ -207,7 +207,14 @@ TEST(Rollout, ApprovalsGateTheReleaseAndFailuresHaltIt) {
     sys.Tag("v1.0.0", "Needs an approval");
     sys.Tag("v2.0.0", "Breaks the health check");
     sys.Start(1, {}, {"--rollout-interval", "1"});
-    sys.ProvisionMany(DeviceIds());
+    const std::vector<std::string> dirs = sys.ProvisionMany(DeviceIds());
+    // cam-000 checks the ledger itself: the release tx and its approvals in its proof.
+    auto device = LoadJsonFile(dirs[0] + "/device.json", 1 << 16);
+    ASSERT_TRUE(device);
+    (*device)["require_ledger_proof"] = true;
+    (*device)["ledger_min_miners"] = 1;  // this chain has one miner, the vendor's node
+    (*device)["ledger_finality_depth"] = 1;
+    ASSERT_TRUE(WriteFileAtomic(dirs[0] + "/device.json", device->dump()));
 
     // An approver key of QA, listed in root v2.
     const std::string approver_key = sys.dir() + "/approver.key";
@@ -236,6 +243,7 @@ TEST(Rollout, ApprovalsGateTheReleaseAndFailuresHaltIt) {
     EXPECT_EQ(Running(RunFleet(sys, sys.gateway_url()), "1.0.0").size(),
               static_cast<std::size_t>(kDevices));
     EXPECT_EQ(LedgerRollout(sys, "1.0.0")["approvals"].value("have", 0), 1);
+    EXPECT_TRUE(FileExists(dirs[0] + "/ledger_checkpoint.json"));
 
     // 2.0.0 fails its health check on every device: after 5 outcomes above 50 % failures the
     // ledger halts it, and no device installs it afterwards.

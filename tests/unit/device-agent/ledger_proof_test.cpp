@@ -317,6 +317,69 @@ TEST_F(LedgerProofTest, AcceptsAGatewayAdmittedByTheVendorBelowTheBlocksItMined)
     ExpectRefused(wrong, chain, "ledger-unadmitted-miner");
 }
 
+TEST_F(LedgerProofTest, CountsApprovalsOfThisReleaseByApproverKeysInBlocksOfTheProof) {
+    TestChain chain(kBits);
+    const SigningKey approver = SigningKey::Generate();
+    const SigningKey outsider = SigningKey::Generate();
+    Root root = vendor_.root();
+    root.keys[approver.Id()] = approver.Public();
+    root.roles["approver"] = RoleKeys{{approver.Id()}, 1};
+    release_.min_approvals = 1;
+    auto approve = [](const SigningKey& k, const std::string& release_id) {
+        Tx t;
+        t.type = txtype::kApprove;
+        t.recipient = release_id;
+        t.time = 1700000100;
+        t.nonce = 3;
+        t.SignWith(k);
+        return t;
+    };
+    auto verify = [&](const Json& l) {
+        return VerifyLedgerProof(root, Ts(), release_, l, chain.Checkpoint(0), Policy(chain));
+    };
+    Json ledger = Proof(chain, 3);
+    auto none = verify(ledger);
+    ASSERT_FALSE(none);
+    EXPECT_EQ(none.error().reason, "ledger-too-few-approvals");
+
+    // One block holding three approve txs: the approver's of this release, an outsider's, and
+    // the approver's of another release. Only the first counts.
+    const Tx good = approve(approver, tx_.Id());
+    const Tx by_outsider = approve(outsider, tx_.Id());
+    const Tx other = approve(approver, std::string(64, 'e'));
+    const std::vector<Hash256> ids{Id(good), Id(by_outsider), Id(other)};
+    const std::uint64_t at = chain.Add(ids);
+    chain.AddEmpty(1);
+    ledger["headers"] = chain.Headers(1, chain.tip());
+    auto part = [&](const Tx& t, std::size_t index, std::uint64_t height) {
+        return Json{{"tx", t.ToJson()},
+                    {"height", height},
+                    {"proof", ledger::MerkleProofToJson(ledger::MakeMerkleProof(ids, index))}};
+    };
+    ledger["approvals"] = Json::array({part(by_outsider, 1, at), part(other, 2, at)});
+    auto not_counted = verify(ledger);
+    ASSERT_FALSE(not_counted);
+    EXPECT_EQ(not_counted.error().reason, "ledger-too-few-approvals");
+
+    ledger["approvals"].push_back(part(good, 0, at));
+    auto ok = verify(ledger);
+    EXPECT_TRUE(ok) << ok.error().ToString();
+
+    // The approval's path must lead to a block of the proof.
+    ledger["approvals"] = Json::array({part(good, 1, at)});
+    auto bad_path = verify(ledger);
+    ASSERT_FALSE(bad_path);
+    EXPECT_EQ(bad_path.error().reason, "ledger-bad-merkle");
+    ledger["approvals"] = Json::array({part(good, 0, chain.tip() + 5)});
+    auto outside = verify(ledger);
+    ASSERT_FALSE(outside);
+    EXPECT_EQ(outside.error().reason, "ledger-bad-merkle");
+    ledger["approvals"] = "all of them";
+    auto shape = verify(ledger);
+    ASSERT_FALSE(shape);
+    EXPECT_EQ(shape.error().reason, "ledger-bad-proof");
+}
+
 TEST_F(LedgerProofTest, RefusesConfirmationsFromOneMinerWhenTwoAreRequired) {
     TestChain chain(kBits);
     const Json ledger = Proof(chain, 5, &chain.miner(0));  // 5 confirmations, all by miner 0

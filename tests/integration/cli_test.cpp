@@ -1,0 +1,212 @@
+// The four programs' command lines, run as real executables: --config files (CLI11's TOML:
+// keys are the long flags; flags override the file; an unknown key is a usage error naming
+// it), the example configs in docs/config, unknown flags named before missing ones, and each
+// --help showing its defaults and only its own exit codes.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "common/core/fs.hpp"
+#include "common/core/json.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace fwchain {
+namespace {
+
+using test::Bin;
+using test::Run;
+using test::RunResult;
+
+std::string Source(const std::string& rel) { return std::string(FWCHAIN_SOURCE_DIR) + "/" + rel; }
+
+// Every command that reads a config file, with the example config shipped for it.
+struct ConfigCommand {
+    std::string program;
+    std::string command;
+    std::string example;  // docs/config/<example>.toml, or "" when none is shipped
+};
+const std::vector<ConfigCommand> kConfigCommands = {
+    {"ledger", "node", "ledger"},
+    {"gateway", "run", "gateway"},
+    {"vendor-server", "serve", "vendor-server"},
+    {"vendor-server", "watch", "vendor-watch"},
+    {"device-agent", "boot", "device-agent"},
+    {"device-agent", "fleet", ""},
+};
+
+// Every subcommand of every program.
+const std::vector<std::pair<std::string, std::vector<std::string>>> kCommands = {
+    {"ledger", {"node", "search", "tip", "status", "history", "verify", "export"}},
+    {"gateway", {"run"}},
+    {"vendor-server",
+     {"init", "publish", "sign-release", "release-staged", "watch", "list", "show", "rotate-root",
+      "rotate-release-key", "rotate-key", "revoke-key", "add-key", "revoke", "provision",
+      "admit-gateway", "serve"}},
+    {"device-agent", {"boot", "status", "fleet"}},
+};
+
+std::string Both(const RunResult& r) { return "stdout:\n" + r.out + "\nstderr:\n" + r.err; }
+
+class CliConfigTest : public ::testing::Test {
+  protected:
+    // A vendor (genesis block and hash) for a ledger node to start from.
+    void SetUp() override {
+        auto init = Run({Bin("vendor-server"), "init", "--data", tmp_ / "vendor", "--vendor",
+                         "acme", "--bits", "8", "--json"});
+        ASSERT_EQ(init.exit_code, 0) << Both(init);
+        genesis_ = ParseJson(init.out).value()["genesis_hash"].get<std::string>();
+    }
+    std::string Write(const std::string& name, const std::string& text) {
+        const std::string path = tmp_ / name;
+        EXPECT_TRUE(WriteFileAtomic(path, text));
+        return path;
+    }
+    test::TempDir tmp_;
+    std::string genesis_;
+};
+
+// The file sets the node's options; a flag on the command line wins over the file's key.
+TEST_F(CliConfigTest, ConfigFileSetsOptionsAndAFlagOverridesIt) {
+    const std::string config = Write("ledger.toml",
+                                     "# a node from a config file\n"
+                                     "data = \"" + tmp_ / "data-from-file" + "\"\n" +
+                                         "listen = \"127.0.0.1:0\"\n" + "genesis = \"" + genesis_ +
+                                         "\"\n" + "genesis-file = \"" + tmp_ / "vendor/genesis.json" +
+                                         "\"\n" + "sync-interval-ms = 1000\n" + "mine = false\n" +
+                                         "peer = []\n");
+    test::Process node({Bin("ledger"), "node", "--config", config, "--data", tmp_ / "data-from-flag"},
+                       tmp_ / "node.log");
+    const std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
+    std::smatch m;
+    std::string log;
+    ASSERT_TRUE(test::WaitFor([&] {
+        log = node.Log();
+        return std::regex_search(log, m, listening) || !node.Running();
+    }));
+    ASSERT_TRUE(std::regex_search(log, m, listening)) << log;
+    EXPECT_NE(m[1].str(), "0");
+    EXPECT_TRUE(FileExists(tmp_ / "data-from-flag/ledger.sqlite")) << log;
+    EXPECT_FALSE(FileExists(tmp_ / "data-from-file")) << "the file's data dir won over --data";
+    node.Stop();
+}
+
+// A misspelled key stops every config-reading command with exit code 2 and the key's name,
+// before it does anything else (here: before the required options are even looked at).
+TEST_F(CliConfigTest, AMisspelledKeyIsAUsageErrorNamingIt) {
+    const std::string config = Write("bad.toml", "log-level = \"info\"\ndaat = \"/tmp/x\"\n");
+    for (const auto& c : kConfigCommands) {
+        auto r = Run({Bin(c.program), c.command, "--config", config});
+        EXPECT_EQ(r.exit_code, 2) << c.program << " " << c.command << "\n" << Both(r);
+        EXPECT_NE(r.err.find("\"daat\""), std::string::npos)
+            << c.program << " " << c.command << "\n" << Both(r);
+        EXPECT_EQ(r.err.find("is required"), std::string::npos) << Both(r);
+    }
+    // A [section] is not a key of the command either.
+    const std::string sectioned = Write("sectioned.toml", "[node]\ndata = \"/tmp/x\"\n");
+    auto r = Run({Bin("ledger"), "node", "--config", sectioned});
+    EXPECT_EQ(r.exit_code, 2) << Both(r);
+    EXPECT_NE(r.err.find("node.data"), std::string::npos) << Both(r);
+}
+
+// A missing file and a value its option refuses are usage errors naming the file / option.
+TEST_F(CliConfigTest, AMissingFileOrABadValueIsAUsageError) {
+    auto missing = Run({Bin("gateway"), "run", "--config", tmp_ / "nope.toml"});
+    EXPECT_EQ(missing.exit_code, 2) << Both(missing);
+    EXPECT_NE(missing.err.find(tmp_ / "nope.toml"), std::string::npos) << Both(missing);
+
+    const std::string config = Write("threads.toml", "mining-threads = 0\n");
+    auto bad = Run({Bin("ledger"), "node", "--config", config, "--data", tmp_ / "d", "--genesis",
+                    genesis_, "--genesis-file", tmp_ / "vendor/genesis.json"});
+    EXPECT_EQ(bad.exit_code, 2) << Both(bad);
+    EXPECT_NE(bad.err.find("mining-threads"), std::string::npos) << Both(bad);
+    EXPECT_FALSE(FileExists(tmp_ / "d/ledger.sqlite"));
+
+    // A command that reads no config file says so.
+    auto search = Run({Bin("ledger"), "--config", config, "search", "--node", "http://x:1"});
+    EXPECT_EQ(search.exit_code, 2) << Both(search);
+}
+
+// Every example config in docs/config (installed as /etc/fwchain/*.toml by the packages) holds
+// only keys its command knows: `--help` answers only after the file was read and checked. The
+// same file with one key misspelled fails, so the check can fail.
+TEST(CliExampleConfigs, EveryKeyIsAnOptionOfItsCommand) {
+    test::TempDir tmp;
+    for (const auto& c : kConfigCommands) {
+        if (c.example.empty()) continue;
+        const std::string path = Source("docs/config/" + c.example + ".toml");
+        auto text = ReadFile(path, 1 << 20);
+        ASSERT_TRUE(text) << path;
+        auto ok = Run({Bin(c.program), c.command, "--config", path, "--help"});
+        EXPECT_EQ(ok.exit_code, 0) << path << "\n" << Both(ok);
+
+        // Misspell the first key of the file.
+        const std::regex first_key("^([a-z-]+) =", std::regex::multiline);
+        std::smatch m;
+        ASSERT_TRUE(std::regex_search(*text, m, first_key)) << path;
+        const std::string misspelled = m[1].str() + "x";
+        const std::string bad = tmp / (c.example + ".toml");
+        ASSERT_TRUE(WriteFileAtomic(
+            bad, text->substr(0, static_cast<std::size_t>(m.position(1))) + misspelled +
+                     text->substr(static_cast<std::size_t>(m.position(1) + m.length(1)))));
+        auto r = Run({Bin(c.program), c.command, "--config", bad, "--help"});
+        EXPECT_EQ(r.exit_code, 2) << bad << "\n" << Both(r);
+        EXPECT_NE(r.err.find("\"" + misspelled + "\""), std::string::npos) << Both(r);
+    }
+}
+
+// `ledger node --foo` used to answer "--data is required": the unknown flag is named, on every
+// program, whatever else is missing.
+TEST(CliUnknownFlags, AreNamedBeforeMissingRequiredOptions) {
+    for (const auto& [program, commands] : kCommands) {
+        for (const auto& command : commands) {
+            auto r = Run({Bin(program), command, "--foo"});
+            EXPECT_EQ(r.exit_code, 2) << program << " " << command << "\n" << Both(r);
+            EXPECT_NE(r.err.find("--foo"), std::string::npos)
+                << program << " " << command << "\n" << Both(r);
+            EXPECT_EQ(r.err.find("is required"), std::string::npos)
+                << program << " " << command << "\n" << Both(r);
+        }
+    }
+    auto top = Run({Bin("ledger"), "--foo", "node"});
+    EXPECT_EQ(top.exit_code, 2);
+    EXPECT_NE(top.err.find("--foo"), std::string::npos) << Both(top);
+    // A missing required option alone is still reported as such.
+    auto missing = Run({Bin("ledger"), "tip"});
+    EXPECT_EQ(missing.exit_code, 2);
+    EXPECT_NE(missing.err.find("--node is required"), std::string::npos) << Both(missing);
+}
+
+// Each --help lists its exit codes, and only its own: boot's 10 and 20 are not status's or
+// fleet's; publish's 3 (staged) is publish's alone.
+TEST(CliHelp, ShowsDefaultsAndOnlyItsOwnExitCodes) {
+    for (const auto& [program, commands] : kCommands) {
+        for (const auto& command : commands) {
+            auto r = Run({Bin(program), command, "--help"});
+            ASSERT_EQ(r.exit_code, 0) << program << " " << command << "\n" << Both(r);
+            EXPECT_NE(r.out.find("Exit codes:"), std::string::npos)
+                << program << " " << command << "\n" << r.out;
+            const bool boot = program == "device-agent" && command == "boot";
+            EXPECT_EQ(r.out.find("reboot into it") != std::string::npos, boot)
+                << program << " " << command << "\n" << r.out;
+            const bool publish = program == "vendor-server" && command == "publish";
+            EXPECT_EQ(r.out.find("3 staged") != std::string::npos, publish)
+                << program << " " << command << "\n" << r.out;
+        }
+    }
+    // Defaults, e.g. of `ledger node`, which showed none.
+    auto node = Run({Bin("ledger"), "node", "--help"});
+    for (const std::string want :
+         {"127.0.0.1:7400", "[5000]", "[60]", "--config", "HTTP limits"}) {
+        EXPECT_NE(node.out.find(want), std::string::npos) << want << "\n" << node.out;
+    }
+    auto gw = Run({Bin("gateway"), "run", "--help"});
+    EXPECT_NE(gw.out.find("[86400]"), std::string::npos) << gw.out;
+    auto status = Run({Bin("ledger"), "status", "--help"});
+    EXPECT_NE(status.out.find("[0]"), std::string::npos) << status.out;
+}
+
+}  // namespace
+}  // namespace fwchain

@@ -21,15 +21,17 @@ class CommandConfig : public CLI::ConfigTOML {
     void Allow(const std::string& command) { commands_.insert(command); }
 
     std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
-        std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
+        std::vector<CLI::ConfigItem> read = CLI::ConfigTOML::from_config(input);
         const std::string file = FileName();
         const std::vector<CLI::App*> invoked = app_->get_subcommands();
         if (invoked.empty() || commands_.count(invoked.front()->get_name()) == 0) {
             throw CLI::ConfigError("--config " + file + ": this command reads no config file");
         }
         CLI::App* cmd = invoked.front();
-        const std::string where = app_->get_name() + " " + cmd->get_name();
-        for (CLI::ConfigItem& item : items) {
+        std::string program = app_->get_name();  // argv[0]
+        program = program.substr(program.find_last_of('/') + 1);
+        const std::string where = program + " " + cmd->get_name();
+        for (CLI::ConfigItem& item : read) {
             if (!item.parents.empty() || item.name == "++" || item.name == "--") {
                 throw CLI::ConfigError("--config " + file + ": unknown key \"" + item.fullname() +
                                        "\" (sections and dotted keys are not used; every key "
@@ -44,7 +46,7 @@ class CommandConfig : public CLI::ConfigTOML {
             }
             item.parents = {cmd->get_name()};
         }
-        return items;
+        return read;
     }
 
   private:
@@ -74,8 +76,8 @@ void AddConfigOption(CLI::App& app, CLI::App& cmd) {
            // The main app's config option is the one CLI11 reads, before it checks that every
            // required option has a value.
            [main_config](const std::string& file) { main_config->add_result(file); },
-           "TOML file of these options: KEY = VALUE per line, KEY being an option's long name "
-           "without the dashes (e.g. data = \"/var/lib/fwchain\"); flags override it")
+           "TOML file of these options (key = a long option name without its dashes); flags "
+           "override it")
         ->type_name("FILE")
         ->configurable(false)
         ->trigger_on_parse();

@@ -355,10 +355,11 @@ TEST(HttpClient, PostFormReportsProgressUpToTheTotal) {
     const std::string meta = R"({"product":"cam"})";
 
     Router routes;
-    routes.Post(
-        "/upload",
-        [](const Request& req, Response& res) { SendJson(res, Json{{"size", req.body.size()}}); },
-        {Exec::kWorker, 8 << 20, true});
+    routes.Post("/upload",
+                [](const Request& req, Response& res) {
+                    SendJson(res, Json{{"size", req.body.size()}});
+                },
+                {Exec::kWorker, 8 << 20, true});
     ServerOptions opts;
     opts.max_body = 8 << 20;
     TestServer server(std::move(routes), opts);
@@ -370,10 +371,9 @@ TEST(HttpClient, PostFormReportsProgressUpToTheTotal) {
     const std::vector<FormPart> parts = {
         {"meta", meta, "", "", "application/json"},
         {"image", "", dir / "image.bin", "image.bin", "application/octet-stream"}};
-    auto reply = client->PostForm("/upload", {}, parts, 1 << 20,
-                                  [&](std::uint64_t sent, std::uint64_t total) {
-                                      calls.emplace_back(sent, total);
-                                  });
+    auto reply = client->PostForm(
+        "/upload", {}, parts, 1 << 20,
+        [&](std::uint64_t sent, std::uint64_t total) { calls.emplace_back(sent, total); });
     ASSERT_TRUE(reply) << reply.error().ToString();
     ASSERT_EQ(reply->status, 200) << reply->body;
     const std::uint64_t total = image.size() + meta.size();

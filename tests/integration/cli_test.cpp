@@ -3,6 +3,7 @@
 // it), the example configs in docs/config, unknown flags named before missing ones, and each
 // --help showing its defaults and only its own exit codes.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <regex>
 #include <string>
@@ -212,6 +213,78 @@ TEST(CliHelp, ShowsDefaultsAndOnlyItsOwnExitCodes) {
     EXPECT_NE(gw.out.find("=86400"), std::string::npos) << gw.out;
     auto status = Run({Bin("ledger"), "status", "--help"});
     EXPECT_NE(status.out.find("]=0"), std::string::npos) << status.out;
+}
+
+// `publish --server` draws its upload progress on stderr when stderr is a terminal (run under
+// script(1), which gives it a pty), and prints none into a pipe (a CI log).
+TEST(CliPublishProgress, OnATerminalOnly) {
+    test::TempDir tmp;
+    ASSERT_EQ(Run({Bin("vendor-server"), "init", "--data", tmp / "vendor", "--vendor", "acme",
+                   "--bits", "8"})
+                  .exit_code,
+              0);
+    ASSERT_TRUE(WriteFileAtomic(tmp / "token", "t0k3n-for-the-test\n"));
+    ASSERT_EQ(::chmod((tmp / "token").c_str(), 0600), 0);
+    std::string image(3 * 1024 * 1024, 'x');
+    for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<char>(i * 7 % 251);
+    const std::string repo = tmp / "fw";
+    ASSERT_EQ(Run({"git", "init", "-q", repo}).exit_code, 0);
+    ASSERT_TRUE(WriteFileAtomic(repo + "/fw.bin", image));
+    const std::vector<std::string> git = {
+        "git", "-C", repo, "-c", "user.name=ci", "-c", "user.email=ci@fwchain.invalid"};
+    auto g = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), git.begin(), git.end());
+        return Run(args).exit_code;
+    };
+    ASSERT_EQ(g({"add", "fw.bin"}), 0);
+    ASSERT_EQ(g({"commit", "-qm", "fw"}), 0);
+    ASSERT_EQ(g({"tag", "-a", "v1.0.0", "-m", "one"}), 0);
+    ASSERT_EQ(g({"tag", "-a", "v1.1.0", "-m", "two"}), 0);
+
+    test::Process serve(
+        {Bin("vendor-server"), "serve", "--data", tmp / "vendor", "--listen", "127.0.0.1:0",
+         "--ledger", "http://127.0.0.1:" + std::to_string(test::FreePort()), "--admin-token-file",
+         tmp / "token"},
+        tmp / "serve.log");
+    const std::regex listening("listening on (127\\.0\\.0\\.1:[0-9]+)");
+    std::smatch m;
+    std::string log;
+    ASSERT_TRUE(test::WaitFor([&] {
+        log = serve.Log();
+        return std::regex_search(log, m, listening) || !serve.Running();
+    }));
+    ASSERT_TRUE(std::regex_search(log, m, listening)) << log;
+    const std::string url = "http://" + m[1].str();
+    auto publish = [&](const std::string& tag) {
+        return std::vector<std::string>{Bin("vendor-server"),
+                                        "publish",
+                                        "--server",
+                                        url,
+                                        "--token-file",
+                                        tmp / "token",
+                                        "--repo",
+                                        repo,
+                                        "--tag",
+                                        tag,
+                                        "--image",
+                                        repo + "/fw.bin",
+                                        "--product",
+                                        "cam",
+                                        "--hardware",
+                                        "rev-b"};
+    };
+
+    auto piped = Run(publish("v1.0.0"));
+    ASSERT_EQ(piped.exit_code, 0) << Both(piped);
+    EXPECT_EQ(piped.err.find("uploading"), std::string::npos) << Both(piped);
+
+    std::string command;
+    for (const auto& a : publish("v1.1.0")) command += "'" + a + "' ";
+    auto tty = Run({"script", "-qec", command, "/dev/null"});
+    ASSERT_EQ(tty.exit_code, 0) << Both(tty);
+    EXPECT_NE(tty.out.find("\ruploading 0.0 MiB of 3.0 MiB (0%)"), std::string::npos) << tty.out;
+    EXPECT_NE(tty.out.find("\ruploading 3.0 MiB of 3.0 MiB (100%)"), std::string::npos) << tty.out;
+    EXPECT_NE(tty.out.find("published cam 1.1.0"), std::string::npos) << tty.out;
 }
 
 }  // namespace

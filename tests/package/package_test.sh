@@ -123,7 +123,7 @@ start() {  # start NAME CMD...: runs CMD in the background, waits for "listening
   "$@" >"$work/logs/$name.log" 2>&1 &
   pids+=($!)
   local deadline=$((SECONDS + 60))
-  until grep -q '^listening on ' "$work/logs/$name.log"; do
+  until grep -qs '^listening on ' "$work/logs/$name.log"; do
     kill -0 "${pids[-1]}" 2>/dev/null || fail "$name exited: $(cat "$work/logs/$name.log")"
     [ $SECONDS -lt $deadline ] || fail "$name did not start"
     sleep 0.1

@@ -33,9 +33,17 @@ class CommandConfig : public CLI::ConfigTOML {
         const std::string where = program + " " + cmd->get_name();
         for (CLI::ConfigItem& item : read) {
             if (!item.parents.empty() || item.name == "++" || item.name == "--") {
-                throw CLI::ConfigError("--config " + file + ": unknown key \"" + item.fullname() +
-                                       "\" (sections and dotted keys are not used; every key "
-                                       "is an option of `" +
+                // CLI11 marks a [section] with "++"/"--" items under the section's name.
+                const bool section = item.name == "++" || item.name == "--";
+                std::string what = "key \"" + item.fullname() + "\"";
+                if (section) {
+                    std::string name;
+                    for (const auto& p : item.parents) name += (name.empty() ? "" : ".") + p;
+                    what = "section [" + name + "]";
+                }
+                throw CLI::ConfigError("--config " + file + ": unknown " + what +
+                                       " (sections and dotted keys are not used; every key is "
+                                       "an option of `" +
                                        where + "`)");
             }
             const CLI::Option* opt = cmd->get_option_no_throw("--" + item.name);
@@ -59,6 +67,16 @@ class CommandConfig : public CLI::ConfigTOML {
     CLI::App* app_;
     std::set<std::string> commands_;
 };
+
+// always_capture_default() shows every default in --help, also where there is none to show: a
+// required option's ("--data TEXT=" would read as "defaults to nothing") and an empty list's
+// ("=[]"). Those are cleared.
+void TidyDefaults(CLI::App& app) {
+    for (CLI::Option* opt : app.get_options()) {
+        if (opt->get_required() || opt->get_default_str() == "[]") opt->default_str("");
+    }
+    for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) TidyDefaults(*sub);
+}
 
 }  // namespace
 
@@ -84,6 +102,7 @@ void AddConfigOption(CLI::App& app, CLI::App& cmd) {
 }
 
 std::optional<int> Parse(CLI::App& app, int argc, char** argv) {
+    TidyDefaults(app);
     try {
         app.parse(argc, argv);
         return std::nullopt;

@@ -18,7 +18,8 @@ namespace fwchain::cli {
 // Call it after cmd's options are added.
 void AddConfigOption(CLI::App& app, CLI::App& cmd);
 
-// Parses argv. Returns the exit code to end with at once (0 after --help, 2 after a usage error,
+// Parses argv (after clearing the defaults --help would show for required options and empty
+// lists). Returns the exit code to end with at once (0 after --help, 2 after a usage error,
 // which it prints), or nullopt when the command should run. An argument that no option takes is
 // named, even when a required option is missing too.
 std::optional<int> Parse(CLI::App& app, int argc, char** argv);

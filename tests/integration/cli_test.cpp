@@ -18,7 +18,6 @@ namespace fwchain {
 namespace {
 
 using test::Bin;
-using test::Run;
 using test::RunResult;
 
 std::string Source(const std::string& rel) { return std::string(FWCHAIN_SOURCE_DIR) + "/" + rel; }
@@ -55,10 +54,10 @@ class CliConfigTest : public ::testing::Test {
   protected:
     // A vendor (genesis block and hash) for a ledger node to start from.
     void SetUp() override {
-        auto init = Run({Bin("vendor-server"), "init", "--data", tmp_ / "vendor", "--vendor",
-                         "acme", "--bits", "8", "--json"});
+        auto init = test::Run({Bin("vendor-server"), "init", "--data", tmp_ / "vendor", "--vendor",
+                               "acme", "--bits", "8", "--json"});
         ASSERT_EQ(init.exit_code, 0) << Both(init);
-        genesis_ = ParseJson(init.out).value()["genesis_hash"].get<std::string>();
+        genesis_ = ParseJson(init.out).value()["genesis_hash"].template get<std::string>();
     }
     std::string Write(const std::string& name, const std::string& text) {
         const std::string path = tmp_ / name;
@@ -98,9 +97,9 @@ TEST_F(CliConfigTest, ConfigFileSetsOptionsAndAFlagOverridesIt) {
 // A misspelled key stops every config-reading command with exit code 2 and the key's name,
 // before it does anything else (here: before the required options are even looked at).
 TEST_F(CliConfigTest, AMisspelledKeyIsAUsageErrorNamingIt) {
-    const std::string config = Write("bad.toml", "log-level = \"info\"\ndaat = \"/tmp/x\"\n");
+    const std::string config = Write("bad.toml", "# the data dir\ndaat = \"/tmp/x\"\n");
     for (const auto& c : kConfigCommands) {
-        auto r = Run({Bin(c.program), c.command, "--config", config});
+        auto r = test::Run({Bin(c.program), c.command, "--config", config});
         EXPECT_EQ(r.exit_code, 2) << c.program << " " << c.command << "\n" << Both(r);
         EXPECT_NE(r.err.find("\"daat\""), std::string::npos)
             << c.program << " " << c.command << "\n"
@@ -109,26 +108,26 @@ TEST_F(CliConfigTest, AMisspelledKeyIsAUsageErrorNamingIt) {
     }
     // A [section] is not a key of the command either.
     const std::string sectioned = Write("sectioned.toml", "[node]\ndata = \"/tmp/x\"\n");
-    auto r = Run({Bin("ledger"), "node", "--config", sectioned});
+    auto r = test::Run({Bin("ledger"), "node", "--config", sectioned});
     EXPECT_EQ(r.exit_code, 2) << Both(r);
-    EXPECT_NE(r.err.find("node.data"), std::string::npos) << Both(r);
+    EXPECT_NE(r.err.find("[node]"), std::string::npos) << Both(r);
 }
 
 // A missing file and a value its option refuses are usage errors naming the file / option.
 TEST_F(CliConfigTest, AMissingFileOrABadValueIsAUsageError) {
-    auto missing = Run({Bin("gateway"), "run", "--config", tmp_ / "nope.toml"});
+    auto missing = test::Run({Bin("gateway"), "run", "--config", tmp_ / "nope.toml"});
     EXPECT_EQ(missing.exit_code, 2) << Both(missing);
     EXPECT_NE(missing.err.find(tmp_ / "nope.toml"), std::string::npos) << Both(missing);
 
     const std::string config = Write("threads.toml", "mining-threads = 0\n");
-    auto bad = Run({Bin("ledger"), "node", "--config", config, "--data", tmp_ / "d", "--genesis",
-                    genesis_, "--genesis-file", tmp_ / "vendor/genesis.json"});
+    auto bad = test::Run({Bin("ledger"), "node", "--config", config, "--data", tmp_ / "d",
+                          "--genesis", genesis_, "--genesis-file", tmp_ / "vendor/genesis.json"});
     EXPECT_EQ(bad.exit_code, 2) << Both(bad);
     EXPECT_NE(bad.err.find("mining-threads"), std::string::npos) << Both(bad);
     EXPECT_FALSE(FileExists(tmp_ / "d/ledger.sqlite"));
 
     // A command that reads no config file says so.
-    auto search = Run({Bin("ledger"), "--config", config, "search", "--node", "http://x:1"});
+    auto search = test::Run({Bin("ledger"), "--config", config, "search", "--node", "http://x:1"});
     EXPECT_EQ(search.exit_code, 2) << Both(search);
 }
 
@@ -142,7 +141,7 @@ TEST(CliExampleConfigs, EveryKeyIsAnOptionOfItsCommand) {
         const std::string path = Source("docs/config/" + c.example + ".toml");
         auto text = ReadFile(path, 1 << 20);
         ASSERT_TRUE(text) << path;
-        auto ok = Run({Bin(c.program), c.command, "--config", path, "--help"});
+        auto ok = test::Run({Bin(c.program), c.command, "--config", path, "--help"});
         EXPECT_EQ(ok.exit_code, 0) << path << "\n" << Both(ok);
 
         // Misspell the first key of the file.
@@ -154,7 +153,7 @@ TEST(CliExampleConfigs, EveryKeyIsAnOptionOfItsCommand) {
         ASSERT_TRUE(WriteFileAtomic(
             bad, text->substr(0, static_cast<std::size_t>(m.position(1))) + misspelled +
                      text->substr(static_cast<std::size_t>(m.position(1) + m.length(1)))));
-        auto r = Run({Bin(c.program), c.command, "--config", bad, "--help"});
+        auto r = test::Run({Bin(c.program), c.command, "--config", bad, "--help"});
         EXPECT_EQ(r.exit_code, 2) << bad << "\n" << Both(r);
         EXPECT_NE(r.err.find("\"" + misspelled + "\""), std::string::npos) << Both(r);
     }
@@ -165,7 +164,7 @@ TEST(CliExampleConfigs, EveryKeyIsAnOptionOfItsCommand) {
 TEST(CliUnknownFlags, AreNamedBeforeMissingRequiredOptions) {
     for (const auto& [program, commands] : kCommands) {
         for (const auto& command : commands) {
-            auto r = Run({Bin(program), command, "--foo"});
+            auto r = test::Run({Bin(program), command, "--foo"});
             EXPECT_EQ(r.exit_code, 2) << program << " " << command << "\n" << Both(r);
             EXPECT_NE(r.err.find("--foo"), std::string::npos) << program << " " << command << "\n"
                                                               << Both(r);
@@ -174,11 +173,11 @@ TEST(CliUnknownFlags, AreNamedBeforeMissingRequiredOptions) {
                 << Both(r);
         }
     }
-    auto top = Run({Bin("ledger"), "--foo", "node"});
+    auto top = test::Run({Bin("ledger"), "--foo", "node"});
     EXPECT_EQ(top.exit_code, 2);
     EXPECT_NE(top.err.find("--foo"), std::string::npos) << Both(top);
     // A missing required option alone is still reported as such.
-    auto missing = Run({Bin("ledger"), "tip"});
+    auto missing = test::Run({Bin("ledger"), "tip"});
     EXPECT_EQ(missing.exit_code, 2);
     EXPECT_NE(missing.err.find("--node is required"), std::string::npos) << Both(missing);
 }
@@ -188,7 +187,7 @@ TEST(CliUnknownFlags, AreNamedBeforeMissingRequiredOptions) {
 TEST(CliHelp, ShowsDefaultsAndOnlyItsOwnExitCodes) {
     for (const auto& [program, commands] : kCommands) {
         for (const auto& command : commands) {
-            auto r = Run({Bin(program), command, "--help"});
+            auto r = test::Run({Bin(program), command, "--help"});
             ASSERT_EQ(r.exit_code, 0) << program << " " << command << "\n" << Both(r);
             EXPECT_NE(r.out.find("Exit codes:"), std::string::npos)
                 << program << " " << command << "\n"
@@ -204,14 +203,14 @@ TEST(CliHelp, ShowsDefaultsAndOnlyItsOwnExitCodes) {
         }
     }
     // Defaults, e.g. of `ledger node`, which showed none.
-    auto node = Run({Bin("ledger"), "node", "--help"});
+    auto node = test::Run({Bin("ledger"), "node", "--help"});
     for (const std::string want :
          {"=127.0.0.1:7400", "=5000", "--ban-seconds UINT=60", "--config", "HTTP limits"}) {
         EXPECT_NE(node.out.find(want), std::string::npos) << want << "\n" << node.out;
     }
-    auto gw = Run({Bin("gateway"), "run", "--help"});
+    auto gw = test::Run({Bin("gateway"), "run", "--help"});
     EXPECT_NE(gw.out.find("=86400"), std::string::npos) << gw.out;
-    auto status = Run({Bin("ledger"), "status", "--help"});
+    auto status = test::Run({Bin("ledger"), "status", "--help"});
     EXPECT_NE(status.out.find("]=0"), std::string::npos) << status.out;
 }
 
@@ -219,8 +218,8 @@ TEST(CliHelp, ShowsDefaultsAndOnlyItsOwnExitCodes) {
 // script(1), which gives it a pty), and prints none into a pipe (a CI log).
 TEST(CliPublishProgress, OnATerminalOnly) {
     test::TempDir tmp;
-    ASSERT_EQ(Run({Bin("vendor-server"), "init", "--data", tmp / "vendor", "--vendor", "acme",
-                   "--bits", "8"})
+    ASSERT_EQ(test::Run({Bin("vendor-server"), "init", "--data", tmp / "vendor", "--vendor", "acme",
+                         "--bits", "8"})
                   .exit_code,
               0);
     ASSERT_TRUE(WriteFileAtomic(tmp / "token", "t0k3n-for-the-test\n"));
@@ -228,13 +227,13 @@ TEST(CliPublishProgress, OnATerminalOnly) {
     std::string image(3 * 1024 * 1024, 'x');
     for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<char>(i * 7 % 251);
     const std::string repo = tmp / "fw";
-    ASSERT_EQ(Run({"git", "init", "-q", repo}).exit_code, 0);
+    ASSERT_EQ(test::Run({"/usr/bin/git", "init", "-q", repo}).exit_code, 0);
     ASSERT_TRUE(WriteFileAtomic(repo + "/fw.bin", image));
     const std::vector<std::string> git = {
-        "git", "-C", repo, "-c", "user.name=ci", "-c", "user.email=ci@fwchain.invalid"};
+        "/usr/bin/git", "-C", repo, "-c", "user.name=ci", "-c", "user.email=ci@fwchain.invalid"};
     auto g = [&](std::vector<std::string> args) {
         args.insert(args.begin(), git.begin(), git.end());
-        return Run(args).exit_code;
+        return test::Run(args).exit_code;
     };
     ASSERT_EQ(g({"add", "fw.bin"}), 0);
     ASSERT_EQ(g({"commit", "-qm", "fw"}), 0);
@@ -274,13 +273,13 @@ TEST(CliPublishProgress, OnATerminalOnly) {
                                         "rev-b"};
     };
 
-    auto piped = Run(publish("v1.0.0"));
+    auto piped = test::Run(publish("v1.0.0"));
     ASSERT_EQ(piped.exit_code, 0) << Both(piped);
     EXPECT_EQ(piped.err.find("uploading"), std::string::npos) << Both(piped);
 
     std::string command;
     for (const auto& a : publish("v1.1.0")) command += "'" + a + "' ";
-    auto tty = Run({"script", "-qec", command, "/dev/null"});
+    auto tty = test::Run({"/usr/bin/script", "-qec", command, "/dev/null"});
     ASSERT_EQ(tty.exit_code, 0) << Both(tty);
     EXPECT_NE(tty.out.find("\ruploading 0.0 MiB of 3.0 MiB (0%)"), std::string::npos) << tty.out;
     EXPECT_NE(tty.out.find("\ruploading 3.0 MiB of 3.0 MiB (100%)"), std::string::npos) << tty.out;

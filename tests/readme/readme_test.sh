@@ -27,12 +27,13 @@ awk '/^## Running the pieces by hand/ {on = 1; next}
 grep -q 'device-agent boot' "$work/block.sh" || { echo "readme_test: the block boots no device" >&2; exit 1; }
 
 # Free ports for the README's 7400 (ledger), 7410 (vendor), 7420 (gateway), 7430 (BitTorrent).
-# (Ports from 20000 up where nothing listens now; the ledger, vendor and gateway bind them at
-# once, and a port taken in between fails the test with "address in use", not silently.)
+# (Ports where nothing listens now, below the kernel's ephemeral range so that no client socket
+# of a test running in parallel holds one; a port taken in between fails the test with "address
+# in use", not silently.)
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000))
     case " ${taken:-} " in *" $p "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then taken="${taken:-} $p"; echo "$p"; return; fi
   done
@@ -48,6 +49,7 @@ sed -e "s/127\.0\.0\.1:7400/127.0.0.1:$p0/g" -e "s/127\.0\.0\.1:7410/127.0.0.1:$
   echo 'set -e'
   # Whatever happens, the servers the block started in the background are stopped.
   echo 'trap '\''kill $(jobs -p) 2>/dev/null || true; wait'\'' EXIT'
+  echo 'trap "exit 143" TERM'
   cat "$work/ported.sh"
   echo '[ "$($b/device-agent status --state dev1 --json | jq -r .installed.version)" = 1.0.0 ] ||'
   echo '  { echo "the device does not run 1.0.0"; $b/device-agent status --state dev1; exit 1; }'
@@ -58,4 +60,6 @@ mkdir -p "$work/repo/build" "$work/tmp"
 ln -s "$bin" "$work/repo/build/bin"
 cd "$work/repo"
 # The block makes its own directory with mktemp -d: inside $work/tmp.
-TMPDIR="$work/tmp" bash "$work/by-hand.sh"
+# The block waits for its servers without a deadline (a person would notice); here a server that
+# fails to start must fail the test in minutes (the demo runs in ~10 s).
+TMPDIR="$work/tmp" timeout --kill-after=10 "${FWCHAIN_README_TIMEOUT:-300}" bash "$work/by-hand.sh"

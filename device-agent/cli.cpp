@@ -219,6 +219,9 @@ int CliMain(int argc, char** argv) {
     fleet_cmd->add_option("--max-boots", fleet.max_boots, "boots per device before giving up")
         ->check(CLI::Range(1, 10000))
         ->capture_default_str();
+    fleet_cmd->add_option("--health-check", fleet.health_check,
+                          "shell command run on each device's first boot of a new image (exit 0 = "
+                          "healthy; FWCHAIN_VERSION etc. set as for boot)");
     fleet_cmd->add_option("--log-level", fleet_log_level, "trace|debug|info|warn|error")
         ->capture_default_str();
     fleet_cmd->add_flag("--json", fleet_json, "print the summary as JSON");

@@ -45,6 +45,7 @@ void RunDevice(const FleetOptions& opts, std::uint64_t device_seed, FleetDevice&
         b.gateway_url = opts.gateway_url;
         b.fetch = opts.fetch;
         b.max_boot_attempts = opts.max_boot_attempts;
+        b.health_check = opts.health_check;
         if (cut(rng)) {
             const std::size_t i = pick(rng);
             if (i < points.size()) {

@@ -25,6 +25,7 @@ struct FleetOptions {
     std::uint64_t seed = 1;
     int max_boots = 30;  // per device, power-loss boots included
     int max_boot_attempts = 3;
+    std::string health_check;  // each device's post-install health check (shell command)
     FetchOptions fetch;
 };
 

@@ -33,6 +33,8 @@ struct RunOptions {
     std::string bt_listen = "0.0.0.0:7430";
     bool no_bittorrent = false;
     std::int64_t bt_stall_timeout = 60;
+    std::int64_t rollout_interval = 60;
+    std::string rollout_clock_file;
     std::string log_level = "info";
 };
 
@@ -84,6 +86,11 @@ int Run(const RunOptions& o) {
     api.Register(routes);
     http::ServerOptions sopts = o.http;
     sopts.max_body = 64 * 1024;
+    auto registry = std::make_shared<metrics::Registry>();
+    sopts.metrics = registry;
+    api.ExportMetrics(*registry);
+    registry->AddGaugeFn("fwchain_gateway_cache_bytes", "Bytes of verified images in the cache.",
+                         [c = cache->get()] { return static_cast<double>(c->TotalBytes()); });
     http::Server server(std::move(routes), sopts);
     auto port = server.Listen(hp->first, hp->second);
     if (!port) return Die(port.error());
@@ -94,6 +101,17 @@ int Run(const RunOptions& o) {
         if (!started) return Die(started.error());
         swarm = std::move(*started);
         spdlog::info("BitTorrent on port {}", swarm->port());
+    }
+    if (swarm) {
+        auto stat = [s = swarm.get()](std::int64_t SwarmStats::*field) {
+            return [s, field] { return static_cast<double>(s->Stats().*field); };
+        };
+        registry->AddCounterFn("fwchain_gateway_swarm_uploaded_bytes_total",
+                               "Image payload bytes uploaded to BitTorrent peers.",
+                               stat(&SwarmStats::payload_uploaded));
+        registry->AddCounterFn("fwchain_gateway_swarm_downloaded_bytes_total",
+                               "Image payload bytes downloaded over BitTorrent.",
+                               stat(&SwarmStats::payload_downloaded));
     }
     if (auto st = MakeDirs(o.data_dir + "/torrents"); !st) return Die(st.error());
     if (loaded->fresh) {
@@ -110,8 +128,35 @@ int Run(const RunOptions& o) {
     pc.gateway_id = key->Id();
     pc.poll_interval_s = o.poll_interval;
     pc.confirmations = o.confirmations;
+    pc.rollout_interval_s = o.rollout_interval;
+    if (!o.rollout_clock_file.empty()) {
+        // Tests move a rollout through its stages without waiting for them.
+        pc.rollout_clock = [file = o.rollout_clock_file] {
+            auto text = ReadFile(file, 64);
+            if (!text) return NowSeconds();
+            try {
+                return static_cast<std::int64_t>(std::stoll(*text));
+            } catch (const std::exception&) {
+                return NowSeconds();
+            }
+        };
+    }
     Poller poller(pc, **trust, **cache,
                   [&api](std::shared_ptr<const CheckIndex> idx) { api.Publish(std::move(idx)); });
+    {
+        const PollerStats* st = &poller.stats();
+        const std::string fetched = "fwchain_gateway_images_fetched_total";
+        const std::string help = "Images fetched, verified and cached, by transport.";
+        registry->AddCounterFn(fetched, help,
+                               [st] { return static_cast<double>(st->fetched_bittorrent.load()); },
+                               {{"via", "bittorrent"}});
+        registry->AddCounterFn(fetched, help,
+                               [st] { return static_cast<double>(st->fetched_http.load()); },
+                               {{"via", "http"}});
+        registry->AddCounterFn("fwchain_gateway_fetch_failures_total",
+                               "Image fetches that failed or did not verify.",
+                               [st] { return static_cast<double>(st->fetch_failures.load()); });
+    }
     poller.PublishIndex();  // serve what survived a restart before the first poll returns
     poller.SeedCached();
     api.SetStatusProvider([&poller, &swarm, &server] {
@@ -125,6 +170,17 @@ int Run(const RunOptions& o) {
                  {"requests", hs.requests},
                  {"cut_slow", hs.cut_slow},
                  {"rejected_busy", hs.rejected_busy}}}};
+        Json rollouts = Json::array();
+        for (const auto& r : poller.Rollouts()) {
+            rollouts.push_back(Json{{"product", r.product},
+                                    {"version", r.version},
+                                    {"sequence", r.sequence},
+                                    {"state", PhaseName(r.decision.phase)},
+                                    {"stage", r.decision.stage},
+                                    {"percent", r.decision.percent},
+                                    {"reason", r.decision.reason}});
+        }
+        j["rollouts"] = std::move(rollouts);
         if (swarm) {
             SwarmStats s = swarm->Stats();
             j["bittorrent"] = {{"port", swarm->port()},
@@ -180,6 +236,14 @@ int Main(int argc, char** argv) {
     run->add_option("--bt-stall-timeout", o.bt_stall_timeout,
                     "Seconds without BitTorrent progress before falling back to HTTP")
         ->capture_default_str();
+    run->add_option("--rollout-interval", o.rollout_interval,
+                    "Seconds between reads of the ledger's rollout evidence (approvals, pauses, "
+                    "device outcomes) while a release is offered")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    run->add_option("--rollout-clock-file", o.rollout_clock_file,
+                    "Read the rollout stages' clock (unix time) from FILE instead of the system "
+                    "clock (tests)");
     http::AddServerFlags(*run, o.http);
     run->add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
         ->capture_default_str();

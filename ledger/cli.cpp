@@ -13,8 +13,11 @@
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
 #include "common/adapters/server_flags.hpp"
+#include "common/core/fs.hpp"
+#include "common/core/tx.hpp"
 #include "ledger/chain/verify.hpp"
 #include "ledger/net/node.hpp"
+#include "ledger/primitives/block.hpp"
 
 namespace fwchain::ledger {
 
@@ -217,6 +220,8 @@ int RunVerify(const VerifyArgs& a) {
     return kExitOk;
 }
 
+void PrintRollouts(const Json& rollouts);
+
 int RunStatus(const std::string& node_url, const std::string& product, bool json,
               std::size_t devices) {
     auto client = http::Client::For(node_url);
@@ -224,7 +229,10 @@ int RunStatus(const std::string& node_url, const std::string& product, bool json
     auto r = client->GetJson("/v1/status?product=" + UrlEncode(product) +
                              "&limit=" + std::to_string(devices));
     if (!r) return Die("status", r.error());
+    auto rollouts = client->GetJson("/v1/rollouts?product=" + UrlEncode(product), 8 << 20);
+    if (!rollouts) return Die("status", rollouts.error());
     if (json) {
+        (*r)["rollouts"] = (*rollouts)["releases"];
         std::cout << r->dump() << "\n";
         return kExitOk;
     }
@@ -258,7 +266,104 @@ int RunStatus(const std::string& node_url, const std::string& product, bool json
         }
         if ((*r)["next_cursor"].is_string()) std::printf("... (more devices: use --json)\n");
     }
+    PrintRollouts(*rollouts);
     return kExitOk;
+}
+
+// approve / rollout: signed with the operator's own key, offline when --out is given.
+struct SignArgs {
+    std::string key_file;
+    std::string release;  // release tx id
+    std::string action;   // rollout: pause | resume | abort
+    std::string node;     // submit to this node
+    std::string out;      // or write the signed tx here
+};
+
+int SubmitTx(const std::string& what, const std::string& node_url, const std::string& text) {
+    auto client = http::Client::For(node_url);
+    if (!client) return Die(what, client.error());
+    auto r = client->PostText("/v1/tx", text);
+    if (!r) return Die(what, r.error());
+    std::printf("submitted tx %s\n", r->value("id", std::string()).c_str());
+    return kExitOk;
+}
+
+int RunSign(const std::string& type, const SignArgs& a) {
+    if (!IsHex(a.release, 32)) {
+        std::fprintf(stderr, "ledger %s: --release must be a release tx id (64 hex)\n",
+                     type.c_str());
+        return kExitUsage;
+    }
+    if (a.node.empty() == a.out.empty()) {
+        std::fprintf(stderr, "ledger %s: give --node URL (submit) or --out FILE (offline)\n",
+                     type.c_str());
+        return kExitUsage;
+    }
+    auto key = SigningKey::Load(a.key_file);
+    if (!key) return Die(type, key.error());
+    Tx tx;
+    tx.type = type;
+    tx.recipient = a.release;
+    tx.state = a.action;
+    tx.time = NowSeconds();
+    std::uint8_t nonce[8];
+    RandomBytes(nonce, sizeof nonce);
+    tx.nonce = GetLe64(nonce) >> 1;  // below 2^63: every JSON parser reads it exactly
+    tx.SignWith(*key);
+    const std::string text = tx.CanonicalText();
+    if (!a.out.empty()) {
+        if (auto st = WriteFileAtomic(a.out, text + "\n"); !st) return Die(type, st.error());
+        std::printf(
+            "signed %s tx %s for release %s into %s (submit: ledger submit --node URL "
+            "--tx %s)\n",
+            type.c_str(), tx.Id().c_str(), a.release.c_str(), a.out.c_str(), a.out.c_str());
+        return kExitOk;
+    }
+    return SubmitTx(type, a.node, text);
+}
+
+int RunSubmit(const std::string& node_url, const std::string& file) {
+    auto text = ReadFile(file, kMaxTxSize + 1024);
+    if (!text) return Die("submit", text.error());
+    auto j = ParseJson(*text, kMaxTxSize + 1024);
+    if (!j) return Die("submit", j.error());
+    auto tx = ParseTx(*j);
+    if (!tx) return Die("submit", tx.error());
+    return SubmitTx("submit", node_url, tx->CanonicalText());
+}
+
+// A product's rollouts, newest release first (GET /v1/rollouts).
+void PrintRollouts(const Json& rollouts) {
+    const Json& releases = rollouts["releases"];
+    if (!releases.is_array() || releases.empty()) return;
+    std::printf("\n%-16s %6s %-17s %-12s %9s %9s %9s %7s %11s\n", "RELEASE", "SEQ", "STATE",
+                "STAGE", "APPROVALS", "IN-STAGE", "INSTALLED", "FAILED", "ROLLED-BACK");
+    for (const auto& r : releases) {
+        std::string stage = "-";
+        if (r["stage"].is_object()) {
+            const auto n = r["rollout"]["stages"].size();
+            stage = std::to_string(r["stage"].value("index", -1) + 1) + "/" + std::to_string(n) +
+                    " " + std::to_string(r.value("percent", 0)) + "%";
+        } else if (r.value("offered", false)) {
+            stage = "100%";
+        }
+        const Json& ap = r["approvals"];
+        const Json& dv = r["devices"];
+        std::string state = r.value("state", std::string());
+        if (r.value("superseded", false)) state += " (superseded)";
+        std::printf("%-16s %6llu %-17s %-12s %4llu/%-4llu %9llu %9llu %7llu %11llu\n",
+                    r.value("version", std::string()).c_str(),
+                    static_cast<unsigned long long>(r.value("sequence", std::uint64_t{0})),
+                    state.c_str(), stage.c_str(),
+                    static_cast<unsigned long long>(ap.value("have", std::uint64_t{0})),
+                    static_cast<unsigned long long>(ap.value("need", std::uint64_t{0})),
+                    static_cast<unsigned long long>(dv.value("in_stage", std::uint64_t{0})),
+                    static_cast<unsigned long long>(dv.value("installed", std::uint64_t{0})),
+                    static_cast<unsigned long long>(dv.value("failed", std::uint64_t{0})),
+                    static_cast<unsigned long long>(dv.value("rolled_back", std::uint64_t{0})));
+        const std::string reason = r.value("reason", std::string());
+        if (!reason.empty()) std::printf("%-16s   %s\n", "", reason.c_str());
+    }
 }
 
 int RunExport(const std::string& node_url, const std::string& format) {
@@ -405,6 +510,36 @@ int RunCli(int argc, char** argv) {
     exp->add_option("--node", export_node, "node URL")->required();
     exp->add_option("--format", export_format, "jsonl|csv")->check(CLI::IsMember({"jsonl", "csv"}));
 
+    SignArgs approve_args;
+    auto* approve = app.add_subcommand(
+        "approve", "sign an approve tx for a release with an approver key (offline with --out)");
+    approve->add_option("--key", approve_args.key_file, "approver key file")->required();
+    approve->add_option("--release", approve_args.release, "release tx id (64 hex)")->required();
+    approve->add_option("--node", approve_args.node, "submit to this node URL");
+    approve->add_option("--out", approve_args.out, "write the signed tx to FILE instead");
+
+    SignArgs control_args;
+    auto* control = app.add_subcommand(
+        "rollout", "pause, resume or abort a release's rollout (release or approver key)");
+    control->add_option("action", control_args.action, "pause | resume | abort")
+        ->required()
+        ->check(CLI::IsMember({"pause", "resume", "abort"}));
+    control->add_option("--key", control_args.key_file, "release or approver key file")->required();
+    control->add_option("--release", control_args.release, "release tx id (64 hex)")->required();
+    control->add_option("--node", control_args.node, "submit to this node URL");
+    control->add_option("--out", control_args.out, "write the signed tx to FILE instead");
+
+    std::string keygen_out;
+    auto* keygen = app.add_subcommand(
+        "keygen", "create an Ed25519 key file (e.g. an approver's) and print its public key");
+    keygen->add_option("--out", keygen_out, "key file to create (0600; never overwritten)")
+        ->required();
+
+    std::string submit_node, submit_file;
+    auto* submit = app.add_subcommand("submit", "submit a signed tx file (from --out) to a node");
+    submit->add_option("--node", submit_node, "node URL")->required();
+    submit->add_option("--tx", submit_file, "signed tx file")->required();
+
     if (auto code = cli::Parse(app, argc, argv)) return *code == 0 ? kExitOk : kExitUsage;
 
     if (*node) {
@@ -421,6 +556,20 @@ int RunCli(int argc, char** argv) {
     }
     if (*verify) return RunVerify(verify_args);
     if (*exp) return RunExport(export_node, export_format);
+    if (*approve) return RunSign(txtype::kApprove, approve_args);
+    if (*control) return RunSign(txtype::kRollout, control_args);
+    if (*submit) return RunSubmit(submit_node, submit_file);
+    if (*keygen) {
+        if (FileExists(keygen_out)) {
+            std::fprintf(stderr, "ledger keygen: %s exists; not overwriting a key\n",
+                         keygen_out.c_str());
+            return kExitError;
+        }
+        SigningKey key = SigningKey::Generate();
+        if (auto st = key.Save(keygen_out); !st) return Die("keygen", st.error());
+        std::printf("%s\n", key.PublicHex().c_str());
+        return kExitOk;
+    }
     return RunTip(tip_node, tip_json);
 }
 

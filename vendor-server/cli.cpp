@@ -114,6 +114,7 @@ int RunCli(int argc, char** argv) {
 
     // --- publish
     PublishOptions pub;
+    RolloutFlags rollout_flags;
     bool pub_json = false;
     auto* pub_cmd = app.add_subcommand("publish", "Publish a tagged firmware release");
     pub_cmd->footer(
@@ -143,10 +144,19 @@ int RunCli(int argc, char** argv) {
                       "Accept a lightweight tag (no tagger, no notes)");
     pub_cmd->add_flag("--allow-dirty", pub.allow_dirty,
                       "Accept an image file from a work tree with uncommitted changes");
-    pub_cmd->add_option("--rollout-percent", pub.rollout_percent,
-                        "Staged rollout: share of devices (1..100) in the manifest");
-    pub_cmd->add_option("--rollout-start", pub.rollout_start,
-                        "Staged rollout start (unix time, default now)");
+    pub_cmd->add_option("--rollout-percent", rollout_flags.percent,
+                        "One-stage rollout: share of devices (1..100)");
+    pub_cmd->add_option("--rollout-start", rollout_flags.start,
+                        "Start of the one-stage rollout (unix time, default now)");
+    pub_cmd->add_option("--stage", rollout_flags.stages,
+                        "Rollout stage PERCENT%@WHEN, repeatable, e.g. --stage 1%@now "
+                        "--stage 10%@+24h --stage 100%@+72h (WHEN: now, +30m, +24h, +2d, "
+                        "+SECONDS, unix time)");
+    pub_cmd->add_option("--max-failure-rate", rollout_flags.max_failure_rate,
+                        "Halt the rollout once this percent (1..100) of device outcomes are "
+                        "failed or rolled-back (0 = never)");
+    pub_cmd->add_option("--min-reports", rollout_flags.min_reports,
+                        "Device outcomes needed before --max-failure-rate applies");
     pub_cmd->add_option("--min-approvals", pub.min_approvals,
                         "Approver txs needed before devices install it");
     pub_cmd->add_flag("--json", pub_json, "Print the result as JSON");
@@ -323,6 +333,11 @@ int RunCli(int argc, char** argv) {
                           << "root key " << r->root_keyid << std::endl;
             }
             return kExitOk;
+        }
+        if (*pub_cmd) {
+            auto rollout = RolloutFromFlags(rollout_flags, NowSeconds());
+            if (!rollout) return ReportError("publish", rollout.error());
+            pub.rollout = std::move(*rollout);
         }
         if (*pub_cmd && !upload.server_url.empty()) {
             if (upload.token.empty() && !token_file.empty()) {
@@ -501,7 +516,10 @@ int RunCli(int argc, char** argv) {
                           << rel["image"].value("sha256", "").substr(0, 16) << "  ledger "
                           << rel["ledger"].get<std::string>();
                 if (!rel["rollout"].is_null()) {
-                    std::cout << "  rollout " << rel["rollout"].value("percent", 0) << "%";
+                    std::cout << "  rollout";
+                    for (const auto& st : rel["rollout"].value("stages", Json::array())) {
+                        std::cout << " " << st.value("percent", 0) << "%@" << st.value("start", 0);
+                    }
                 }
                 if (rel["min_approvals"].get<std::int64_t>() > 0) {
                     std::cout << "  approvals>=" << rel["min_approvals"];

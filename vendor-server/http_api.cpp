@@ -95,13 +95,10 @@ Status ParseUploadMeta(const Json& meta, PublishOptions& opts, TagInfo& tag,
     if (meta.contains("expires_days")) {
         FW_ASSIGN(opts.expires_days, GetInt(meta, "expires_days"));
     }
-    if (meta.contains("rollout_percent")) {
-        FW_ASSIGN(auto p, GetInt(meta, "rollout_percent"));
-        if (p < 1 || p > 100) return Fail(Errc::kInvalid, "bad-rollout", "percent in 1..100");
-        opts.rollout_percent = static_cast<int>(p);
-    }
-    if (meta.contains("rollout_start")) {
-        FW_ASSIGN(opts.rollout_start, GetInt(meta, "rollout_start"));
+    if (auto r = meta.find("rollout"); r != meta.end()) {
+        auto rollout = Rollout::Parse(*r);
+        if (!rollout) return Fail(Errc::kInvalid, "bad-rollout", rollout.error().message);
+        opts.rollout = std::move(*rollout);
     }
     if (meta.contains("min_approvals")) {
         FW_ASSIGN(auto n, GetUint(meta, "min_approvals"));
@@ -167,6 +164,8 @@ Expected<std::unique_ptr<ApiServer>> ApiServer::Create(const DataDir& dir,
     std::unique_ptr<ApiServer> api(
         new ApiServer(dir, std::move(catalog), std::move(config), max_image));
     if (tls) api->scheme_ = "https";
+    if (!so.metrics) so.metrics = std::make_shared<metrics::Registry>();
+    api->ExportMetrics(*so.metrics);
     api->server_ = std::make_unique<http::Server>(api->Routes(), so);
     return api;
 }
@@ -189,6 +188,27 @@ Expected<int> ApiServer::Bind(const std::string& host, int port) {
         config_.public_url.pop_back();
     }
     return bound;
+}
+
+void ApiServer::ExportMetrics(metrics::Registry& m) {
+    auto value = [](const metrics::Counter& c) {
+        return [&c] { return static_cast<double>(c.Value()); };
+    };
+    const std::string pub = "fwchain_vendor_publishes_total";
+    const std::string pub_help = "Releases uploaded through the admin API, by outcome.";
+    m.AddCounterFn(pub, pub_help, value(publishes_ok_), {{"result", "published"}});
+    m.AddCounterFn(pub, pub_help, value(publishes_failed_), {{"result", "refused"}});
+    m.AddCounterFn("fwchain_vendor_image_bytes_served_total",
+                   "Bytes of image responses started (web seed and HTTP fallback).",
+                   value(image_bytes_));
+    m.AddCounterFn("fwchain_vendor_tracker_announces_total", "Tracker announces answered.",
+                   value(announces_));
+    m.AddGaugeFn("fwchain_vendor_tracker_peers", "Live peers in all of the tracker's swarms.",
+                 [this] { return static_cast<double>(tracker_.TotalPeers(NowSeconds())); });
+    const std::string admin = "fwchain_vendor_admin_requests_total";
+    const std::string admin_help = "Admin API requests, by token check.";
+    m.AddCounterFn(admin, admin_help, value(admin_ok_), {{"result", "authorized"}});
+    m.AddCounterFn(admin, admin_help, value(admin_refused_), {{"result", "refused"}});
 }
 
 void ApiServer::Run() { server_->Wait(); }
@@ -296,7 +316,8 @@ void ApiServer::GetImage(const http::Request& req, http::Response& res) {
     const std::string path = dir_.Image(name);
     if (!FileExists(path)) return http::SendError(res, 404, "not-found", "no such image");
     auto st = http::ServeFile(req, res, path);
-    if (!st) http::SendError(res, st.error());
+    if (!st) return http::SendError(res, st.error());
+    if (res.file()) image_bytes_.Inc(res.file()->length);
 }
 
 }  // namespace fwchain::vendor
@@ -333,6 +354,7 @@ void ApiServer::Announce(const http::Request& req, http::Response& res) {
     // Only the vendor's own releases: this is not an open tracker.
     if (!*row) return SendBencode(res, TrackerFailure("unknown info_hash"));
     // v1 and v2 announces of a hybrid torrent are one swarm: the image.
+    announces_.Inc();
     SendBencode(res, tracker_.Announce((*row)->image_sha256, *ann, NowSeconds()));
 }
 
@@ -348,8 +370,10 @@ bool ApiServer::Authorized(const http::Request& req, http::Response& res) {
         !TokenMatches(auth.substr(prefix.size()), config_.admin_token)) {
         res.SetHeader("WWW-Authenticate", "Bearer");
         http::SendError(res, 401, "unauthorized", "missing or wrong bearer token");
+        admin_refused_.Inc();
         return false;
     }
+    admin_ok_.Inc();
     return true;
 }
 
@@ -358,8 +382,12 @@ namespace {
 // One admin upload: part `meta` in memory (bounded), part `image` straight to a temp file.
 class ReleaseUpload final : public http::UploadStream {
   public:
-    ReleaseUpload(std::string data_dir, std::uint64_t max_image)
-        : data_dir_(std::move(data_dir)), max_image_(max_image) {}
+    ReleaseUpload(std::string data_dir, std::uint64_t max_image, metrics::Counter& published,
+                  metrics::Counter& refused)
+        : data_dir_(std::move(data_dir)),
+          max_image_(max_image),
+          published_(published),
+          refused_(refused) {}
     Status Open() { return upload_.Open(data_dir_ + "/uploads"); }
 
     Status OnData(std::string_view name, std::string_view data) override {
@@ -386,6 +414,12 @@ class ReleaseUpload final : public http::UploadStream {
     }
 
     void Finish(const http::Request&, http::Response& res) override {
+        Publish(res);
+        (res.status < 300 ? published_ : refused_).Inc();
+    }
+
+  private:
+    void Publish(http::Response& res) {
         if (!upload_.Close()) return http::SendError(res, 500, "io", "cannot store the upload");
         if (!have_meta_ || !have_image_) {
             return http::SendError(res, 400, "bad-upload",
@@ -408,9 +442,10 @@ class ReleaseUpload final : public http::UploadStream {
         http::SendJson(res, result->ToJson());
     }
 
-  private:
     std::string data_dir_;
     std::uint64_t max_image_;
+    metrics::Counter& published_;
+    metrics::Counter& refused_;
     TempUpload upload_;
     std::string meta_;
     std::uint64_t image_size_ = 0;
@@ -429,7 +464,8 @@ std::unique_ptr<http::UploadStream> ApiServer::OpenUpload(const http::Request& r
                         "expected multipart/form-data with parts meta and image");
         return nullptr;
     }
-    auto upload = std::make_unique<ReleaseUpload>(dir_.Root(), max_image_size_);
+    auto upload = std::make_unique<ReleaseUpload>(dir_.Root(), max_image_size_, publishes_ok_,
+                                                  publishes_failed_);
     if (auto st = upload->Open(); !st) {
         http::SendError(res, st.error());
         return nullptr;

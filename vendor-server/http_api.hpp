@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/adapters/http_server.hpp"
+#include "common/core/metrics.hpp"
 #include "vendor-server/catalog.hpp"
 #include "vendor-server/data_dir.hpp"
 #include "vendor-server/tracker.hpp"
@@ -53,6 +54,7 @@ class ApiServer {
     void Announce(const http::Request& req, http::Response& res);
     bool Authorized(const http::Request& req, http::Response& res);
     std::unique_ptr<http::UploadStream> OpenUpload(const http::Request& req, http::Response& res);
+    void ExportMetrics(metrics::Registry& registry);
 
     DataDir dir_;
     std::mutex catalog_mu_;
@@ -62,6 +64,8 @@ class ApiServer {
     std::uint64_t max_image_size_;
     Tracker tracker_;
     std::string scheme_ = "http";
+    metrics::Counter publishes_ok_, publishes_failed_, image_bytes_, announces_;
+    metrics::Counter admin_ok_, admin_refused_;
 };
 
 // Constant-time comparison of a presented bearer token with the expected one (both hashed

@@ -56,6 +56,68 @@ ImageRef ParseImageRef(const std::string& image) {
     return ref;
 }
 
+namespace {
+
+// "now", "+30m", "+24h", "+2d", "+3600" (seconds from now) or a unix time.
+Expected<std::int64_t> ParseWhen(const std::string& when, std::int64_t now) {
+    if (when == "now") return now;
+    const bool relative = !when.empty() && when[0] == '+';
+    std::string digits = relative ? when.substr(1) : when;
+    std::int64_t unit = 1;
+    if (relative && !digits.empty()) {
+        const char u = digits.back();
+        if (u == 's' || u == 'm' || u == 'h' || u == 'd') {
+            unit = u == 's' ? 1 : u == 'm' ? 60 : u == 'h' ? 3600 : 86400;
+            digits.pop_back();
+        }
+    }
+    if (digits.empty() || digits.size() > 12 ||
+        digits.find_first_not_of("0123456789") != std::string::npos) {
+        return Fail(Errc::kInvalid, "bad-rollout",
+                    "stage time '" + when + "': use now, +30m, +24h, +2d, +SECONDS or a unix time");
+    }
+    const std::int64_t n = std::stoll(digits);
+    return relative ? now + n * unit : n;
+}
+
+}  // namespace
+
+Expected<std::optional<Rollout>> RolloutFromFlags(const RolloutFlags& f, std::int64_t now) {
+    const bool any = f.percent != -1 || !f.stages.empty() || f.max_failure_rate != 0 ||
+                     f.min_reports != 0 || f.start != 0;
+    if (!any) return std::optional<Rollout>();
+    if (f.percent != -1 && !f.stages.empty()) {
+        return Fail(Errc::kInvalid, "bad-rollout", "use --stage or --rollout-percent, not both");
+    }
+    Rollout r;
+    r.max_failure_rate = f.max_failure_rate;
+    r.min_reports = f.min_reports;
+    if (f.percent != -1) {
+        if (f.percent < 1 || f.percent > 100) {
+            return Fail(Errc::kInvalid, "bad-rollout", "--rollout-percent must be in 1..100");
+        }
+        r.stages.push_back({static_cast<std::uint32_t>(f.percent), f.start != 0 ? f.start : now});
+    }
+    for (const auto& spec : f.stages) {
+        // P%@WHEN (the % is optional)
+        const auto at = spec.find('@');
+        std::string p = spec.substr(0, at);
+        if (!p.empty() && p.back() == '%') p.pop_back();
+        if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos) {
+            return Fail(Errc::kInvalid, "bad-rollout",
+                        "--stage '" + spec + "': expected PERCENT%@WHEN, e.g. 10%@+24h");
+        }
+        RolloutStage st;
+        st.percent = static_cast<std::uint32_t>(std::stoul(p));
+        FW_ASSIGN(st.start, ParseWhen(at == std::string::npos ? "now" : spec.substr(at + 1), now));
+        r.stages.push_back(st);
+    }
+    if (r.stages.empty()) r.stages.push_back({100, f.start != 0 ? f.start : now});
+    auto valid = Rollout::Parse(r.ToJson());
+    if (!valid) return Fail(Errc::kInvalid, "bad-rollout", valid.error().message);
+    return std::optional<Rollout>(std::move(r));
+}
+
 Status CheckReleaseOptions(const PublishOptions& opts) {
     FW_TRY(CheckProductName(opts.product));
     if (opts.hardware.empty()) {
@@ -65,11 +127,9 @@ Status CheckReleaseOptions(const PublishOptions& opts) {
     if (opts.expires_days <= 0 || opts.expires_days > 36500) {
         return Fail(Errc::kInvalid, "bad-expiry", "--expires-days must be in 1..36500");
     }
-    if (opts.rollout_percent != -1 && (opts.rollout_percent < 1 || opts.rollout_percent > 100)) {
-        return Fail(Errc::kInvalid, "bad-rollout", "--rollout-percent must be in 1..100");
-    }
-    if (opts.rollout_start < 0) {
-        return Fail(Errc::kInvalid, "bad-rollout", "--rollout-start must be a unix time");
+    if (opts.rollout) {
+        auto valid = Rollout::Parse(opts.rollout->ToJson());
+        if (!valid) return Fail(Errc::kInvalid, "bad-rollout", valid.error().message);
     }
     if (opts.min_approvals > 100) {
         return Fail(Errc::kInvalid, "bad-approvals", "--min-approvals must be at most 100");
@@ -157,7 +217,9 @@ Expected<PublishResult> RecordRelease(const DataDir& dir, const VendorConfig& cf
     tx.verifier = release.image.sha256;
     tx.time = now;
     tx.nonce = RandomNonce();
-    tx.body = ReleaseTxBody{release.sequence, manifest.SignedHash(), release.hardware}.ToJson();
+    tx.body = ReleaseTxBody{release.sequence, manifest.SignedHash(), release.hardware,
+                            release.rollout, release.min_approvals}
+                  .ToJson();
     tx.SignWith(release_key);
 
     ReleaseRow row;
@@ -318,11 +380,17 @@ Expected<PublishResult> PublishFromSource(const PublishOptions& opts, const TagI
     doc.created = now;
     doc.expires = now + opts.expires_days * kDay;
     doc.torrent = TorrentInfo{torrent.infohash_v1, torrent.infohash_v2};
-    if (opts.rollout_percent != -1) {
-        doc.rollout = Rollout{static_cast<std::uint32_t>(opts.rollout_percent),
-                              opts.rollout_start != 0 ? opts.rollout_start : now};
-    }
+    doc.rollout = opts.rollout;
     doc.min_approvals = static_cast<std::uint32_t>(opts.min_approvals);
+    // Requirements no approver set can meet would hold the release back for ever.
+    const RoleKeys* approvers = root.Role(kApproverRole);
+    const std::size_t approver_keys = approvers ? approvers->keyids.size() : 0;
+    if (doc.min_approvals > approver_keys) {
+        return Fail(Errc::kInvalid, "unmeetable-approvals",
+                    "--min-approvals " + std::to_string(doc.min_approvals) + " but root v" +
+                        std::to_string(root.version) + " lists " + std::to_string(approver_keys) +
+                        " approver key(s); add them first (vendor-server add-key --role approver)");
+    }
     Json signed_doc = doc.ToJson();
     // What every client will parse: never sign a manifest the parser refuses.
     FW_TRY(ReleaseManifest::Parse(signed_doc));

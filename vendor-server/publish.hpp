@@ -8,10 +8,23 @@
 
 #include "common/core/expected.hpp"
 #include "common/core/json.hpp"
+#include "common/core/rollout.hpp"
 #include "vendor-server/git_source.hpp"
 #include "vendor-server/outbox.hpp"
 
 namespace fwchain::vendor {
+
+// A rollout from the command line: `--rollout-percent P [--rollout-start T]` (one stage) or
+// `--stage P%@WHEN` repeated (WHEN: now, +30m, +24h, +2d, +SECONDS or a unix time), plus the
+// automatic halt's `max_failure_rate` and `min_reports`. None when no flag asks for one.
+struct RolloutFlags {
+    int percent = -1;
+    std::int64_t start = 0;  // 0 = now
+    std::vector<std::string> stages;
+    std::uint32_t max_failure_rate = 0;
+    std::uint64_t min_reports = 0;
+};
+Expected<std::optional<Rollout>> RolloutFromFlags(const RolloutFlags& f, std::int64_t now);
 
 struct PublishOptions {
     std::string data_dir;
@@ -24,8 +37,7 @@ struct PublishOptions {
     bool allow_lightweight = false;
     bool allow_dirty = false;         // accept an image file from a work tree with changes
     std::int64_t expires_days = 365;  // manifest lifetime
-    int rollout_percent = -1;         // -1 = no rollout field (everyone at once)
-    std::int64_t rollout_start = 0;   // 0 = now
+    std::optional<Rollout> rollout;   // staged rollout; none = everyone at once
     std::uint32_t min_approvals = 0;  // 0 = no min_approvals field
     std::string ledger_url;           // submit the outbox right away when set
     std::int64_t now = 0;             // 0 = the system clock

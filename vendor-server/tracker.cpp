@@ -110,6 +110,16 @@ std::size_t Tracker::PeerCount(const std::string& swarm, std::int64_t now) {
     return it->second.size();
 }
 
+std::size_t Tracker::TotalPeers(std::int64_t now) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::size_t n = 0;
+    for (auto& [swarm, peers] : swarms_) {
+        Expire(peers, now);
+        n += peers.size();
+    }
+    return n;
+}
+
 std::string Tracker::Announce(const std::string& swarm, const AnnounceRequest& req,
                               std::int64_t now) {
     std::lock_guard<std::mutex> lock(mu_);

@@ -45,6 +45,8 @@ class Tracker {
 
     // Live peers in a swarm (tests, status).
     std::size_t PeerCount(const std::string& swarm, std::int64_t now);
+    // Live peers in all swarms (metrics).
+    std::size_t TotalPeers(std::int64_t now);
 
     std::int64_t interval() const { return interval_; }
 

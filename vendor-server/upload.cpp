@@ -55,8 +55,7 @@ Expected<Json> PublishToServer(const PublishOptions& opts, const UploadOptions& 
                  {"allow_lightweight", opts.allow_lightweight},
                  {"expires_days", opts.expires_days}};
     if (!opts.version.empty()) meta["version"] = opts.version;
-    if (opts.rollout_percent != -1) meta["rollout_percent"] = opts.rollout_percent;
-    if (opts.rollout_start != 0) meta["rollout_start"] = opts.rollout_start;
+    if (opts.rollout) meta["rollout"] = opts.rollout->ToJson();
     if (opts.min_approvals != 0) meta["min_approvals"] = opts.min_approvals;
 
     std::vector<http::FormPart> parts;

@@ -34,6 +34,8 @@
 #include <set>
 #include <thread>
 
+#include "common/core/metrics.hpp"
+
 namespace fwchain::http {
 
 // ---------------------------------------------------------------- request and response types
@@ -195,6 +197,15 @@ void Router::Upload(std::string pattern, UploadOpener open, std::uint64_t max_bo
     o.needs_body = true;
     Post(std::move(pattern), nullptr, o);
     routes_.back()->upload = std::move(open);
+}
+
+void Router::Instrument(metrics::Registry& registry) {
+    for (auto& r : routes_) {
+        r->latency = &registry.GetHistogram(
+            "fwchain_http_request_duration_seconds",
+            "Time from a request's headers to its answer sent, per route (the route's pattern).",
+            {{"method", r->method}, {"route", r->pattern}});
+    }
 }
 
 const Router::Route* Router::Find(std::string_view method, const std::string& path,
@@ -423,9 +434,14 @@ struct Ctx {
     MHD_PostProcessor* post = nullptr;
     Status upload_status;
     Conn* conn = nullptr;
+    Clock::time_point start = Clock::now();
+    metrics::Histogram* latency = nullptr;  // the route's, or the unmatched requests'
     ~Ctx() {
         if (post != nullptr) MHD_destroy_post_processor(post);
         if (res.on_done) res.on_done();
+        if (latency != nullptr) {
+            latency->Observe(std::chrono::duration<double>(Clock::now() - start).count());
+        }
     }
 };
 
@@ -495,11 +511,35 @@ struct Server::Impl {
     std::condition_variable stop_cv;
     bool stopped = false;
 
-    std::atomic<std::uint64_t> requests{0};
-    std::atomic<std::uint64_t> rejected_busy{0};
-    std::atomic<std::uint64_t> cut_slow{0};
+    std::shared_ptr<metrics::Registry> registry;
+    metrics::Counter* requests = nullptr;
+    metrics::Counter* rejected_busy = nullptr;
+    metrics::Counter* cut_slow = nullptr;
+    metrics::Gauge* open_connections = nullptr;
+    metrics::Histogram* unmatched = nullptr;
 
-    Impl(Router r, ServerOptions o) : router(std::move(r)), opts(std::move(o)) {}
+    Impl(Router r, ServerOptions o) : router(std::move(r)), opts(std::move(o)) {
+        registry = opts.metrics ? opts.metrics : std::make_shared<metrics::Registry>();
+        router.Get("/metrics",
+                   [reg = registry.get()](const Request&, Response& res) {
+                       res.SetContent(reg->Render(), metrics::kContentType);
+                   },
+                   {Exec::kWorker});  // sampled values may take their owners' locks
+        router.Instrument(*registry);
+        requests =
+            &registry->GetCounter("fwchain_http_requests_total", "Requests whose headers arrived.");
+        rejected_busy = &registry->GetCounter("fwchain_http_rejected_busy_total",
+                                              "Requests answered 503: the worker queue was full.");
+        cut_slow = &registry->GetCounter(
+            "fwchain_http_cut_slow_total",
+            "Connections cut by the header deadline or the minimum body rate.");
+        open_connections =
+            &registry->GetGauge("fwchain_http_open_connections", "Open client connections.");
+        unmatched = &registry->GetHistogram(
+            "fwchain_http_request_duration_seconds",
+            "Time from a request's headers to its answer sent, per route (the route's pattern).",
+            {{"method", "any"}, {"route", "unmatched"}});
+    }
 
     // ---- MHD callbacks
 
@@ -512,6 +552,7 @@ struct Server::Impl {
             conn->fd = info != nullptr ? info->connect_fd : -1;
             std::lock_guard lock(self->conns_mu);
             self->conns.insert(conn);
+            self->open_connections->Set(static_cast<double>(self->conns.size()));
             *socket_context = conn;
         } else {
             auto* conn = static_cast<Conn*>(*socket_context);
@@ -520,6 +561,7 @@ struct Server::Impl {
             // shuts down a descriptor that was already reused.
             std::lock_guard lock(self->conns_mu);
             self->conns.erase(conn);
+            self->open_connections->Set(static_cast<double>(self->conns.size()));
             delete conn;
             *socket_context = nullptr;
         }
@@ -655,6 +697,7 @@ struct Server::Impl {
         }
         bool path_known = false;
         ctx.route = router.Find(req.method, req.path, req.matches, path_known);
+        if (ctx.route != nullptr && ctx.route->latency != nullptr) ctx.latency = ctx.route->latency;
         const auto length = req.Header("Content-Length");
         const auto te = req.Header("Transfer-Encoding");
         const bool framed = length.has_value() || te.has_value();
@@ -764,7 +807,8 @@ struct Server::Impl {
             // the body: right for refusals of a framed body, so only those are sent at once.
             ctx = new Ctx;
             *con_cls = ctx;
-            requests.fetch_add(1, std::memory_order_relaxed);
+            requests->Inc();
+            ctx->latency = unmatched;
             const auto* si = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
             if (si != nullptr) ctx->conn = static_cast<Conn*>(si->socket_context);
             if (auto early = Start(c, *ctx, url, method)) {
@@ -816,7 +860,7 @@ struct Server::Impl {
         {
             std::lock_guard lock(jobs_mu);
             if (jobs.size() >= opts.max_queued || stopping) {
-                rejected_busy.fetch_add(1, std::memory_order_relaxed);
+                rejected_busy->Inc();
                 Response r = ErrorResponse(503, "the server is busy, retry later", false);
                 r.SetHeader("Retry-After", "1");
                 return Queue(c, r);
@@ -871,7 +915,7 @@ struct Server::Impl {
                 if (cut && conn->fd >= 0) {
                     ::shutdown(conn->fd, SHUT_RDWR);
                     conn->fd = -1;  // once
-                    cut_slow.fetch_add(1, std::memory_order_relaxed);
+                    cut_slow->Inc();
                 }
             }
         }
@@ -1020,9 +1064,9 @@ void Server::Stop() {
 
 ServerStats Server::Stats() const {
     ServerStats st;
-    st.requests = impl_->requests.load();
-    st.rejected_busy = impl_->rejected_busy.load();
-    st.cut_slow = impl_->cut_slow.load();
+    st.requests = impl_->requests->Value();
+    st.rejected_busy = impl_->rejected_busy->Value();
+    st.cut_slow = impl_->cut_slow->Value();
     std::lock_guard lock(impl_->conns_mu);
     st.open_connections = impl_->conns.size();
     return st;

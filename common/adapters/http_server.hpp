@@ -20,6 +20,11 @@
 #include "common/core/expected.hpp"
 #include "common/core/json.hpp"
 
+namespace fwchain::metrics {
+class Registry;
+class Histogram;
+}  // namespace fwchain::metrics
+
 namespace fwchain::http {
 
 struct ServerOptions {
@@ -39,6 +44,9 @@ struct ServerOptions {
     // TLS: both PEM texts set = HTTPS.
     std::string tls_cert_pem;
     std::string tls_key_pem;
+    // GET /metrics serves this registry (the program's own metrics); the server adds its HTTP
+    // metrics to it (request latency per route, connections, refusals). Null = a fresh one.
+    std::shared_ptr<metrics::Registry> metrics;
 };
 
 // One request as a handler sees it. The body is complete when a handler runs.
@@ -138,6 +146,8 @@ class Router {
                  Handler h);
     void Post(std::string pattern, Handler h, RouteOptions o = {});
     void Upload(std::string pattern, UploadOpener open, std::uint64_t max_body);
+    // Gives every route its request-latency histogram in `registry`.
+    void Instrument(metrics::Registry& registry);
 
     struct Route;
     // The route for method+path, filling `matches`; null if none. `path_known` tells a 405
@@ -159,6 +169,7 @@ struct Router::Route {
     std::function<bool(const Request&, Response&)> fast;
     UploadOpener upload;
     RouteOptions opts;
+    metrics::Histogram* latency = nullptr;  // set by Instrument
 };
 
 struct ServerStats {

@@ -57,18 +57,6 @@ Expected<TorrentInfo> ParseTorrent(const Json& j) {
     return t;
 }
 
-Expected<Rollout> ParseRollout(const Json& j) {
-    Rollout r;
-    FW_ASSIGN(std::uint64_t percent, GetUint(j, "percent"));
-    if (percent < 1 || percent > 100) {
-        return Fail(Errc::kInvalid, "bad-field", "rollout percent must be in 1..100");
-    }
-    r.percent = static_cast<std::uint32_t>(percent);
-    FW_ASSIGN(r.start, GetInt(j, "start"));
-    if (r.start < 0) return Fail(Errc::kInvalid, "bad-field", "rollout start must be >= 0");
-    return r;
-}
-
 // `parse` applied to the object `key` of `s`; errors name the field.
 template <typename T, typename F>
 Expected<T> ParseObject(const Json& s, const char* key, F parse) {
@@ -101,7 +89,7 @@ Json ReleaseManifest::ToJson() const {
         j["torrent"] = {{"infohash_v1", torrent->infohash_v1},
                         {"infohash_v2", torrent->infohash_v2}};
     }
-    if (rollout) j["rollout"] = {{"percent", rollout->percent}, {"start", rollout->start}};
+    if (rollout) j["rollout"] = rollout->ToJson();
     if (min_approvals != 0) j["min_approvals"] = min_approvals;
     return j;
 }
@@ -151,7 +139,7 @@ Expected<ReleaseManifest> ReleaseManifest::Parse(const Json& s) {
         FW_ASSIGN(m.torrent, ParseObject<TorrentInfo>(s, "torrent", ParseTorrent));
     }
     if (s.contains("rollout")) {
-        FW_ASSIGN(m.rollout, ParseObject<Rollout>(s, "rollout", ParseRollout));
+        FW_ASSIGN(m.rollout, ParseObject<Rollout>(s, "rollout", Rollout::Parse));
     }
     if (s.contains("min_approvals")) {
         auto n = GetUint(s, "min_approvals");

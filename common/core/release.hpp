@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/core/json.hpp"
+#include "common/core/rollout.hpp"
 
 namespace fwchain {
 
@@ -36,13 +37,6 @@ struct TorrentInfo {
     bool operator==(const TorrentInfo&) const = default;
 };
 
-// A staged rollout: `percent` of the devices (by a stable hash of the device id) from `start`.
-struct Rollout {
-    std::uint32_t percent = 100;  // 1..100
-    std::int64_t start = 0;       // unix time, >= 0
-    bool operator==(const Rollout&) const = default;
-};
-
 inline constexpr std::uint32_t kMaxMinApprovals = 100;
 inline constexpr std::size_t kMaxReleaseVersionLength = 64;  // the release tx's `ver` limit
 
@@ -57,7 +51,7 @@ struct ReleaseManifest {
     std::int64_t created = 0;
     std::int64_t expires = 0;
     std::optional<TorrentInfo> torrent;
-    std::optional<Rollout> rollout;
+    std::optional<Rollout> rollout;   // staged rollout (rollout.hpp); absent = everyone
     std::uint32_t min_approvals = 0;  // 0 = none (the field is then absent), else 1..100
 
     bool operator==(const ReleaseManifest&) const = default;

@@ -21,6 +21,7 @@ inline constexpr const char* kRevoke = "revoke";
 inline constexpr const char* kUpdate = "update";
 inline constexpr const char* kApprove = "approve";
 inline constexpr const char* kStatus = "status";
+inline constexpr const char* kRollout = "rollout";  // pause/resume/abort a release's rollout
 }  // namespace txtype
 
 // Upper bound on one serialised transaction.

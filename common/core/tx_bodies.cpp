@@ -40,8 +40,10 @@ Expected<std::string> RoleField(const char* type, const Json& body) {
 // ---- release ----------------------------------------------------------------------------------
 
 Json ReleaseTxBody::ToJson() const {
-    return Json{
-        {"sequence", sequence}, {"manifest_sha256", manifest_sha256}, {"hardware", hardware}};
+    Json j{{"sequence", sequence}, {"manifest_sha256", manifest_sha256}, {"hardware", hardware}};
+    if (rollout) j["rollout"] = rollout->ToJson();
+    if (min_approvals != 0) j["min_approvals"] = min_approvals;
+    return j;
 }
 
 Expected<ReleaseTxBody> ReleaseTxBody::Parse(const Json& body, TxBodyScope scope) {
@@ -66,6 +68,16 @@ Expected<ReleaseTxBody> ReleaseTxBody::Parse(const Json& body, TxBodyScope scope
     for (const auto& h : **hardware) {
         if (!h.is_string()) return BadBody(kType, "a hardware entry is not a string");
         b.hardware.push_back(h.get<std::string>());
+    }
+    if (auto r = body.find("rollout"); r != body.end()) {
+        auto rollout = Rollout::Parse(*r);
+        if (!rollout) return BadBody(kType, rollout.error().message);
+        b.rollout = std::move(*rollout);
+    }
+    if (body.contains("min_approvals")) {
+        auto n = GetUint(body, "min_approvals");
+        if (!n || *n > 100) return BadBody(kType, "min_approvals must be in 0..100");
+        b.min_approvals = static_cast<std::uint32_t>(*n);
     }
     return b;
 }

@@ -19,6 +19,7 @@
 
 #include "common/core/envelope.hpp"
 #include "common/core/json.hpp"
+#include "common/core/rollout.hpp"
 
 namespace fwchain {
 
@@ -27,11 +28,15 @@ enum class TxBodyScope {
     kConsensus,  // only the fields the ledger's validity rules have always enforced
 };
 
-// release (sender: a release key): the manifest a release tx records.
+// release (sender: a release key): the manifest a release tx records, with a copy of its
+// rollout policy so that nodes can show a rollout's state without the manifest (gateways decide
+// from the manifest itself, and offer nothing when the two differ).
 struct ReleaseTxBody {
     std::uint64_t sequence = 0;
     std::string manifest_sha256;        // 64 hex: SignedHash() of the manifest envelope
     std::vector<std::string> hardware;  // informational (TxBodyScope)
+    std::optional<Rollout> rollout;     // the manifest's, when it has one (kFull only)
+    std::uint32_t min_approvals = 0;    // the manifest's (kFull only)
 
     bool operator==(const ReleaseTxBody&) const = default;
     Json ToJson() const;
@@ -95,5 +100,7 @@ struct RootTxBody {
 };
 
 // approve (sender: an approver key) has an empty body: the tx's recipient names the release tx.
+// rollout (sender: a release or approver key) has an empty body: the recipient names the release
+// tx and `state` the action (rollout.hpp: pause, resume, abort).
 
 }  // namespace fwchain

@@ -1,6 +1,9 @@
 #include "gateway/device_api/check_index.hpp"
 
+#include <algorithm>
+
 #include "common/core/metadata.hpp"
+#include "common/core/rollout.hpp"
 #include "ledger/primitives/block.hpp"
 
 namespace fwchain::gateway {
@@ -51,17 +54,26 @@ CheckIndex::CheckIndex(const std::string& gateway_id, const std::vector<Envelope
     for (const auto& offer : offers) {
         const std::string manifest = offer.manifest.Serialize();
         for (const auto& hw : offer.hardware) {
-            Best& b = best_[Key(offer.product, hw)];
-            if (offer.sequence <= b.sequence) continue;
+            std::vector<Best>& list = best_[Key(offer.product, hw)];
+            Best b;
             b.sequence = offer.sequence;
+            b.percent = offer.percent;
             b.product = offer.product;
             b.manifest = manifest;
             b.ledger = offer.ledger;
-            b.by_root_version.clear();
             for (std::uint64_t v = 0; v <= max_root_version_; ++v) {
                 b.by_root_version.push_back(head + manifest + roots_part[v] + tail);
             }
+            list.push_back(std::move(b));
         }
+    }
+    // Newest first; past the first release that reaches every device, older ones never win.
+    for (auto& [key, list] : best_) {
+        std::sort(list.begin(), list.end(),
+                  [](const Best& a, const Best& b) { return a.sequence > b.sequence; });
+        auto full =
+            std::find_if(list.begin(), list.end(), [](const Best& b) { return b.percent >= 100; });
+        if (full != list.end()) list.erase(full + 1, list.end());
     }
 }
 
@@ -70,24 +82,43 @@ std::size_t CheckIndex::RootIndex(std::uint64_t root_version) const {
 }
 
 const CheckIndex::Best* CheckIndex::Find(const std::string& product, const std::string& hardware,
-                                         std::uint64_t sequence) const {
+                                         std::uint64_t sequence,
+                                         const std::string& device_id) const {
     auto it = best_.find(Key(product, hardware));
-    return it != best_.end() && it->second.sequence > sequence ? &it->second : nullptr;
+    if (it == best_.end()) return nullptr;
+    for (const Best& b : it->second) {
+        if (b.sequence <= sequence) return nullptr;  // nothing newer than what the device runs
+        // A device that does not name itself gets only what the whole fleet gets.
+        if (b.percent >= 100 ||
+            (!device_id.empty() &&
+             InRollout(RolloutBucket(device_id, product, b.sequence), b.percent))) {
+            return &b;
+        }
+    }
+    return nullptr;
+}
+
+std::size_t CheckIndex::offer_count() const {
+    std::size_t n = 0;
+    for (const auto& [key, list] : best_) n += list.size();
+    return n;
 }
 
 const std::string& CheckIndex::Answer(const std::string& product, const std::string& hardware,
-                                      std::uint64_t sequence, std::uint64_t root_version) const {
-    const Best* best = Find(product, hardware, sequence);
+                                      std::uint64_t sequence, std::uint64_t root_version,
+                                      const std::string& device_id) const {
+    const Best* best = Find(product, hardware, sequence, device_id);
     return best ? best->by_root_version[RootIndex(root_version)]
                 : no_manifest_[RootIndex(root_version)];
 }
 
 std::string CheckIndex::AnswerWithProof(const std::string& product, const std::string& hardware,
                                         std::uint64_t sequence, std::uint64_t root_version,
-                                        std::uint64_t checkpoint_height) const {
-    const Best* best = Find(product, hardware, sequence);
+                                        std::uint64_t checkpoint_height,
+                                        const std::string& device_id) const {
+    const Best* best = Find(product, hardware, sequence, device_id);
     if (!best || !best->ledger.is_object() || !headers_ || headers_->empty()) {
-        return Answer(product, hardware, sequence, root_version);
+        return Answer(product, hardware, sequence, root_version, device_id);
     }
     const HeaderChain& chain = *headers_;
     const auto height = best->ledger.value("height", std::uint64_t{0});
@@ -106,7 +137,7 @@ std::string CheckIndex::AnswerWithProof(const std::string& product, const std::s
     const std::uint64_t end = std::min(tip, height + kProofWindow);
     if (start > height || height > tip || end - start + 1 > kMaxProofHeaders) {
         // No proof this device can check: it then refuses with "ledger-proof-missing".
-        return Answer(product, hardware, sequence, root_version);
+        return Answer(product, hardware, sequence, root_version, device_id);
     }
     std::string headers = "[";
     std::map<std::string, std::uint64_t> miners;  // first height each mined in the proof

@@ -23,6 +23,8 @@ struct Offer {
     Envelope manifest;
     // The release tx on the ledger: {"tx", "height", "proof"} (docs/protocol.md "Ledger proofs").
     Json ledger = nullptr;
+    // The rollout stage in force: devices whose bucket is below percent * 100 (rollout.hpp).
+    std::uint32_t percent = 100;
 };
 
 // One main-chain header as the gateway last saw it, binary (200 bytes a block: the gateway
@@ -53,9 +55,11 @@ class CheckIndex {
                std::shared_ptr<const HeaderChain> headers = nullptr,
                std::shared_ptr<const Admissions> admissions = nullptr);
 
-    // The answer for a device; the manifest is included only when newer than its sequence.
+    // The answer for a device: the newest release newer than its sequence whose rollout stage
+    // holds `device_id` (docs/rollouts.md), or no manifest.
     const std::string& Answer(const std::string& product, const std::string& hardware,
-                              std::uint64_t sequence, std::uint64_t root_version) const;
+                              std::uint64_t sequence, std::uint64_t root_version,
+                              const std::string& device_id = "") const;
     // The same answer with the ledger proof of the manifest's release for a device whose
     // verified checkpoint is at `checkpoint_height`: headers from the anchor the device will use
     // (the release's block when the timestamp names it, else the newer of the device's and the
@@ -63,19 +67,22 @@ class CheckIndex {
     // miners. Built per request from memory.
     std::string AnswerWithProof(const std::string& product, const std::string& hardware,
                                 std::uint64_t sequence, std::uint64_t root_version,
-                                std::uint64_t checkpoint_height) const;
-    std::size_t offer_count() const { return best_.size(); }
+                                std::uint64_t checkpoint_height,
+                                const std::string& device_id = "") const;
+    // Releases offered, over every product and hardware.
+    std::size_t offer_count() const;
 
   private:
     struct Best {
         std::uint64_t sequence = 0;
+        std::uint32_t percent = 100;
         std::string product;
         std::vector<std::string> by_root_version;  // answers with the manifest
         std::string manifest;                      // canonical envelope
         Json ledger;                               // {"tx","height","proof"} or null
     };
     const Best* Find(const std::string& product, const std::string& hardware,
-                     std::uint64_t sequence) const;
+                     std::uint64_t sequence, const std::string& device_id) const;
     std::size_t RootIndex(std::uint64_t root_version) const;
 
     std::uint64_t max_root_version_ = 0;
@@ -85,8 +92,8 @@ class CheckIndex {
     std::shared_ptr<const HeaderChain> headers_;
     std::shared_ptr<const Admissions> admissions_;
     std::optional<Timestamp> timestamp_;
-    std::vector<std::string> no_manifest_;  // indexed by min(root_version, max)
-    std::map<std::string, Best> best_;      // key: product + '\n' + hardware
+    std::vector<std::string> no_manifest_;           // indexed by min(root_version, max)
+    std::map<std::string, std::vector<Best>> best_;  // product + '\n' + hardware, newest first
 };
 
 }  // namespace fwchain::gateway

@@ -29,6 +29,27 @@ void DeviceApi::Register(http::Router& routes) {
     });
 }
 
+void DeviceApi::ExportMetrics(metrics::Registry& m) {
+    auto value = [](const metrics::Counter& c) {
+        return [&c] { return static_cast<double>(c.Value()); };
+    };
+    m.AddCounterFn("fwchain_gateway_checks_total", "Update checks answered.", value(checks_));
+    const std::string images = "fwchain_gateway_image_requests_total";
+    const std::string images_help = "Image requests: hit = served from the cache, miss = 404.";
+    m.AddCounterFn(images, images_help, value(images_hit_), {{"result", "hit"}});
+    m.AddCounterFn(images, images_help, value(images_miss_), {{"result", "miss"}});
+    m.AddCounterFn("fwchain_gateway_image_bytes_served_total",
+                   "Bytes of image responses started (whole images or ranges).",
+                   value(image_bytes_));
+    const std::string reports = "fwchain_gateway_reports_total";
+    const std::string reports_help =
+        "Device reports: relayed to the ledger, duplicate (already held), refused (invalid, "
+        "stale counter, or the ledger refused).";
+    m.AddCounterFn(reports, reports_help, value(reports_relayed_), {{"result", "relayed"}});
+    m.AddCounterFn(reports, reports_help, value(reports_duplicate_), {{"result", "duplicate"}});
+    m.AddCounterFn(reports, reports_help, value(reports_refused_), {{"result", "refused"}});
+}
+
 void DeviceApi::Publish(std::shared_ptr<const CheckIndex> index) {
     std::lock_guard lock(mu_);
     index_ = std::move(index);
@@ -61,6 +82,13 @@ void DeviceApi::HandleCheck(const http::Request& req, http::Response& res) {
                         "check needs product, hardware, sequence and root_version");
         return;
     }
+    checks_.Inc();
+    // Unauthenticated, like the whole check: it only places the device in a rollout stage, and
+    // a device that lies about it can only get a release early, never a forged one.
+    std::string device_id;
+    if (auto id = body.find("device_id"); id != body.end() && id->is_string()) {
+        device_id = id->get<std::string>();
+    }
     auto index = Index();
     if (!index) {
         http::SendError(res, 503, "not-ready", "the gateway has not synced with its vendor yet");
@@ -72,25 +100,31 @@ void DeviceApi::HandleCheck(const http::Request& req, http::Response& res) {
         if (auto cp = GetObject(body, "ledger_checkpoint")) {
             checkpoint = GetUint(**cp, "height") ? *GetUint(**cp, "height") : 0;
         }
-        res.SetContent(
-            index->AnswerWithProof(*product, *hardware, *sequence, *root_version, checkpoint),
-            "application/json");
+        res.SetContent(index->AnswerWithProof(*product, *hardware, *sequence, *root_version,
+                                              checkpoint, device_id),
+                       "application/json");
         return;
     }
     // Copies a pre-serialised answer: no disk, ledger or signature work on this path.
-    res.SetContent(index->Answer(*product, *hardware, *sequence, *root_version),
+    res.SetContent(index->Answer(*product, *hardware, *sequence, *root_version, device_id),
                    "application/json");
 }
 
 void DeviceApi::HandleImage(const http::Request& req, http::Response& res) {
     const std::string sha = req.matches[1];
     if (!cache_.Pin(sha)) {
+        images_miss_.Inc();
         http::SendError(res, 404, "not-found", "image " + sha + " is not in this gateway's cache");
         return;
     }
     auto st = http::ServeFile(req, res, cache_.PathOf(sha), "application/octet-stream",
                               [this, sha] { cache_.Unpin(sha); });
-    if (!st) http::SendError(res, st.error());
+    if (!st) {
+        http::SendError(res, st.error());
+        return;
+    }
+    images_hit_.Inc();
+    if (res.file()) image_bytes_.Inc(res.file()->length);
 }
 
 void DeviceApi::HandleReport(const http::Request& req, http::Response& res) {
@@ -98,14 +132,17 @@ void DeviceApi::HandleReport(const http::Request& req, http::Response& res) {
     if (!body) return;
     auto relayed = relay_.Relay(*body);
     if (!relayed) {
+        reports_refused_.Inc();
         http::SendError(res, relayed.error());
         return;
     }
     switch (relayed->kind) {
         case RelayResult::Kind::kRelayed:
+            reports_relayed_.Inc();
             http::SendJson(res, Json{{"id", relayed->id}}, 202);
             return;
         case RelayResult::Kind::kDuplicate:
+            reports_duplicate_.Inc();
             http::SendJson(res,
                            Json{{"error", "duplicate"},
                                 {"id", relayed->id},
@@ -113,6 +150,7 @@ void DeviceApi::HandleReport(const http::Request& req, http::Response& res) {
                            409);
             return;
         case RelayResult::Kind::kStaleCounter:
+            reports_refused_.Inc();
             http::SendJson(res,
                            Json{{"error", "stale-counter"},
                                 {"id", relayed->id},

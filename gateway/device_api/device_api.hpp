@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "common/adapters/http_server.hpp"
+#include "common/core/metrics.hpp"
 #include "gateway/cache/cache.hpp"
 #include "gateway/device_api/check_index.hpp"
 #include "gateway/reports/report_relay.hpp"
@@ -18,6 +19,9 @@ class DeviceApi {
     void Publish(std::shared_ptr<const CheckIndex> index);
     // Extra fields for GET /v1/health (fetch counters, swarm figures).
     void SetStatusProvider(std::function<Json()> provider) { status_ = std::move(provider); }
+    // Exports the API's counters (fwchain_gateway_checks_total, images, reports) to `registry`,
+    // which must not outlive this object's server.
+    void ExportMetrics(metrics::Registry& registry);
 
   private:
     std::shared_ptr<const CheckIndex> Index();
@@ -30,6 +34,8 @@ class DeviceApi {
     std::mutex mu_;
     std::shared_ptr<const CheckIndex> index_;
     std::function<Json()> status_;
+    metrics::Counter checks_, images_hit_, images_miss_, image_bytes_;
+    metrics::Counter reports_relayed_, reports_duplicate_, reports_refused_;
 };
 
 }  // namespace fwchain::gateway

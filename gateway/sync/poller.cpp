@@ -34,6 +34,8 @@ void Poller::Run() {
         auto wake = waiting || !st ? std::chrono::steady_clock::now() +
                                          std::chrono::seconds(cfg_.retry_interval_s)
                                    : next_full;
+        // Offered releases: their rollouts move with the ledger and the clock.
+        if (!offered_.empty()) wake = std::min(wake, next_rollouts_);
         if (!st) next_full = std::min(next_full, wake);  // retry a failed poll soon
         std::unique_lock lock(mu_);
         if (cv_.wait_until(lock, std::min(wake, next_full), [&] { return stop_; })) return;
@@ -109,11 +111,18 @@ Expected<Poller::LedgerRecord> Poller::FindOnLedger(const Release& r) {
         if (!tx || tx->verifier != r.image.sha256) continue;
         auto body = ReleaseTxBody::Parse(tx->body);
         if (!body || body->manifest_sha256 != manifest_hash) continue;
+        if (body->rollout != r.rollout || body->min_approvals != r.min_approvals) {
+            // The ledger shows one policy and devices would get another: offer neither.
+            spdlog::error("release {} {}: the release tx's rollout differs from the manifest's",
+                          r.product, r.version);
+            continue;
+        }
         // The ledger enforces that a release tx comes from a release key; check it here too,
         // so a lying ledger node cannot make a forged record count.
         auto sender = PublicKeyFromHex(tx->sender);
         if (!sender || !trust_.root().HasRoleKey("release", *sender)) continue;
         LedgerRecord rec;
+        rec.tx_id = tx->Id();
         rec.confirmations = item.value("confirmations", 0u);
         if (rec.confirmations == 0) return rec;
         // The Merkle path devices may ask for (require_ledger_proof).
@@ -347,6 +356,7 @@ Status Poller::AdvanceReleases() {
             continue;
         }
         ledger_proofs_[hash] = record->proof_part;
+        release_txs_[hash] = record->tx_id;
         if (!cache_.Has(r.image.sha256)) {
             Status st = Download(r);
             if (!st) {
@@ -360,22 +370,127 @@ Status Poller::AdvanceReleases() {
                 stats_.fetched_http.load());
         }
         offered_.insert(hash);
+        next_rollouts_ = {};  // decide the new release's rollout now
+    }
+    if (!offered_.empty() && std::chrono::steady_clock::now() >= next_rollouts_) {
+        Status rollouts = UpdateRollouts();
+        if (!rollouts) {
+            spdlog::warn("rollouts: {}", rollouts.error().ToString());
+            if (result) result = rollouts;
+        }
+        next_rollouts_ = std::chrono::steady_clock::now() +
+                         std::chrono::seconds(std::max<std::int64_t>(1, cfg_.rollout_interval_s));
     }
     return result;
+}
+
+Status Poller::UpdateRollouts() {
+    FW_ASSIGN(auto ledger, http::Client::For(cfg_.ledger_url));
+    const std::int64_t now = cfg_.rollout_clock ? cfg_.rollout_clock() : NowSeconds();
+    const Root& root = trust_.root();
+    auto key_has = [&root](const std::string& hex, std::initializer_list<const char*> roles) {
+        auto key = PublicKeyFromHex(hex);
+        if (!key) return false;
+        for (const char* role : roles) {
+            if (root.HasRoleKey(role, *key)) return true;
+        }
+        return false;
+    };
+    Status result;
+    std::map<std::string, RolloutDecision> decided;
+    for (const auto& [product, by_seq] : trust_.releases()) {
+        bool any = false;
+        for (const auto& [seq, r] : by_seq) any = any || offered_.count(r.ManifestHash()) != 0;
+        if (!any) continue;
+        auto answer = ledger.GetJson("/v1/rollouts?product=" + product, 8 << 20);
+        if (!answer) {
+            result = Fail(answer.error());
+            continue;
+        }
+        auto list = GetArray(*answer, "releases");
+        if (!list) {
+            result = Fail(list.error());
+            continue;
+        }
+        for (const auto& [seq, r] : by_seq) {
+            const std::string hash = r.ManifestHash();
+            if (!offered_.count(hash)) continue;
+            const Json* entry = nullptr;
+            for (const auto& e : **list) {
+                if (e.is_object() && e.value("tx", std::string()) == release_txs_[hash]) entry = &e;
+            }
+            if (entry == nullptr) continue;  // not decided: not offered
+            // The evidence, checked against this gateway's own root; the policy is the signed
+            // manifest's and the stage comes from this gateway's clock.
+            RolloutEvidence ev;
+            std::set<std::string> approvers;
+            for (const auto& k :
+                 entry->value("approvals", Json::object()).value("by", Json::array())) {
+                if (k.is_string() && key_has(k.get<std::string>(), {"approver"})) {
+                    approvers.insert(k.get<std::string>());
+                }
+            }
+            ev.approvals = static_cast<std::uint32_t>(approvers.size());
+            for (const auto& c : entry->value("controls", Json::array())) {
+                if (!c.is_object() ||
+                    !key_has(c.value("by", std::string()), {"release", "approver"})) {
+                    continue;
+                }
+                const std::string action = c.value("action", std::string());
+                if (action == rollout_action::kAbort) ev.aborted = true;
+                if (action == rollout_action::kPause) ev.paused = true;
+                if (action == rollout_action::kResume) ev.paused = false;
+            }
+            if (entry->value("state", std::string()) == PhaseName(RolloutPhase::kHalted)) {
+                ev.halted = true;
+                ev.halt_reason =
+                    entry->value("reason", std::string("halted by the ledger's evidence"));
+            }
+            const RolloutDecision d =
+                DecideRollout(r.rollout ? &*r.rollout : nullptr, r.min_approvals, ev, now);
+            auto before = decisions_.find(hash);
+            if (before == decisions_.end() || before->second.phase != d.phase ||
+                before->second.percent != d.percent) {
+                spdlog::info("rollout of {} {}: {} at {}%{}{}", r.product, r.version,
+                             PhaseName(d.phase), d.percent, d.reason.empty() ? "" : ": ", d.reason);
+            }
+            decided[hash] = d;
+        }
+    }
+    for (auto& [hash, d] : decided) decisions_[hash] = d;
+    return result;
+}
+
+std::vector<RolloutView> Poller::Rollouts() {
+    std::lock_guard lock(decisions_mu_);
+    return published_rollouts_;
 }
 
 void Poller::PublishIndex() {
     const Timestamp* ts = trust_.timestamp();
     if (!ts) return;
     std::vector<Offer> offers;
+    std::vector<RolloutView> views;
     for (const auto& [product, by_seq] : trust_.releases()) {
+        // Newest first: a device gets the newest release whose stage holds it, so older
+        // releases are offered too until one that reaches the whole fleet.
         for (auto it = by_seq.rbegin(); it != by_seq.rend(); ++it) {
-            if (!offered_.count(it->second.ManifestHash())) continue;
-            auto proof = ledger_proofs_.find(it->second.ManifestHash());
+            const std::string hash = it->second.ManifestHash();
+            if (!offered_.count(hash)) continue;
+            auto decision = decisions_.find(hash);
+            if (decision == decisions_.end()) continue;
+            views.push_back(RolloutView{product, it->second.version, it->first, decision->second});
+            if (!decision->second.Offered()) continue;
+            auto proof = ledger_proofs_.find(hash);
             offers.push_back(Offer{product, it->second.hardware, it->first, it->second.envelope,
-                                   proof == ledger_proofs_.end() ? Json(nullptr) : proof->second});
-            break;
+                                   proof == ledger_proofs_.end() ? Json(nullptr) : proof->second,
+                                   decision->second.percent});
+            if (decision->second.percent >= 100) break;
         }
+    }
+    {
+        std::lock_guard lock(decisions_mu_);
+        published_rollouts_ = std::move(views);
     }
     publish_(std::make_shared<const CheckIndex>(cfg_.gateway_id, trust_.roots(), ts->envelope,
                                                 offers, published_headers_, published_admissions_));

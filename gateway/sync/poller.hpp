@@ -3,6 +3,7 @@
 // new manifests from the vendor, verify them, wait for each release's ledger confirmations,
 // fetch and verify the image into the cache, then publish a new CheckIndex to the device API.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -12,6 +13,7 @@
 #include <set>
 #include <string>
 
+#include "common/core/rollout.hpp"
 #include "gateway/cache/cache.hpp"
 #include "gateway/device_api/check_index.hpp"
 #include "gateway/sync/swarm.hpp"
@@ -30,6 +32,18 @@ struct PollerConfig {
     Swarm* swarm = nullptr;   // BitTorrent first when set, plain HTTP as the fallback
     std::string torrent_dir;  // .torrent files of cached images, re-seeded at start
     std::int64_t bt_stall_timeout_s = 60;
+    // Rollouts (docs/rollouts.md): how often the ledger's evidence (approvals, controls,
+    // outcomes) is read again while a release is offered, and the clock of stage times.
+    std::int64_t rollout_interval_s = 60;
+    std::function<std::int64_t()> rollout_clock;  // null = the system clock
+};
+
+// One offered release's rollout as this gateway decided it (GET /v1/health "rollouts").
+struct RolloutView {
+    std::string product;
+    std::string version;
+    std::uint64_t sequence = 0;
+    RolloutDecision decision;
 };
 
 struct PollerStats {
@@ -55,17 +69,22 @@ class Poller {
     // Seeds every cached image whose torrent is kept (after a restart).
     void SeedCached();
     const PollerStats& stats() const { return stats_; }
+    // The rollout decisions of the releases this gateway holds, newest first per product.
+    std::vector<RolloutView> Rollouts();
 
   private:
     struct LedgerRecord {
         std::uint32_t confirmations = 0;
         Json proof_part = nullptr;  // {"tx","height","proof"} once mined
+        std::string tx_id;
     };
 
     Status SyncVendor();
     Status AdvanceReleases();  // confirmations, downloads
     Expected<LedgerRecord> FindOnLedger(const Release& r);
     Status SyncHeaders();
+    // Reads the ledger's rollout evidence for each product with an offered release and decides.
+    Status UpdateRollouts();
     Status SyncAdmissions();
     Status Download(const Release& r);
     Status DownloadHttp(const Release& r);
@@ -84,6 +103,12 @@ class Poller {
     std::set<std::string> no_admission_;                    // genesis miners (no admit tx)
     std::size_t admissions_scanned_ = 0;                    // headers looked at so far
     std::shared_ptr<const Admissions> published_admissions_;
+
+    std::map<std::string, std::string> release_txs_;         // manifest hash -> release tx id
+    std::map<std::string, RolloutDecision> decisions_;       // manifest hash -> decision
+    std::chrono::steady_clock::time_point next_rollouts_{};  // next evidence read
+    std::mutex decisions_mu_;                                // guards published_rollouts_
+    std::vector<RolloutView> published_rollouts_;
 
     PollerStats stats_;
     std::mutex mu_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "ledger/chain/rollouts.hpp"
 #include "ledger/primitives/merkle.hpp"
 
 namespace fwchain::ledger {
@@ -182,6 +183,7 @@ std::vector<Expected<BlockInfo>> Chain::SubmitBlocks(const std::vector<EncodedBl
     results.reserve(blocks.size());
     while (results.size() < blocks.size()) {
         const std::size_t first = results.size();
+        const auto start = std::chrono::steady_clock::now();
         std::vector<BlockInfo> connected;
         std::optional<Error> failure;
         {
@@ -219,10 +221,16 @@ std::vector<Expected<BlockInfo>> Chain::SubmitBlocks(const std::vector<EncodedBl
                 if (!rebuilt) failure = Context(rebuilt.error(), "revalidating the mempool");
             }
         }
-        for (const auto& info : connected) results.push_back(info);
+        const double batch_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        for (const auto& info : connected) {
+            results.push_back(info);
+            Record(results.back(), batch_seconds / static_cast<double>(connected.size()));
+        }
         if (!connected.empty()) NotifyTipMoved();
         if (failure) {
             results.push_back(Fail(*failure));
+            Record(results.back(), 0);
             return results;
         }
         if (connected.empty()) {
@@ -325,7 +333,36 @@ Expected<BlockInfo> Chain::Reorg(const EncodedBlock& encoded, const BlockInfo& t
     return *new_tip;
 }
 
+void Chain::SetMetrics(metrics::Registry& registry) {
+    validation_seconds_ = &registry.GetHistogram(
+        "fwchain_ledger_block_validation_seconds",
+        "Time to validate and connect a block (a batch's time shared by its blocks).");
+    blocks_connected_ = &registry.GetCounter(
+        "fwchain_ledger_blocks_connected_total",
+        "Blocks accepted: connected to the best chain or stored as a side block.");
+    blocks_rejected_ = &registry.GetCounter("fwchain_ledger_blocks_rejected_total",
+                                            "Blocks refused (invalid, orphan, unknown miner).");
+}
+
+void Chain::Record(const Expected<BlockInfo>& outcome, double seconds) {
+    if (validation_seconds_ == nullptr) return;
+    if (outcome) {
+        blocks_connected_->Inc();
+        validation_seconds_->Observe(seconds);
+    } else if (outcome.error().reason != "duplicate-block") {
+        blocks_rejected_->Inc();
+    }
+}
+
 Expected<BlockInfo> Chain::SubmitBlock(const EncodedBlock& encoded, std::int64_t now) {
+    const auto start = std::chrono::steady_clock::now();
+    auto outcome = SubmitOne(encoded, now);
+    Record(outcome,
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return outcome;
+}
+
+Expected<BlockInfo> Chain::SubmitOne(const EncodedBlock& encoded, std::int64_t now) {
     const Block& block = encoded.block();
     BlockInfo result;
     bool tip_moved = false;
@@ -510,6 +547,41 @@ Expected<StatusReport> Chain::FleetStatus(const std::string& product, std::size_
                                           const std::string& cursor) {
     std::lock_guard<std::mutex> lock(mu_);
     return store_->FleetStatus(product, limit, cursor);
+}
+
+Expected<Json> Chain::Rollouts(const std::string& product, std::int64_t now) {
+    std::lock_guard<std::mutex> lock(mu_);
+    FW_ASSIGN(Json report, RolloutReport(*store_, root_, product, now));
+    FW_ASSIGN(auto tip, store_->Tip());
+    if (tip) report["height"] = tip->height;
+    return report;
+}
+
+Expected<std::vector<ProductSummary>> Chain::Products() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->Products();
+}
+
+Expected<std::vector<ReleaseSummary>> Chain::Releases(const std::string& product,
+                                                      std::size_t limit) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->Releases(product, limit);
+}
+
+Expected<ActivityCounts> Chain::Activity(const ActivityQuery& q) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->Activity(q);
+}
+
+Expected<std::map<std::uint64_t, std::uint64_t>> Chain::TxCounts(std::uint64_t from,
+                                                                 std::uint64_t to) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->TxCounts(from, to);
+}
+
+Expected<std::vector<std::string>> Chain::BlockTxIds(std::uint64_t height) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->BlockTxIds(height);
 }
 
 Expected<std::vector<KeyRecord>> Chain::Registry(const std::string& role_filter) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/core/metrics.hpp"
 #include "ledger/chain/mempool.hpp"
 #include "ledger/chain/store.hpp"
 #include "ledger/consensus/validation.hpp"
@@ -83,6 +84,8 @@ class Chain {
     Expected<SearchPage> Search(const SearchQuery& q);
     Expected<StatusReport> FleetStatus(const std::string& product, std::size_t limit,
                                        const std::string& cursor);
+    // Every release of `product` with its rollout's state (ledger/chain/rollouts.hpp).
+    Expected<Json> Rollouts(const std::string& product, std::int64_t now);
     Expected<std::vector<KeyRecord>> Registry(const std::string& role_filter);
     Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex);
     // The last update/status counter of a device key that the next report must exceed: its
@@ -93,6 +96,12 @@ class Chain {
     Expected<std::optional<BlockInfo>> BlockInfoByHash(const std::string& hash_hex);
     Expected<std::optional<std::string>> BlockJsonAtHeight(std::uint64_t height);
     std::size_t MempoolSize();
+    // Dashboard summaries (ChainStore::Products, Releases, Activity, TxCounts).
+    Expected<std::vector<ProductSummary>> Products();
+    Expected<std::vector<ReleaseSummary>> Releases(const std::string& product, std::size_t limit);
+    Expected<ActivityCounts> Activity(const ActivityQuery& q);
+    Expected<std::map<std::uint64_t, std::uint64_t>> TxCounts(std::uint64_t from, std::uint64_t to);
+    Expected<std::vector<std::string>> BlockTxIds(std::uint64_t height);  // main chain
     // The root currently authorising release/admission keys (genesis root or the newest root
     // tx on the main chain).
     Root CurrentRoot();
@@ -105,10 +114,16 @@ class Chain {
     void Interrupt() { Bump(); }
     // Called (outside the lock) after the tip moved, e.g. to abort a stale mining job.
     void SetTipListener(std::function<void()> fn);
+    // Block outcomes and validation time go to `registry` (fwchain_ledger_block_*). Call
+    // before the chain is shared between threads.
+    void SetMetrics(metrics::Registry& registry);
 
   private:
     class StoreView;
     Chain() = default;
+    Expected<BlockInfo> SubmitOne(const EncodedBlock& block, std::int64_t now);
+    // Counts a submitted block's outcome; `seconds` is its share of the validation time.
+    void Record(const Expected<BlockInfo>& outcome, double seconds);
     // Both need mu_ held.
     Expected<BlockContext> ContextFor(const BlockInfo& parent, std::int64_t now);
     // The ancestor of `b` (inclusive) at `height`, following prev links off the main chain.
@@ -138,6 +153,9 @@ class Chain {
     std::condition_variable change_cv_;
     std::mutex listener_mu_;
     std::function<void()> tip_listener_;
+    metrics::Histogram* validation_seconds_ = nullptr;
+    metrics::Counter* blocks_connected_ = nullptr;
+    metrics::Counter* blocks_rejected_ = nullptr;
 };
 
 }  // namespace fwchain::ledger

@@ -709,6 +709,65 @@ Expected<std::optional<std::uint64_t>> ChainStore::LatestReleaseHeight() {
     return std::optional<std::uint64_t>(I2U(s.Int(0)));
 }
 
+Expected<std::vector<ChainStore::ReleaseTx>> ChainStore::ReleasesOf(const std::string& product) {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id, ver, height, time, json FROM txs "
+                                      "WHERE product = ?1 AND type = 'release' "
+                                      "ORDER BY height, idx"));
+    s.Bind(1, product);
+    std::vector<ReleaseTx> out;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        out.push_back(ReleaseTx{s.Text(0), s.Text(1), I2U(s.Int(2)), s.Int(3), s.Text(4)});
+    }
+    return out;
+}
+
+Expected<std::vector<std::pair<std::string, std::string>>> ChainStore::TxsTo(
+    const std::string& recipient, const std::string& type) {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT sender, state FROM txs WHERE recipient = ?1 "
+                                      "AND type = ?2 ORDER BY height, idx"));
+    s.Bind(1, recipient).Bind(2, type);
+    std::vector<std::pair<std::string, std::string>> out;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        out.emplace_back(s.Text(0), s.Text(1));
+    }
+    return out;
+}
+
+Status ChainStore::ForEachOutcome(const std::string& product,
+                                  const std::function<void(const Outcome&)>& fn) {
+    FW_ASSIGN(sql::Stmt s,
+              db_.Cached("SELECT recipient, state, json_extract(json, '$.body.sequence'), "
+                         "json_extract(json, '$.body.previous_sequence'), "
+                         "json_extract(json, '$.body.rejected') IS NOT NULL "
+                         "FROM txs INDEXED BY txs_fleet WHERE type = 'update' AND product = ?1 "
+                         "AND state IN ('installed', 'failed', 'rolled-back') "
+                         "ORDER BY height, idx"));
+    s.Bind(1, product);
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        fn(Outcome{s.Text(0), s.Text(1), I2U(s.Int(2)), I2U(s.Int(3)), s.Int(4) != 0});
+    }
+    return {};
+}
+
+Expected<std::vector<std::string>> ChainStore::DevicesOf(const std::string& product) {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT subject FROM keys WHERE role = 'device' AND "
+                                      "product = ?1 AND revoked = 0"));
+    s.Bind(1, product);
+    std::vector<std::string> out;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        out.push_back(s.Text(0));
+    }
+    return out;
+}
+
 Expected<std::optional<KeyRecord>> ChainStore::FindKey(const std::string& key_hex) {
     FW_ASSIGN(sql::Stmt s,
               db_.Cached(std::string("SELECT ") + kKeyCols + " FROM keys WHERE key = ?"));
@@ -729,6 +788,118 @@ Expected<std::vector<KeyRecord>> ChainStore::Registry(const std::string& role_fi
         FW_ASSIGN(bool row, s.Step());
         if (!row) break;
         out.push_back(ReadKey(s));
+    }
+    return out;
+}
+
+Expected<std::vector<ProductSummary>> ChainStore::Products() {
+    std::map<std::string, ProductSummary> by_name;
+    {
+        // The bare columns come from the row holding MAX() (see FleetStatus): the newest release.
+        FW_ASSIGN(
+            sql::Stmt s,
+            db_.Cached("SELECT recipient, COUNT(*), ver, json_extract(json, '$.body.sequence'), "
+                       "MAX(height * 4096 + idx) FROM txs WHERE type = 'release' "
+                       "GROUP BY recipient"));
+        while (true) {
+            FW_ASSIGN(bool row, s.Step());
+            if (!row) break;
+            ProductSummary& p = by_name[s.Text(0)];
+            p.releases = I2U(s.Int(1));
+            p.latest_version = s.Text(2);
+            p.latest_sequence = s.IsNull(3) ? 0 : I2U(s.Int(3));
+        }
+    }
+    {
+        FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT product, COUNT(*) FROM keys WHERE role = ? AND "
+                                          "revoked = 0 AND product != '' GROUP BY product"));
+        s.Bind(1, std::string(role::kDevice));
+        while (true) {
+            FW_ASSIGN(bool row, s.Step());
+            if (!row) break;
+            by_name[s.Text(0)].devices = I2U(s.Int(1));
+        }
+    }
+    std::vector<ProductSummary> out;
+    out.reserve(by_name.size());
+    for (auto& [name, p] : by_name) {
+        p.product = name;
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+Expected<std::vector<ReleaseSummary>> ChainStore::Releases(const std::string& product,
+                                                           std::size_t limit) {
+    std::vector<ReleaseSummary> out;
+    std::map<std::uint64_t, std::size_t> by_sequence;
+    {
+        FW_ASSIGN(sql::Stmt s,
+                  db_.Cached("SELECT id, ver, json_extract(json, '$.body.sequence'), height, "
+                             "block_hash, time FROM txs WHERE type = 'release' AND recipient = ? "
+                             "ORDER BY height DESC, idx DESC LIMIT ?"));
+        s.Bind(1, product).Bind(2, static_cast<std::int64_t>(limit));
+        while (true) {
+            FW_ASSIGN(bool row, s.Step());
+            if (!row) break;
+            ReleaseSummary r;
+            r.id = s.Text(0);
+            r.version = s.Text(1);
+            r.sequence = s.IsNull(2) ? 0 : I2U(s.Int(2));
+            r.height = I2U(s.Int(3));
+            r.block_hash = s.Text(4);
+            r.time = s.Int(5);
+            by_sequence[r.sequence] = out.size();
+            out.push_back(std::move(r));
+        }
+    }
+    if (out.empty()) return out;
+    // One pass over the product's update reports, counted per (release sequence, state).
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT json_extract(json, '$.body.sequence') AS seq, state, "
+                                      "COUNT(DISTINCT recipient) FROM txs INDEXED BY txs_fleet "
+                                      "WHERE product = ? AND type = 'update' GROUP BY seq, state"));
+    s.Bind(1, product);
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        if (s.IsNull(0)) continue;
+        auto it = by_sequence.find(I2U(s.Int(0)));
+        if (it != by_sequence.end()) out[it->second].outcomes[s.Text(1)] = I2U(s.Int(2));
+    }
+    return out;
+}
+
+Expected<ActivityCounts> ChainStore::Activity(const ActivityQuery& q) {
+    std::string sql =
+        "SELECT (time - ?1) / ?2 AS b, state, COUNT(*) FROM txs WHERE type = 'update' "
+        "AND time >= ?1 AND time < ?3";
+    if (!q.product.empty()) sql += " AND product = ?4";
+    sql += " GROUP BY b, state";
+    FW_ASSIGN(sql::Stmt s, db_.Cached(sql));
+    const auto n = static_cast<std::int64_t>(q.buckets);
+    s.Bind(1, q.since).Bind(2, q.bucket).Bind(3, q.since + n * q.bucket);
+    if (!q.product.empty()) s.Bind(4, q.product);
+    ActivityCounts out;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        const std::int64_t b = s.Int(0);
+        if (b < 0 || b >= n) continue;
+        out[static_cast<std::size_t>(b)][s.Text(1)] = I2U(s.Int(2));
+    }
+    return out;
+}
+
+Expected<std::map<std::uint64_t, std::uint64_t>> ChainStore::TxCounts(std::uint64_t from,
+                                                                      std::uint64_t to) {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT height, COUNT(*) FROM txs WHERE height >= ? AND "
+                                      "height <= ? GROUP BY height"));
+    s.Bind(1, U2I(from)).Bind(2, U2I(to));
+    std::map<std::uint64_t, std::uint64_t> out;
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        out[I2U(s.Int(0))] = I2U(s.Int(1));
     }
     return out;
 }

@@ -75,6 +75,33 @@ struct StatusReport {
     std::optional<std::string> next_cursor;         // device id to continue after
 };
 
+// Dashboard summaries (GET /v1/products, /v1/releases, /v1/activity; docs/protocol.md).
+struct ProductSummary {
+    std::string product;
+    std::uint64_t releases = 0;  // release txs on the main chain
+    std::uint64_t devices = 0;   // admitted, unrevoked device keys of the product
+    std::string latest_version;  // of the newest release tx ("" when none)
+    std::uint64_t latest_sequence = 0;
+};
+struct ReleaseSummary {
+    std::string id;  // the release tx
+    std::string version;
+    std::uint64_t sequence = 0;
+    std::uint64_t height = 0;
+    std::string block_hash;
+    std::int64_t time = 0;  // the release tx's time
+    // Update state -> distinct devices whose update tx names this release's sequence.
+    std::map<std::string, std::uint64_t> outcomes;
+};
+struct ActivityQuery {
+    std::string product;  // "" = every product
+    std::int64_t since = 0;
+    std::int64_t bucket = 3600;  // seconds
+    std::size_t buckets = 24;    // [since, since + buckets * bucket)
+};
+// Per bucket (index from `since`), update state -> update txs whose time falls in it.
+using ActivityCounts = std::map<std::size_t, std::map<std::string, std::uint64_t>>;
+
 class ChainStore {
   public:
     // Opens (creating) the database and applies the schema migrations.
@@ -125,9 +152,43 @@ class ChainStore {
     // Height of the newest release tx on the main chain.
     Expected<std::optional<std::uint64_t>> LatestReleaseHeight();
 
+    // Rollout evidence (docs/rollouts.md), all in chain order.
+    struct ReleaseTx {
+        std::string id;
+        std::string version;
+        std::uint64_t height = 0;
+        std::int64_t time = 0;
+        std::string json;  // the tx
+    };
+    Expected<std::vector<ReleaseTx>> ReleasesOf(const std::string& product);
+    // (sender, state) of the txs of `type` addressed to `recipient` (approvals and rollout
+    // controls name a release tx).
+    Expected<std::vector<std::pair<std::string, std::string>>> TxsTo(const std::string& recipient,
+                                                                     const std::string& type);
+    struct Outcome {
+        std::string device;
+        std::string state;  // installed | failed | rolled-back
+        std::uint64_t sequence = 0;
+        std::uint64_t previous_sequence = 0;
+        bool rejected = false;  // a failed report about a manifest that did not verify
+    };
+    // Every device outcome report of `product`.
+    Status ForEachOutcome(const std::string& product,
+                          const std::function<void(const Outcome&)>& fn);
+    // Ids of the admitted, unrevoked devices of `product`.
+    Expected<std::vector<std::string>> DevicesOf(const std::string& product);
+
     Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex);
     // Registry keys, optionally of one role, ordered by admission height.
     Expected<std::vector<KeyRecord>> Registry(const std::string& role_filter);
+
+    // Every product named by a release tx or an admitted device key, by name.
+    Expected<std::vector<ProductSummary>> Products();
+    // The newest `limit` release txs of `product` with their update outcomes, newest first.
+    Expected<std::vector<ReleaseSummary>> Releases(const std::string& product, std::size_t limit);
+    Expected<ActivityCounts> Activity(const ActivityQuery& q);
+    // Main-chain height -> number of txs, for heights in [from, to].
+    Expected<std::map<std::uint64_t, std::uint64_t>> TxCounts(std::uint64_t from, std::uint64_t to);
 
   private:
     explicit ChainStore(sql::Db db) : db_(std::move(db)) {}

@@ -2,6 +2,7 @@
 
 #include <unordered_set>
 
+#include "common/core/rollout.hpp"
 #include "common/core/tx_bodies.hpp"
 #include "ledger/consensus/pow.hpp"
 #include "ledger/primitives/merkle.hpp"
@@ -131,8 +132,8 @@ namespace {
 
 const std::set<std::string>& KnownTypes() {
     static const std::set<std::string> kTypes = {
-        txtype::kGenesis, txtype::kRelease, txtype::kAdmit,  txtype::kRevoke,
-        txtype::kUpdate,  txtype::kApprove, txtype::kStatus, kRootTxType};
+        txtype::kGenesis, txtype::kRelease, txtype::kAdmit, txtype::kRevoke, txtype::kUpdate,
+        txtype::kApprove, txtype::kStatus,  kRootTxType,    txtype::kRollout};
     return kTypes;
 }
 
@@ -211,6 +212,13 @@ bool CheckTxShape(const Tx& tx, ValidationState& state, bool check_signature) {
         if (!IsHex(tx.verifier, 32)) {
             return state.Invalid(reject::kBadTx, "root verifier must be the signed hash");
         }
+    } else if (tx.type == txtype::kRollout) {
+        if (!IsHex(tx.recipient, 32)) {
+            return state.Invalid(reject::kBadTx, "rollout recipient must be a release tx id");
+        }
+        if (!ValidRolloutAction(tx.state)) {
+            return state.Invalid(reject::kBadTx, "rollout state must be pause, resume or abort");
+        }
     } else if (tx.type == txtype::kUpdate) {
         if (UpdateStates().count(tx.state) == 0) {
             return state.Invalid(reject::kBadTx, "unknown update state '" + tx.state + "'");
@@ -259,6 +267,13 @@ bool CheckTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t heigh
         }
         return check_claim(reject::kDuplicateApproval,
                            "an approval of " + tx.recipient + " by this key");
+    }
+    if (tx.type == txtype::kRollout) {
+        if (!HasRole(root, "release", tx.sender) && !HasRole(root, "approver", tx.sender)) {
+            return state.Invalid(reject::kUnauthorizedTx,
+                                 "sender is neither a release nor an approver key");
+        }
+        return true;
     }
     if (tx.type == txtype::kAdmit || tx.type == txtype::kRevoke) {
         if (!HasRole(root, "admission", tx.sender)) {

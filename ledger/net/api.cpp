@@ -7,6 +7,8 @@
 
 #include "common/adapters/http_server.hpp"
 #include "common/core/fs.hpp"
+#include "common/core/names.hpp"
+#include "ledger/net/dashboard.hpp"
 
 namespace fwchain::ledger {
 
@@ -195,6 +197,15 @@ struct ApiServer::Impl {
             block_body);
         s.Get("/v1/status",
               [this](const http::Request& req, http::Response& res) { StatusReq(req, res); });
+        s.Get("/v1/rollouts", [this](const http::Request& req, http::Response& res) {
+            const std::string product = Param(req, "product");
+            if (!ValidProductName(product)) {
+                return http::SendError(res, 400, "bad-param", "product is missing or not a name");
+            }
+            auto report = chain.Rollouts(product, NowSeconds());
+            if (!report) return SendErr(res, report.error());
+            http::SendJson(res, *report);
+        });
         s.Get("/v1/peers", [this](const http::Request&, http::Response& res) {
             http::SendJson(res, PeersJson());
         });
@@ -219,6 +230,7 @@ struct ApiServer::Impl {
             small_body);
         s.Get("/nodes/resolve",
               [this](const http::Request&, http::Response& res) { Resolve(res); });
+        AddDashboardRoutes(s, chain);  // `/`, its assets and its JSON endpoints
     }
 
     void StatusReq(const http::Request& req, http::Response& res) {

@@ -79,8 +79,10 @@ Node::~Node() { Stop(); }
 Expected<int> Node::Start() {
     // The API needs the peer manager and the advertised URL needs the bound port: bind a
     // socket-level server first, then wire the rest before serving.
+    RegisterMetrics();
     ApiOptions ao;
     ao.server = opts_.http;
+    ao.server.metrics = metrics_;
     PeerOptions po;
     po.sync_interval = std::chrono::milliseconds(std::max(50u, opts_.sync_interval_ms));
     po.ban_time = std::chrono::seconds(opts_.ban_seconds);
@@ -113,6 +115,41 @@ Expected<int> Node::Start() {
     return port;
 }
 
+void Node::RegisterMetrics() {
+    metrics_ = opts_.http.metrics ? opts_.http.metrics : std::make_shared<metrics::Registry>();
+    metrics::Registry& m = *metrics_;
+    chain_->SetMetrics(m);
+    blocks_mined_ = &m.GetCounter("fwchain_ledger_blocks_mined_total", "Blocks this node mined.");
+    m.AddGaugeFn("fwchain_ledger_height", "Height of the best chain's tip.", [this] {
+        auto tip = chain_->Tip();
+        return tip ? static_cast<double>(tip->height) : -1.0;
+    });
+    m.AddGaugeFn("fwchain_ledger_mempool_txs", "Valid txs waiting for a block.",
+                 [this] { return static_cast<double>(chain_->MempoolSize()); });
+    auto& connected = m.GetCounter("fwchain_ledger_blocks_connected_total", "");
+    m.AddCounterFn("fwchain_ledger_blocks_received_total",
+                   "Blocks accepted from peers and the API (accepted minus mined here).",
+                   [&connected, this] {
+                       const auto c = connected.Value();
+                       const auto mined = blocks_mined_->Value();
+                       return static_cast<double>(c > mined ? c - mined : 0);
+                   });
+    m.AddGaugeFn("fwchain_ledger_peers", "Peers not banned.", [this] {
+        if (!peers_) return 0.0;
+        const auto now = static_cast<std::int64_t>(NowSeconds());
+        double n = 0;
+        for (const auto& p : peers_->List()) n += p.banned_until <= now ? 1 : 0;
+        return n;
+    });
+    m.AddGaugeFn("fwchain_ledger_syncing", "1 while blocks are fetched from a heavier peer.",
+                 [this] { return peers_ && peers_->Syncing() ? 1.0 : 0.0; });
+    m.AddGaugeFn("fwchain_ledger_best_peer_height",
+                 "The greatest tip height a peer reported at the last sync round.",
+                 [this] { return peers_ ? static_cast<double>(peers_->BestPeerHeight()) : 0.0; });
+    m.AddGaugeFn("fwchain_ledger_mining", "1 while this node mines (an admitted key).",
+                 [this] { return key_ && !stopping_ ? 1.0 : 0.0; });
+}
+
 void Node::Stop() {
     stopping_ = true;
     abort_job_ = true;
@@ -134,7 +171,10 @@ Expected<std::optional<BlockInfo>> Node::MineNow() {
     RandomBytes(base, sizeof(base));
     mo.extra_nonce_base = GetLe64(base);
     auto mined = MineOneBlock(*chain_, *key_, mo, stopping_);
-    if (mined && *mined) RelayMined(**mined);
+    if (mined && *mined) {
+        blocks_mined_->Inc();
+        RelayMined(**mined);
+    }
     return mined;
 }
 
@@ -177,6 +217,7 @@ void Node::MinerLoop() {
         }
         if (*mined) {
             spdlog::info("mined block {} at height {}", ToHex((*mined)->hash), (*mined)->height);
+            blocks_mined_->Inc();
             RelayMined(**mined);
         }
     }

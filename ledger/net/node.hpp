@@ -59,6 +59,8 @@ class Node {
 
     Chain& chain() { return *chain_; }
     PeerManager* peers() { return peers_.get(); }
+    // The registry GET /metrics serves (valid after Start).
+    metrics::Registry& metrics() { return *metrics_; }
     const std::string& host() const { return host_; }
 
   private:
@@ -66,6 +68,7 @@ class Node {
     void MinerLoop();
     Expected<std::optional<BlockInfo>> MineNow();
     void RelayMined(const BlockInfo& info);
+    void RegisterMetrics();
 
     NodeOptions opts_;
     std::string host_;
@@ -81,6 +84,8 @@ class Node {
     std::atomic<bool> abort_job_{false};
     std::mutex failure_mu_;
     std::optional<Error> failure_;
+    std::shared_ptr<metrics::Registry> metrics_;
+    metrics::Counter* blocks_mined_ = nullptr;
 };
 
 }  // namespace fwchain::ledger

@@ -188,6 +188,7 @@ Expected<bool> PeerManager::SyncNow() {
     std::string best_url;
     Work best_work = ours.work;
     Hash256 best_hash = ours.hash;
+    std::uint64_t peer_height = 0;
     for (const auto& url : Usable()) {
         auto c = http::Client::For(url, ClientOpts(opts_));
         if (!c) continue;
@@ -203,6 +204,9 @@ Expected<bool> PeerManager::SyncNow() {
             Ban(url, "tip without a valid hash");
             continue;
         }
+        if (const auto h = tip->find("height"); h != tip->end() && h->is_number_unsigned()) {
+            peer_height = std::max(peer_height, h->get<std::uint64_t>());
+        }
         // The same order as fork choice: more work, then the lower hash.
         if (*work > best_work || (*work == best_work && *hash < best_hash)) {
             best_work = *work;
@@ -210,9 +214,12 @@ Expected<bool> PeerManager::SyncNow() {
             best_url = url;
         }
     }
+    best_peer_height_ = peer_height;
     if (best_url.empty()) return false;
     spdlog::info("sync: peer {} has a better tip, fetching headers", best_url);
+    syncing_ = true;
     auto r = SyncFrom(best_url);
+    syncing_ = false;
     if (!r) return Fail(Context(r.error(), "syncing from " + best_url));
     FW_ASSIGN(BlockInfo after, chain_.Tip());
     return after.hash != ours.hash;

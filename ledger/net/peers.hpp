@@ -5,6 +5,7 @@
 // API never waits on a peer, and a sync thread. Everything a peer sends goes through the same
 // Chain::SubmitBlock validation as any other input; a peer that sends invalid data is banned
 // for a while.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -70,6 +71,10 @@ class PeerManager {
     void TriggerSync();
     // Syncs now from the heaviest peer; true when our tip changed.
     Expected<bool> SyncNow();
+    // True while blocks are being fetched from a heavier peer (metrics, status).
+    bool Syncing() const { return syncing_.load(); }
+    // The greatest tip height a peer reported at the last sync round.
+    std::uint64_t BestPeerHeight() const { return best_peer_height_.load(); }
 
   private:
     struct Item {
@@ -95,6 +100,8 @@ class PeerManager {
     std::mutex sync_run_mu_;  // one sync at a time (sync thread and /nodes/resolve)
     std::thread gossip_thread_;
     std::thread sync_thread_;
+    std::atomic<bool> syncing_{false};
+    std::atomic<std::uint64_t> best_peer_height_{0};
 };
 
 }  // namespace fwchain::ledger

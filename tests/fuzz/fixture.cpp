@@ -55,7 +55,7 @@ Fixture Build() {
     tx.verifier = std::string(64, 'a');
     tx.time = kNow - 40;
     tx.nonce = 7;
-    tx.body = ReleaseTxBody{1, f.manifest.SignedHash(), {"rev-b"}}.ToJson();
+    tx.body = ReleaseTxBody{1, f.manifest.SignedHash(), {"rev-b"}, std::nullopt, 0}.ToJson();
     tx.SignWith(f.release_key);
     return f;
 }

@@ -39,7 +39,9 @@ const std::vector<ConfigCommand> kConfigCommands = {
 
 // Every subcommand of every program.
 const std::vector<std::pair<std::string, std::vector<std::string>>> kCommands = {
-    {"ledger", {"node", "search", "tip", "status", "history", "verify", "export"}},
+    {"ledger",
+     {"node", "search", "tip", "status", "history", "verify", "export", "approve", "rollout",
+      "keygen", "submit"}},
     {"gateway", {"run"}},
     {"vendor-server",
      {"init", "publish", "sign-release", "release-staged", "watch", "list", "show", "rotate-root",

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 
@@ -61,7 +62,8 @@ std::string System::StartServer(const std::string& name, const std::vector<std::
     return url;
 }
 
-void System::Start(int gateways, const std::vector<std::string>& vendor_args) {
+void System::Start(int gateways, const std::vector<std::string>& vendor_args,
+                   const std::vector<std::string>& gateway_args) {
     ledger_url_ = StartServer(
         "ledger", {Bin("ledger"), "node", "--data", tmp_ / "ledger", "--listen", "127.0.0.1:0",
                    "--genesis", genesis_, "--genesis-file", vendor_dir() + "/genesis.json",
@@ -73,11 +75,26 @@ void System::Start(int gateways, const std::vector<std::string>& vendor_args) {
     vendor_url_ = StartServer("vendor", vendor);
     for (int i = 0; i < gateways; ++i) {
         const std::string name = "gateway" + std::to_string(i);
-        gateway_urls_.push_back(
-            StartServer(name, {Bin("gateway"), "run", "--data", tmp_ / name, "--vendor",
-                               vendor_url_, "--ledger", ledger_url_, "--listen", "127.0.0.1:0",
-                               "--root", vendor_dir() + "/metadata/root/1.json", "--poll-interval",
-                               "1", "--bt-listen", "127.0.0.1:0", "--bt-stall-timeout", "20"}));
+        std::vector<std::string> argv = {Bin("gateway"),
+                                         "run",
+                                         "--data",
+                                         tmp_ / name,
+                                         "--vendor",
+                                         vendor_url_,
+                                         "--ledger",
+                                         ledger_url_,
+                                         "--listen",
+                                         "127.0.0.1:0",
+                                         "--root",
+                                         vendor_dir() + "/metadata/root/1.json",
+                                         "--poll-interval",
+                                         "1",
+                                         "--bt-listen",
+                                         "127.0.0.1:0",
+                                         "--bt-stall-timeout",
+                                         "20"};
+        argv.insert(argv.end(), gateway_args.begin(), gateway_args.end());
+        gateway_urls_.push_back(StartServer(name, argv));
     }
 }
 
@@ -90,10 +107,40 @@ void System::Tag(const std::string& tag, const std::string& message) {
 }
 
 RunResult System::Publish(const std::string& tag, const std::string& product,
-                          const std::string& hardware) {
-    return Run({Bin("vendor-server"), "publish", "--data", vendor_dir(), "--repo", repo_dir(),
-                "--tag", tag, "--image", "tree:fw.bin", "--product", product, "--hardware",
-                hardware, "--ledger", ledger_url_});
+                          const std::string& hardware, const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {
+        Bin("vendor-server"), "publish", "--data",     vendor_dir(), "--repo",
+        repo_dir(),           "--tag",   tag,          "--image",    "tree:fw.bin",
+        "--product",          product,   "--hardware", hardware,     "--ledger",
+        ledger_url_};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return Run(argv);
+}
+
+std::vector<std::string> System::ProvisionMany(const std::vector<std::string>& ids) {
+    std::vector<std::string> dirs;
+    for (const auto& id : ids) {
+        const std::string out = tmp_ / ("devices/" + id);
+        auto r =
+            Run({Bin("vendor-server"), "provision", "--data", vendor_dir(), "--device-id", id,
+                 "--product", "cam", "--hardware", "rev-b", "--out", out, "--ledger", ledger_url_});
+        if (r.exit_code != 0) throw std::runtime_error("provision failed: " + r.err);
+        dirs.push_back(out);
+    }
+    auto client = http::Client::For(ledger_url_);
+    const bool admitted = WaitFor(
+        [&] {
+            auto reg = client->GetJson("/v1/registry?role=device", 64 << 20);
+            if (!reg) return false;
+            std::size_t n = 0;
+            for (const auto& k : (*reg)["keys"]) {
+                n += std::find(ids.begin(), ids.end(), k.value("subject", "")) != ids.end();
+            }
+            return n == ids.size();
+        },
+        std::chrono::seconds(120));
+    if (!admitted) throw std::runtime_error("not every device was admitted on the ledger");
+    return dirs;
 }
 
 std::string System::Provision(const std::string& id, const std::string& product,

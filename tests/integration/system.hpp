@@ -19,15 +19,19 @@ class System {
 
     // Starts the ledger node, the vendor server and `gateways` gateways; `vendor_args` are
     // appended to `vendor-server serve`.
-    void Start(int gateways = 1, const std::vector<std::string>& vendor_args = {});
+    void Start(int gateways = 1, const std::vector<std::string>& vendor_args = {},
+               const std::vector<std::string>& gateway_args = {});
 
     // Adds a commit changing fw.bin to fresh random bytes and an annotated tag.
     void Tag(const std::string& tag, const std::string& message);
     RunResult Publish(const std::string& tag, const std::string& product = "cam",
-                      const std::string& hardware = "rev-b");
+                      const std::string& hardware = "rev-b",
+                      const std::vector<std::string>& extra = {});
     // Provisions a device into dir()/devices/ID and returns its state dir.
     std::string Provision(const std::string& id, const std::string& product = "cam",
                           const std::string& hardware = "rev-b");
+    // Provisions many devices and waits once for all their admissions; returns their dirs.
+    std::vector<std::string> ProvisionMany(const std::vector<std::string>& ids);
     RunResult Boot(const std::string& device_dir, const std::string& gateway_url,
                    const std::vector<std::string>& extra = {});
     // The device's `status --json`.

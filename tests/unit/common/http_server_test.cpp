@@ -350,5 +350,34 @@ TEST(HttpRange, ParseRangeTable) {
     }
 }
 
+TEST_F(ServerFront, MetricsCountEachRouteInItsLatencyHistogram) {
+    Start(ServerOptions{});
+    auto c = Client::For(Url());
+    ASSERT_TRUE(c);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(c->GetJson("/ping"));
+    ASSERT_FALSE(c->GetJson("/nowhere"));
+    // The server records a request once its answer is sent: the count may trail the client's
+    // reply by a moment.
+    const std::string ping =
+        "fwchain_http_request_duration_seconds_count{method=\"GET\",route=\"/ping\"} 3\n";
+    const std::string unmatched =
+        "fwchain_http_request_duration_seconds_count{method=\"any\",route=\"unmatched\"} 1\n";
+    std::string text;
+    ASSERT_TRUE(test::WaitFor(
+        [&] {
+            auto r = c->Send("GET", "/metrics", nullptr, {}, 1 << 20);
+            if (!r || r->status != 200) return false;
+            text = r->body;
+            return text.find(ping) != std::string::npos &&
+                   text.find(unmatched) != std::string::npos;
+        },
+        10s))
+        << text;
+    EXPECT_NE(text.find("# TYPE fwchain_http_request_duration_seconds histogram"),
+              std::string::npos);
+    EXPECT_NE(text.find("fwchain_http_requests_total "), std::string::npos);
+    EXPECT_NE(text.find("fwchain_http_open_connections "), std::string::npos);
+}
+
 }  // namespace
 }  // namespace fwchain::http

@@ -22,7 +22,7 @@ ReleaseManifest Full() {
     m.created = 1'700'000'000;
     m.expires = 1'800'000'000;
     m.torrent = TorrentInfo{std::string(40, '1'), std::string(64, '2')};
-    m.rollout = Rollout{25, 1'700'000'100};
+    m.rollout = Rollout{{{1, 1'700'000'100}, {25, 1'700'086'500}}, 20, 10};
     m.min_approvals = 2;
     return m;
 }
@@ -45,8 +45,11 @@ TEST(ReleaseManifestTest, RoundTripWithEveryField) {
     ASSERT_TRUE(back->torrent);
     EXPECT_EQ(back->torrent->infohash_v1, std::string(40, '1'));
     ASSERT_TRUE(back->rollout);
-    EXPECT_EQ(back->rollout->percent, 25u);
-    EXPECT_EQ(back->rollout->start, 1'700'000'100);
+    ASSERT_EQ(back->rollout->stages.size(), 2u);
+    EXPECT_EQ(back->rollout->stages[1].percent, 25u);
+    EXPECT_EQ(back->rollout->stages[0].start, 1'700'000'100);
+    EXPECT_EQ(back->rollout->max_failure_rate, 20u);
+    EXPECT_EQ(back->rollout->min_reports, 10u);
     EXPECT_EQ(back->min_approvals, 2u);
 }
 
@@ -63,19 +66,20 @@ TEST(ReleaseManifestTest, OptionalFieldsAreAbsentWhenUnset) {
 // The exact bytes the vendor has always signed: a builder change that alters them would change
 // every manifest hash (timestamps and release txs name it).
 TEST(ReleaseManifestTest, WireShapeIsStable) {
-    EXPECT_EQ(Canonical(Full().ToJson()),
-              R"({"created":1700000000,"expires":1800000000,"hardware":["rev-a","rev-b"],)"
-              R"("image":{"name":"fw.bin","sha256":")" +
-                  std::string(64, 'c') +
-                  R"(","size":1000},"min_approvals":2,"product":"cam-2",)"
-                  R"("rollout":{"percent":25,"start":1700000100},"sequence":42,)"
-                  R"("source":{"commit":")" +
-                  std::string(40, 'a') +
-                  R"(","notes":"notes\nline 2","repo":"https://example.com/fw.git",)"
-                  R"("tag":"v1.4.2","tagger":"Release Bot <ci@example.com>"},)"
-                  R"("torrent":{"infohash_v1":")" +
-                  std::string(40, '1') + R"(","infohash_v2":")" + std::string(64, '2') +
-                  R"("},"type":"release","vendor":"acme","version":"1.4.2-rc.1"})");
+    EXPECT_EQ(
+        Canonical(Full().ToJson()),
+        R"({"created":1700000000,"expires":1800000000,"hardware":["rev-a","rev-b"],)"
+        R"("image":{"name":"fw.bin","sha256":")" +
+            std::string(64, 'c') +
+            R"(","size":1000},"min_approvals":2,"product":"cam-2",)"
+            R"("rollout":{"max_failure_rate":20,"min_reports":10,"stages":[{"percent":1,"start":1700000100},{"percent":25,"start":1700086500}]},"sequence":42,)"
+            R"("source":{"commit":")" +
+            std::string(40, 'a') +
+            R"(","notes":"notes\nline 2","repo":"https://example.com/fw.git",)"
+            R"("tag":"v1.4.2","tagger":"Release Bot <ci@example.com>"},)"
+            R"("torrent":{"infohash_v1":")" +
+            std::string(40, '1') + R"(","infohash_v2":")" + std::string(64, '2') +
+            R"("},"type":"release","vendor":"acme","version":"1.4.2-rc.1"})");
 }
 
 TEST(ReleaseManifestTest, MalformedFieldsAreRefused) {
@@ -142,13 +146,23 @@ TEST(ReleaseManifestTest, MalformedFieldsAreRefused) {
          [](Json& j) { j["torrent"]["infohash_v1"] = std::string(40, 'A'); }},
         {"torrent v2 not hex", [](Json& j) { j["torrent"]["infohash_v2"] = std::string(64, 'g'); }},
         {"rollout not an object", [](Json& j) { j["rollout"] = 25; }},
-        {"rollout percent missing", [](Json& j) { j["rollout"].erase("percent"); }},
-        {"rollout percent zero", [](Json& j) { j["rollout"]["percent"] = 0; }},
-        {"rollout percent 101", [](Json& j) { j["rollout"]["percent"] = 101; }},
-        {"rollout percent negative", [](Json& j) { j["rollout"]["percent"] = -5; }},
-        {"rollout percent a string", [](Json& j) { j["rollout"]["percent"] = "25"; }},
-        {"rollout start missing", [](Json& j) { j["rollout"].erase("start"); }},
-        {"rollout start negative", [](Json& j) { j["rollout"]["start"] = -1; }},
+        {"rollout stages missing", [](Json& j) { j["rollout"].erase("stages"); }},
+        {"rollout no stage", [](Json& j) { j["rollout"]["stages"] = Json::array(); }},
+        {"rollout stage percent missing",
+         [](Json& j) { j["rollout"]["stages"][0].erase("percent"); }},
+        {"rollout stage percent zero", [](Json& j) { j["rollout"]["stages"][0]["percent"] = 0; }},
+        {"rollout stage percent 101", [](Json& j) { j["rollout"]["stages"][1]["percent"] = 101; }},
+        {"rollout stage percent negative",
+         [](Json& j) { j["rollout"]["stages"][0]["percent"] = -5; }},
+        {"rollout stage percent a string",
+         [](Json& j) { j["rollout"]["stages"][0]["percent"] = "25"; }},
+        {"rollout stage start missing", [](Json& j) { j["rollout"]["stages"][0].erase("start"); }},
+        {"rollout stage start negative", [](Json& j) { j["rollout"]["stages"][0]["start"] = -1; }},
+        {"rollout stages shrink", [](Json& j) { j["rollout"]["stages"][0]["percent"] = 50; }},
+        {"rollout stages go back in time", [](Json& j) { j["rollout"]["stages"][1]["start"] = 5; }},
+        {"rollout failure rate 0", [](Json& j) { j["rollout"]["max_failure_rate"] = 0; }},
+        {"rollout failure rate 101", [](Json& j) { j["rollout"]["max_failure_rate"] = 101; }},
+        {"rollout min_reports 0", [](Json& j) { j["rollout"]["min_reports"] = 0; }},
         {"min_approvals zero", [](Json& j) { j["min_approvals"] = 0; }},
         {"min_approvals 101", [](Json& j) { j["min_approvals"] = 101; }},
         {"min_approvals negative", [](Json& j) { j["min_approvals"] = -1; }},
@@ -169,10 +183,10 @@ TEST(ReleaseManifestTest, MalformedFieldsAreRefused) {
 TEST(ReleaseManifestTest, BoundaryValuesOfOptionalFieldsAreAccepted) {
     for (std::uint32_t percent : {1u, 100u}) {
         ReleaseManifest m = Full();
-        m.rollout = Rollout{percent, 0};
+        m.rollout = Rollout{{{percent, 0}}, 0, 0};
         auto back = ReleaseManifest::Parse(m.ToJson());
         ASSERT_TRUE(back) << back.error().ToString();
-        EXPECT_EQ(back->rollout->percent, percent);
+        EXPECT_EQ(back->rollout->stages[0].percent, percent);
     }
     for (std::uint32_t n : {1u, kMaxMinApprovals}) {
         ReleaseManifest m = Full();

@@ -47,7 +47,9 @@ std::vector<Case> With(std::vector<Case> a, const std::vector<Case>& b) {
 
 // ---- release ----------------------------------------------------------------------------------
 
-ReleaseTxBody GoodRelease() { return ReleaseTxBody{7, std::string(64, 'a'), {"rev-a", "rev-b"}}; }
+ReleaseTxBody GoodRelease() {
+    return ReleaseTxBody{7, std::string(64, 'a'), {"rev-a", "rev-b"}, std::nullopt, 0};
+}
 
 TEST(TxBodiesTest, ReleaseRoundTrip) {
     const ReleaseTxBody b = GoodRelease();

@@ -103,7 +103,7 @@ Tx TestVendor::ReleaseTx(const Envelope& manifest, const SigningKey* key) const 
     tx.time = NowSeconds();
     tx.nonce = 42;
     tx.body = ReleaseTxBody{m["sequence"].get<std::uint64_t>(), manifest.SignedHash(),
-                            m["hardware"].get<std::vector<std::string>>()}
+                            m["hardware"].get<std::vector<std::string>>(), std::nullopt, 0}
                   .ToJson();
     tx.SignWith(key ? *key : release_key_);
     return tx;

@@ -4,6 +4,7 @@
 
 #include "fixture.hpp"
 #include "ledger/consensus/pow.hpp"
+#include "ledger/net/dashboard.hpp"
 #include "ledger/net/node.hpp"
 #include "ledger/primitives/merkle.hpp"
 #include "tests/support/fake_server.hpp"
@@ -351,6 +352,194 @@ TEST_F(NodeTest, APeerServingInvalidHeadersIsBannedAndNothingIsStored) {
     auto tip = client_->GetJson("/v1/tip");
     ASSERT_TRUE(tip);
     EXPECT_EQ((*tip)["height"], 0);
+}
+
+// An update report about release `sequence` of "cam" (the fixture's UpdateTx names sequence 1).
+Tx Report(const SigningKey& device, const std::string& id, std::uint64_t nonce,
+          const std::string& state, const std::string& ver, std::uint64_t sequence,
+          std::int64_t time = NowSeconds()) {
+    Tx tx = testing::UpdateTx(device, id, nonce, state, ver);
+    tx.time = time;
+    tx.body = UpdateTxBody{"cam", sequence, sequence - 1, "gw1", "", std::nullopt}.ToJson();
+    tx.SignWith(device);
+    return tx;
+}
+
+TEST_F(NodeTest, DashboardEndpointsSummariseProductsReleasesAndActivity) {
+    StartNode();
+    const std::int64_t now = NowSeconds();
+    const Tx r1 = testing::ReleaseTx(k_.release, "cam", "1.0.0", 1);
+    const Tx r2 = testing::ReleaseTx(k_.release, "cam", "1.1.0", 2);
+    std::vector<Tx> txs = {
+        testing::AdmitTx(k_.admission, "dev-1", k_.device, "device"),
+        testing::AdmitTx(k_.admission, "dev-2", k_.device2, "device"),
+        testing::AdmitTx(k_.admission, "gw-1", k_.gateway, "gateway", ""),
+        r1,
+        r2,
+        Report(k_.device, "dev-1", 1, "installed", "1.0.0", 1, now - 120),
+        Report(k_.device, "dev-1", 2, "installed", "1.1.0", 2, now - 60),
+        Report(k_.device2, "dev-2", 1, "installed", "1.0.0", 1, now - 60),
+        Report(k_.device2, "dev-2", 2, "failed", "1.0.0", 2, now),
+        Report(k_.device2, "dev-2", 3, "failed", "1.0.0", 2, now),
+    };
+    for (const Tx& tx : txs) {
+        auto posted = client_->PostJson("/v1/tx", tx.ToJson());
+        ASSERT_TRUE(posted) << posted.error().ToString();
+    }
+    ASSERT_TRUE(test::WaitFor([&] { return Confirmations(txs.back().Id()) >= 1; }));
+
+    auto products = client_->GetJson("/v1/products");
+    ASSERT_TRUE(products) << products.error().ToString();
+    ASSERT_EQ((*products)["products"].size(), 1u) << products->dump();
+    const Json& cam = (*products)["products"][0];
+    EXPECT_EQ(cam["product"], "cam");
+    EXPECT_EQ(cam["releases"], 2);
+    EXPECT_EQ(cam["devices"], 2);
+    EXPECT_EQ(cam["latest"]["version"], "1.1.0");
+    EXPECT_EQ(cam["latest"]["sequence"], 2);
+
+    auto releases = client_->GetJson("/v1/releases?product=cam");
+    ASSERT_TRUE(releases) << releases.error().ToString();
+    ASSERT_EQ((*releases)["releases"].size(), 2u);
+    const Json& newest = (*releases)["releases"][0];
+    EXPECT_EQ(newest["id"], r2.Id());
+    EXPECT_EQ(newest["version"], "1.1.0");
+    EXPECT_EQ(newest["sequence"], 2);
+    EXPECT_GE(newest["confirmations"].get<std::uint64_t>(), 1u);
+    EXPECT_EQ(newest["outcomes"], (Json{{"installed", 1}, {"failed", 1}}))
+        << "distinct devices per state: dev-2's two failures count once";
+    EXPECT_EQ((*releases)["releases"][1]["outcomes"], (Json{{"installed", 2}}));
+    auto none = client_->GetJson("/v1/releases?product=door");
+    ASSERT_TRUE(none);
+    EXPECT_TRUE((*none)["releases"].empty());
+    EXPECT_FALSE(client_->GetJson("/v1/releases"));
+    EXPECT_FALSE(client_->GetJson("/v1/releases?product=cam&limit=0"));
+
+    // Ten one-minute buckets ending after `now`: the reports fall in three of them.
+    const std::int64_t since = now - 540;
+    auto activity =
+        client_->GetJson("/v1/activity?product=cam&bucket=60&since=" + std::to_string(since) +
+                         "&until=" + std::to_string(now + 1));
+    ASSERT_TRUE(activity) << activity.error().ToString();
+    ASSERT_EQ((*activity)["buckets"].size(), 10u);
+    EXPECT_EQ((*activity)["since"], since);
+    EXPECT_EQ((*activity)["until"], since + 600);
+    EXPECT_EQ((*activity)["buckets"][9]["start"], since + 540);
+    EXPECT_EQ((*activity)["buckets"][9]["counts"], (Json{{"failed", 2}}));
+    EXPECT_EQ((*activity)["buckets"][8]["counts"], (Json{{"installed", 2}}));
+    EXPECT_EQ((*activity)["buckets"][7]["counts"], (Json{{"installed", 1}}));
+    EXPECT_EQ((*activity)["buckets"][0]["counts"], Json::object());
+    auto other =
+        client_->GetJson("/v1/activity?product=door&bucket=60&since=" + std::to_string(since) +
+                         "&until=" + std::to_string(now + 1));
+    ASSERT_TRUE(other);
+    for (const auto& b : (*other)["buckets"]) EXPECT_TRUE(b["counts"].empty());
+    for (const std::string bad :
+         {"bucket=0", "since=10&until=10", "bucket=1&since=0&until=5000", "since=x"}) {
+        auto r = client_->GetJson("/v1/activity?" + bad);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.error().reason, "bad-param") << bad;
+    }
+}
+
+TEST_F(NodeTest, ExplorerEndpointsListBlocksAndMiners) {
+    StartNode();
+    const Tx release = testing::ReleaseTx(k_.release, "cam", "1.0.0", 1);
+    ASSERT_TRUE(client_->PostJson("/v1/tx", release.ToJson()));
+    ASSERT_TRUE(test::WaitFor([&] { return Confirmations(release.Id()) >= 2; }));
+    auto tip = node_->chain().Tip();
+    ASSERT_TRUE(tip);
+
+    auto blocks = client_->GetJson("/v1/chain/blocks?count=2");
+    ASSERT_TRUE(blocks) << blocks.error().ToString();
+    EXPECT_EQ((*blocks)["tip"], tip->height);
+    ASSERT_EQ((*blocks)["blocks"].size(), 2u);
+    EXPECT_EQ((*blocks)["blocks"][0]["height"], tip->height);
+    EXPECT_EQ((*blocks)["blocks"][0]["hash"], ToHex(tip->hash));
+    EXPECT_EQ((*blocks)["blocks"][1]["height"], tip->height - 1);
+    EXPECT_EQ((*blocks)["blocks"][0]["prev"], (*blocks)["blocks"][1]["hash"]);
+    EXPECT_EQ((*blocks)["blocks"][0]["miner_id"], k_.miner.Id());
+    EXPECT_EQ((*blocks)["next_before"], tip->height - 1);
+
+    // All blocks, genesis included, page by page: the tx counts add up to the chain's txs.
+    std::uint64_t total_txs = 0;
+    std::uint64_t seen = 0;
+    std::string path = "/v1/chain/blocks?count=1";
+    while (true) {
+        auto page = client_->GetJson(path);
+        ASSERT_TRUE(page) << path;
+        for (const auto& b : (*page)["blocks"]) {
+            total_txs += b["txs"].get<std::uint64_t>();
+            ++seen;
+        }
+        if ((*page)["next_before"].is_null()) break;
+        path = "/v1/chain/blocks?count=1&before=" + (*page)["next_before"].dump();
+    }
+    EXPECT_EQ(seen, tip->height + 1);
+    EXPECT_EQ(total_txs, 2u) << "the genesis tx and the release";
+
+    // One block by hash: its tx ids in block order, the release among them.
+    auto tx = client_->GetJson("/v1/tx/" + release.Id());
+    ASSERT_TRUE(tx);
+    auto one = client_->GetJson("/v1/chain/blocks?hash=" + (*tx)["block_hash"].get<std::string>());
+    ASSERT_TRUE(one) << one.error().ToString();
+    ASSERT_EQ((*one)["blocks"].size(), 1u);
+    EXPECT_EQ((*one)["blocks"][0]["height"], (*tx)["height"]);
+    EXPECT_EQ((*one)["blocks"][0]["tx_ids"], Json::array({release.Id()}));
+    EXPECT_EQ((*one)["blocks"][0]["txs"], 1);
+    EXPECT_EQ(
+        client_->Send("GET", "/v1/chain/blocks?hash=" + std::string(64, 'a'), nullptr)->status,
+        404);
+    EXPECT_FALSE(client_->GetJson("/v1/chain/blocks?count=101"));
+
+    auto miners = client_->GetJson("/v1/chain/miners");
+    ASSERT_TRUE(miners) << miners.error().ToString();
+    ASSERT_EQ((*miners)["miners"].size(), 1u);
+    EXPECT_EQ((*miners)["miners"][0]["id"], k_.miner.Id());
+    EXPECT_EQ((*miners)["miners"][0]["blocks"], tip->height + 1);
+    EXPECT_EQ((*miners)["miners"][0]["role"], "miner");
+    EXPECT_EQ((*miners)["to"], tip->height);
+    EXPECT_FALSE(client_->GetJson("/v1/chain/miners?window=0"));
+}
+
+TEST_F(NodeTest, DashboardIsServedWithAStrictContentSecurityPolicy) {
+    opts_.mine = false;
+    StartNode();
+    struct Want {
+        std::string path;
+        std::string type;
+        std::string contains;
+    };
+    const Want wants[] = {
+        {"/", "text/html; charset=utf-8", "<script src=\"/dashboard/app.js\""},
+        {"/dashboard/app.js", "text/javascript; charset=utf-8", "textContent"},
+        {"/dashboard/style.css", "text/css; charset=utf-8", "font"},
+        {"/dashboard/chart.min.js", "text/javascript; charset=utf-8", "Chart.js v"},
+        {"/dashboard/favicon.svg", "image/svg+xml", "<svg"},
+    };
+    for (const auto& w : wants) {
+        auto r = client_->Send("GET", w.path, nullptr);
+        ASSERT_TRUE(r) << w.path;
+        EXPECT_EQ(r->status, 200) << w.path;
+        EXPECT_EQ(r->Header("Content-Type").value_or(""), w.type) << w.path;
+        EXPECT_NE(r->body.find(w.contains), std::string::npos) << w.path;
+        EXPECT_EQ(r->Header("X-Content-Type-Options").value_or(""), "nosniff") << w.path;
+        const std::string csp = r->Header("Content-Security-Policy").value_or("");
+        EXPECT_EQ(csp, kDashboardCsp) << w.path;
+        EXPECT_NE(csp.find("script-src 'self'"), std::string::npos);
+        EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos);
+    }
+    // The page holds no inline script or style, which the CSP would block anyway.
+    auto page = client_->GetText("/");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->find("<script>"), std::string::npos);
+    EXPECT_EQ(page->find("style="), std::string::npos);
+    EXPECT_EQ(page->find("onclick"), std::string::npos);
+    for (const std::string missing : {"/dashboard/nope.js", "/dashboard/", "/index.html"}) {
+        auto r = client_->Send("GET", missing, nullptr);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 404) << missing;
+    }
 }
 
 }  // namespace

@@ -361,6 +361,16 @@ TEST(TxAuthorisationTest, Table) {
          testing::ReleaseTx(k.outsider, "cam", "1.0.3", 3), "unauthorized-tx"},
         {"approve twice", testing::ApproveTx(k.approver, "rel-1"), "duplicate-approval"},
         {"approve another release", testing::ApproveTx(k.approver, "rel-2"), ""},
+        // Rollout controls: a release or approver key, a known action, a release tx id.
+        {"pause by release key", testing::RolloutTx(k.release, std::string(64, 'a'), "pause"), ""},
+        {"abort by approver", testing::RolloutTx(k.approver, std::string(64, 'a'), "abort"), ""},
+        {"resume by admission key", testing::RolloutTx(k.admission, std::string(64, 'a'), "resume"),
+         "unauthorized-tx"},
+        {"pause by a device", testing::RolloutTx(k.device, std::string(64, 'a'), "pause"),
+         "unauthorized-tx"},
+        {"rollout with unknown action",
+         testing::RolloutTx(k.release, std::string(64, 'a'), "rewind"), "bad-tx"},
+        {"rollout of a non-id", testing::RolloutTx(k.release, "rel-1", "pause"), "bad-tx"},
         {"S + L of a valid update", testing::MalleateS(testing::UpdateTx(k.device, "dev-1", 6)),
          "bad-tx"},
     };

@@ -121,7 +121,8 @@ inline Tx ReleaseTx(const SigningKey& signer, const std::string& product, const 
     tx.verifier = Sha256Hex("image " + ver);
     tx.time = NowSeconds();
     tx.nonce = RandomNonce();
-    tx.body = ReleaseTxBody{sequence, Sha256Hex("manifest " + ver), {"rev-b"}}.ToJson();
+    tx.body =
+        ReleaseTxBody{sequence, Sha256Hex("manifest " + ver), {"rev-b"}, std::nullopt, 0}.ToJson();
     return Signed(tx, signer);
 }
 
@@ -143,6 +144,18 @@ inline Tx ApproveTx(const SigningKey& signer, const std::string& release_id) {
     Tx tx;
     tx.type = txtype::kApprove;
     tx.recipient = release_id;
+    tx.time = NowSeconds();
+    tx.nonce = RandomNonce();
+    return Signed(tx, signer);
+}
+
+// A pause/resume/abort of a release's rollout.
+inline Tx RolloutTx(const SigningKey& signer, const std::string& release_id,
+                    const std::string& action) {
+    Tx tx;
+    tx.type = txtype::kRollout;
+    tx.recipient = release_id;
+    tx.state = action;
     tx.time = NowSeconds();
     tx.nonce = RandomNonce();
     return Signed(tx, signer);

@@ -51,7 +51,7 @@ TEST_F(AdminTest, PublishToServerUploadsTheTaggedImageAndTheServerSignsIt) {
     ASSERT_TRUE(server);
     auto opts = PublishOpts("v1.0.0");
     opts.data_dir.clear();  // CI has no vendor data dir
-    opts.rollout_percent = 10;
+    opts.rollout = Rollout{{{10, 1700000000}, {100, 1700086400}}, 0, 0};
     auto r = PublishToServer(opts, Up(*server));
     ASSERT_TRUE(r) << r.error().ToString();
     EXPECT_EQ("cam", (*r)["product"]);
@@ -85,7 +85,8 @@ TEST_F(AdminTest, PublishToServerUploadsTheTaggedImageAndTheServerSignsIt) {
     EXPECT_EQ("v1.1.0", env->signed_doc["source"]["tag"]);
     EXPECT_EQ("Release Bot <ci@example.com>", env->signed_doc["source"]["tagger"]);
     auto m1 = ParseEnvelope(*ReadFile(dir.ManifestFile("cam", 1)));
-    EXPECT_EQ(10, m1->signed_doc["rollout"]["percent"]);
+    EXPECT_EQ(10, m1->signed_doc["rollout"]["stages"][0]["percent"]);
+    EXPECT_EQ(1700086400, m1->signed_doc["rollout"]["stages"][1]["start"]);
     EXPECT_EQ(0u, CountFilesUnder(dir.Root() + "/uploads"));
 
     // The same tag again is refused by the server with its reason.

@@ -156,9 +156,13 @@ TEST_F(GitPublishTest, WatchPublishesEachNewMatchingTagOnce) {
 
 TEST_F(GitPublishTest, ListAndShowDescribeTheCatalog) {
     auto opts = PublishOpts("v1.0.0");
-    opts.rollout_percent = 25;
-    opts.rollout_start = 1700000000;
+    opts.rollout = Rollout{{{25, 1700000000}}, 30, 5};
+    // Two approvals, but root v1 lists no approver key: nobody could ever approve it.
     opts.min_approvals = 2;
+    auto unmeetable = Publish(opts);
+    ASSERT_FALSE(unmeetable);
+    EXPECT_EQ("unmeetable-approvals", unmeetable.error().reason);
+    opts.min_approvals = 0;
     ASSERT_TRUE(Publish(opts));
     ASSERT_TRUE(Publish(PublishOpts("v1.1.0")));
     auto other = PublishOpts("v1.0.0");
@@ -180,9 +184,10 @@ TEST_F(GitPublishTest, ListAndShowDescribeTheCatalog) {
     ASSERT_TRUE(show) << show.error().ToString();
     const Json& rels = (*show)["releases"];
     ASSERT_EQ(2u, rels.size());
-    EXPECT_EQ(25, rels[0]["rollout"]["percent"]);
-    EXPECT_EQ(1700000000, rels[0]["rollout"]["start"]);
-    EXPECT_EQ(2, rels[0]["min_approvals"]);
+    EXPECT_EQ(25, rels[0]["rollout"]["stages"][0]["percent"]);
+    EXPECT_EQ(1700000000, rels[0]["rollout"]["stages"][0]["start"]);
+    EXPECT_EQ(30, rels[0]["rollout"]["max_failure_rate"]);
+    EXPECT_EQ(0, rels[0]["min_approvals"]);
     EXPECT_TRUE(rels[1]["rollout"].is_null());
     EXPECT_EQ(0, rels[1]["min_approvals"]);
     EXPECT_EQ("pending", rels[0]["ledger"]);
@@ -195,8 +200,8 @@ TEST_F(GitPublishTest, ListAndShowDescribeTheCatalog) {
     ASSERT_TRUE(text);
     auto env = ParseEnvelope(*text);
     ASSERT_TRUE(env);
-    EXPECT_EQ(25, env->signed_doc["rollout"]["percent"]);
-    EXPECT_EQ(2, env->signed_doc["min_approvals"]);
+    EXPECT_EQ(25, env->signed_doc["rollout"]["stages"][0]["percent"]);
+    EXPECT_EQ(5, env->signed_doc["rollout"]["min_reports"]);
 
     auto unknown = ShowProduct(data(), "toaster");
     ASSERT_FALSE(unknown);
@@ -205,7 +210,7 @@ TEST_F(GitPublishTest, ListAndShowDescribeTheCatalog) {
 
     auto bad = PublishOpts("v1.2.0");
     bad.allow_lightweight = true;
-    bad.rollout_percent = 0;
+    bad.rollout = Rollout{{{0, 0}}, 0, 0};
     auto r = Publish(bad);
     ASSERT_FALSE(r);
     EXPECT_EQ("bad-rollout", r.error().reason);

@@ -156,7 +156,7 @@ TEST_F(PublishTest, PublishesSignedManifestsWithIncreasingSequences) {
     EXPECT_EQ(second->sha256, tx->verifier);
     auto body = ReleaseTxBody::Parse(tx->body);
     ASSERT_TRUE(body) << body.error().ToString();
-    EXPECT_EQ(*body, (ReleaseTxBody{2, m2.SignedHash(), {"rev-a", "rev-b"}}));
+    EXPECT_EQ(*body, (ReleaseTxBody{2, m2.SignedHash(), {"rev-a", "rev-b"}, std::nullopt, 0}));
     auto release_key = SigningKey::Load(DataDir(data()).Key("release"));
     ASSERT_TRUE(release_key);
     EXPECT_EQ(release_key->PublicHex(), tx->sender);

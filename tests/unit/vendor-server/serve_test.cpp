@@ -224,12 +224,13 @@ class FakeLedger {
             std::lock_guard<std::mutex> lock(mu_);
             Json results = Json::array();
             for (const auto& [manifest, height] : releases_) {
-                results.push_back(
-                    Json{{"id", std::string(64, '1')},
-                         {"height", height},
-                         {"block_hash", BlockHash(height)},
-                         {"confirmations", tip_ - height + 1},
-                         {"tx", {{"body", ReleaseTxBody{1, manifest, {"rev-b"}}.ToJson()}}}});
+                results.push_back(Json{
+                    {"id", std::string(64, '1')},
+                    {"height", height},
+                    {"block_hash", BlockHash(height)},
+                    {"confirmations", tip_ - height + 1},
+                    {"tx",
+                     {{"body", ReleaseTxBody{1, manifest, {"rev-b"}, std::nullopt, 0}.ToJson()}}}});
             }
             res.set_content(Json{{"results", results}}.dump(), "application/json");
         });

@@ -68,9 +68,9 @@ class CommandConfig : public CLI::ConfigTOML {
     std::set<std::string> commands_;
 };
 
-// always_capture_default() shows every default in --help, also where there is none to show: a
-// required option's ("--data TEXT=" would read as "defaults to nothing") and an empty list's
-// ("=[]"). Those are cleared.
+// always_capture_default() shows every default in --help, also where there is none worth
+// showing: a required option's is never used ("--hardware TEXT=[] ... REQUIRED"), and an empty
+// list's reads as a value ("--peer TEXT=[]"). Those are cleared.
 void TidyDefaults(CLI::App& app) {
     for (CLI::Option* opt : app.get_options()) {
         if (opt->get_required() || opt->get_default_str() == "[]") opt->default_str("");

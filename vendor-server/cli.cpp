@@ -144,10 +144,15 @@ int RunCli(int argc, char** argv) {
                       "Accept a lightweight tag (no tagger, no notes)");
     pub_cmd->add_flag("--allow-dirty", pub.allow_dirty,
                       "Accept an image file from a work tree with uncommitted changes");
-    pub_cmd->add_option("--rollout-percent", rollout_flags.percent,
-                        "One-stage rollout: share of devices (1..100)");
-    pub_cmd->add_option("--rollout-start", rollout_flags.start,
-                        "Start of the one-stage rollout (unix time, default now)");
+    // Their "unset" values (-1, 0) are not defaults a user could pass: --help says it in words.
+    pub_cmd
+        ->add_option("--rollout-percent", rollout_flags.percent,
+                     "One-stage rollout: share of devices (1..100)")
+        ->default_str("all devices at once");
+    pub_cmd
+        ->add_option("--rollout-start", rollout_flags.start,
+                     "Start of the one-stage rollout (unix time)")
+        ->default_str("now");
     pub_cmd->add_option("--stage", rollout_flags.stages,
                         "Rollout stage PERCENT%@WHEN, repeatable, e.g. --stage 1%@now "
                         "--stage 10%@+24h --stage 100%@+72h (WHEN: now, +30m, +24h, +2d, "

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "common/adapters/cli.hpp"
 #include "common/adapters/log.hpp"
 #include "device-agent/agent.hpp"
 #include "device-agent/fleet.hpp"
@@ -14,7 +15,7 @@ namespace fwchain::device {
 
 namespace {
 
-constexpr const char* kFooter = R"(Exit codes:
+constexpr const char* kBootFooter = R"(Exit codes:
   0   up to date, or the pending install was committed
   10  update installed in the other slot; reboot into it (the next `boot` confirms it)
   20  the new image failed its health check or never booted; rolled back to the previous slot
@@ -114,14 +115,17 @@ int CliMain(int argc, char** argv) {
         "fwchain device agent: confirm, check, verify, install and report firmware "
         "updates (A/B slots)",
         "device-agent"};
-    app.footer(kFooter);
+    app.footer("Exit codes: each command lists its own in `device-agent COMMAND --help`.");
     app.require_subcommand(1);
+    // Every option's default shows in --help; subcommands inherit it.
+    app.option_defaults()->always_capture_default();
 
     BootOptions boot;
     std::string log_level = "info";
     bool json = false;
     int retries = boot.fetch.max_attempts;
     auto* boot_cmd = app.add_subcommand("boot", "one boot: confirm or roll back, check, install");
+    boot_cmd->footer(kBootFooter);
     boot_cmd->add_option("--state", boot.state_dir, "device state dir (from provisioning)")
         ->required();
     boot_cmd->add_option("--gateway", boot.gateway_url, "gateway URL, e.g. http://gw:7420")
@@ -177,10 +181,12 @@ int CliMain(int argc, char** argv) {
     boot_cmd->add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->capture_default_str();
     boot_cmd->add_flag("--json", json, "print a one-line JSON summary on stdout");
+    cli::AddConfigOption(app, *boot_cmd);
 
     std::string status_dir, status_backend, status_config;
     bool status_json = false;
     auto* status_cmd = app.add_subcommand("status", "installed version, slots, pending, queue");
+    status_cmd->footer("Exit codes: 0 status printed, 1 error (reason on stderr), 2 usage.");
     status_cmd->add_option("--state", status_dir, "device state dir")->required();
     status_cmd->add_option("--slot-backend", status_backend, "file|command");
     status_cmd->add_option("--slot-config", status_config, "command backend config");
@@ -191,6 +197,8 @@ int CliMain(int argc, char** argv) {
     bool fleet_json = false;
     auto* fleet_cmd = app.add_subcommand(
         "fleet", "simulate N devices in one process (file slots), with optional power loss");
+    fleet_cmd->footer(
+        "Exit codes: 0 every device is up to date, 1 a device failed or an error, 2 usage.");
     fleet_cmd->add_option("--count", fleet.count, "devices to run (0 = every device found)")
         ->capture_default_str();
     fleet_cmd->add_option("--gateway", fleet.gateway_url, "gateway URL")->required();
@@ -217,17 +225,9 @@ int CliMain(int argc, char** argv) {
     fleet_cmd->add_option("--log-level", fleet_log_level, "trace|debug|info|warn|error")
         ->capture_default_str();
     fleet_cmd->add_flag("--json", fleet_json, "print the summary as JSON");
+    cli::AddConfigOption(app, *fleet_cmd);
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::CallForAllHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        (void)app.exit(e);
-        return kExitUsage;
-    }
+    if (auto code = cli::Parse(app, argc, argv)) return *code == 0 ? kExitOk : kExitUsage;
 
     if (*fleet_cmd) {
         InitLogging("device-agent", fleet_log_level);

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/adapters/cli.hpp"
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
 #include "common/adapters/server_flags.hpp"
@@ -209,6 +210,9 @@ int Run(const RunOptions& o) {
 int Main(int argc, char** argv) {
     CLI::App app{"fwchain gateway: relays vendor firmware to the devices of a LAN"};
     app.require_subcommand(1);
+    // Every option's default shows in --help; the subcommand inherits both settings.
+    app.option_defaults()->always_capture_default();
+    app.footer("Exit codes: 0 stopped cleanly (SIGINT/SIGTERM), 1 error, 2 usage.");
     RunOptions o;
     auto* run = app.add_subcommand("run", "Sync with the vendor and serve devices");
     run->add_option("--data", o.data_dir, "Data directory (keys, cache, trusted metadata)")
@@ -243,13 +247,8 @@ int Main(int argc, char** argv) {
     http::AddServerFlags(*run, o.http);
     run->add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
         ->capture_default_str();
-    app.footer("Exit codes: 0 stopped cleanly, 1 error, 2 usage.");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        int code = app.exit(e);
-        return code == 0 ? 0 : 2;
-    }
+    cli::AddConfigOption(app, *run);
+    if (auto code = cli::Parse(app, argc, argv)) return *code == 0 ? 0 : 2;
     return Run(o);
 }
 

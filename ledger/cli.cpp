@@ -9,6 +9,7 @@
 #include <iostream>
 #include <set>
 
+#include "common/adapters/cli.hpp"
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
 #include "common/adapters/server_flags.hpp"
@@ -423,12 +424,16 @@ int RunExport(const std::string& node_url, const std::string& format) {
 int RunCli(int argc, char** argv) {
     CLI::App app{"fwchain ledger: proof-of-work ledger node and query tool"};
     app.require_subcommand(1);
+    // Every option's default shows in --help; subcommands inherit both settings.
+    app.option_defaults()->always_capture_default();
+    app.footer("Exit codes: 0 success, 1 error (reason on stderr), 2 usage.");
     std::string log_level = "info";
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
     NodeOptions node_opts;
     auto* node = app.add_subcommand("node", "run a ledger node (API, optional miner)");
+    node->footer("Exit codes: 0 stopped by SIGINT/SIGTERM, 1 error (reason on stderr), 2 usage.");
     node->add_option("--data", node_opts.data_dir, "data directory")->required();
     node->add_option("--listen", node_opts.listen, "HOST:PORT to serve the API on (port 0: any)");
     node->add_option("--genesis", node_opts.genesis_hash, "expected genesis block hash (hex)")
@@ -449,6 +454,7 @@ int RunCli(int argc, char** argv) {
     node->add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     http::AddServerFlags(*node, node_opts.http);
+    cli::AddConfigOption(app, *node);
 
     SearchArgs search_args;
     auto* search = app.add_subcommand("search", "search transactions on a node");
@@ -492,6 +498,9 @@ int RunCli(int argc, char** argv) {
 
     VerifyArgs verify_args;
     auto* verify = app.add_subcommand("verify", "revalidate a node's stored chain from genesis");
+    verify->footer(
+        "Exit codes: 0 every block is valid, 1 an invalid block (named on stdout) or an error, "
+        "2 usage.");
     verify->add_option("--data", verify_args.data_dir, "node data directory")->required();
     verify->add_option("--genesis", verify_args.genesis_hash, "expected genesis hash (hex)");
     verify->add_option("--genesis-file", verify_args.genesis_file, "genesis block JSON");
@@ -531,12 +540,7 @@ int RunCli(int argc, char** argv) {
     submit->add_option("--node", submit_node, "node URL")->required();
     submit->add_option("--tx", submit_file, "signed tx file")->required();
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        const int code = app.exit(e);
-        return code == 0 ? kExitOk : kExitUsage;
-    }
+    if (auto code = cli::Parse(app, argc, argv)) return *code == 0 ? kExitOk : kExitUsage;
 
     if (*node) {
         InitLogging("ledger", log_level);

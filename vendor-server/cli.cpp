@@ -1,5 +1,7 @@
 #include "vendor-server/cli.hpp"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <csignal>
@@ -8,6 +10,7 @@
 #include <iostream>
 #include <set>
 
+#include "common/adapters/cli.hpp"
 #include "common/adapters/log.hpp"
 #include "common/adapters/server_flags.hpp"
 #include "common/core/crypto.hpp"
@@ -86,6 +89,9 @@ int RunCli(int argc, char** argv) {
     CLI::App app{"fwchain vendor server: keys, signed releases, device admission, release API"};
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Show help for all subcommands");
+    // Every option's default shows in --help; subcommands inherit both settings.
+    app.option_defaults()->always_capture_default();
+    app.footer("Exit codes: 0 success, 1 error (reason on stderr), 2 usage.");
 
     // --- init
     InitOptions init;
@@ -111,6 +117,9 @@ int RunCli(int argc, char** argv) {
     RolloutFlags rollout_flags;
     bool pub_json = false;
     auto* pub_cmd = app.add_subcommand("publish", "Publish a tagged firmware release");
+    pub_cmd->footer(
+        "Exit codes: 0 released, 1 error or the ledger refused the release tx, 2 usage, 3 staged "
+        "(signed below the release threshold: not released).");
     UploadOptions upload;
     std::string token_file;
     pub_cmd->add_option("--data", pub.data_dir, "Vendor data directory (local publish)");
@@ -135,10 +144,15 @@ int RunCli(int argc, char** argv) {
                       "Accept a lightweight tag (no tagger, no notes)");
     pub_cmd->add_flag("--allow-dirty", pub.allow_dirty,
                       "Accept an image file from a work tree with uncommitted changes");
-    pub_cmd->add_option("--rollout-percent", rollout_flags.percent,
-                        "One-stage rollout: share of devices (1..100)");
-    pub_cmd->add_option("--rollout-start", rollout_flags.start,
-                        "Start of the one-stage rollout (unix time, default now)");
+    // Their "unset" values (-1, 0) are not defaults a user could pass: --help says it in words.
+    pub_cmd
+        ->add_option("--rollout-percent", rollout_flags.percent,
+                     "One-stage rollout: share of devices (1..100)")
+        ->default_str("all devices at once");
+    pub_cmd
+        ->add_option("--rollout-start", rollout_flags.start,
+                     "Start of the one-stage rollout (unix time)")
+        ->default_str("now");
     pub_cmd->add_option("--stage", rollout_flags.stages,
                         "Rollout stage PERCENT%@WHEN, repeatable, e.g. --stage 1%@now "
                         "--stage 10%@+24h --stage 100%@+72h (WHEN: now, +30m, +24h, +2d, "
@@ -192,6 +206,7 @@ int RunCli(int argc, char** argv) {
     watch_cmd->add_flag("--allow-lightweight", watch.publish.allow_lightweight,
                         "Accept lightweight tags");
     watch_cmd->add_flag("--once", watch_once, "Scan once and exit");
+    cli::AddConfigOption(app, *watch_cmd);
 
     // --- list / show
     std::string list_data;
@@ -307,17 +322,9 @@ int RunCli(int argc, char** argv) {
                      "Blocks the ledger grows before the signed checkpoint moves")
         ->capture_default_str();
     http::AddServerFlags(*serve_cmd, serve.http);
+    cli::AddConfigOption(app, *serve_cmd);
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::CallForAllHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        app.exit(e);
-        return kExitUsage;
-    }
+    if (auto code = cli::Parse(app, argc, argv)) return *code == 0 ? kExitOk : kExitUsage;
 
     try {
         if (*init_cmd) {
@@ -350,6 +357,8 @@ int RunCli(int argc, char** argv) {
             if (upload.token.empty()) {
                 if (const char* env = std::getenv("FWCHAIN_ADMIN_TOKEN")) upload.token = env;
             }
+            // Progress only for a person watching: never in CI logs or a pipe.
+            if (isatty(STDERR_FILENO) != 0) upload.progress = StderrUploadProgress();
             auto r = PublishToServer(pub, upload);
             if (!r) return ReportError("publish", r.error());
             if (r->value("status", "") == "staged") {

@@ -1,5 +1,7 @@
 #include "vendor-server/upload.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <memory>
 
 #include "common/adapters/http.hpp"
@@ -7,6 +9,30 @@
 #include "vendor-server/git_source.hpp"
 
 namespace fwchain::vendor {
+
+std::string FormatUploadProgress(std::uint64_t sent, std::uint64_t total) {
+    constexpr double kMiB = 1024.0 * 1024.0;
+    const unsigned percent =
+        total == 0 ? 100u : static_cast<unsigned>(std::min(sent, total) * 100 / total);
+    char line[96];
+    std::snprintf(line, sizeof line, "uploading %.1f MiB of %.1f MiB (%u%%)",
+                  static_cast<double>(sent) / kMiB, static_cast<double>(total) / kMiB, percent);
+    return line;
+}
+
+std::function<void(std::uint64_t, std::uint64_t)> StderrUploadProgress() {
+    auto last = std::make_shared<int>(-1);
+    return [last](std::uint64_t sent, std::uint64_t total) {
+        const int percent =
+            total == 0 ? 100 : static_cast<int>(std::min(sent, total) * 100 / total);
+        if (percent == *last) return;
+        *last = percent;
+        std::fprintf(stderr, "\r%s%s", FormatUploadProgress(sent, total).c_str(),
+                     sent >= total ? "\n" : "");
+        std::fflush(stderr);
+    };
+}
+
 Expected<Json> PublishToServer(const PublishOptions& opts, const UploadOptions& up) {
     FW_TRY(CheckReleaseOptions(opts));
     if (up.token.empty()) return Fail(Errc::kInvalid, "no-token", "--token is required");
@@ -57,7 +83,9 @@ Expected<Json> PublishToServer(const PublishOptions& opts, const UploadOptions& 
     const http::Headers headers = {{"Authorization", "Bearer " + up.token}};
     // Token first: a refused upload would be cut off mid-body.
     auto res = cli.Send("GET", "/v1/admin/auth", nullptr, headers, 1 << 20);
-    if (res && res->status == 200) res = cli.PostForm("/v1/admin/releases", headers, parts);
+    if (res && res->status == 200) {
+        res = cli.PostForm("/v1/admin/releases", headers, parts, 1 << 20, up.progress);
+    }
     if (!res) {
         return Fail(Errc::kNetwork, "upload-failed",
                     "cannot reach " + up.server_url + ": " + res.error().message);

@@ -218,23 +218,67 @@ Status Client::GetStream(const std::string& path, const Headers& headers,
 }
 
 Expected<Reply> Client::PostForm(const std::string& path, const Headers& headers,
-                                 const std::vector<FormPart>& parts, std::size_t max_size) {
+                                 const std::vector<FormPart>& parts, std::size_t max_size,
+                                 const UploadProgress& progress) {
     httplib::MultipartFormDataItems items;
     httplib::MultipartFormDataProviderItems providers;
+    // What the parts hold, in all, and how much of it went out (shared by the providers, which
+    // httplib calls one after the other on this thread).
+    std::uint64_t total = 0;
+    auto sent = std::make_shared<std::uint64_t>(0);
     for (const auto& p : parts) {
         if (p.file.empty()) {
-            items.push_back({p.name, p.content, p.filename, p.content_type});
+            total += p.content.size();
+            continue;
+        }
+        struct stat st {};
+        if (::stat(p.file.c_str(), &st) != 0) {
+            return Fail(Errc::kNotFound, "no-file", "cannot read " + p.file);
+        }
+        total += static_cast<std::uint64_t>(st.st_size);
+    }
+    auto report = [progress, sent, total](std::size_t n) {
+        *sent += n;
+        if (progress) progress(*sent, total);
+    };
+    for (const auto& p : parts) {
+        if (p.file.empty()) {
+            if (!progress) {
+                items.push_back({p.name, p.content, p.filename, p.content_type});
+                continue;
+            }
+            // Streamed like a file, so that the progress moves with the bytes.
+            auto content = std::make_shared<std::string>(p.content);
+            auto offset = std::make_shared<std::size_t>(0);
+            providers.push_back({p.name,
+                                 [content, offset, report](std::size_t, httplib::DataSink& sink) {
+                                     const std::size_t n = std::min<std::size_t>(
+                                         64 * 1024, content->size() - *offset);
+                                     if (n > 0 && !sink.write(content->data() + *offset, n)) {
+                                         return false;
+                                     }
+                                     *offset += n;
+                                     report(n);
+                                     if (*offset == content->size()) sink.done();
+                                     return true;
+                                 },
+                                 p.filename, p.content_type});
             continue;
         }
         auto file = std::make_shared<std::ifstream>(p.file, std::ios::binary);
         if (!*file) return Fail(Errc::kNotFound, "no-file", "cannot read " + p.file);
         // Streamed in 64 KiB pieces (chunked): the sender never holds the whole file.
         providers.push_back({p.name,
-                             [file](std::size_t, httplib::DataSink& sink) {
+                             [file, report](std::size_t, httplib::DataSink& sink) {
                                  char buf[64 * 1024];
                                  file->read(buf, sizeof buf);
                                  const auto n = file->gcount();
-                                 if (n > 0) sink.write(buf, static_cast<std::size_t>(n));
+                                 if (n > 0) {
+                                     if (!sink.write(buf, static_cast<std::size_t>(n))) {
+                                         return false;
+                                     }
+                                     report(static_cast<std::size_t>(n));
+                                 }
                                  if (file->eof()) sink.done();
                                  return !file->bad();
                              },

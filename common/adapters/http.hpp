@@ -86,9 +86,14 @@ class Client {
     Status GetStream(const std::string& path, const Headers& headers,
                      const std::function<bool(const Reply& head)>& on_head,
                      const std::function<bool(const char*, std::size_t)>& on_data);
-    // POSTs a multipart/form-data body (file parts streamed from disk, chunked).
+    // Told how many bytes of the parts' contents have been handed to the socket, of how many.
+    using UploadProgress = std::function<void(std::uint64_t sent, std::uint64_t total)>;
+    // POSTs a multipart/form-data body (file parts streamed from disk, chunked). `progress`, when
+    // set, is called after each piece (64 KiB at most) went out, in-memory parts being streamed
+    // too then; the last call has sent == total.
     Expected<Reply> PostForm(const std::string& path, const Headers& headers,
-                             const std::vector<FormPart>& parts, std::size_t max_size = 1 << 20);
+                             const std::vector<FormPart>& parts, std::size_t max_size = 1 << 20,
+                             const UploadProgress& progress = {});
     // Aborts the request in progress, from any thread (a watchdog's deadline).
     void Stop();
 

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "common/adapters/http_server.hpp"
 #include "common/core/fs.hpp"
@@ -341,6 +343,58 @@ class RefusingPort {
     int fd_ = -1;
     int port_ = 0;
 };
+
+// PostForm's progress: called as the body goes out, never backwards, ending at sent == total
+// (the parts' bytes: a file streamed from disk and an in-memory part), and the server gets
+// every byte of both.
+TEST(HttpClient, PostFormReportsProgressUpToTheTotal) {
+    TempDir dir;
+    std::string image(3 * 1024 * 1024 + 123, '\0');
+    for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<char>(i % 253);
+    ASSERT_TRUE(WriteFileAtomic(dir / "image.bin", image));
+    const std::string meta = R"({"product":"cam"})";
+
+    Router routes;
+    routes.Post("/upload",
+                [](const Request& req, Response& res) {
+                    SendJson(res, Json{{"size", req.body.size()}});
+                },
+                {Exec::kWorker, 8 << 20, true});
+    ServerOptions opts;
+    opts.max_body = 8 << 20;
+    TestServer server(std::move(routes), opts);
+    server.Start();
+    auto client = Client::For(server.url());
+    ASSERT_TRUE(client);
+
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> calls;
+    const std::vector<FormPart> parts = {
+        {"meta", meta, "", "", "application/json"},
+        {"image", "", dir / "image.bin", "image.bin", "application/octet-stream"}};
+    auto reply = client->PostForm(
+        "/upload", {}, parts, 1 << 20,
+        [&](std::uint64_t sent, std::uint64_t total) { calls.emplace_back(sent, total); });
+    ASSERT_TRUE(reply) << reply.error().ToString();
+    ASSERT_EQ(reply->status, 200) << reply->body;
+    const std::uint64_t total = image.size() + meta.size();
+    ASSERT_GE(calls.size(), image.size() / (64 * 1024));  // one call per piece of 64 KiB at most
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        EXPECT_EQ(calls[i].second, total);
+        if (i > 0) {
+            EXPECT_GE(calls[i].first, calls[i - 1].first) << i;
+        }
+    }
+    EXPECT_EQ(calls.back().first, total);
+    // The multipart body holds both parts whole (plus boundaries and part headers).
+    auto body = ParseJson(reply->body);
+    ASSERT_TRUE(body);
+    EXPECT_GT((*body)["size"].get<std::uint64_t>(), total);
+
+    // Without a callback the same upload goes through unchanged.
+    auto quiet = client->PostForm("/upload", {}, parts);
+    ASSERT_TRUE(quiet) << quiet.error().ToString();
+    EXPECT_EQ(ParseJson(quiet->body).value()["size"], (*body)["size"]);
+}
 
 TEST(HttpClient, ClosedPortIsNetworkError) {
     RefusingPort closed;

@@ -33,7 +33,7 @@ class AdminTest : public test::VendorFixture {
         return test::RunningApi::Start(data(), std::move(cfg));
     }
     UploadOptions Up(const test::RunningApi& server, std::string token = kToken) {
-        return UploadOptions{server.url(), std::move(token), ""};
+        return UploadOptions{server.url(), std::move(token), "", {}};
     }
     void ExpectNothingPublished() {
         const DataDir dir(data());

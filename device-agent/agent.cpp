@@ -140,7 +140,7 @@ class Agent {
     // Signs and queues a report with an already reserved nonce.
     void QueueReport(ReportInfo info) {
         info.product = cfg_.product;
-        info.time = Now();
+        if (info.time == 0) info.time = Now();
         info.version = Clip(info.version, kMaxVersion);
         Tx tx = MakeUpdateReport(key_, cfg_.device_id, info);
         if (auto queued = queue_.Enqueue(tx); !queued) report_error_ = queued.error().ToString();
@@ -276,6 +276,7 @@ class Agent {
         auto nonce = sm_.ReserveNonce();
         if (!nonce) return Failed(nonce.error());
         P().report_nonce = *nonce;
+        P().report_time = Now();
         if (auto s = sm_.Enter(Phase::kCommitting); !s) return Failed(s.error());
         return FinishCommit();
     }
@@ -285,6 +286,7 @@ class Agent {
         ReportInfo info;
         info.state = state;
         info.nonce = p.report_nonce;
+        info.time = p.report_time;
         info.version = p.version;
         info.sha256 = p.sha256;
         info.sequence = p.sequence;
@@ -312,6 +314,7 @@ class Agent {
         auto nonce = sm_.ReserveNonce();
         if (!nonce) return Failed(nonce.error());
         P().report_nonce = *nonce;
+        P().report_time = Now();
         P().reason = reason;
         if (auto s = sm_.Enter(Phase::kRollingBack); !s) return Failed(s.error());
         auto r = FinishRollback();

@@ -60,6 +60,7 @@ Json PendingToJson(const Pending& p) {
                 {"slot", p.slot},
                 {"gateway", p.gateway},
                 {"report_nonce", p.report_nonce},
+                {"report_time", p.report_time},
                 {"reason", p.reason}};
 }
 
@@ -72,6 +73,9 @@ Expected<Pending> PendingFromJson(const Json& j) {
     FW_ASSIGN(p.slot, GetString(j, "slot"));
     FW_ASSIGN(p.gateway, GetString(j, "gateway"));
     FW_ASSIGN(p.report_nonce, GetUint(j, "report_nonce"));
+    if (j.contains("report_time")) {
+        FW_ASSIGN(p.report_time, GetInt(j, "report_time"));
+    }
     FW_ASSIGN(p.reason, GetString(j, "reason"));
     return p;
 }

@@ -49,6 +49,9 @@ struct Pending {
     std::string gateway;             // gateway id that offered it (for the report)
     std::uint64_t report_nonce = 0;  // reserved for the commit/rollback report (exactly once)
     std::string reason;              // rollback reason, kept for a resumed rollback
+    // The time signed into that report, fixed with its nonce: a report re-queued after a power
+    // loss is then the same tx (the ledger says "duplicate"), never a second record.
+    std::int64_t report_time = 0;
 };
 
 // The last time the ledger said the report counter was behind (a state restored from a backup,

@@ -61,11 +61,14 @@ Expected<std::unique_ptr<Node>> Node::Open(const NodeOptions& opts) {
             return Fail(Errc::kInvalid, "no-key", "--mine needs --key FILE (the miner key)");
         }
         FW_ASSIGN(SigningKey key, SigningKey::Load(opts.key_file));
+        // A key not admitted yet (a new gateway) or revoked: the node runs, syncs and serves,
+        // and mines from the block that admits it until the block that revokes it.
         FW_ASSIGN(auto rec, node->chain_->FindKey(key.PublicHex()));
         if (!rec || !rec->CanMine()) {
-            return Fail(Errc::kUnauthorized, "miner-not-admitted",
-                        "key " + key.Id() +
-                            " is not an admitted miner (genesis miner or unrevoked gateway)");
+            spdlog::warn(
+                "key {} is not an admitted miner on this chain yet: mining starts once "
+                "its admission (vendor-server admit-gateway) is in a block",
+                key.Id().substr(0, 16));
         }
         node->key_ = std::move(key);
     }
@@ -147,7 +150,7 @@ void Node::RegisterMetrics() {
                  "The greatest tip height a peer reported at the last sync round.",
                  [this] { return peers_ ? static_cast<double>(peers_->BestPeerHeight()) : 0.0; });
     m.AddGaugeFn("fwchain_ledger_mining", "1 while this node mines (an admitted key).",
-                 [this] { return key_ && !stopping_ ? 1.0 : 0.0; });
+                 [this] { return mining_.load() && !stopping_ ? 1.0 : 0.0; });
 }
 
 void Node::Stop() {
@@ -195,6 +198,24 @@ void Node::MinerLoop() {
     mo.low_priority = true;
     while (!stopping_) {
         const std::uint64_t seen = chain_->Generation();
+        // Admission and revocation are chain state: look again whenever the chain moved.
+        auto rec = chain_->FindKey(key_->PublicHex());
+        const bool may_mine = rec && *rec && (*rec)->CanMine();
+        if (may_mine != mining_.load()) {
+            mining_ = may_mine;
+            if (may_mine) {
+                spdlog::info("key {} is an admitted miner: mining", key_->Id().substr(0, 16));
+            } else {
+                spdlog::warn(
+                    "key {} may not mine (not admitted, or revoked): mining stopped; "
+                    "the node keeps syncing and serving",
+                    key_->Id().substr(0, 16));
+            }
+        }
+        if (!may_mine) {
+            chain_->WaitForChange(seen, std::chrono::seconds(1));
+            continue;
+        }
         auto needed = chain_->NeedsMining();
         if (needed && !*needed) {
             chain_->WaitForChange(seen, std::chrono::seconds(1));
@@ -209,6 +230,9 @@ void Node::MinerLoop() {
         mo.extra_nonce_base = GetLe64(base);
         auto mined = needed ? MineOneBlock(*chain_, *key_, mo, abort_job_)
                             : Expected<std::optional<BlockInfo>>(needed.error());
+        if (!mined && mined.error().code == Errc::kUnauthorized) {
+            continue;  // revoked between the check and the block: the next round stops mining
+        }
         if (!mined) {
             spdlog::error("miner stopped: {}", mined.error().ToString());
             std::lock_guard<std::mutex> lock(failure_mu_);

@@ -44,8 +44,9 @@ Expected<std::optional<BlockInfo>> MineOneBlock(Chain& chain, const SigningKey& 
 
 class Node {
   public:
-    // Loads the genesis, opens DIR/ledger.sqlite and, with mine, the key, which must be an
-    // admitted, unrevoked miner (genesis miner or gateway).
+    // Loads the genesis, opens DIR/ledger.sqlite and, with mine, the key. The miner mines while
+    // the key is an admitted, unrevoked miner at the tip (genesis miner or gateway): it starts
+    // when an admission is connected and stops, without stopping the node, at a revocation.
     static Expected<std::unique_ptr<Node>> Open(const NodeOptions& opts);
     ~Node();
     Node(const Node&) = delete;
@@ -56,6 +57,8 @@ class Node {
     void Stop();
     // Set when the miner hit a local failure (database): the node should exit with an error.
     std::optional<Error> Failure();
+    // True while the miner key may mine at the tip.
+    bool Mining() const { return mining_.load(); }
 
     Chain& chain() { return *chain_; }
     PeerManager* peers() { return peers_.get(); }
@@ -82,6 +85,7 @@ class Node {
     std::thread miner_thread_;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> abort_job_{false};
+    std::atomic<bool> mining_{false};  // the key may mine at the tip (admitted, not revoked)
     std::mutex failure_mu_;
     std::optional<Error> failure_;
     std::shared_ptr<metrics::Registry> metrics_;

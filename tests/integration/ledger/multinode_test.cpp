@@ -39,7 +39,8 @@ class MultiNodeTest : public ::testing::Test {
     }
 
     // Starts node i (mining with its own key) with the given peers; returns its URL.
-    std::string Start(int i, const std::vector<std::string>& peers, bool mine = true) {
+    std::string Start(int i, const std::vector<std::string>& peers, bool mine = true,
+                      const std::string& key_file = "") {
         std::vector<std::string> args = {Bin("ledger"),
                                          "node",
                                          "--data",
@@ -55,8 +56,10 @@ class MultiNodeTest : public ::testing::Test {
                                          "--ban-seconds",
                                          "2"};
         if (mine) {
-            args.insert(args.end(),
-                        {"--mine", "--key", dir_ / ("miner" + std::to_string(i) + ".key")});
+            args.insert(
+                args.end(),
+                {"--mine", "--key",
+                 key_file.empty() ? dir_ / ("miner" + std::to_string(i) + ".key") : key_file});
         }
         for (const auto& p : peers) args.insert(args.end(), {"--peer", p});
         procs_[i] = std::make_unique<test::Process>(
@@ -101,6 +104,23 @@ class MultiNodeTest : public ::testing::Test {
     bool Mined(int i, const std::string& id) {
         const Json t = Get(i, "/v1/tx/" + id);
         return t.is_object() && t.contains("height") && !t["height"].is_null();
+    }
+
+    // The miner of node i's block at `height`.
+    std::string MinerAt(int i, std::uint64_t height) {
+        const Json h = Get(i, "/v1/headers?from=" + std::to_string(height) + "&count=1");
+        if (!h.is_object() || h["headers"].empty()) return "";
+        auto bytes = FromHex(h["headers"][0].value("header", std::string()));
+        if (!bytes || bytes->size() != kHeaderSize) return "";
+        return ToHex(BlockHeader::Deserialize(bytes->data()).miner);
+    }
+
+    // Node i's `fwchain_ledger_mining` gauge.
+    bool MiningMetric(int i) {
+        auto c = http::Client::For(urls_[i]);
+        if (!c) return false;
+        auto r = c->Send("GET", "/metrics", nullptr, {}, 1 << 20);
+        return r && r->body.find("\nfwchain_ledger_mining 1\n") != std::string::npos;
     }
 
     std::string Logs() {
@@ -319,6 +339,48 @@ TEST_F(MultiNodeTest, SigkillWhileMiningThenRestartKeepsAValidChain) {
     auto verify = test::Run({Bin("ledger"), "verify", "--data", dir_ / "data0", "--genesis",
                              ToHex(genesis_.Hash()), "--genesis-file", dir_ / "genesis.json"});
     EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
+// A gateway's node starts mining when its admission is in a block and stops at its revocation,
+// without exiting: it keeps syncing and serving.
+TEST_F(MultiNodeTest, AGatewayMinesOnceAdmittedAndStopsWhenRevokedWithoutExiting) {
+    ASSERT_FALSE(Start(0, {}).empty()) << Logs();
+    const SigningKey gateway = SigningKey::Generate();
+    const std::string key_file = dir_ / "gateway.key";
+    ASSERT_TRUE(gateway.Save(key_file));
+    // Not admitted yet: the node starts anyway, and does not mine.
+    ASSERT_FALSE(Start(1, {urls_[0]}, true, key_file).empty()) << Logs();
+    EXPECT_FALSE(MiningMetric(1));
+
+    const Tx admit = testing::AdmitTx(k_.admission, "gw-1", gateway, "gateway");
+    ASSERT_TRUE(Post(0, "/v1/tx", admit.ToJson()));
+    ASSERT_TRUE(WaitFor([&] { return Mined(1, admit.Id()) && MiningMetric(1); })) << Logs();
+
+    // The genesis miner goes away: the gateway mines the next tx itself.
+    procs_[0]->Stop();
+    const Tx release = testing::ReleaseTx(k_.release, "cam", "4.0.0", 40);
+    ASSERT_TRUE(Post(1, "/v1/tx", release.ToJson()));
+    ASSERT_TRUE(WaitFor([&] { return Mined(1, release.Id()); })) << Logs();
+    const auto at = Get(1, "/v1/tx/" + release.Id()).value("height", std::uint64_t{0});
+    EXPECT_EQ(MinerAt(1, at), gateway.PublicHex());
+
+    // Revoked (the gateway mines the block that revokes it): it stops mining, keeps serving.
+    const Tx revoke = testing::RevokeTx(k_.admission, "gw-1", gateway, "gateway");
+    ASSERT_TRUE(Post(1, "/v1/tx", revoke.ToJson()));
+    ASSERT_TRUE(WaitFor([&] { return Mined(1, revoke.Id()) && !MiningMetric(1); })) << Logs();
+    EXPECT_TRUE(procs_[1]->Running());
+    const Tx later = testing::ReleaseTx(k_.release, "cam", "4.1.0", 41);
+    ASSERT_TRUE(Post(1, "/v1/tx", later.ToJson()));
+    EXPECT_TRUE(Get(1, "/v1/tip").contains("height"));
+
+    // A genesis miner comes back and mines it; the revoked gateway's node syncs it.
+    ASSERT_FALSE(Start(0, {urls_[1]}).empty()) << Logs();
+    ASSERT_TRUE(WaitFor([&] { return Mined(0, revoke.Id()); })) << Logs();  // synced
+    ASSERT_TRUE(Post(0, "/v1/tx", later.ToJson()));  // it was down when `later` was gossiped
+    ASSERT_TRUE(WaitFor([&] { return Mined(1, later.Id()); })) << Logs();
+    const auto later_at = Get(1, "/v1/tx/" + later.Id()).value("height", std::uint64_t{0});
+    EXPECT_EQ(MinerAt(1, later_at), miners_[0].PublicHex());
+    EXPECT_TRUE(procs_[1]->Running());
 }
 
 }  // namespace

@@ -139,41 +139,44 @@ Registry::Family& Registry::FamilyFor(const std::string& name, const std::string
     return *families_.back();
 }
 
-Counter& Registry::GetCounter(const std::string& name, const std::string& help, Labels labels) {
-    std::lock_guard lock(mu_);
-    Family& f = FamilyFor(name, help, "counter");
+namespace {
+// The series of `f` with these labels held in `slot`, made by `make` on first use.
+template <typename T, typename Make>
+T& SeriesOf(Registry::Family& f, const Labels& labels, std::unique_ptr<T> Series::*slot,
+            Make make) {
     const std::string l = RenderLabels(labels);
-    if (Series* s = f.Find(l); s != nullptr && s->counter) return *s->counter;
+    if (Series* s = f.Find(l); s != nullptr && s->*slot) return *(s->*slot);
     Series s;
     s.labels = l;
-    s.counter = std::make_unique<Counter>();
+    s.*slot = make();
     f.series.push_back(std::move(s));
-    return *f.series.back().counter;
+    return *(f.series.back().*slot);
+}
+}  // namespace
+
+Counter& Registry::GetCounter(const std::string& name, const std::string& help, Labels labels) {
+    std::lock_guard lock(mu_);
+    return SeriesOf(FamilyFor(name, help, "counter"), labels, &Series::counter,
+                    [] { return std::make_unique<Counter>(); });
 }
 
 Gauge& Registry::GetGauge(const std::string& name, const std::string& help, Labels labels) {
     std::lock_guard lock(mu_);
-    Family& f = FamilyFor(name, help, "gauge");
-    const std::string l = RenderLabels(labels);
-    if (Series* s = f.Find(l); s != nullptr && s->gauge) return *s->gauge;
-    Series s;
-    s.labels = l;
-    s.gauge = std::make_unique<Gauge>();
-    f.series.push_back(std::move(s));
-    return *f.series.back().gauge;
+    return SeriesOf(FamilyFor(name, help, "gauge"), labels, &Series::gauge,
+                    [] { return std::make_unique<Gauge>(); });
 }
 
 Histogram& Registry::GetHistogram(const std::string& name, const std::string& help, Labels labels,
                                   std::vector<double> bounds) {
     std::lock_guard lock(mu_);
-    Family& f = FamilyFor(name, help, "histogram");
-    const std::string l = RenderLabels(labels);
-    if (Series* s = f.Find(l); s != nullptr && s->histogram) return *s->histogram;
-    Series s;
-    s.labels = l;
-    s.histogram = std::make_unique<Histogram>(std::move(bounds));
-    f.series.push_back(std::move(s));
-    return *f.series.back().histogram;
+    return SeriesOf(FamilyFor(name, help, "histogram"), labels, &Series::histogram,
+                    [&bounds] { return std::make_unique<Histogram>(std::move(bounds)); });
+}
+
+void Registry::AddCounterFn(const std::string& name, const std::string& help,
+                            const Counter& counter, Labels labels) {
+    AddCounterFn(
+        name, help, [&counter] { return static_cast<double>(counter.Value()); }, std::move(labels));
 }
 
 void Registry::AddGaugeFn(const std::string& name, const std::string& help,

@@ -79,6 +79,9 @@ class Registry {
                     Labels labels = {});
     void AddCounterFn(const std::string& name, const std::string& help, std::function<double()> fn,
                       Labels labels = {});
+    // A counter owned elsewhere (it must outlive every scrape), exported under `name`.
+    void AddCounterFn(const std::string& name, const std::string& help, const Counter& counter,
+                      Labels labels = {});
 
     // Every metric, in registration order, as text exposition format.
     std::string Render() const;

@@ -30,24 +30,20 @@ void DeviceApi::Register(http::Router& routes) {
 }
 
 void DeviceApi::ExportMetrics(metrics::Registry& m) {
-    auto value = [](const metrics::Counter& c) {
-        return [&c] { return static_cast<double>(c.Value()); };
-    };
-    m.AddCounterFn("fwchain_gateway_checks_total", "Update checks answered.", value(checks_));
+    m.AddCounterFn("fwchain_gateway_checks_total", "Update checks answered.", checks_);
     const std::string images = "fwchain_gateway_image_requests_total";
     const std::string images_help = "Image requests: hit = served from the cache, miss = 404.";
-    m.AddCounterFn(images, images_help, value(images_hit_), {{"result", "hit"}});
-    m.AddCounterFn(images, images_help, value(images_miss_), {{"result", "miss"}});
+    m.AddCounterFn(images, images_help, images_hit_, {{"result", "hit"}});
+    m.AddCounterFn(images, images_help, images_miss_, {{"result", "miss"}});
     m.AddCounterFn("fwchain_gateway_image_bytes_served_total",
-                   "Bytes of image responses started (whole images or ranges).",
-                   value(image_bytes_));
+                   "Bytes of image responses started (whole images or ranges).", image_bytes_);
     const std::string reports = "fwchain_gateway_reports_total";
     const std::string reports_help =
         "Device reports: relayed to the ledger, duplicate (already held), refused (invalid, "
         "stale counter, or the ledger refused).";
-    m.AddCounterFn(reports, reports_help, value(reports_relayed_), {{"result", "relayed"}});
-    m.AddCounterFn(reports, reports_help, value(reports_duplicate_), {{"result", "duplicate"}});
-    m.AddCounterFn(reports, reports_help, value(reports_refused_), {{"result", "refused"}});
+    m.AddCounterFn(reports, reports_help, reports_relayed_, {{"result", "relayed"}});
+    m.AddCounterFn(reports, reports_help, reports_duplicate_, {{"result", "duplicate"}});
+    m.AddCounterFn(reports, reports_help, reports_refused_, {{"result", "refused"}});
 }
 
 void DeviceApi::Publish(std::shared_ptr<const CheckIndex> index) {

@@ -206,6 +206,8 @@ TEST(Rollout, ApprovalsGateTheReleaseAndFailuresHaltIt) {
     System sys;
     sys.Tag("v1.0.0", "Needs an approval");
     sys.Tag("v2.0.0", "Breaks the health check");
+    sys.Tag("v3.0.0", "Aborted");
+    sys.Tag("v4.0.0", "Supersedes it");
     sys.Start(1, {}, {"--rollout-interval", "1"});
     const std::vector<std::string> dirs = sys.ProvisionMany(DeviceIds());
     // cam-000 checks the ledger itself: the release tx and its approvals in its proof.
@@ -268,7 +270,31 @@ TEST(Rollout, ApprovalsGateTheReleaseAndFailuresHaltIt) {
     EXPECT_TRUE(Running(after, "2.0.0").empty());
     EXPECT_EQ(Running(after, "1.0.0").size(), static_cast<std::size_t>(kDevices));
     EXPECT_TRUE(sys.Search("type=update&state=installed&ver=2.0.0").empty());
-    // Devices outside the first ten never even tried it.
+    // Aborted while it waits for its approval: the approval arrives, the abort wins, and the
+    // release is never offered; the next release supersedes it.
+    const std::string aborted = PublishRelease(sys, "v3.0.0", {"--min-approvals", "1"});
+    ASSERT_EQ(aborted.size(), 64u);
+    ASSERT_TRUE(WaitForGateway(sys, 0, "3.0.0", "waiting-approvals", 0));
+    RunResult abort = Ledger({"rollout", "abort", "--key", approver_key, "--release", aborted,
+                              "--node", sys.ledger_url()});
+    ASSERT_EQ(abort.exit_code, 0) << abort.err;
+    ASSERT_EQ(
+        Ledger({"approve", "--key", approver_key, "--release", aborted, "--node", sys.ledger_url()})
+            .exit_code,
+        0);
+    ASSERT_TRUE(WaitFor([&] {
+        const Json r = LedgerRollout(sys, "3.0.0");
+        return r.value("state", "") == "aborted" && r["approvals"].value("have", 0) == 1;
+    }));
+    ASSERT_TRUE(WaitForGateway(sys, 0, "3.0.0", "aborted", 0));
+    EXPECT_TRUE(Running(RunFleet(sys, sys.gateway_url(), {"--count", "10"}), "3.0.0").empty());
+    ASSERT_EQ(PublishRelease(sys, "v4.0.0", {}).size(), 64u);
+    ASSERT_TRUE(WaitForGateway(sys, 0, "4.0.0", "complete", 100));
+    EXPECT_EQ(Running(RunFleet(sys, sys.gateway_url()), "4.0.0").size(),
+              static_cast<std::size_t>(kDevices));
+    EXPECT_TRUE(sys.Search("type=update&state=installed&ver=3.0.0").empty());
+
+    // Devices outside the first ten never even tried 2.0.0.
     for (const auto& r : sys.Search("type=update&state=rolled-back&ver=2.0.0&limit=1000")) {
         const std::string id = r["tx"].value("recipient", "");
         EXPECT_LT(id, "cam-010") << id;

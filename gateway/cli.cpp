@@ -15,6 +15,7 @@
 #include "common/core/fs.hpp"
 #include "gateway/device_api/device_api.hpp"
 #include "gateway/sync/poller.hpp"
+#include "ledger/net/node.hpp"
 
 namespace fwchain::gateway {
 
@@ -36,7 +37,33 @@ struct RunOptions {
     std::int64_t rollout_interval = 60;
     std::string rollout_clock_file;
     std::string log_level = "info";
+    // The embedded ledger node (when --ledger is not given): this gateway is a node of the
+    // ledger, mining with its own key once the vendor admits it.
+    std::string genesis_hash;
+    std::string genesis_file;
+    std::string ledger_listen = "0.0.0.0:7400";
+    std::string ledger_advertise;
+    std::vector<std::string> ledger_peers;
+    bool no_mine = false;
+    unsigned mining_threads = 1;
 };
+
+// Peers from the vendor (GET /v1/ledger-peers): where a new gateway finds the network.
+std::vector<std::string> VendorPeers(const std::string& vendor_url) {
+    std::vector<std::string> out;
+    auto client = http::Client::For(vendor_url);
+    if (!client) return out;
+    auto j = client->GetJson("/v1/ledger-peers", 64 << 10);
+    if (!j) {
+        spdlog::warn("no ledger peers from the vendor: {}", j.error().ToString());
+        return out;
+    }
+    const Json peers = j->value("peers", Json::array());
+    for (const auto& p : peers) {
+        if (p.is_string() && out.size() < 64) out.push_back(p.get<std::string>());
+    }
+    return out;
+}
 
 int Die(const Error& e) {
     std::cerr << "gateway: " << e.ToString() << "\n";
@@ -76,7 +103,43 @@ int Run(const RunOptions& o) {
     if (!trust) return Die(trust.error());
     auto cache = ContentCache::Open(o.data_dir + "/cache", o.cache_max_bytes);
     if (!cache) return Die(cache.error());
-    auto relay = ReportRelay::Open(o.data_dir + "/gateway.sqlite", o.ledger_url);
+    // Thin mode talks to --ledger; otherwise the gateway runs its own node and talks to it.
+    std::string ledger_url = o.ledger_url;
+    std::unique_ptr<ledger::Node> node;
+    if (ledger_url.empty()) {
+        if (o.genesis_hash.empty() || o.genesis_file.empty()) {
+            std::cerr << "gateway: without --ledger URL the gateway runs its own ledger node: "
+                         "--genesis HASH and --genesis-file FILE are required\n";
+            return 2;
+        }
+        // The miner key is the gateway's own: save a fresh one before the node reads it.
+        if (loaded->fresh) {
+            if (auto st = key->Save(key_path); !st) return Die(st.error());
+            loaded->fresh = false;
+            spdlog::info("generated gateway key {}", key->PublicHex());
+        }
+        ledger::NodeOptions no;
+        no.data_dir = o.data_dir + "/ledger";
+        no.listen = o.ledger_listen;
+        no.advertise = o.ledger_advertise;
+        no.genesis_hash = o.genesis_hash;
+        no.genesis_file = o.genesis_file;
+        no.mine = !o.no_mine;
+        no.key_file = key_path;
+        no.mining_threads = o.mining_threads;
+        no.http = o.http;
+        no.peers = o.ledger_peers;
+        for (auto& p : VendorPeers(o.vendor_url)) no.peers.push_back(std::move(p));
+        auto opened = ledger::Node::Open(no);
+        if (!opened) return Die(opened.error());
+        node = std::move(*opened);
+        auto node_port = node->Start();
+        if (!node_port) return Die(node_port.error());
+        ledger_url = "http://127.0.0.1:" + std::to_string(*node_port);
+        spdlog::info("ledger node on {} (port {}), peers {}", o.ledger_listen, *node_port,
+                     no.peers.size());
+    }
+    auto relay = ReportRelay::Open(o.data_dir + "/gateway.sqlite", ledger_url);
     if (!relay) return Die(relay.error());
     auto hp = http::ParseHostPort(o.listen);
     if (!hp) return Die(hp.error());
@@ -124,7 +187,7 @@ int Run(const RunOptions& o) {
     pc.torrent_dir = o.data_dir + "/torrents";
     pc.bt_stall_timeout_s = o.bt_stall_timeout;
     pc.vendor_url = o.vendor_url;
-    pc.ledger_url = o.ledger_url;
+    pc.ledger_url = ledger_url;
     pc.gateway_id = key->Id();
     pc.poll_interval_s = o.poll_interval;
     pc.confirmations = o.confirmations;
@@ -159,7 +222,7 @@ int Run(const RunOptions& o) {
     }
     poller.PublishIndex();  // serve what survived a restart before the first poll returns
     poller.SeedCached();
-    api.SetStatusProvider([&poller, &swarm, &server] {
+    api.SetStatusProvider([&poller, &swarm, &server, &node, &ledger_url] {
         const PollerStats& st = poller.stats();
         const http::ServerStats hs = server.Stats();
         Json j{{"fetched_bittorrent", st.fetched_bittorrent.load()},
@@ -181,6 +244,13 @@ int Run(const RunOptions& o) {
                                     {"reason", r.decision.reason}});
         }
         j["rollouts"] = std::move(rollouts);
+        Json ledger{{"mode", node ? "embedded" : "thin"}, {"url", ledger_url}};
+        if (node) {
+            ledger["mining"] = node->Mining();
+            if (auto tip = node->chain().Tip()) ledger["height"] = tip->height;
+            if (node->peers() != nullptr) ledger["syncing"] = node->peers()->Syncing();
+        }
+        j["ledger"] = std::move(ledger);
         if (swarm) {
             SwarmStats s = swarm->Stats();
             j["bittorrent"] = {{"port", swarm->port()},
@@ -218,7 +288,20 @@ int Main(int argc, char** argv) {
     run->add_option("--data", o.data_dir, "Data directory (keys, cache, trusted metadata)")
         ->required();
     run->add_option("--vendor", o.vendor_url, "Vendor server URL")->required();
-    run->add_option("--ledger", o.ledger_url, "Ledger node URL")->required();
+    run->add_option("--ledger", o.ledger_url,
+                    "Ledger node URL (thin mode); without it the gateway runs its own node");
+    run->add_option("--genesis", o.genesis_hash, "Own node: expected genesis block hash (hex)");
+    run->add_option("--genesis-file", o.genesis_file, "Own node: genesis block JSON");
+    run->add_option("--ledger-listen", o.ledger_listen, "Own node: HOST:PORT of its ledger API")
+        ->capture_default_str();
+    run->add_option("--ledger-advertise", o.ledger_advertise,
+                    "Own node: its URL as other nodes reach it (default http://LISTEN)");
+    run->add_option("--ledger-peer", o.ledger_peers,
+                    "Own node: a peer node URL (repeatable; the vendor's list is added)");
+    run->add_flag("--no-mine", o.no_mine, "Own node: never mine, even once admitted");
+    run->add_option("--mining-threads", o.mining_threads, "Own node: miner threads")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 64u));
     run->add_option("--listen", o.listen, "Device API address HOST:PORT (port 0 = any)")
         ->capture_default_str();
     run->add_option("--root", o.root_file, "Vendor root.json to pin on first start");

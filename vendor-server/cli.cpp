@@ -299,6 +299,9 @@ int RunCli(int argc, char** argv) {
     serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (port 0 = any free port)")
         ->capture_default_str();
     serve_cmd->add_option("--ledger", serve.ledger_url, "Ledger node URL")->required();
+    serve_cmd->add_option("--ledger-peer", serve.ledger_peers,
+                          "Ledger node URL new gateways bootstrap from (GET /v1/ledger-peers; "
+                          "repeatable; default: --ledger)");
     serve_cmd->add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->capture_default_str();
     serve_cmd->add_option("--public-url", serve.public_url,

@@ -222,6 +222,12 @@ http::Router ApiServer::Routes() {
             http::SendJson(res, Json{{"status", "ok"}});
         },
         fast);
+    s.Get(
+        "/v1/ledger-peers",
+        [this](const http::Request&, http::Response& res) {
+            http::SendJson(res, Json{{"peers", config_.ledger_peers}});
+        },
+        fast);
     s.Get("/v1/roots", [this](const http::Request& q, http::Response& r) { GetRoots(q, r); });
     s.Get("/v1/timestamp",
           [this](const http::Request& q, http::Response& r) { GetTimestamp(q, r); });

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/adapters/http_server.hpp"
 #include "common/core/metrics.hpp"
@@ -24,6 +25,8 @@ struct ApiConfig {
     // TLS: both set = HTTPS (PEM files).
     std::string tls_cert;
     std::string tls_key;
+    // Ledger node URLs served at GET /v1/ledger-peers (gateways' bootstrap).
+    std::vector<std::string> ledger_peers;
 };
 
 class ApiServer {

@@ -177,6 +177,8 @@ Status Serve(const ServeOptions& opts) {
     FW_ASSIGN(api_cfg.admin_token, LoadAdminToken(opts.admin_token_file));
     api_cfg.tls_cert = opts.tls_cert;
     api_cfg.tls_key = opts.tls_key;
+    api_cfg.ledger_peers = opts.ledger_peers;
+    if (api_cfg.ledger_peers.empty()) api_cfg.ledger_peers.push_back(opts.ledger_url);
     FW_ASSIGN(auto api, ApiServer::Create(dir, opts.http, api_cfg));
     FW_ASSIGN(int port, api->Bind(hp.first, hp.second));
     // Tests and scripts parse this line; flush so it is seen before anything else happens.

@@ -3,6 +3,7 @@
 // ledger and keeps the timestamp fresh.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/adapters/http_server.hpp"
 #include "common/core/crypto.hpp"
@@ -62,6 +63,8 @@ struct ServeOptions {
     std::string tls_key;
     std::int64_t tracker_interval = 1800;
     http::ServerOptions http;  // the HTTP front's limits
+    // Ledger nodes new gateways bootstrap from (GET /v1/ledger-peers); default: --ledger.
+    std::vector<std::string> ledger_peers;
 };
 
 // The admin token: from `file` (must not be readable by group/others), else from the

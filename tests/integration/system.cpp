@@ -98,6 +98,56 @@ void System::Start(int gateways, const std::vector<std::string>& vendor_args,
     }
 }
 
+std::string System::StartNodeGateway(int ledger_port, const std::vector<std::string>& extra) {
+    const std::string name = "gateway" + std::to_string(gateway_urls_.size());
+    std::vector<std::string> argv = {Bin("gateway"),
+                                     "run",
+                                     "--data",
+                                     tmp_ / name,
+                                     "--vendor",
+                                     vendor_url_,
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--root",
+                                     vendor_dir() + "/metadata/root/1.json",
+                                     "--poll-interval",
+                                     "1",
+                                     "--bt-listen",
+                                     "127.0.0.1:0",
+                                     "--bt-stall-timeout",
+                                     "20",
+                                     "--genesis",
+                                     genesis_,
+                                     "--genesis-file",
+                                     vendor_dir() + "/genesis.json",
+                                     "--ledger-listen",
+                                     "127.0.0.1:" + std::to_string(ledger_port)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    gateway_urls_.push_back(StartServer(name, argv));
+    return gateway_urls_.back();
+}
+
+void System::RestartLedger(bool mine, const std::vector<std::string>& peers) {
+    const std::string port = ledger_url_.substr(ledger_url_.rfind(':') + 1);
+    ledger_->Stop();
+    ledger_.reset();
+    std::vector<std::string> argv = {Bin("ledger"),
+                                     "node",
+                                     "--data",
+                                     tmp_ / "ledger",
+                                     "--listen",
+                                     "127.0.0.1:" + port,
+                                     "--genesis",
+                                     genesis_,
+                                     "--genesis-file",
+                                     vendor_dir() + "/genesis.json",
+                                     "--sync-interval-ms",
+                                     "500"};
+    if (mine) argv.insert(argv.end(), {"--mine", "--key", vendor_dir() + "/keys/node.key"});
+    for (const auto& p : peers) argv.insert(argv.end(), {"--peer", p});
+    ledger_url_ = StartServer("ledger", argv);
+}
+
 void System::Tag(const std::string& tag, const std::string& message) {
     const std::string repo = repo_dir();
     auto r = Shell("head -c 65536 /dev/urandom > " + Q(repo + "/fw.bin") + " && git -C " + Q(repo) +

@@ -22,6 +22,13 @@ class System {
     void Start(int gateways = 1, const std::vector<std::string>& vendor_args = {},
                const std::vector<std::string>& gateway_args = {});
 
+    // Starts one more gateway running its own ledger node (no --ledger) on `ledger_port`,
+    // peered with the vendor's node; returns its device API URL.
+    std::string StartNodeGateway(int ledger_port, const std::vector<std::string>& extra = {});
+    // Restarts the vendor's ledger node on the same port and data, mining or not, with peers.
+    void RestartLedger(bool mine, const std::vector<std::string>& peers);
+    const std::string& genesis() const { return genesis_; }
+
     // Adds a commit changing fw.bin to fresh random bytes and an annotated tag.
     void Tag(const std::string& tag, const std::string& message);
     RunResult Publish(const std::string& tag, const std::string& product = "cam",

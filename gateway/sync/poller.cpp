@@ -100,40 +100,64 @@ Status Poller::SyncVendor() {
 
 Expected<Poller::LedgerRecord> Poller::FindOnLedger(const Release& r) {
     FW_ASSIGN(auto ledger, http::Client::For(cfg_.ledger_url));
-    FW_ASSIGN(Json answer,
-              ledger.GetJson("/v1/search?type=release&product=" + r.product + "&limit=1000"));
-    FW_ASSIGN(const Json* results, GetArray(answer, "results"));
     const std::string manifest_hash = r.ManifestHash();
-    for (const auto& item : *results) {
-        auto tx_json = item.find("tx");
-        if (tx_json == item.end()) continue;
-        auto tx = ParseTx(*tx_json);
-        if (!tx || tx->verifier != r.image.sha256) continue;
+    // Whether `tx_json` is this release's tx, by a release key of our root, with the policy of
+    // the manifest (a lying ledger node cannot make a forged record count).
+    auto matches = [&](const Json& tx_json) -> std::optional<Tx> {
+        auto tx = ParseTx(tx_json);
+        if (!tx || tx->type != txtype::kRelease || tx->verifier != r.image.sha256) {
+            return std::nullopt;
+        }
         auto body = ReleaseTxBody::Parse(tx->body);
-        if (!body || body->manifest_sha256 != manifest_hash) continue;
+        if (!body || body->manifest_sha256 != manifest_hash) return std::nullopt;
         if (body->rollout != r.rollout || body->min_approvals != r.min_approvals) {
             // The ledger shows one policy and devices would get another: offer neither.
             spdlog::error("release {} {}: the release tx's rollout differs from the manifest's",
                           r.product, r.version);
-            continue;
+            return std::nullopt;
         }
-        // The ledger enforces that a release tx comes from a release key; check it here too,
-        // so a lying ledger node cannot make a forged record count.
         auto sender = PublicKeyFromHex(tx->sender);
-        if (!sender || !trust_.root().HasRoleKey("release", *sender)) continue;
-        LedgerRecord rec;
-        rec.tx_id = tx->Id();
-        rec.confirmations = item.value("confirmations", 0u);
-        if (rec.confirmations == 0) return rec;
-        // The Merkle path devices may ask for (require_ledger_proof).
-        FW_ASSIGN(Json status, ledger.GetJson("/v1/tx/" + tx->Id()));
-        if (status["height"].is_number_unsigned() && status["proof"].is_array()) {
-            rec.proof_part =
-                Json{{"tx", *tx_json}, {"height", status["height"]}, {"proof", status["proof"]}};
+        if (!sender || !trust_.root().HasRoleKey("release", *sender)) return std::nullopt;
+        return std::optional<Tx>(std::move(*tx));
+    };
+    // Once found, a release tx is asked for by its id: one small answer per round while it
+    // waits for confirmations.
+    auto known = release_txs_.find(manifest_hash);
+    if (known == release_txs_.end()) {
+        std::string cursor;
+        for (int page = 0; page < 32; ++page) {  // newest first, 32 at a time, at most 1,024
+            FW_ASSIGN(Json answer,
+                      ledger.GetJson("/v1/search?type=release&product=" + r.product + "&limit=32" +
+                                     (cursor.empty() ? "" : "&cursor=" + cursor)));
+            FW_ASSIGN(const Json* results, GetArray(answer, "results"));
+            for (const auto& item : *results) {
+                auto tx_json = item.find("tx");
+                if (tx_json == item.end()) continue;
+                if (auto tx = matches(*tx_json)) {
+                    known = release_txs_.emplace(manifest_hash, tx->Id()).first;
+                    break;
+                }
+            }
+            if (known != release_txs_.end() || !answer["next_cursor"].is_string()) break;
+            cursor = answer["next_cursor"].get<std::string>();
         }
-        return rec;
+        if (known == release_txs_.end()) return LedgerRecord{};
     }
-    return LedgerRecord{};
+    FW_ASSIGN(Json status, ledger.GetJson("/v1/tx/" + known->second));
+    if (!status.contains("tx") || !matches(status["tx"])) {
+        release_txs_.erase(known);  // reorged away, or not what we took it for: search again
+        return LedgerRecord{};
+    }
+    LedgerRecord rec;
+    rec.tx_id = known->second;
+    rec.confirmations = status.value("confirmations", 0u);
+    // The Merkle path devices may ask for (require_ledger_proof).
+    if (rec.confirmations > 0 && status["height"].is_number_unsigned() &&
+        status["proof"].is_array()) {
+        rec.proof_part =
+            Json{{"tx", status["tx"]}, {"height", status["height"]}, {"proof", status["proof"]}};
+    }
+    return rec;
 }
 
 Status Poller::SyncHeaders() {

@@ -277,14 +277,63 @@ int Run(const RunOptions& o) {
 
 }  // namespace
 
+// `gateway status`: what a running gateway holds and does, from its GET /v1/health.
+int Status(const std::string& url, bool json) {
+    auto client = http::Client::For(url);
+    auto health = client ? client->GetJson("/v1/health", 8 << 20) : Expected<Json>(client.error());
+    if (!health) {
+        std::cerr << "gateway status: " << health.error().ToString() << "\n";
+        return 1;
+    }
+    const Json& h = *health;
+    if (json) {
+        std::cout << h.dump(2) << "\n";
+        return 0;
+    }
+    auto n = [](const Json& j, const char* key) { return j.value(key, std::int64_t{0}); };
+    std::cout << "status   " << h.value("status", "?") << ", " << n(h, "offers")
+              << " release(s) offered\n";
+    const Json ledger = h.value("ledger", Json::object());
+    std::cout << "ledger   " << ledger.value("mode", "?") << " " << ledger.value("url", "");
+    if (ledger.contains("height")) std::cout << ", height " << n(ledger, "height");
+    if (ledger.contains("mining")) {
+        std::cout << ", mining " << (ledger.value("mining", false) ? "yes" : "no");
+    }
+    if (ledger.value("syncing", false)) std::cout << ", syncing";
+    std::cout << "\nfetched  " << n(h, "fetched_bittorrent") << " over BitTorrent, "
+              << n(h, "fetched_http") << " over HTTP, " << n(h, "fetch_failures")
+              << " failure(s)\n";
+    if (h.contains("bittorrent")) {
+        const Json& bt = h["bittorrent"];
+        std::cout << "swarm    port " << n(bt, "port") << ", " << n(bt, "torrents")
+                  << " torrent(s), uploaded " << n(bt, "uploaded") << " B, downloaded "
+                  << n(bt, "downloaded") << " B\n";
+    }
+    const Json hs = h.value("http", Json::object());
+    std::cout << "http     " << n(hs, "open_connections") << " open, " << n(hs, "requests")
+              << " requests, " << n(hs, "cut_slow") << " cut slow, " << n(hs, "rejected_busy")
+              << " refused busy\n";
+    const Json rollouts = h.value("rollouts", Json::array());
+    if (!rollouts.empty()) std::cout << "rollouts\n";
+    for (const auto& r : rollouts) {
+        std::cout << "  " << r.value("product", "") << " " << r.value("version", "") << " (seq "
+                  << n(r, "sequence") << "): " << r.value("state", "") << " " << n(r, "percent")
+                  << "%";
+        const std::string reason = r.value("reason", "");
+        if (!reason.empty()) std::cout << " - " << reason;
+        std::cout << "\n";
+    }
+    return 0;
+}
+
 int Main(int argc, char** argv) {
     CLI::App app{"fwchain gateway: relays vendor firmware to the devices of a LAN"};
     app.require_subcommand(1);
     // Every option's default shows in --help; the subcommand inherits both settings.
     app.option_defaults()->always_capture_default();
-    app.footer("Exit codes: 0 stopped cleanly (SIGINT/SIGTERM), 1 error, 2 usage.");
     RunOptions o;
     auto* run = app.add_subcommand("run", "Sync with the vendor and serve devices");
+    run->footer("Exit codes: 0 stopped cleanly (SIGINT/SIGTERM), 1 error, 2 usage.");
     run->add_option("--data", o.data_dir, "Data directory (keys, cache, trusted metadata)")
         ->required();
     run->add_option("--vendor", o.vendor_url, "Vendor server URL")->required();
@@ -331,7 +380,17 @@ int Main(int argc, char** argv) {
     run->add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
         ->capture_default_str();
     cli::AddConfigOption(app, *run);
+
+    std::string status_url = "http://127.0.0.1:7420";
+    bool status_json = false;
+    auto* status = app.add_subcommand(
+        "status", "What a running gateway holds: ledger, cache, swarm, rollouts (GET /v1/health)");
+    status->add_option("--url", status_url, "The gateway's device API URL")->capture_default_str();
+    status->add_flag("--json", status_json, "Print the health document as JSON");
+    status->footer("Exit codes: 0 shown, 1 the gateway did not answer, 2 usage.");
+
     if (auto code = cli::Parse(app, argc, argv)) return *code == 0 ? 0 : 2;
+    if (*status) return Status(status_url, status_json);
     return Run(o);
 }
 

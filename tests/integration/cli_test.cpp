@@ -42,7 +42,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kCommands = 
     {"ledger",
      {"node", "search", "tip", "status", "history", "verify", "export", "approve", "rollout",
       "keygen", "submit"}},
-    {"gateway", {"run"}},
+    {"gateway", {"run", "status"}},
     {"vendor-server",
      {"init", "publish", "sign-release", "release-staged", "watch", "list", "show", "rotate-root",
       "rotate-release-key", "rotate-key", "revoke-key", "add-key", "revoke", "provision",

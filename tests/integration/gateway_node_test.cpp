@@ -73,6 +73,14 @@ TEST(GatewayNode, GatewaysMineOnceAdmittedAndConfirmAReleaseWithoutTheVendorsMin
     ASSERT_GT(height, 0u);
     EXPECT_TRUE(gateway_keys.count(MinerAt(node_urls[0], height))) << height;
     EXPECT_TRUE(gateway_keys.count(MinerAt(node_urls[0], height + 1))) << height + 1;
+    // `gateway status` shows the embedded node mining and the release offered.
+    RunResult status = test::Run({Bin("gateway"), "status", "--url", sys.gateway_url(1)});
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    EXPECT_NE(status.out.find("ledger   embedded"), std::string::npos) << status.out;
+    EXPECT_NE(status.out.find("mining yes"), std::string::npos) << status.out;
+    EXPECT_NE(status.out.find("cam 1.0.0 (seq 1): complete 100%"), std::string::npos) << status.out;
+    EXPECT_EQ(test::Run({Bin("gateway"), "status", "--url", "http://127.0.0.1:1"}).exit_code, 1);
+
     // Every gateway's node holds the same chain.
     ASSERT_TRUE(WaitFor([&] {
         std::set<std::string> tips;

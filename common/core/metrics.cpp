@@ -179,24 +179,23 @@ void Registry::AddCounterFn(const std::string& name, const std::string& help,
         name, help, [&counter] { return static_cast<double>(counter.Value()); }, std::move(labels));
 }
 
-void Registry::AddGaugeFn(const std::string& name, const std::string& help,
-                          std::function<double()> fn, Labels labels) {
+void Registry::AddFn(const std::string& name, const std::string& help, const char* type,
+                     std::function<double()> fn, const Labels& labels) {
     std::lock_guard lock(mu_);
-    Family& f = FamilyFor(name, help, "gauge");
     Series s;
     s.labels = RenderLabels(labels);
     s.fn = std::move(fn);
-    f.series.push_back(std::move(s));
+    FamilyFor(name, help, type).series.push_back(std::move(s));
+}
+
+void Registry::AddGaugeFn(const std::string& name, const std::string& help,
+                          std::function<double()> fn, Labels labels) {
+    AddFn(name, help, "gauge", std::move(fn), labels);
 }
 
 void Registry::AddCounterFn(const std::string& name, const std::string& help,
                             std::function<double()> fn, Labels labels) {
-    std::lock_guard lock(mu_);
-    Family& f = FamilyFor(name, help, "counter");
-    Series s;
-    s.labels = RenderLabels(labels);
-    s.fn = std::move(fn);
-    f.series.push_back(std::move(s));
+    AddFn(name, help, "counter", std::move(fn), labels);
 }
 
 std::string Registry::Render() const {

@@ -90,6 +90,8 @@ class Registry {
 
   private:
     Family& FamilyFor(const std::string& name, const std::string& help, const char* type);
+    void AddFn(const std::string& name, const std::string& help, const char* type,
+               std::function<double()> fn, const Labels& labels);
     mutable std::mutex mu_;
     std::vector<std::unique_ptr<Family>> families_;
 };

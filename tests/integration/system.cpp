@@ -75,53 +75,38 @@ void System::Start(int gateways, const std::vector<std::string>& vendor_args,
     vendor_url_ = StartServer("vendor", vendor);
     for (int i = 0; i < gateways; ++i) {
         const std::string name = "gateway" + std::to_string(i);
-        std::vector<std::string> argv = {Bin("gateway"),
-                                         "run",
-                                         "--data",
-                                         tmp_ / name,
-                                         "--vendor",
-                                         vendor_url_,
-                                         "--ledger",
-                                         ledger_url_,
-                                         "--listen",
-                                         "127.0.0.1:0",
-                                         "--root",
-                                         vendor_dir() + "/metadata/root/1.json",
-                                         "--poll-interval",
-                                         "1",
-                                         "--bt-listen",
-                                         "127.0.0.1:0",
-                                         "--bt-stall-timeout",
-                                         "20"};
+        std::vector<std::string> argv = GatewayArgv(name);
+        argv.insert(argv.end(), {"--ledger", ledger_url_});
         argv.insert(argv.end(), gateway_args.begin(), gateway_args.end());
         gateway_urls_.push_back(StartServer(name, argv));
     }
 }
 
+std::vector<std::string> System::GatewayArgv(const std::string& name) {
+    return {Bin("gateway"),
+            "run",
+            "--data",
+            tmp_ / name,
+            "--vendor",
+            vendor_url_,
+            "--listen",
+            "127.0.0.1:0",
+            "--root",
+            vendor_dir() + "/metadata/root/1.json",
+            "--poll-interval",
+            "1",
+            "--bt-listen",
+            "127.0.0.1:0",
+            "--bt-stall-timeout",
+            "20"};
+}
+
 std::string System::StartNodeGateway(int ledger_port, const std::vector<std::string>& extra) {
     const std::string name = "gateway" + std::to_string(gateway_urls_.size());
-    std::vector<std::string> argv = {Bin("gateway"),
-                                     "run",
-                                     "--data",
-                                     tmp_ / name,
-                                     "--vendor",
-                                     vendor_url_,
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--root",
-                                     vendor_dir() + "/metadata/root/1.json",
-                                     "--poll-interval",
-                                     "1",
-                                     "--bt-listen",
-                                     "127.0.0.1:0",
-                                     "--bt-stall-timeout",
-                                     "20",
-                                     "--genesis",
-                                     genesis_,
-                                     "--genesis-file",
-                                     vendor_dir() + "/genesis.json",
-                                     "--ledger-listen",
-                                     "127.0.0.1:" + std::to_string(ledger_port)};
+    std::vector<std::string> argv = GatewayArgv(name);
+    argv.insert(argv.end(),
+                {"--genesis", genesis_, "--genesis-file", vendor_dir() + "/genesis.json",
+                 "--ledger-listen", "127.0.0.1:" + std::to_string(ledger_port)});
     argv.insert(argv.end(), extra.begin(), extra.end());
     gateway_urls_.push_back(StartServer(name, argv));
     return gateway_urls_.back();

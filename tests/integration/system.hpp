@@ -71,6 +71,8 @@ class System {
 
   private:
     std::string StartServer(const std::string& name, const std::vector<std::string>& argv);
+    // `gateway run` with what every test gateway shares (ledger options are added by callers).
+    std::vector<std::string> GatewayArgv(const std::string& name);
 
     TempDir tmp_;
     std::string genesis_;

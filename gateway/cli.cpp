@@ -152,6 +152,10 @@ int Run(const RunOptions& o) {
     auto registry = std::make_shared<metrics::Registry>();
     sopts.metrics = registry;
     api.ExportMetrics(*registry);
+    registry->AddGaugeFn(
+        "fwchain_gateway_mining",
+        "1 while the gateway's own ledger node mines with its key (0 in thin mode, --ledger URL).",
+        [n = node.get()] { return n != nullptr && n->Mining() ? 1.0 : 0.0; });
     registry->AddGaugeFn("fwchain_gateway_cache_bytes", "Bytes of verified images in the cache.",
                          [c = cache->get()] { return static_cast<double>(c->TotalBytes()); });
     http::Server server(std::move(routes), sopts);

@@ -80,6 +80,11 @@ TEST(GatewayNode, GatewaysMineOnceAdmittedAndConfirmAReleaseWithoutTheVendorsMin
     EXPECT_NE(status.out.find("mining yes"), std::string::npos) << status.out;
     EXPECT_NE(status.out.find("cam 1.0.0 (seq 1): complete 100%"), std::string::npos) << status.out;
     EXPECT_EQ(test::Run({Bin("gateway"), "status", "--url", "http://127.0.0.1:1"}).exit_code, 1);
+    auto metrics = http::Client::For(sys.gateway_url(1));
+    ASSERT_TRUE(metrics);
+    auto scrape = metrics->Send("GET", "/metrics", nullptr, {}, 1 << 20);
+    ASSERT_TRUE(scrape);
+    EXPECT_NE(scrape->body.find("\nfwchain_gateway_mining 1\n"), std::string::npos);
 
     // Every gateway's node holds the same chain.
     ASSERT_TRUE(WaitFor([&] {

@@ -79,6 +79,7 @@ TEST(Metrics, LedgerGatewayAndVendorExportWhatHappened) {
     EXPECT_GE(Get(gw, "fwchain_gateway_cache_bytes"), 65536);
     EXPECT_GE(Get(gw, R"(fwchain_gateway_reports_total{result="relayed"})"), 1);
     EXPECT_GE(Get(gw, "fwchain_gateway_swarm_downloaded_bytes_total"), 0);
+    EXPECT_EQ(Get(gw, "fwchain_gateway_mining"), 0);  // thin mode: no miner of its own
 
     // The vendor: the gateway announced to its tracker; the image went out as a web seed.
     auto vendor = Scrape(sys.vendor_url());

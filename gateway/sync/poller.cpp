@@ -401,8 +401,11 @@ Status Poller::AdvanceReleases() {
                 Status st = ConfirmAndCache(r);
                 if (!st) result = st;
             }
+            // Look at an older release only once this one is offered and known not to reach
+            // every device: no image is fetched for nothing.
+            if (!offered_.count(hash)) break;
             auto decided = decisions_.find(hash);
-            if (decided != decisions_.end() && decided->second.percent >= 100) break;
+            if (decided == decisions_.end() || decided->second.percent >= 100) break;
         }
     }
     if (!offered_.empty() && std::chrono::steady_clock::now() >= next_rollouts_) {

@@ -49,6 +49,9 @@ Expected<RelayResult> ReportRelay::Relay(const Json& body) {
         return Fail(Errc::kInvalid, "wrong-type", "a report must be an update or status tx");
     }
     std::unique_lock lock(mu_);
+    if (registry_stale_ && std::chrono::steady_clock::now() >= last_refresh_ + kMinRefresh) {
+        registry_stale_ = !RefreshRegistry();
+    }
     auto it = registry_.find(tx.sender);
     if (it == registry_.end()) {
         // A device admitted since the last refresh. Refreshes stay at most one a second (each
@@ -118,6 +121,12 @@ Expected<RelayResult> ReportRelay::Relay(const Json& body) {
         spdlog::info("report of {} has counter {}, the ledger holds {}: asking it to resync",
                      tx.recipient, tx.nonce, out.last_counter);
         return out;
+    }
+    if (res->status == 403) {
+        // The ledger no longer counts this key as a device (revoked since our copy was read):
+        // read the registry again, so the next report is refused here without a ledger call.
+        // (At most one read a second: a read that must wait is done by the next report.)
+        registry_stale_ = !RefreshRegistry();
     }
     const Errc code = res->status == 409                           ? Errc::kConflict
                       : (res->status == 401 || res->status == 403) ? Errc::kUnauthorized

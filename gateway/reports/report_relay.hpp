@@ -52,6 +52,7 @@ class ReportRelay {
     std::string ledger_url_;
     std::map<std::string, Admission> registry_;  // device public key hex -> admission
     std::chrono::steady_clock::time_point last_refresh_{};
+    bool registry_stale_ = false;  // the ledger refused a device our copy admits
 };
 
 }  // namespace fwchain::gateway

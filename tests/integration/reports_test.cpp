@@ -4,6 +4,10 @@
 // `ledger history` shows the report.
 #include <gtest/gtest.h>
 
+#include "common/adapters/http.hpp"
+#include "common/core/fs.hpp"
+#include "common/core/tx.hpp"
+#include "common/core/tx_bodies.hpp"
 #include "tests/integration/system.hpp"
 
 namespace fwchain::test {
@@ -60,6 +64,58 @@ TEST(Reports, ADeviceRestoredFromABackupStillGetsItsReportsIntoTheLedger) {
     EXPECT_GT(status.value("report_counter", std::uint64_t{0}), counter_before_restore);
     auto text = fwchain::test::Run({Bin("device-agent"), "status", "--state", dev});
     EXPECT_NE(text.out.find("resync"), std::string::npos) << text.out;
+}
+
+// A device revoked after the gateway read the registry: the ledger refuses its next report, the
+// gateway re-reads the registry, and refuses the one after by itself.
+TEST(Reports, ARevokedDevicesReportsAreRefusedByTheGatewayOnceTheLedgerRefusedOne) {
+    System sys;
+    sys.Start(/*gateways=*/1);
+    const std::string dir = sys.Provision("cam-001");
+    auto key = SigningKey::Load(dir + "/device.key");
+    ASSERT_TRUE(key) << key.error().ToString();
+    auto report = [&](std::uint64_t nonce) {
+        Tx tx;
+        tx.type = txtype::kStatus;
+        tx.recipient = "cam-001";
+        tx.state = "up-to-date";
+        tx.time = NowSeconds();
+        tx.nonce = nonce;
+        tx.body = UpdateTxBody{"cam", 0, 0, "gw", "", std::nullopt}.ToJson();
+        tx.SignWith(*key);
+        auto c = http::Client::For(sys.gateway_url());
+        std::string body = Canonical(tx.ToJson());
+        auto r = c->Send("POST", "/v1/report", &body, {}, 1 << 20);
+        return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
+    };
+    EXPECT_EQ(report(1).first, 202);  // the gateway now holds the device in its registry copy
+
+    RunResult revoke = test::Run({Bin("vendor-server"), "revoke", "--data", sys.vendor_dir(),
+                                  "--device", "cam-001", "--ledger", sys.ledger_url()});
+    ASSERT_EQ(revoke.exit_code, 0) << revoke.out << revoke.err;
+    auto ledger = http::Client::For(sys.ledger_url());
+    ASSERT_TRUE(WaitFor([&] {
+        auto reg = ledger->GetJson("/v1/registry?role=device");
+        if (!reg) return false;
+        for (const auto& k : (*reg)["keys"]) {
+            if (k.value("subject", "") == "cam-001") return k.value("revoked", false);
+        }
+        return false;
+    }));
+    // The ledger refuses it (the gateway's copy still says admitted)...
+    const auto first = report(2);
+    EXPECT_EQ(first.first, 403) << first.second;
+    // ...and the gateway re-reads the registry (at most once a second) and from then on refuses
+    // the device's reports itself.
+    std::uint64_t nonce = 3;
+    std::pair<int, std::string> last;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+            last = report(nonce++);
+            return last.first == 403 && last.second.find("\"revoked\"") != std::string::npos;
+        },
+        std::chrono::seconds(20)))
+        << last.first << " " << last.second;
 }
 
 }  // namespace

@@ -93,6 +93,12 @@ bool ValidRolloutAction(const std::string& action) {
            action == rollout_action::kAbort;
 }
 
+void ApplyRolloutAction(RolloutEvidence& e, const std::string& action) {
+    if (action == rollout_action::kAbort) e.aborted = true;
+    if (action == rollout_action::kPause) e.paused = true;
+    if (action == rollout_action::kResume) e.paused = false;
+}
+
 void OutcomeCounter::Add(const std::string& device_id, const std::string& state) {
     int kind = -1;
     if (state == "installed") kind = 0;

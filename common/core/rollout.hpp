@@ -66,6 +66,10 @@ struct RolloutEvidence {
     std::string halt_reason;
 };
 
+// Folds one operator control (in chain order) into `e`: the latest pause/resume wins, an abort
+// is final. Unknown actions change nothing.
+void ApplyRolloutAction(RolloutEvidence& e, const std::string& action);
+
 // Folds device outcomes in chain order and keeps the halt decision (the ledger and gateways
 // feed it the same txs in the same order).
 class OutcomeCounter {

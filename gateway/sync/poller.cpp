@@ -492,10 +492,7 @@ Status Poller::UpdateRollouts() {
                     !key_has(c.value("by", std::string()), {"release", "approver"})) {
                     continue;
                 }
-                const std::string action = c.value("action", std::string());
-                if (action == rollout_action::kAbort) ev.aborted = true;
-                if (action == rollout_action::kPause) ev.paused = true;
-                if (action == rollout_action::kResume) ev.paused = false;
+                ApplyRolloutAction(ev, c.value("action", std::string()));
             }
             if (entry->value("state", std::string()) == PhaseName(RolloutPhase::kHalted)) {
                 ev.halted = true;

@@ -110,10 +110,10 @@ class Poller {
     std::size_t admissions_scanned_ = 0;                    // headers looked at so far
     std::shared_ptr<const Admissions> published_admissions_;
 
-    std::map<std::string, std::string> release_txs_;         // manifest hash -> release tx id
-    std::map<std::string, RolloutDecision> decisions_;       // manifest hash -> decision
-    std::map<std::string, Json> approval_proofs_;  // approve tx id -> {"tx","height","proof"}
-    std::map<std::string, Json> approval_parts_;   // manifest hash -> its approvals' proofs
+    std::map<std::string, std::string> release_txs_;    // manifest hash -> release tx id
+    std::map<std::string, RolloutDecision> decisions_;  // manifest hash -> decision
+    std::map<std::string, Json> approval_proofs_;       // approve tx id -> {"tx","height","proof"}
+    std::map<std::string, Json> approval_parts_;        // manifest hash -> its approvals' proofs
     std::chrono::steady_clock::time_point next_rollouts_{};  // next evidence read
     std::mutex decisions_mu_;                                // guards published_rollouts_
     std::vector<RolloutView> published_rollouts_;

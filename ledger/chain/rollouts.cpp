@@ -57,9 +57,7 @@ Expected<Json> RolloutReport(ChainStore& store, const Root& root, const std::str
         e.evidence.approvals = static_cast<std::uint32_t>(e.approvers.size());
         FW_ASSIGN(auto controls, store.TxsTo(e.tx.id, txtype::kRollout));
         for (const auto& c : controls) {
-            if (c.state == rollout_action::kAbort) e.evidence.aborted = true;
-            if (c.state == rollout_action::kPause) e.evidence.paused = true;
-            if (c.state == rollout_action::kResume) e.evidence.paused = false;
+            ApplyRolloutAction(e.evidence, c.state);
             e.controls.push_back(Json{{"action", c.state}, {"by", c.sender}, {"tx", c.id}});
         }
     }
@@ -107,7 +105,9 @@ Expected<Json> RolloutReport(ChainStore& store, const Root& root, const std::str
             {"reason", d.reason},
             {"superseded", newer_offered},
             {"approvals",
-             {{"have", e.evidence.approvals}, {"need", e.body.min_approvals}, {"by", e.approvers},
+             {{"have", e.evidence.approvals},
+              {"need", e.body.min_approvals},
+              {"by", e.approvers},
               {"txs", e.approval_txs}}},
             {"controls", e.controls},
             {"devices",

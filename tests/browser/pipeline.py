@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -23,8 +24,13 @@ class PipelineError(RuntimeError):
     pass
 
 
+# Set when the pipeline stops: every wait_for ends at once instead of running out its deadline.
+STOPPING = threading.Event()
+
+
 def wait_for(what, check, timeout=60.0, interval=0.05):
-    """Polls check() until it returns something truthy; raises after `timeout` seconds."""
+    """Polls check() until it returns something truthy, with a deadline; between checks it waits
+    on STOPPING, so stopping the pipeline wakes every waiter."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -32,7 +38,8 @@ def wait_for(what, check, timeout=60.0, interval=0.05):
             return value
         if time.monotonic() >= deadline:
             raise PipelineError("timed out waiting for " + what)
-        time.sleep(interval)
+        if STOPPING.wait(interval):
+            raise PipelineError("stopped while waiting for " + what)
 
 
 class Pipeline:
@@ -59,23 +66,33 @@ class Pipeline:
     def start(self, name, *args):
         """Starts a server, waits for its 'listening on HOST:PORT' line, returns its URL."""
         log_path = os.path.join(self.logs, name + ".log")
-        log = open(log_path, "w")
         cmd = [os.path.join(self.bin, args[0])] + [str(a) for a in args[1:]]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.procs.append(proc)
+        # A thread copies the output into the log and signals the "listening on" line (or the
+        # end of the output): the test waits on that event, it does not poll.
+        found = {}
+        ready = threading.Event()
 
-        def listening():
-            if proc.poll() is not None:
-                with open(log_path) as f:
-                    raise PipelineError("%s exited %d:\n%s" % (name, proc.returncode, f.read()))
+        def copy():
+            with open(log_path, "w") as log:
+                for line in proc.stdout:
+                    log.write(line)
+                    log.flush()
+                    m = re.match(r"listening on (\S+)", line)
+                    if m and "url" not in found:
+                        found["url"] = m.group(1)
+                        ready.set()
+            ready.set()
+
+        threading.Thread(target=copy, daemon=True).start()
+        if not ready.wait(60) or "url" not in found:
             with open(log_path) as f:
-                m = re.search(r"^listening on (\S+)", f.read(), re.M)
-            return m and m.group(1)
-
-        return "http://" + wait_for(name + " to listen", listening)
+                raise PipelineError("%s did not start:\n%s" % (name, f.read()))
+        return "http://" + found["url"]
 
     def stop(self):
+        STOPPING.set()
         for p in self.procs:
             if p.poll() is None:
                 p.terminate()

@@ -122,12 +122,10 @@ start() {  # start NAME CMD...: runs CMD in the background, waits for "listening
   local name=$1; shift
   "$@" >"$work/logs/$name.log" 2>&1 &
   pids+=($!)
-  local deadline=$((SECONDS + 60))
-  until grep -qs '^listening on ' "$work/logs/$name.log"; do
-    kill -0 "${pids[-1]}" 2>/dev/null || fail "$name exited: $(cat "$work/logs/$name.log")"
-    [ $SECONDS -lt $deadline ] || fail "$name did not start"
-    sleep 0.1
-  done
+  # Reads the log as it is written (tail follows it and ends with the process): no polling.
+  grep -q -m1 '^listening on ' < <(timeout 60 tail --pid="${pids[-1]}" -n +1 -F \
+    "$work/logs/$name.log" 2>/dev/null) ||
+    fail "$name did not start: $(cat "$work/logs/$name.log")"
   url="http://$(grep -m1 '^listening on ' "$work/logs/$name.log" | awk '{print $3}')"
 }
 answers() { curl -fsS --max-time 10 -o /dev/null "$1" || fail "no answer from $1"; }

@@ -15,6 +15,7 @@
 #include "common/core/fs.hpp"
 #include "gateway/device_api/device_api.hpp"
 #include "gateway/sync/poller.hpp"
+#include "ledger/net/local_client.hpp"
 #include "ledger/net/node.hpp"
 
 namespace fwchain::gateway {
@@ -46,6 +47,7 @@ struct RunOptions {
     std::vector<std::string> ledger_peers;
     bool no_mine = false;
     unsigned mining_threads = 1;
+    unsigned mining_duty = 25;
 };
 
 // Peers from the vendor (GET /v1/ledger-peers): where a new gateway finds the network.
@@ -127,6 +129,7 @@ int Run(const RunOptions& o) {
         no.mine = !o.no_mine;
         no.key_file = key_path;
         no.mining_threads = o.mining_threads;
+        no.mining_duty = o.mining_duty;
         no.http = o.http;
         no.peers = o.ledger_peers;
         for (auto& p : VendorPeers(o.vendor_url)) no.peers.push_back(std::move(p));
@@ -135,11 +138,21 @@ int Run(const RunOptions& o) {
         node = std::move(*opened);
         auto node_port = node->Start();
         if (!node_port) return Die(node_port.error());
-        ledger_url = "http://127.0.0.1:" + std::to_string(*node_port);
+        ledger_url = "http://127.0.0.1:" + std::to_string(*node_port);  // for status only
         spdlog::info("ledger node on {} (port {}), peers {}", o.ledger_listen, *node_port,
                      no.peers.size());
     }
-    auto relay = ReportRelay::Open(o.data_dir + "/gateway.sqlite", ledger_url);
+    // The poller, the report relay and device proofs read the ledger through one client: in
+    // process over the embedded node, or HTTP to --ledger.
+    std::unique_ptr<ledger::LedgerClient> ledger_client;
+    if (node) {
+        ledger_client = ledger::LocalLedgerClient(node->chain(), node->peers());
+    } else {
+        auto connected = ledger::ConnectLedger(ledger_url);
+        if (!connected) return Die(connected.error());
+        ledger_client = std::move(*connected);
+    }
+    auto relay = ReportRelay::Open(o.data_dir + "/gateway.sqlite", *ledger_client);
     if (!relay) return Die(relay.error());
     auto hp = http::ParseHostPort(o.listen);
     if (!hp) return Die(hp.error());
@@ -191,7 +204,7 @@ int Run(const RunOptions& o) {
     pc.torrent_dir = o.data_dir + "/torrents";
     pc.bt_stall_timeout_s = o.bt_stall_timeout;
     pc.vendor_url = o.vendor_url;
-    pc.ledger_url = ledger_url;
+    pc.ledger = ledger_client.get();
     pc.gateway_id = key->Id();
     pc.poll_interval_s = o.poll_interval;
     pc.confirmations = o.confirmations;
@@ -226,7 +239,7 @@ int Run(const RunOptions& o) {
     }
     poller.PublishIndex();  // serve what survived a restart before the first poll returns
     poller.SeedCached();
-    api.SetStatusProvider([&poller, &swarm, &server, &node, &ledger_url] {
+    api.SetStatusProvider([&poller, &swarm, &server, &node, &ledger_url, &cache, &relay] {
         const PollerStats& st = poller.stats();
         const http::ServerStats hs = server.Stats();
         Json j{{"fetched_bittorrent", st.fetched_bittorrent.load()},
@@ -251,9 +264,28 @@ int Run(const RunOptions& o) {
         Json ledger{{"mode", node ? "embedded" : "thin"}, {"url", ledger_url}};
         if (node) {
             ledger["mining"] = node->Mining();
-            if (auto tip = node->chain().Tip()) ledger["height"] = tip->height;
-            if (node->peers() != nullptr) ledger["syncing"] = node->peers()->Syncing();
+            ledger["blocks_mined"] = node->BlocksMined();
+            if (auto tip = node->chain().Tip()) {
+                ledger["height"] = tip->height;
+                ledger["tip"] = ToHex(tip->hash);
+            }
+            if (node->peers() != nullptr) {
+                ledger["syncing"] = node->peers()->Syncing();
+                ledger["best_peer_height"] = node->peers()->BestPeerHeight();
+                std::size_t peers = 0;
+                const auto now = NowSeconds();
+                for (const auto& p : node->peers()->List()) peers += p.banned_until <= now;
+                ledger["peers"] = peers;
+            }
         }
+        Json images = Json::array();
+        for (const auto& [sha, size] : (*cache)->Contents()) {
+            images.push_back(Json{{"sha256", sha}, {"size", size}});
+        }
+        j["cache"] = Json{{"images", std::move(images)},
+                          {"bytes", (*cache)->TotalBytes()},
+                          {"max_bytes", (*cache)->max_bytes()}};
+        if (auto seen = (*relay)->DevicesSeen()) j["devices_seen"] = *seen;
         j["ledger"] = std::move(ledger);
         if (swarm) {
             SwarmStats s = swarm->Stats();
@@ -300,10 +332,23 @@ int Status(const std::string& url, bool json) {
     const Json ledger = h.value("ledger", Json::object());
     std::cout << "ledger   " << ledger.value("mode", "?") << " " << ledger.value("url", "");
     if (ledger.contains("height")) std::cout << ", height " << n(ledger, "height");
-    if (ledger.contains("mining")) {
-        std::cout << ", mining " << (ledger.value("mining", false) ? "yes" : "no");
+    if (ledger.contains("tip")) std::cout << " " << ledger.value("tip", "").substr(0, 16);
+    if (ledger.contains("peers")) std::cout << ", " << n(ledger, "peers") << " peer(s)";
+    if (ledger.value("syncing", false)) {
+        std::cout << ", syncing to " << n(ledger, "best_peer_height");
     }
-    if (ledger.value("syncing", false)) std::cout << ", syncing";
+    if (ledger.contains("mining")) {
+        std::cout << "\nmining   " << (ledger.value("mining", false) ? "yes" : "no") << ", "
+                  << n(ledger, "blocks_mined") << " block(s) mined since start";
+    }
+    const Json cache = h.value("cache", Json::object());
+    std::cout << "\ncache    " << cache.value("images", Json::array()).size() << " image(s), "
+              << n(cache, "bytes") << " B";
+    if (n(cache, "max_bytes") > 0) std::cout << " of " << n(cache, "max_bytes") << " B";
+    for (const auto& img : cache.value("images", Json::array())) {
+        std::cout << "\n         " << img.value("sha256", "") << " " << n(img, "size") << " B";
+    }
+    std::cout << "\ndevices  " << n(h, "devices_seen") << " seen (reports relayed)";
     std::cout << "\nfetched  " << n(h, "fetched_bittorrent") << " over BitTorrent, "
               << n(h, "fetched_http") << " over HTTP, " << n(h, "fetch_failures")
               << " failure(s)\n";
@@ -355,6 +400,11 @@ int Main(int argc, char** argv) {
     run->add_option("--mining-threads", o.mining_threads, "Own node: miner threads")
         ->capture_default_str()
         ->check(CLI::Range(1u, 64u));
+    run->add_option("--mining-duty", o.mining_duty,
+                    "Own node: percent of each miner thread's time spent hashing, at the "
+                    "lowest CPU priority (the router's other work comes first)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 100u));
     run->add_option("--listen", o.listen, "Device API address HOST:PORT (port 0 = any)")
         ->capture_default_str();
     run->add_option("--root", o.root_file, "Vendor root.json to pin on first start");

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "common/adapters/cli.hpp"
@@ -22,6 +23,8 @@
 namespace fwchain::ledger {
 
 namespace {
+
+using http::UrlEncode;
 
 constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
@@ -65,21 +68,6 @@ int RunNode(const NodeOptions& opts) {
     return kExitOk;
 }
 
-std::string UrlEncode(const std::string& s) {
-    static const char* kHex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += kHex[c >> 4];
-            out += kHex[c & 0xF];
-        }
-    }
-    return out;
-}
-
 std::string FormatTime(std::int64_t t) {
     const std::time_t tt = static_cast<std::time_t>(t);
     std::tm tm{};
@@ -96,6 +84,23 @@ struct SearchArgs {
     std::size_t limit = 100;
     bool json = false;
 };
+
+// Who a miner key is: the subject and role of its admission, or a genesis miner.
+std::map<std::string, std::string> MinerNames(http::Client& client) {
+    std::map<std::string, std::string> names;
+    auto reg = client.GetJson("/v1/registry?role=gateway", 64 << 20);
+    if (!reg) return names;
+    for (const auto& k : reg->value("keys", Json::array())) {
+        names[k.value("key", std::string())] = k.value("subject", std::string());
+    }
+    return names;
+}
+
+std::string MinerName(const std::map<std::string, std::string>& names, const std::string& key) {
+    if (key.empty()) return "?";
+    auto it = names.find(key);
+    return it != names.end() ? it->second : "genesis:" + key.substr(0, 8);
+}
 
 int RunSearch(const SearchArgs& a) {
     auto client = http::Client::For(a.node);
@@ -140,16 +145,18 @@ int RunSearch(const SearchArgs& a) {
         std::cout << (results.empty() ? "]\n" : "\n]\n");
         return kExitOk;
     }
-    std::printf("%-8s %-20s %-8s %-24s %-12s %s\n", "HEIGHT", "TIME", "TYPE", "RECIPIENT", "VER",
-                "STATE");
+    const auto names = MinerNames(*client);
+    std::printf("%-8s %-20s %-8s %-24s %-12s %-12s %s\n", "HEIGHT", "TIME", "TYPE", "RECIPIENT",
+                "VER", "STATE", "MINED BY");
     for (const auto& r : results) {
         const Json& tx = r.value("tx", Json::object());
         std::printf(
-            "%-8llu %-20s %-8s %-24s %-12s %s\n",
+            "%-8llu %-20s %-8s %-24s %-12s %-12s %s\n",
             static_cast<unsigned long long>(r.value("height", std::uint64_t{0})),
             FormatTime(tx.value("time", std::int64_t{0})).c_str(),
             tx.value("type", std::string()).c_str(), tx.value("recipient", std::string()).c_str(),
-            tx.value("ver", std::string()).c_str(), tx.value("state", std::string()).c_str());
+            tx.value("ver", std::string()).c_str(), tx.value("state", std::string()).c_str(),
+            MinerName(names, r.value("miner", std::string())).c_str());
     }
     return kExitOk;
 }
@@ -163,8 +170,10 @@ int RunTip(const std::string& node_url, bool json) {
         std::cout << tip->dump() << "\n";
         return kExitOk;
     }
+    const std::string miner = tip->value("miner", std::string());
     std::cout << "height " << tip->value("height", std::uint64_t{0}) << "\n"
               << "hash   " << tip->value("hash", std::string()) << "\n"
+              << "miner  " << miner << " (" << MinerName(MinerNames(*client), miner) << ")\n"
               << "time   " << FormatTime(tip->value("time", std::int64_t{0})) << "\n"
               << "bits   " << tip->value("bits", std::uint32_t{0}) << "\n"
               << "work   " << tip->value("work", std::string()) << "\n";
@@ -443,6 +452,11 @@ int RunCli(int argc, char** argv) {
     node->add_option("--key", node_opts.key_file, "miner key file");
     node->add_option("--mining-threads", node_opts.mining_threads, "miner threads")
         ->check(CLI::Range(1u, 256u));
+    node->add_option("--mining-duty", node_opts.mining_duty,
+                     "percent of each miner thread's time spent hashing (a CPU budget; miner "
+                     "threads always run at the lowest priority)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 100u));
     node->add_option("--peer", node_opts.peers, "peer node URL (repeatable)");
     node->add_option("--advertise", node_opts.advertise,
                      "our URL as peers should reach it (default http://LISTEN)");

@@ -1,3 +1,7 @@
+#include "common/core/memory.hpp"
 #include "ledger/cli.hpp"
 
-int main(int argc, char** argv) { return fwchain::ledger::RunCli(argc, argv); }
+int main(int argc, char** argv) {
+    fwchain::LimitMallocArenas();
+    return fwchain::ledger::RunCli(argc, argv);
+}

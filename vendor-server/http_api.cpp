@@ -304,6 +304,13 @@ void ApiServer::GetManifests(const http::Request& req, http::Response& res) {
         if (i > 0) body += ',';
         body += *text;
     }
+    // The ids of their release txs, in the same order: gateways ask the ledger for them
+    // directly (docs/protocol.md).
+    body += "],\"release_txs\":[";
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+        if (i > 0) body += ',';
+        body += Canonical(Json((*rows)[i].tx_id));
+    }
     body += "]}";
     http::SendJsonText(res, std::move(body));
 }

@@ -1,6 +1,6 @@
 #include "vendor-server/outbox.hpp"
 
-#include "common/adapters/http.hpp"
+#include "ledger/client/client.hpp"
 
 namespace fwchain::vendor {
 
@@ -13,51 +13,29 @@ Json SubmitReport::ToJson() const {
     return j;
 }
 
-namespace {
-
-// "reason: message" from a ledger error body, or the raw status when it is not our format.
-std::string ErrorText(int status, const std::string& body) {
-    auto j = ParseJson(body, 64 << 10);
-    if (j && j->is_object()) {
-        auto reason = GetString(*j, "error");
-        auto message = GetString(*j, "message");
-        if (reason) return *reason + (message ? ": " + *message : std::string());
-    }
-    return "HTTP " + std::to_string(status);
-}
-
-}  // namespace
-
 Expected<SubmitReport> SubmitOutbox(Catalog& catalog, const std::string& ledger_url) {
     SubmitReport report;
     FW_ASSIGN(auto rows, catalog.PendingOutbox());
     if (rows.empty()) return report;
-    auto url = http::ParseUrl(ledger_url);
-    if (!url) return Fail(Context(url.error(), "ledger url"));
-    http::Client client(*url);
-    const std::string path = "/v1/tx";
+    auto connected = ledger::ConnectLedger(ledger_url);
+    if (!connected) return Fail(Context(connected.error(), "ledger url"));
+    ledger::LedgerClient& ledger = **connected;
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const OutboxRow& row = rows[i];
-        auto res = client.Send("POST", path, &row.tx_json, {}, 1 << 20);
-        if (!res) {
-            report.network_error = "ledger " + ledger_url + " unreachable: " + res.error().message;
-            FW_TRY(catalog.CountAttempt(row.tx_id, report.network_error));
-            report.pending = rows.size() - i;
-            break;
-        }
-        const int status = res->status;
-        if (status == 200 || status == 201 || status == 202 || status == 409) {
-            FW_TRY(
-                catalog.MarkOutbox(row.tx_id, outbox::kAccepted, status == 409 ? "duplicate" : ""));
+        auto json = ParseJson(row.tx_json, 1 << 20);
+        auto submitted = json ? ledger.Submit(*json) : Expected<ledger::SubmitResult>(json.error());
+        if (submitted) {
+            const bool duplicate = submitted->kind == ledger::SubmitResult::Kind::kDuplicate;
+            FW_TRY(catalog.MarkOutbox(row.tx_id, outbox::kAccepted, duplicate ? "duplicate" : ""));
             ++report.accepted;
-        } else if (status >= 400 && status < 500 && status != 408 && status != 429) {
-            const std::string why = ErrorText(status, res->body);
+        } else if (submitted.error().code != Errc::kNetwork) {
+            // The ledger refused the tx itself: it will not take it on a retry either.
+            const std::string why = submitted.error().ToString();
             FW_TRY(catalog.MarkOutbox(row.tx_id, outbox::kRejected, why));
             report.rejections.push_back(row.tx_id + " (" + row.type + "): " + why);
             ++report.rejected;
         } else {
-            report.network_error =
-                "ledger " + ledger_url + " answered " + ErrorText(status, res->body);
+            report.network_error = "ledger " + ledger_url + ": " + submitted.error().ToString();
             FW_TRY(catalog.CountAttempt(row.tx_id, report.network_error));
             report.pending = rows.size() - i;
             break;

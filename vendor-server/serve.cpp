@@ -17,6 +17,7 @@
 #include "common/adapters/log.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/tx_bodies.hpp"
+#include "ledger/client/client.hpp"
 #include "vendor-server/http_api.hpp"
 #include "vendor-server/metadata_store.hpp"
 #include "vendor-server/outbox.hpp"
@@ -109,17 +110,15 @@ Expected<LedgerFacts> Maintainer::ReadLedgerFacts() {
     LedgerFacts facts;
     FW_ASSIGN(auto ts, LoadTimestamp(dir_));
     if (!ts) return facts;
-    FW_ASSIGN(auto ledger, http::Client::For(ledger_url_, http::ClientOptions{2, 5, 5}));
-    FW_ASSIGN(Json tip, ledger.GetJson("/v1/tip"));
-    FW_ASSIGN(std::uint64_t tip_height, GetUint(tip, "height"));
-    if (tip_height < checkpoints_.margin) return facts;
-    const std::uint64_t deep = tip_height - checkpoints_.margin;
+    FW_ASSIGN(auto ledger, ledger::ConnectLedger(ledger_url_));
+    FW_ASSIGN(auto tip, ledger->Tip());
+    if (tip.height < checkpoints_.margin) return facts;
+    const std::uint64_t deep = tip.height - checkpoints_.margin;
     if (!ts->checkpoint || deep >= ts->checkpoint->height + checkpoints_.interval) {
-        FW_ASSIGN(Json answer,
-                  ledger.GetJson("/v1/headers?from=" + std::to_string(deep) + "&count=1"));
-        FW_ASSIGN(const Json* list, GetArray(answer, "headers"));
-        if (list->size() == 1) {
-            auto point = LedgerPoint::FromJson((*list)[0]);
+        FW_ASSIGN(auto list, ledger->Headers(deep, 1));
+        if (list.size() == 1) {
+            auto point =
+                LedgerPoint::FromJson(Json{{"height", list[0].height}, {"hash", list[0].hash}});
             if (point && point->height == deep) facts.checkpoint = *point;
         }
     }
@@ -129,22 +128,20 @@ Expected<LedgerFacts> Maintainer::ReadLedgerFacts() {
         bool missing = false;
         for (const auto& [seq, entry] : by_seq) missing = missing || !entry.block;
         if (!missing) continue;
-        FW_ASSIGN(Json found, ledger.GetJson("/v1/search?type=release&product=" + product +
-                                             "&limit=" + std::to_string(kTimestampManifests * 4)));
-        FW_ASSIGN(const Json* results, GetArray(found, "results"));
-        for (const auto& item : *results) {
-            auto height = GetUint(item, "height");
-            auto block = GetString(item, "block_hash");
-            auto confirmations = GetUint(item, "confirmations");
-            auto tx = item.find("tx");
-            if (!height || !block || !confirmations || tx == item.end() || !tx->is_object() ||
-                *confirmations <= checkpoints_.margin) {
+        ledger::TxSearch q;
+        q.type = txtype::kRelease;
+        q.product = product;
+        q.limit = kTimestampManifests * 4;
+        FW_ASSIGN(auto found, ledger->Search(q));
+        for (const auto& item : found.results) {
+            if (!item.height || !item.block_hash || item.confirmations <= checkpoints_.margin) {
                 continue;
             }
-            auto body = tx->find("body");
-            if (body == tx->end()) continue;
+            auto body = item.tx.is_object() ? item.tx.find("body") : item.tx.end();
+            if (body == item.tx.end()) continue;
             auto release = ReleaseTxBody::Parse(*body);
-            auto point = LedgerPoint::FromJson(Json{{"height", *height}, {"hash", *block}});
+            auto point =
+                LedgerPoint::FromJson(Json{{"height", *item.height}, {"hash", *item.block_hash}});
             if (release && point) facts.release_blocks[release->manifest_sha256] = *point;
         }
     }

@@ -57,6 +57,9 @@ struct FormPart {
 };
 
 // A client with nodelay and timeouts. One per thread; not thread-safe (but Stop()).
+// Percent-encodes a query parameter value (RFC 3986 unreserved characters kept).
+std::string UrlEncode(const std::string& s);
+
 class Client {
   public:
     explicit Client(const Url& url, ClientOptions opts = {});

@@ -84,6 +84,13 @@ std::uint64_t ContentCache::TotalBytes() {
     return total;
 }
 
+std::map<std::string, std::uint64_t> ContentCache::Contents() {
+    std::lock_guard lock(mu_);
+    std::map<std::string, std::uint64_t> out;
+    for (const auto& [sha, e] : entries_) out.emplace(sha, e.size);
+    return out;
+}
+
 void ContentCache::Evict(const std::string& keep) {
     if (max_bytes_ == 0) return;
     std::lock_guard lock(mu_);

@@ -35,6 +35,9 @@ class ContentCache {
     // Evicts least recently used, unpinned images until the total fits the cap, sparing `keep`.
     void Evict(const std::string& keep = "");
     std::uint64_t TotalBytes();
+    std::uint64_t max_bytes() const { return max_bytes_; }
+    // sha256 -> size of every cached image.
+    std::map<std::string, std::uint64_t> Contents();
 
   private:
     ContentCache(std::string dir, std::uint64_t max_bytes)

@@ -2,23 +2,26 @@
 
 #include <thread>
 
-#include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
+#include "common/core/fs.hpp"
 
 namespace fwchain::gateway {
 
 namespace {
 const std::vector<std::string> kMigrations = {
     "CREATE TABLE device_counters (device_key TEXT PRIMARY KEY, counter INTEGER NOT NULL);",
+    // The devices whose signed reports this gateway relayed (`gateway status`, pruning).
+    "CREATE TABLE devices_seen (device TEXT PRIMARY KEY, first_seen INTEGER NOT NULL, "
+    "last_seen INTEGER NOT NULL);",
 };
 constexpr auto kMinRefresh = std::chrono::seconds(1);
 }  // namespace
 
 Expected<std::unique_ptr<ReportRelay>> ReportRelay::Open(const std::string& db_path,
-                                                         const std::string& ledger_url) {
+                                                         ledger::LedgerClient& ledger) {
     FW_ASSIGN(sql::Db db, sql::Db::Open(db_path));
     FW_TRY(db.Migrate(kMigrations));
-    return std::unique_ptr<ReportRelay>(new ReportRelay(std::move(db), ledger_url));
+    return std::unique_ptr<ReportRelay>(new ReportRelay(std::move(db), ledger));
 }
 
 Status ReportRelay::RefreshRegistry() {
@@ -29,18 +32,27 @@ Status ReportRelay::RefreshRegistry() {
                     "the device registry was refreshed less than a second ago; retry");
     }
     last_refresh_ = now;
-    FW_ASSIGN(auto client, http::Client::For(ledger_url_));
-    FW_ASSIGN(Json reg, client.GetJson("/v1/registry?role=device", 64 << 20));
-    FW_ASSIGN(const Json* keys, GetArray(reg, "keys"));
+    FW_ASSIGN(auto keys, ledger_.Registry("device"));
     std::map<std::string, Admission> fresh;
-    for (const auto& k : *keys) {
-        auto key = GetString(k, "key");
-        auto subject = GetString(k, "subject");
-        if (!key || !subject) continue;
-        fresh[*key] = Admission{*subject, k.value("revoked", false)};
-    }
+    for (auto& k : keys) fresh[k.key] = Admission{std::move(k.subject), k.revoked};
     registry_ = std::move(fresh);
     return {};
+}
+
+Status ReportRelay::NoteDevice(const std::string& device) {
+    FW_ASSIGN(auto s, db_.Prepare("INSERT INTO devices_seen (device, first_seen, last_seen) "
+                                  "VALUES (?, ?, ?) ON CONFLICT(device) DO UPDATE SET "
+                                  "last_seen = excluded.last_seen"));
+    const std::int64_t now = NowSeconds();
+    s.Bind(1, device).Bind(2, now).Bind(3, now);
+    return s.Run();
+}
+
+Expected<std::uint64_t> ReportRelay::DevicesSeen() {
+    std::lock_guard lock(mu_);
+    FW_ASSIGN(auto s, db_.Prepare("SELECT COUNT(*) FROM devices_seen"));
+    FW_ASSIGN(bool row, s.Step());
+    return row ? static_cast<std::uint64_t>(s.Int(0)) : 0;
 }
 
 Expected<RelayResult> ReportRelay::Relay(const Json& body) {
@@ -86,53 +98,44 @@ Expected<RelayResult> ReportRelay::Relay(const Json& body) {
             Errc::kUnauthorized, "wrong-device",
             "the report names device " + tx.recipient + " but is signed by " + it->second.subject);
     }
-    // The ledger's 409 bodies tell a held tx ("duplicate") from a stale counter
-    // ("replayed-nonce" with "last_nonce"); the plain client keeps only the reason.
-    FW_ASSIGN(auto client, http::Client::For(ledger_url_));
-    const std::string text = Canonical(tx.ToJson());
-    auto res = client.Send("POST", "/v1/tx", &text, {}, 64 << 10);
-    if (!res) {
-        return Fail(Errc::kNetwork, "ledger-unreachable",
-                    "relaying the report to " + ledger_url_ + ": " + res.error().message);
+    auto submitted = ledger_.Submit(tx.ToJson());
+    if (!submitted) {
+        const Error& e = submitted.error();
+        if (e.code == Errc::kNetwork) {
+            return Fail(Errc::kNetwork, "ledger-unreachable",
+                        "relaying the report to " + ledger_.Where() + ": " + e.message);
+        }
+        if (e.code == Errc::kUnauthorized) {
+            // The ledger no longer counts this key as a device (revoked since our copy was
+            // read): read the registry again, so the next report is refused here without a
+            // ledger call. (At most one read a second: a read that must wait is done by the
+            // next report.)
+            registry_stale_ = !RefreshRegistry();
+        }
+        return Fail(e.code, e.reason, "the ledger refused the report: " + e.message);
     }
     RelayResult out;
     out.id = tx.Id();
-    if (res->status >= 200 && res->status < 300) {
-        spdlog::info("relayed {} report of {} ({} {})", tx.type, tx.recipient, tx.state, tx.ver);
-        return out;
+    out.message = submitted->message;
+    if (auto st = NoteDevice(tx.recipient); !st) {
+        spdlog::warn("recording device {}: {}", tx.recipient, st.error().ToString());
     }
-    auto answer = ParseJson(res->body, 64 << 10);
-    std::string reason = "ledger-http-" + std::to_string(res->status);
-    std::string message = "the ledger answered HTTP " + std::to_string(res->status);
-    if (answer && answer->is_object()) {
-        if (auto r = GetString(*answer, "error")) reason = *r;
-        if (auto m = GetString(*answer, "message")) message = *m;
+    switch (submitted->kind) {
+        case ledger::SubmitResult::Kind::kAccepted:
+            spdlog::info("relayed {} report of {} ({} {})", tx.type, tx.recipient, tx.state,
+                         tx.ver);
+            return out;
+        case ledger::SubmitResult::Kind::kDuplicate:
+            out.kind = RelayResult::Kind::kDuplicate;
+            return out;
+        case ledger::SubmitResult::Kind::kStaleNonce:
+            out.kind = RelayResult::Kind::kStaleCounter;
+            out.last_counter = submitted->last_nonce.value_or(0);
+            spdlog::info("report of {} has counter {}, the ledger holds {}: asking it to resync",
+                         tx.recipient, tx.nonce, out.last_counter);
+            return out;
     }
-    out.message = message;
-    if (res->status == 409 && reason == "duplicate") {
-        out.kind = RelayResult::Kind::kDuplicate;
-        return out;
-    }
-    if (res->status == 409 && reason == "replayed-nonce") {
-        out.kind = RelayResult::Kind::kStaleCounter;
-        if (answer && answer->is_object()) {
-            if (auto last = GetUint(*answer, "last_nonce")) out.last_counter = *last;
-        }
-        spdlog::info("report of {} has counter {}, the ledger holds {}: asking it to resync",
-                     tx.recipient, tx.nonce, out.last_counter);
-        return out;
-    }
-    if (res->status == 403) {
-        // The ledger no longer counts this key as a device (revoked since our copy was read):
-        // read the registry again, so the next report is refused here without a ledger call.
-        // (At most one read a second: a read that must wait is done by the next report.)
-        registry_stale_ = !RefreshRegistry();
-    }
-    const Errc code = res->status == 409                           ? Errc::kConflict
-                      : (res->status == 401 || res->status == 403) ? Errc::kUnauthorized
-                      : res->status >= 500                         ? Errc::kNetwork
-                                                                   : Errc::kInvalid;
-    return Fail(code, reason, "the ledger refused the report: " + message);
+    return out;
 }
 
 }  // namespace fwchain::gateway

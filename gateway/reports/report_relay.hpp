@@ -12,6 +12,7 @@
 
 #include "common/adapters/sqlite.hpp"
 #include "common/core/tx.hpp"
+#include "ledger/client/client.hpp"
 
 namespace fwchain::gateway {
 
@@ -32,24 +33,26 @@ struct RelayResult {
 class ReportRelay {
   public:
     static Expected<std::unique_ptr<ReportRelay>> Open(const std::string& db_path,
-                                                       const std::string& ledger_url);
+                                                       ledger::LedgerClient& ledger);
     // Errors: kInvalid/kVerify (400), kUnauthorized (403 unknown or revoked device), kNetwork
     // (502 ledger unreachable: the device keeps the report queued), other ledger refusals with
     // the ledger's reason.
     Expected<RelayResult> Relay(const Json& body);
+    // Distinct devices whose reports were relayed (accepted or already held), ever.
+    Expected<std::uint64_t> DevicesSeen();
 
   private:
     struct Admission {
         std::string subject;
         bool revoked = false;
     };
-    ReportRelay(sql::Db db, std::string ledger_url)
-        : db_(std::move(db)), ledger_url_(std::move(ledger_url)) {}
+    ReportRelay(sql::Db db, ledger::LedgerClient& ledger) : db_(std::move(db)), ledger_(ledger) {}
     Status RefreshRegistry();
+    Status NoteDevice(const std::string& device);  // with mu_ held
 
     std::mutex mu_;
     sql::Db db_;
-    std::string ledger_url_;
+    ledger::LedgerClient& ledger_;
     std::map<std::string, Admission> registry_;  // device public key hex -> admission
     std::chrono::steady_clock::time_point last_refresh_{};
     bool registry_stale_ = false;  // the ledger refused a device our copy admits

@@ -10,11 +10,22 @@
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
 #include "common/core/fs.hpp"
+#include "common/core/memory.hpp"
 #include "common/core/tx.hpp"
 #include "common/core/tx_bodies.hpp"
 #include "ledger/primitives/block.hpp"
 
 namespace fwchain::gateway {
+
+namespace {
+
+// A tx's inclusion as devices check it (docs/protocol.md "Ledger proofs for devices").
+Json ProofPart(const ledger::TxView& v) {
+    return Json{
+        {"tx", v.tx}, {"height", v.height ? Json(*v.height) : Json(nullptr)}, {"proof", v.proof}};
+}
+
+}  // namespace
 
 void Poller::Run() {
     auto next_full = std::chrono::steady_clock::now();
@@ -37,6 +48,18 @@ void Poller::Run() {
         // Offered releases: their rollouts move with the ledger and the clock.
         if (!offered_.empty()) wake = std::min(wake, next_rollouts_);
         if (!st) next_full = std::min(next_full, wake);  // retry a failed poll soon
+        if (waiting && st) {
+            // Confirmations come with blocks: woken by the ledger's next tip (at once with the
+            // embedded node; a thin gateway reads the tip when the retry interval ends).
+            const auto until = std::min(wake, next_full);
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                until - std::chrono::steady_clock::now());
+            if (left.count() > 0)
+                ledger_token_ = cfg_.ledger->WaitForTipChange(ledger_token_, left);
+            std::lock_guard lock(mu_);
+            if (stop_) return;
+            continue;
+        }
         std::unique_lock lock(mu_);
         if (cv_.wait_until(lock, std::min(wake, next_full), [&] { return stop_; })) return;
     }
@@ -47,6 +70,7 @@ void Poller::Stop() {
     std::lock_guard lock(mu_);
     stop_ = true;
     cv_.notify_all();
+    if (cfg_.ledger) cfg_.ledger->Interrupt();
 }
 
 Status Poller::SyncOnce() {
@@ -82,7 +106,11 @@ Status Poller::SyncVendor() {
         FW_ASSIGN(Json answer,
                   vendor.GetJson("/v1/manifests/" + product + "?since=" + std::to_string(known)));
         FW_ASSIGN(const Json* manifests, GetArray(answer, "manifests"));
-        for (const auto& m : *manifests) {
+        // The ids of their release txs, when the vendor names them: a hint the ledger's
+        // answer is checked against, not trusted.
+        const Json tx_ids = answer.value("release_txs", Json::array());
+        for (std::size_t i = 0; i < manifests->size(); ++i) {
+            const Json& m = (*manifests)[i];
             auto env = ParseEnvelope(m);
             auto r = env ? trust_.AcceptRelease(*env, now) : Expected<Release>(env.error());
             if (!r) {
@@ -93,13 +121,17 @@ Status Poller::SyncVendor() {
             }
             spdlog::info("verified release {} {} (sequence {})", r->product, r->version,
                          r->sequence);
+            if (i < tx_ids.size() && tx_ids[i].is_string() &&
+                IsHex(tx_ids[i].get<std::string>(), 32)) {
+                release_tx_hints_[r->ManifestHash()] = tx_ids[i].get<std::string>();
+            }
         }
     }
     return result;
 }
 
 Expected<Poller::LedgerRecord> Poller::FindOnLedger(const Release& r) {
-    FW_ASSIGN(auto ledger, http::Client::For(cfg_.ledger_url));
+    ledger::LedgerClient& ledger = *cfg_.ledger;
     const std::string manifest_hash = r.ManifestHash();
     // Whether `tx_json` is this release's tx, by a release key of our root, with the policy of
     // the manifest (a lying ledger node cannot make a forged record count).
@@ -120,60 +152,56 @@ Expected<Poller::LedgerRecord> Poller::FindOnLedger(const Release& r) {
         if (!sender || !trust_.root().HasRoleKey("release", *sender)) return std::nullopt;
         return std::optional<Tx>(std::move(*tx));
     };
-    // Once found, a release tx is asked for by its id: one small answer per round while it
-    // waits for confirmations.
+    // A release tx is asked for by its id: the one the vendor named with the manifest, else
+    // the one a search found. One small answer per round while it waits for confirmations.
     auto known = release_txs_.find(manifest_hash);
     if (known == release_txs_.end()) {
-        std::string cursor;
+        if (auto hint = release_tx_hints_.find(manifest_hash); hint != release_tx_hints_.end()) {
+            known = release_txs_.emplace(manifest_hash, hint->second).first;
+            release_tx_hints_.erase(hint);  // tried once; a wrong one falls back to the search
+        }
+    }
+    if (known == release_txs_.end()) {
+        ledger::TxSearch q;
+        q.type = txtype::kRelease;
+        q.product = r.product;
+        q.limit = 32;
         for (int page = 0; page < 32; ++page) {  // newest first, 32 at a time, at most 1,024
-            FW_ASSIGN(Json answer,
-                      ledger.GetJson("/v1/search?type=release&product=" + r.product + "&limit=32" +
-                                     (cursor.empty() ? "" : "&cursor=" + cursor)));
-            FW_ASSIGN(const Json* results, GetArray(answer, "results"));
-            for (const auto& item : *results) {
-                auto tx_json = item.find("tx");
-                if (tx_json == item.end()) continue;
-                if (auto tx = matches(*tx_json)) {
+            FW_ASSIGN(auto answer, ledger.Search(q));
+            for (const auto& item : answer.results) {
+                if (auto tx = matches(item.tx)) {
                     known = release_txs_.emplace(manifest_hash, tx->Id()).first;
                     break;
                 }
             }
-            if (known != release_txs_.end() || !answer["next_cursor"].is_string()) break;
-            cursor = answer["next_cursor"].get<std::string>();
+            if (known != release_txs_.end() || !answer.next_cursor) break;
+            q.cursor = *answer.next_cursor;
         }
         if (known == release_txs_.end()) return LedgerRecord{};
     }
-    FW_ASSIGN(Json status, ledger.GetJson("/v1/tx/" + known->second));
-    if (!status.contains("tx") || !matches(status["tx"])) {
-        release_txs_.erase(known);  // reorged away, or not what we took it for: search again
+    FW_ASSIGN(auto status, ledger.GetTx(known->second));
+    if (!status || !matches(status->tx)) {
+        // Not there (yet, or reorged away), or not what we took it for: search next round.
+        release_txs_.erase(known);
         return LedgerRecord{};
     }
     LedgerRecord rec;
-    rec.tx_id = known->second;
-    rec.confirmations = status.value("confirmations", 0u);
+    rec.tx_id = status->id;
+    rec.confirmations = static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(status->confirmations, std::numeric_limits<std::uint32_t>::max()));
     // The Merkle path devices may ask for (require_ledger_proof).
-    if (rec.confirmations > 0 && status["height"].is_number_unsigned() &&
-        status["proof"].is_array()) {
-        rec.proof_part =
-            Json{{"tx", status["tx"]}, {"height", status["height"]}, {"proof", status["proof"]}};
-    }
+    if (rec.confirmations > 0 && status->height) rec.proof_part = ProofPart(*status);
     return rec;
 }
 
 Status Poller::SyncHeaders() {
-    FW_ASSIGN(auto ledger, http::Client::For(cfg_.ledger_url));
     constexpr std::size_t kBatch = 2000;
     constexpr std::size_t kReorgStep = 64;
     for (;;) {
-        FW_ASSIGN(Json answer,
-                  ledger.GetJson("/v1/headers?from=" + std::to_string(headers_.size()) +
-                                     "&count=" + std::to_string(kBatch),
-                                 64 << 20));
-        FW_ASSIGN(const Json* list, GetArray(answer, "headers"));
+        FW_ASSIGN(auto list, cfg_.ledger->Headers(headers_.size(), kBatch));
         bool relinked = false;
-        for (const auto& h : *list) {
-            auto hex = GetString(h, "header");
-            auto bytes = hex ? FromHex(*hex) : std::nullopt;
+        for (const auto& h : list) {
+            auto bytes = FromHex(h.header);
             if (!bytes || bytes->size() != ledger::kHeaderSize) {
                 return Fail(Errc::kInvalid, "bad-header", "the ledger sent a malformed header");
             }
@@ -190,8 +218,7 @@ Status Poller::SyncHeaders() {
                 relinked = true;
                 break;
             }
-            auto sig_hex = GetString(h, "miner_sig");
-            auto sig = sig_hex ? SignatureFromHex(*sig_hex) : std::nullopt;
+            auto sig = SignatureFromHex(h.miner_sig);
             if (!sig) {
                 return Fail(Errc::kInvalid, "bad-header",
                             "the ledger sent a header without its miner signature");
@@ -202,7 +229,7 @@ Status Poller::SyncHeaders() {
             headers_.push_back(entry);
             header_hashes_.push_back(header.Hash());
         }
-        if (!relinked && list->size() < kBatch) break;
+        if (!relinked && list.size() < kBatch) break;
     }
     if (!published_headers_ || *published_headers_ != headers_) {
         published_headers_ = std::make_shared<const HeaderChain>(headers_);
@@ -223,31 +250,26 @@ Status Poller::SyncAdmissions() {
         admissions_scanned_ = headers_.size();
         return {};
     }
-    FW_ASSIGN(auto ledger, http::Client::For(cfg_.ledger_url));
-    std::string cursor;
+    ledger::LedgerClient& ledger = *cfg_.ledger;
+    ledger::TxSearch q;
+    q.type = txtype::kAdmit;
+    q.limit = 1000;
     Admissions found = admissions_;
     for (int page = 0; page < 100 && !wanted.empty(); ++page) {
-        FW_ASSIGN(Json answer, ledger.GetJson("/v1/search?type=admit&limit=1000" +
-                                              (cursor.empty() ? "" : "&cursor=" + cursor)));
-        FW_ASSIGN(const Json* results, GetArray(answer, "results"));
-        for (const auto& item : *results) {
-            auto tx_json = item.find("tx");
-            if (tx_json == item.end() || !tx_json->is_object()) continue;
-            auto body = tx_json->find("body");
-            if (body == tx_json->end()) continue;
+        FW_ASSIGN(auto answer, ledger.Search(q));
+        for (const auto& item : answer.results) {
+            auto body = item.tx.is_object() ? item.tx.find("body") : item.tx.end();
+            if (body == item.tx.end()) continue;
             auto admit = AdmitTxBody::Parse(*body);
-            auto id = GetString(item, "id");
-            if (!admit || !id || admit->role != kRoleGateway || !wanted.count(admit->key)) continue;
-            const std::string& key = admit->key;
-            FW_ASSIGN(Json status, ledger.GetJson("/v1/tx/" + *id));
-            if (!status["height"].is_number_unsigned() || !status["proof"].is_array()) continue;
-            found[key] =
-                Json{{"tx", *tx_json}, {"height", status["height"]}, {"proof", status["proof"]}};
+            if (!admit || admit->role != kRoleGateway || !wanted.count(admit->key)) continue;
+            const std::string key = admit->key;
+            FW_ASSIGN(auto status, ledger.GetTx(item.id));
+            if (!status || !status->height) continue;
+            found[key] = ProofPart(*status);
             wanted.erase(key);
         }
-        auto next = answer.find("next_cursor");
-        if (next == answer.end() || !next->is_string()) break;
-        cursor = next->get<std::string>();
+        if (!answer.next_cursor) break;
+        q.cursor = *answer.next_cursor;
     }
     for (const auto& miner : wanted) no_admission_.insert(miner);
     admissions_scanned_ = headers_.size();
@@ -372,6 +394,7 @@ Status Poller::ConfirmAndCache(const Release& r) {
     release_txs_[hash] = record.tx_id;
     if (!cache_.Has(r.image.sha256)) {
         Status st = Download(r);
+        ReleaseFreeMemory();  // the transfer's buffers, whichever way it went
         if (!st) {
             spdlog::warn("fetching {} {}: {}", r.product, r.version, st.error().ToString());
             return st;
@@ -421,7 +444,7 @@ Status Poller::AdvanceReleases() {
 }
 
 Status Poller::UpdateRollouts() {
-    FW_ASSIGN(auto ledger, http::Client::For(cfg_.ledger_url));
+    ledger::LedgerClient& ledger = *cfg_.ledger;
     const std::int64_t now = cfg_.rollout_clock ? cfg_.rollout_clock() : NowSeconds();
     const Root& root = trust_.root();
     auto key_has = [&root](const std::string& hex, std::initializer_list<const char*> roles) {
@@ -438,7 +461,7 @@ Status Poller::UpdateRollouts() {
         bool any = false;
         for (const auto& [seq, r] : by_seq) any = any || offered_.count(r.ManifestHash()) != 0;
         if (!any) continue;
-        auto answer = ledger.GetJson("/v1/rollouts?product=" + product, 8 << 20);
+        auto answer = ledger.Rollouts(product);
         if (!answer) {
             result = Fail(answer.error());
             continue;
@@ -474,13 +497,9 @@ Status Poller::UpdateRollouts() {
                 const std::string id = txs[i].get<std::string>();
                 auto cached = approval_proofs_.find(id);
                 if (cached == approval_proofs_.end()) {
-                    auto st = ledger.GetJson("/v1/tx/" + id);
-                    if (st && (*st)["height"].is_number_unsigned() && (*st)["proof"].is_array()) {
-                        cached = approval_proofs_
-                                     .emplace(id, Json{{"tx", (*st)["tx"]},
-                                                       {"height", (*st)["height"]},
-                                                       {"proof", (*st)["proof"]}})
-                                     .first;
+                    auto st = ledger.GetTx(id);
+                    if (st && *st && (*st)->height) {
+                        cached = approval_proofs_.emplace(id, ProofPart(**st)).first;
                     }
                 }
                 if (cached != approval_proofs_.end()) approval_parts.push_back(cached->second);

@@ -18,12 +18,13 @@
 #include "gateway/device_api/check_index.hpp"
 #include "gateway/sync/swarm.hpp"
 #include "gateway/sync/trust_store.hpp"
+#include "ledger/client/client.hpp"
 
 namespace fwchain::gateway {
 
 struct PollerConfig {
     std::string vendor_url;
-    std::string ledger_url;
+    ledger::LedgerClient* ledger = nullptr;  // the embedded node, or HTTP to one (thin mode)
     std::string gateway_id;
     std::int64_t poll_interval_s = 24 * 3600;  // full vendor poll
     std::int64_t retry_interval_s = 2;         // while a release waits for confirmations
@@ -110,10 +111,12 @@ class Poller {
     std::size_t admissions_scanned_ = 0;                    // headers looked at so far
     std::shared_ptr<const Admissions> published_admissions_;
 
-    std::map<std::string, std::string> release_txs_;    // manifest hash -> release tx id
-    std::map<std::string, RolloutDecision> decisions_;  // manifest hash -> decision
-    std::map<std::string, Json> approval_proofs_;       // approve tx id -> {"tx","height","proof"}
-    std::map<std::string, Json> approval_parts_;        // manifest hash -> its approvals' proofs
+    std::map<std::string, std::string> release_txs_;       // manifest hash -> release tx id
+    std::map<std::string, std::string> release_tx_hints_;  // the same, as the vendor named it
+    std::uint64_t ledger_token_ = 0;                       // the tip last seen (TipToken)
+    std::map<std::string, RolloutDecision> decisions_;     // manifest hash -> decision
+    std::map<std::string, Json> approval_proofs_;  // approve tx id -> {"tx","height","proof"}
+    std::map<std::string, Json> approval_parts_;   // manifest hash -> its approvals' proofs
     std::chrono::steady_clock::time_point next_rollouts_{};  // next evidence read
     std::mutex decisions_mu_;                                // guards published_rollouts_
     std::vector<RolloutView> published_rollouts_;

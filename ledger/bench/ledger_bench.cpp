@@ -6,8 +6,10 @@
 //   ledger_bench search DB TXS DEVICES QUERIES
 //   ledger_bench status DB DEVICES
 //   ledger_bench mkchain DIR BLOCKS        (genesis.json, genesis.hash, data/ledger.sqlite)
+//   ledger_bench mining SECONDS THREADS DUTY   (CPU share of a budgeted miner)
 #include <cryptopp/sha.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -344,6 +346,39 @@ int MakeChain(const std::string& dir, int blocks) {
     return 0;
 }
 
+// A miner with `threads` threads at `duty` percent searches an unmeetable target for `seconds`:
+// the CPU it used (getrusage, the whole process) over the wall time, as a share of one core,
+// against the budget threads * duty / 100.
+int MiningShare(double seconds, unsigned threads, unsigned duty) {
+    BlockHeader templ;
+    templ.bits = 255;  // 255 leading zero bits: never met
+    MinerOptions mo;
+    mo.threads = threads;
+    mo.duty_percent = duty;
+    std::atomic<bool> stop{false};
+    rusage before{};
+    getrusage(RUSAGE_SELF, &before);
+    const auto t0 = Clock::now();
+    std::thread timer([&] {
+        std::this_thread::sleep_for(std::chrono::duration<double>(seconds));  // the bench's span
+        stop = true;
+    });
+    MineStats stats;
+    MineHeader(templ, mo, stop, &stats);
+    timer.join();
+    const double wall = Seconds(t0, Clock::now());
+    rusage after{};
+    getrusage(RUSAGE_SELF, &after);
+    auto cpu = [](const rusage& r) {
+        return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+               static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+    };
+    const double share = (cpu(after) - cpu(before)) / wall;
+    std::printf("mining %.4f %.4f %.0f\n", share, threads * duty / 100.0,
+                static_cast<double>(stats.hashes) / wall);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -358,7 +393,11 @@ int main(int argc, char** argv) {
     if (a.size() == 3 && a[0] == "status")
         return StatusBench(a[1], std::strtoull(a[2].c_str(), nullptr, 10));
     if (a.size() == 3 && a[0] == "mkchain") return MakeChain(a[1], std::atoi(a[2].c_str()));
+    if (a.size() == 4 && a[0] == "mining") {
+        return MiningShare(std::atof(a[1].c_str()), static_cast<unsigned>(std::atoi(a[2].c_str())),
+                           static_cast<unsigned>(std::atoi(a[3].c_str())));
+    }
     return Die(
         "usage: hashrate S | validate BLOCKS TXS | search DB TXS DEVICES Q | status DB "
-        "DEVICES | mkchain DIR BLOCKS");
+        "DEVICES | mkchain DIR BLOCKS | mining S THREADS DUTY");
 }

@@ -17,6 +17,7 @@
 #include "common/core/metrics.hpp"
 #include "ledger/chain/mempool.hpp"
 #include "ledger/chain/store.hpp"
+#include "ledger/client/client.hpp"
 #include "ledger/consensus/validation.hpp"
 
 namespace fwchain::ledger {
@@ -29,14 +30,7 @@ struct ChainOptions {
 };
 
 // A tx as the API shows it: on chain (with block and Merkle proof) or pending.
-struct TxStatus {
-    std::string id;
-    Json tx;
-    std::optional<std::string> block_hash;
-    std::optional<std::uint64_t> height;
-    std::uint64_t confirmations = 0;
-    Json proof = Json::array();  // [{"side","hash"}], empty while pending
-};
+using TxStatus = TxView;
 
 class Chain {
   public:

@@ -3,9 +3,11 @@
 #include <cryptopp/sha.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -88,6 +90,43 @@ void LowerThreadPriority() {
 
 }  // namespace
 
+namespace {
+
+std::chrono::nanoseconds ThreadCpuTime() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+// Keeps a thread's hashing to `duty` percent of its time: after each slice of CPU time spent
+// hashing it rests busy * (100 - duty) / duty, in short naps so a stop is seen quickly.
+class DutyCycle {
+  public:
+    explicit DutyCycle(unsigned duty) : duty_(duty), start_(ThreadCpuTime()) {}
+
+    void Rest(const std::atomic<bool>& stop, const std::atomic<bool>& found) {
+        if (duty_ >= 100) return;
+        const auto busy = ThreadCpuTime() - start_;
+        if (busy < kSlice) return;
+        auto rest = busy * (100 - duty_) / duty_;
+        while (rest.count() > 0 && !stop.load(std::memory_order_relaxed) &&
+               !found.load(std::memory_order_relaxed)) {
+            const auto nap = std::min<std::chrono::nanoseconds>(rest, kNap);
+            std::this_thread::sleep_for(nap);  // throttling, not synchronisation
+            rest -= nap;
+        }
+        start_ = ThreadCpuTime();
+    }
+
+  private:
+    static constexpr std::chrono::nanoseconds kSlice = std::chrono::milliseconds(20);
+    static constexpr std::chrono::nanoseconds kNap = std::chrono::milliseconds(5);
+    unsigned duty_;
+    std::chrono::nanoseconds start_;
+};
+
+}  // namespace
+
 std::optional<BlockHeader> MineHeader(const BlockHeader& templ, const MinerOptions& opts,
                                       const std::atomic<bool>& stop, MineStats* stats) {
     const unsigned threads = std::max(1u, opts.threads);
@@ -96,10 +135,12 @@ std::optional<BlockHeader> MineHeader(const BlockHeader& templ, const MinerOptio
     std::mutex mu;
     std::optional<BlockHeader> result;
 
+    const unsigned duty = std::clamp(opts.duty_percent, 1u, 100u);
     auto work = [&](unsigned index) {
         if (opts.low_priority) LowerThreadPriority();
         BlockHeader h = templ;
         std::uint64_t done = 0;
+        DutyCycle cycle(duty);
         for (std::uint64_t extra = opts.extra_nonce_base + index;; extra += threads) {
             h.extra_nonce = extra;
             MidstateHasher hasher(h);
@@ -111,6 +152,7 @@ std::optional<BlockHeader> MineHeader(const BlockHeader& templ, const MinerOptio
                     hashes += done;
                     return;
                 }
+                cycle.Rest(stop, found);
                 const auto hit = hasher.Scan(nonce, kChunk, h.bits);
                 if (!hit) {
                     done += kChunk;

@@ -37,6 +37,9 @@ struct MinerOptions {
     unsigned threads = 1;
     // A gateway is someone's router: miner threads run at the lowest CPU priority.
     bool low_priority = true;
+    // Share of each miner thread's time spent hashing, 1..100: a thread that hashed for a slice
+    // of CPU time rests for the rest of its period (someone's router, a CPU budget).
+    unsigned duty_percent = 100;
     // Thread i starts at extra_nonce_base + i, so threads never search the same space.
     std::uint64_t extra_nonce_base = 0;
 };

@@ -52,12 +52,13 @@ std::string Param(const http::Request& req, const char* name) { return req.Param
 
 }  // namespace
 
+std::string MinerOf(const BlockInfo& b) {
+    return ToHex(BlockHeader::Deserialize(b.header.data()).miner);
+}
+
 Json TipToJson(const BlockInfo& tip) {
-    return Json{{"height", tip.height},
-                {"hash", ToHex(tip.hash)},
-                {"time", tip.time},
-                {"bits", tip.bits},
-                {"work", WorkToHex(tip.work)}};
+    return Json{{"height", tip.height}, {"hash", ToHex(tip.hash)}, {"miner", MinerOf(tip)},
+                {"time", tip.time},     {"bits", tip.bits},        {"work", WorkToHex(tip.work)}};
 }
 
 Json TxStatusToJson(const TxStatus& s) {
@@ -398,11 +399,20 @@ struct ApiServer::Impl {
         auto tip = chain.Tip();
         if (!tip) return SendErr(res, tip.error());
         Json results = Json::array();
+        std::map<std::string, std::string> miners;  // block hash -> miner key, per answer
         for (const auto& r : page->results) {
             const std::uint64_t conf = tip->height >= r.height ? tip->height - r.height + 1 : 0;
+            auto miner = miners.find(r.block_hash);
+            if (miner == miners.end()) {
+                auto info = chain.BlockInfoByHash(r.block_hash);
+                std::string key;
+                if (info && *info) key = MinerOf(**info);
+                miner = miners.emplace(r.block_hash, std::move(key)).first;
+            }
             results.push_back(Json{{"id", r.id},
                                    {"height", r.height},
                                    {"block_hash", r.block_hash},
+                                   {"miner", miner->second},
                                    {"confirmations", conf},
                                    {"tx", r.tx}});
         }

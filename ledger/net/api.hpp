@@ -45,6 +45,8 @@ class ApiServer {
 
 // JSON shapes shared by the API and its tests.
 Json TipToJson(const BlockInfo& tip);
+// The key (hex) that mined the block.
+std::string MinerOf(const BlockInfo& b);
 Json TxStatusToJson(const TxStatus& s);
 Json KeyRecordToJson(const KeyRecord& k);
 Json StatusReportToJson(const StatusReport& r);

@@ -170,6 +170,7 @@ Expected<std::optional<BlockInfo>> Node::MineNow() {
     MinerOptions mo;
     mo.threads = std::max(1u, opts_.mining_threads);
     mo.low_priority = true;
+    mo.duty_percent = opts_.mining_duty;
     std::uint8_t base[8];
     RandomBytes(base, sizeof(base));
     mo.extra_nonce_base = GetLe64(base);
@@ -196,6 +197,7 @@ void Node::MinerLoop() {
     MinerOptions mo;
     mo.threads = std::max(1u, opts_.mining_threads);
     mo.low_priority = true;
+    mo.duty_percent = opts_.mining_duty;
     while (!stopping_) {
         const std::uint64_t seen = chain_->Generation();
         // Admission and revocation are chain state: look again whenever the chain moved.

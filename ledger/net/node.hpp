@@ -26,6 +26,7 @@ struct NodeOptions {
     bool mine = false;
     std::string key_file;  // miner key, needed with mine
     unsigned mining_threads = 1;
+    unsigned mining_duty = 100;      // percent of each miner thread's time spent hashing
     http::ServerOptions http;        // the API's HTTP limits
     std::vector<std::string> peers;  // peer node URLs (static config)
     std::string advertise;           // our URL for peers; default http://LISTEN (bound port)
@@ -59,6 +60,8 @@ class Node {
     std::optional<Error> Failure();
     // True while the miner key may mine at the tip.
     bool Mining() const { return mining_.load(); }
+    // Blocks this node mined since it started.
+    std::uint64_t BlocksMined() const { return blocks_mined_ ? blocks_mined_->Value() : 0; }
 
     Chain& chain() { return *chain_; }
     PeerManager* peers() { return peers_.get(); }

@@ -7,6 +7,7 @@
 
 #include "common/adapters/http.hpp"
 #include "common/core/fs.hpp"
+#include "common/core/memory.hpp"
 #include "ledger/chain/prefetch.hpp"
 #include "ledger/consensus/pow.hpp"
 
@@ -358,7 +359,10 @@ Expected<bool> PeerManager::SyncFrom(const std::string& url) {
         from = page.back().header.height + 1;
         if (page.size() < opts_.headers_per_request) break;
     }
-    if (fetched > 0) spdlog::info("sync: {} blocks from {}", fetched, url);
+    if (fetched > 0) {
+        spdlog::info("sync: {} blocks from {}", fetched, url);
+        ReleaseFreeMemory();  // the prefetch's buffers
+    }
     return fetched > 0;
 }
 

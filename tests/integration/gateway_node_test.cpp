@@ -77,7 +77,16 @@ TEST(GatewayNode, GatewaysMineOnceAdmittedAndConfirmAReleaseWithoutTheVendorsMin
     RunResult status = test::Run({Bin("gateway"), "status", "--url", sys.gateway_url(1)});
     EXPECT_EQ(status.exit_code, 0) << status.err;
     EXPECT_NE(status.out.find("ledger   embedded"), std::string::npos) << status.out;
-    EXPECT_NE(status.out.find("mining yes"), std::string::npos) << status.out;
+    EXPECT_NE(status.out.find("mining   yes"), std::string::npos) << status.out;
+    EXPECT_NE(status.out.find("cache    1 image(s)"), std::string::npos) << status.out;
+    auto status_json = test::Run({Bin("gateway"), "status", "--url", sys.gateway_url(1), "--json"});
+    ASSERT_EQ(status_json.exit_code, 0) << status_json.err;
+    auto sj = ParseJson(status_json.out);
+    ASSERT_TRUE(sj) << status_json.out;
+    EXPECT_EQ((*sj)["ledger"]["mode"], "embedded");
+    EXPECT_GE((*sj)["ledger"].value("peers", 0), 1);
+    EXPECT_GE((*sj)["ledger"].value("height", 0u), height + 1);
+    EXPECT_EQ((*sj)["cache"]["images"].size(), 1u);
     EXPECT_NE(status.out.find("cam 1.0.0 (seq 1): complete 100%"), std::string::npos) << status.out;
     EXPECT_EQ(test::Run({Bin("gateway"), "status", "--url", "http://127.0.0.1:1"}).exit_code, 1);
     auto metrics = http::Client::For(sys.gateway_url(1));

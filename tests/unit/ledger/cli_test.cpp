@@ -80,6 +80,14 @@ TEST_F(LedgerCliTest, NodeServesTipAndSearch) {
     EXPECT_NE(table.out.find("HEIGHT"), std::string::npos);
     EXPECT_NE(table.out.find("release"), std::string::npos);
     EXPECT_NE(table.out.find("1.0.0"), std::string::npos);
+    // Which key mined the release's block: the genesis miner (no admission).
+    EXPECT_NE(table.out.find("MINED BY"), std::string::npos);
+    EXPECT_NE(table.out.find("genesis:" + k_.miner.PublicHex().substr(0, 8)), std::string::npos)
+        << table.out;
+    auto tip_text = test::Run({Bin("ledger"), "tip", "--node", url});
+    ASSERT_EQ(tip_text.exit_code, 0) << tip_text.err;
+    EXPECT_NE(tip_text.out.find("miner  " + k_.miner.PublicHex()), std::string::npos)
+        << tip_text.out;
 
     auto csv = test::Run({Bin("ledger"), "export", "--node", url, "--format", "csv"});
     ASSERT_EQ(csv.exit_code, 0) << csv.err;

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "fixture.hpp"
 #include "ledger/consensus/sha256_ni.hpp"
@@ -156,6 +157,24 @@ TEST(MinerTest, StopFlagEndsTheSearch) {
     MinerOptions mo;
     mo.threads = 2;
     EXPECT_FALSE(MineHeader(t, mo, stop));
+}
+
+TEST(MinerTest, ABudgetedMinerStillFindsHeadersAndStops) {
+    // 16 bits takes ~65k hashes: several 20 ms slices at 10 %, so the miner rests between them.
+    BlockHeader t = SampleHeader();
+    t.bits = 16;
+    std::atomic<bool> stop{false};
+    MinerOptions mo;
+    mo.duty_percent = 10;
+    auto h = MineHeader(t, mo, stop);
+    ASSERT_TRUE(h);
+    EXPECT_TRUE(MeetsBits(h->Hash(), 16));
+
+    // A resting miner sees the stop flag: the search ends (the test would hang otherwise).
+    t.bits = 200;
+    std::thread stopper([&] { stop = true; });
+    EXPECT_FALSE(MineHeader(t, mo, stop));
+    stopper.join();
 }
 
 }  // namespace

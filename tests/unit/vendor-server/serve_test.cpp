@@ -203,6 +203,9 @@ class FakeLedger {
             res.status = status;
             if (status == 200) {
                 res.set_content(R"({"id":"x","status":"pending"})", "application/json");
+            } else if (status == 409) {  // the node's answer to a tx it already holds
+                res.set_content(R"({"error":"duplicate","id":"x","message":"tx already known"})",
+                                "application/json");
             } else {
                 res.set_content(R"({"error":"unauthorized","message":"sender not admitted"})",
                                 "application/json");
@@ -211,14 +214,18 @@ class FakeLedger {
         // What Maintainer reads for the timestamp's ledger facts.
         server_.Get("/v1/tip", [this](const httplib::Request&, httplib::Response& res) {
             std::lock_guard<std::mutex> lock(mu_);
-            res.set_content(Json{{"height", tip_}}.dump(), "application/json");
+            res.set_content(Json{{"height", tip_}, {"hash", BlockHash(tip_)}}.dump(),
+                            "application/json");
         });
         server_.Get("/v1/headers", [](const httplib::Request& req, httplib::Response& res) {
             const std::uint64_t from = std::stoull(req.get_param_value("from"));
-            res.set_content(
-                Json{{"headers", {{{"height", from}, {"hash", BlockHash(from)}, {"header", ""}}}}}
-                    .dump(),
-                "application/json");
+            res.set_content(Json{{"headers",
+                                  {{{"height", from},
+                                    {"hash", BlockHash(from)},
+                                    {"header", ""},
+                                    {"miner_sig", ""}}}}}
+                                .dump(),
+                            "application/json");
         });
         server_.Get("/v1/search", [this](const httplib::Request&, httplib::Response& res) {
             std::lock_guard<std::mutex> lock(mu_);

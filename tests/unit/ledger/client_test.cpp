@@ -141,8 +141,9 @@ TEST_P(LedgerClientTest, ReadsTheSameChainAsTheOtherClient) {
     auto headers2 = other().Headers(0, 5000);
     ASSERT_TRUE(headers && headers2);
     ASSERT_GE(headers->size(), tip->height + 1);
-    ASSERT_EQ(headers->size(), headers2->size());
-    for (std::size_t i = 0; i < headers->size(); ++i) {
+    ASSERT_GE(headers2->size(), tip->height + 1);
+    // (The miner may add a block between the two reads: compare what both saw.)
+    for (std::size_t i = 0; i <= tip->height; ++i) {
         EXPECT_EQ((*headers)[i].height, i);
         EXPECT_EQ((*headers)[i].hash, (*headers2)[i].hash);
         EXPECT_EQ((*headers)[i].header, (*headers2)[i].header);
@@ -162,7 +163,8 @@ TEST_P(LedgerClientTest, ReadsTheSameChainAsTheOtherClient) {
     ASSERT_TRUE(rollouts && rollouts2);
     ASSERT_TRUE((*rollouts)["releases"].is_array());
     EXPECT_EQ((*rollouts)["releases"].size(), 1u);
-    EXPECT_EQ((*rollouts)["releases"], (*rollouts2)["releases"]);
+    EXPECT_EQ((*rollouts)["releases"][0]["tx"], (*rollouts2)["releases"][0]["tx"]);
+    EXPECT_EQ((*rollouts)["releases"][0]["tx"], release.Id());
     EXPECT_FALSE(client().Rollouts("../x"));
 }
 

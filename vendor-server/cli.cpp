@@ -110,6 +110,11 @@ int RunCli(int argc, char** argv) {
         ->add_option("--max-image-size", init.max_image_size,
                      "Largest image publish and the admin API accept (bytes)")
         ->capture_default_str();
+    init_cmd
+        ->add_option("--genesis-time", init.genesis_time,
+                     "Genesis block timestamp, Unix seconds (default: now; an earlier one lets a "
+                     "generated or imported chain of past blocks follow it)")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
     init_cmd->add_flag("--json", init_json, "Print the result as JSON");
 
     // --- publish

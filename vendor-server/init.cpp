@@ -95,7 +95,7 @@ Expected<InitResult> Init(const InitOptions& opts) {
     spec.root = root_env;
     spec.miners = {keys.at(kNodeKey).Public()};
     spec.params.initial_bits = opts.bits;
-    spec.timestamp = now;
+    spec.timestamp = opts.genesis_time != 0 ? opts.genesis_time : now;
     spec.message = "fwchain genesis for " + opts.vendor;
     const ledger::Block genesis = ledger::MakeGenesisBlock(spec, keys.at(kNodeKey));
     result.genesis_hash = ToHex(genesis.Hash());

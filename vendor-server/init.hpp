@@ -17,6 +17,7 @@ struct InitOptions {
     std::uint32_t bits = 12;                    // genesis / initial PoW difficulty
     std::uint64_t max_image_size = 1ull << 30;  // config.json max_image_size
     std::int64_t now = 0;                       // 0 = the system clock
+    std::int64_t genesis_time = 0;              // the genesis block's timestamp; 0 = now
 };
 
 struct InitResult {

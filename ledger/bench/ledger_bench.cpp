@@ -7,6 +7,7 @@
 //   ledger_bench status DB DEVICES
 //   ledger_bench mkchain DIR BLOCKS        (genesis.json, genesis.hash, data/ledger.sqlite)
 //   ledger_bench mining SECONDS THREADS DUTY   (CPU share of a budgeted miner)
+//   ledger_bench mkchain-from GENESIS_JSON KEY DB BLOCKS   (empty blocks on a vendor's genesis)
 #include <cryptopp/sha.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -316,34 +317,56 @@ int StatusBench(const std::string& path, std::uint64_t devices) {
 }
 
 // A node data dir holding a chain of `blocks` blocks (a few txs each) for the sync benchmark.
-int MakeChain(const std::string& dir, int blocks) {
-    testing::Keys k;
-    const Block genesis = testing::MakeTestGenesis(k, NowSeconds() - 10 * blocks - 1000);
-    if (!MakeDirs(dir + "/data", 0700)) return Die("mkdir");
-    if (!WriteFileAtomic(dir + "/genesis.json", genesis.ToJson().dump())) return Die("genesis");
-    if (!WriteFileAtomic(dir + "/genesis.hash", ToHex(genesis.Hash()))) return Die("hash");
+// `blocks` blocks on `genesis`, 10 s apart from its timestamp, mined by `miner`; with the
+// fixture's keys (`k`), a release tx every 10 blocks.
+int BuildChain(const Block& genesis, const SigningKey& miner, const testing::Keys* k,
+               const std::string& db_path, int blocks) {
     ChainOptions o;
-    o.db_path = dir + "/data/ledger.sqlite";
+    o.db_path = db_path;
     o.genesis_hash = genesis.Hash();
     o.genesis = genesis;
     auto c = Chain::Open(o);
     if (!c) return Die(c.error().ToString());
     std::int64_t t = genesis.header.timestamp;
     for (int b = 0; b < blocks; ++b) {
-        if (b % 10 == 0) {
-            (void)(*c)->SubmitTx(testing::ReleaseTx(k.release, "cam", "1.0." + std::to_string(b),
+        if (k != nullptr && b % 10 == 0) {
+            (void)(*c)->SubmitTx(testing::ReleaseTx(k->release, "cam", "1.0." + std::to_string(b),
                                                     static_cast<std::uint64_t>(b + 1)));
         }
         t += 10;  // on target: the difficulty stays at its initial value
-        auto tmpl = (*c)->BuildTemplate(k.miner.Public(), t);
+        auto tmpl = (*c)->BuildTemplate(miner.Public(), t);
         if (!tmpl) return Die(tmpl.error().ToString());
         Block blk = *tmpl;
-        testing::SolveAndSign(blk, k.miner);
+        testing::SolveAndSign(blk, miner);
         auto r = (*c)->SubmitBlock(EncodedBlock::Encode(std::move(blk), true), NowSeconds());
         if (!r) return Die(r.error().ToString());
     }
     std::printf("mkchain %d\n", blocks);
     return 0;
+}
+
+// Empty blocks on a genesis made elsewhere (`vendor-server init --genesis-time`), mined by its
+// genesis miner key: a long chain for a real deployment's programs to sync.
+int MakeChainFrom(const std::string& genesis_file, const std::string& key_file,
+                  const std::string& db_path, int blocks) {
+    auto text = ReadFile(genesis_file);
+    if (!text) return Die(text.error().ToString());
+    auto json = ParseJson(*text);
+    if (!json) return Die(json.error().ToString());
+    auto genesis = Block::FromJson(*json);
+    if (!genesis) return Die(genesis.error().ToString());
+    auto key = SigningKey::Load(key_file);
+    if (!key) return Die(key.error().ToString());
+    return BuildChain(*genesis, *key, nullptr, db_path, blocks);
+}
+
+int MakeChain(const std::string& dir, int blocks) {
+    testing::Keys k;
+    const Block genesis = testing::MakeTestGenesis(k, NowSeconds() - 10 * blocks - 1000);
+    if (!MakeDirs(dir + "/data", 0700)) return Die("mkdir");
+    if (!WriteFileAtomic(dir + "/genesis.json", genesis.ToJson().dump())) return Die("genesis");
+    if (!WriteFileAtomic(dir + "/genesis.hash", ToHex(genesis.Hash()))) return Die("hash");
+    return BuildChain(genesis, k.miner, &k, dir + "/data/ledger.sqlite", blocks);
 }
 
 // A miner with `threads` threads at `duty` percent searches an unmeetable target for `seconds`:
@@ -393,11 +416,15 @@ int main(int argc, char** argv) {
     if (a.size() == 3 && a[0] == "status")
         return StatusBench(a[1], std::strtoull(a[2].c_str(), nullptr, 10));
     if (a.size() == 3 && a[0] == "mkchain") return MakeChain(a[1], std::atoi(a[2].c_str()));
+    if (a.size() == 5 && a[0] == "mkchain-from") {
+        return MakeChainFrom(a[1], a[2], a[3], std::atoi(a[4].c_str()));
+    }
     if (a.size() == 4 && a[0] == "mining") {
         return MiningShare(std::atof(a[1].c_str()), static_cast<unsigned>(std::atoi(a[2].c_str())),
                            static_cast<unsigned>(std::atoi(a[3].c_str())));
     }
     return Die(
         "usage: hashrate S | validate BLOCKS TXS | search DB TXS DEVICES Q | status DB "
-        "DEVICES | mkchain DIR BLOCKS | mining S THREADS DUTY");
+        "DEVICES | mkchain DIR BLOCKS | mkchain-from GENESIS KEY DB BLOCKS | mining S THREADS "
+        "DUTY");
 }

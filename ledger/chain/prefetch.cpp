@@ -4,8 +4,11 @@
 
 namespace fwchain::ledger {
 
-BlockPrefetcher::BlockPrefetcher(Fetch fetch, std::size_t depth, unsigned workers)
-    : fetch_(std::move(fetch)), depth_(std::max<std::size_t>(depth, 1)) {
+BlockPrefetcher::BlockPrefetcher(Fetch fetch, std::size_t depth, unsigned workers,
+                                 EncodedBlock::AssumeValid assume_valid)
+    : fetch_(std::move(fetch)),
+      depth_(std::max<std::size_t>(depth, 1)),
+      assume_valid_(std::move(assume_valid)) {
     if (workers == 0) workers = std::clamp(std::thread::hardware_concurrency(), 1u, 16u);
     fetcher_ = std::thread([this] { FetchLoop(); });
     for (unsigned i = 0; i < workers; ++i) parsers_.emplace_back([this] { ParseLoop(); });
@@ -58,7 +61,7 @@ void BlockPrefetcher::ParseLoop() {
             to_parse_.pop_front();
         }
         // One block per worker: the workers already keep every core busy.
-        Item item{EncodedBlock::Parse(work.second, 1), true};
+        Item item{EncodedBlock::Parse(work.second, 1, &assume_valid_), true};
         std::lock_guard<std::mutex> lock(mu_);
         if (!item.block) EndAt(work.first + 1);
         parsed_.emplace(work.first, std::move(item));

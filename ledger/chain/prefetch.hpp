@@ -28,9 +28,10 @@ class BlockPrefetcher {
     // called on the fetcher thread, for i = 0, 1, 2, ... in order.
     using Fetch = std::function<Expected<std::optional<Json>>(std::size_t index)>;
 
-    // `workers` 0 means one per core.
+    // `workers` 0 means one per core. `assume_valid` (may be empty) names the blocks whose tx
+    // signatures are not checked (EncodedBlock::Parse); it is called on the worker threads.
     explicit BlockPrefetcher(Fetch fetch, std::size_t depth = kSyncPrefetchDepth,
-                             unsigned workers = 0);
+                             unsigned workers = 0, EncodedBlock::AssumeValid assume_valid = {});
     ~BlockPrefetcher();
     BlockPrefetcher(const BlockPrefetcher&) = delete;
     BlockPrefetcher& operator=(const BlockPrefetcher&) = delete;
@@ -60,6 +61,7 @@ class BlockPrefetcher {
 
     Fetch fetch_;
     std::size_t depth_;
+    EncodedBlock::AssumeValid assume_valid_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::pair<std::size_t, Json>> to_parse_;

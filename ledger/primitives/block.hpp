@@ -15,6 +15,7 @@
 // per nonce compresses only the final block (8 bytes + padding), 1 compression instead of 3.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -70,8 +71,11 @@ class EncodedBlock {
   public:
     // From JSON (a peer, the API, the store): Block::FromJson's checks, every tx signature
     // verified; the signature checks and the encoding are spread over `threads` threads (0: one
-    // per core).
-    static Expected<EncodedBlock> Parse(const Json& j, unsigned threads = 0);
+    // per core). When `assume_valid` says the block's hash is an ancestor of a checkpoint the
+    // vendor signed, the tx signatures are not checked (everything else still is).
+    using AssumeValid = std::function<bool(const Hash256& block_hash)>;
+    static Expected<EncodedBlock> Parse(const Json& j, unsigned threads = 0,
+                                        const AssumeValid* assume_valid = nullptr);
     // From a block built in this process (the miner, tests). Verifies nothing: validation then
     // checks the tx signatures itself, unless `signatures_verified` says this process already
     // did (the miner's txs come from the mempool, which verified each on entry).
@@ -83,6 +87,8 @@ class EncodedBlock {
     const std::vector<std::string>& tx_texts() const { return texts_; }  // Tx::CanonicalText()
     const std::string& text() const { return text_; }  // Canonical(block().ToJson())
     bool signatures_verified() const { return verified_; }
+    // The tx signatures were not checked: the block is below an assume-valid checkpoint.
+    bool signatures_assumed() const { return assumed_; }
     Block Release() && { return std::move(block_); }
 
   private:
@@ -94,6 +100,7 @@ class EncodedBlock {
     std::vector<std::string> texts_;
     std::string text_;
     bool verified_ = false;
+    bool assumed_ = false;
 };
 
 // See merkle.hpp for the tree layout and proofs.

@@ -168,6 +168,10 @@ int RunTip(const std::string& node_url, bool json) {
               << "time   " << FormatTime(tip->value("time", std::int64_t{0})) << "\n"
               << "bits   " << tip->value("bits", std::uint32_t{0}) << "\n"
               << "work   " << tip->value("work", std::string()) << "\n";
+    if (tip->value("pruned", false)) {
+        std::cout << "pruned yes: block bodies up to height "
+                  << tip->value("prune_height", std::uint64_t{0}) << " are not held\n";
+    }
     return kExitOk;
 }
 
@@ -451,6 +455,13 @@ int RunCli(int argc, char** argv) {
         ->check(CLI::Range(50u, 3600000u));
     node->add_option("--ban-seconds", node_opts.ban_seconds,
                      "how long a peer that sent invalid data is ignored");
+    node->add_option("--prune-budget", node_opts.prune_budget,
+                     "pruned node: keep ledger.sqlite (+WAL) under BYTES (suffixes kB, MB, GB "
+                     "= 1000^n, KiB, MiB, GiB = 1024^n) by dropping block bodies older than "
+                     "finality_depth and other devices' txs; 0 = archival, keep everything")
+        ->transform(CLI::AsSizeValue(true));
+    node->add_option("--keep-device", node_opts.keep_devices,
+                     "pruned node: a device id whose txs are kept (repeatable)");
     node->add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     http::AddServerFlags(*node, node_opts.http);

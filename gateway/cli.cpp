@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/adapters/cli.hpp"
@@ -15,6 +17,7 @@
 #include "common/core/fs.hpp"
 #include "gateway/device_api/device_api.hpp"
 #include "gateway/sync/poller.hpp"
+#include "ledger/net/api.hpp"
 #include "ledger/net/node.hpp"
 
 namespace fwchain::gateway {
@@ -46,6 +49,7 @@ struct RunOptions {
     std::vector<std::string> ledger_peers;
     bool no_mine = false;
     unsigned mining_threads = 1;
+    std::uint64_t prune_budget = 0;
 };
 
 // Peers from the vendor (GET /v1/ledger-peers): where a new gateway finds the network.
@@ -129,6 +133,7 @@ int Run(const RunOptions& o) {
         no.mining_threads = o.mining_threads;
         no.http = o.http;
         no.peers = o.ledger_peers;
+        no.prune_budget = o.prune_budget;
         for (auto& p : VendorPeers(o.vendor_url)) no.peers.push_back(std::move(p));
         auto opened = ledger::Node::Open(no);
         if (!opened) return Die(opened.error());
@@ -141,6 +146,21 @@ int Run(const RunOptions& o) {
     }
     auto relay = ReportRelay::Open(o.data_dir + "/gateway.sqlite", ledger_url);
     if (!relay) return Die(relay.error());
+    // Own node: the devices that report through this gateway are its own; a pruned node keeps
+    // their txs (recorded once per device and run; the node persists the set).
+    std::mutex own_mu;
+    std::set<std::string> own_devices;
+    if (node) {
+        (*relay)->OnDevice([&own_mu, &own_devices, n = node.get()](const std::string& device) {
+            {
+                std::lock_guard<std::mutex> lock(own_mu);
+                if (!own_devices.insert(device).second) return;
+            }
+            if (auto st = n->chain().KeepDevices({device}); !st) {
+                spdlog::warn("recording own device {}: {}", device, st.error().ToString());
+            }
+        });
+    }
     auto hp = http::ParseHostPort(o.listen);
     if (!hp) return Die(hp.error());
 
@@ -253,6 +273,9 @@ int Run(const RunOptions& o) {
             ledger["mining"] = node->Mining();
             if (auto tip = node->chain().Tip()) ledger["height"] = tip->height;
             if (node->peers() != nullptr) ledger["syncing"] = node->peers()->Syncing();
+            if (auto storage = node->chain().Storage()) {
+                ledger["storage"] = ledger::StorageToJson(*storage);
+            }
         }
         j["ledger"] = std::move(ledger);
         if (swarm) {
@@ -304,6 +327,15 @@ int Status(const std::string& url, bool json) {
         std::cout << ", mining " << (ledger.value("mining", false) ? "yes" : "no");
     }
     if (ledger.value("syncing", false)) std::cout << ", syncing";
+    if (ledger.contains("storage")) {
+        const Json& st = ledger["storage"];
+        std::cout << ", store " << n(st, "store_bytes") << " B";
+        if (st.value("pruned", false)) {
+            std::cout << " (pruned through height " << n(st, "prune_height") << ", budget "
+                      << n(st, "prune_budget") << " B"
+                      << (st.value("over_budget", false) ? ", OVER BUDGET" : "") << ")";
+        }
+    }
     std::cout << "\nfetched  " << n(h, "fetched_bittorrent") << " over BitTorrent, "
               << n(h, "fetched_http") << " over HTTP, " << n(h, "fetch_failures")
               << " failure(s)\n";
@@ -355,6 +387,12 @@ int Main(int argc, char** argv) {
     run->add_option("--mining-threads", o.mining_threads, "Own node: miner threads")
         ->capture_default_str()
         ->check(CLI::Range(1u, 64u));
+    run->add_option("--prune-budget", o.prune_budget,
+                    "Own node: keep its ledger store under BYTES (kB, MB, GB = 1000^n; KiB, MiB, "
+                    "GiB = 1024^n): old block bodies and other gateways' devices' txs are "
+                    "dropped; 0 = keep everything")
+        ->capture_default_str()
+        ->transform(CLI::AsSizeValue(true));
     run->add_option("--listen", o.listen, "Device API address HOST:PORT (port 0 = any)")
         ->capture_default_str();
     run->add_option("--root", o.root_file, "Vendor root.json to pin on first start");

@@ -86,6 +86,7 @@ Expected<RelayResult> ReportRelay::Relay(const Json& body) {
             Errc::kUnauthorized, "wrong-device",
             "the report names device " + tx.recipient + " but is signed by " + it->second.subject);
     }
+    if (on_device_) on_device_(tx.recipient);
     // The ledger's 409 bodies tell a held tx ("duplicate") from a stale counter
     // ("replayed-nonce" with "last_nonce"); the plain client keeps only the reason.
     FW_ASSIGN(auto client, http::Client::For(ledger_url_));

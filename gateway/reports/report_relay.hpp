@@ -5,6 +5,7 @@
 // (only it knows whether a refused counter is this very tx or a stale one).
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,9 @@ class ReportRelay {
     // (502 ledger unreachable: the device keeps the report queued), other ledger refusals with
     // the ledger's reason.
     Expected<RelayResult> Relay(const Json& body);
+    // Called with the device id of each report that passed the local checks, before it is
+    // relayed (the gateway's own node keeps these devices' txs when it prunes). Set before use.
+    void OnDevice(std::function<void(const std::string&)> fn) { on_device_ = std::move(fn); }
 
   private:
     struct Admission {
@@ -53,6 +57,7 @@ class ReportRelay {
     std::map<std::string, Admission> registry_;  // device public key hex -> admission
     std::chrono::steady_clock::time_point last_refresh_{};
     bool registry_stale_ = false;  // the ledger refused a device our copy admits
+    std::function<void(const std::string&)> on_device_;
 };
 
 }  // namespace fwchain::gateway

@@ -126,6 +126,15 @@ int RunSearch(const SearchArgs& a) {
             return Die("search", MakeError(Errc::kNetwork, "bad-answer", "no results array"));
         }
         for (const auto& r : arr) results.push_back(r);
+        if (cursor.empty() && answer->contains("prune_height")) {
+            std::fprintf(
+                stderr,
+                "note: %s is a pruned node (block bodies up to height %llu dropped): "
+                "only its own devices' and the vendor's older txs are shown; ask an "
+                "archival node for the rest\n",
+                a.node.c_str(),
+                static_cast<unsigned long long>(answer->value("prune_height", std::uint64_t{0})));
+        }
         const Json& next = (*answer)["next_cursor"];
         if (!next.is_string() || arr.empty()) break;
         cursor = next.get<std::string>();

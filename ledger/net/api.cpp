@@ -445,6 +445,10 @@ struct ApiServer::Impl {
         }
         Json out{{"results", std::move(results)}};
         out["next_cursor"] = page->next_cursor ? Json(*page->next_cursor) : Json(nullptr);
+        // A pruned node's results are what it holds (docs/protocol.md): say so.
+        if (auto storage = chain.Storage(); storage && storage->prune_height > 0) {
+            out["prune_height"] = storage->prune_height;
+        }
         http::SendJson(res, out);
     }
 

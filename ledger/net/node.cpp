@@ -211,13 +211,20 @@ void Node::SetFailure(const Error& e) {
 }
 
 void Node::PrunerLoop() {
+    std::uint64_t prune_height = 0;
     while (!stopping_) {
-        const std::uint64_t seen = chain_->Generation();
+        std::uint64_t seen = chain_->Generation();
         auto st = chain_->PruneIfNeeded();
         if (!st) {
             spdlog::error("pruning stopped: {}", st.error().ToString());
             SetFailure(st.error());
             return;
+        }
+        if (st->prune_height != prune_height) {
+            // GET /v1/tip is cached per generation: peers should see the new prune height now.
+            prune_height = st->prune_height;
+            chain_->Interrupt();
+            seen = chain_->Generation();
         }
         // Any change (a block, a tx) wakes it; the check under budget is a stat of two files.
         chain_->WaitForChange(seen, std::chrono::seconds(5));

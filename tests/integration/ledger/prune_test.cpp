@@ -207,6 +207,31 @@ TEST_F(PrunedNodeTest, StaysInBudgetRestartsAndPeersSyncTheFullChainAroundIt) {
     ASSERT_TRUE(WaitFor([&] { return TipHash("fresh") == TipHash("archival"); })) << Logs();
     EXPECT_EQ(Get("fresh", "/v1/blocks/" + old_hash).first, 200);
     EXPECT_TRUE(Mined("fresh", first[1]));
+    // Not holding old blocks is no offence: the pruned peer is not banned.
+    const Json peers = Get("fresh", "/v1/peers").second;
+    ASSERT_EQ(peers["peers"].size(), 2u) << peers.dump();
+    for (const auto& peer : peers["peers"]) {
+        EXPECT_EQ(peer.value("banned_until", std::int64_t{-1}), 0) << peers.dump();
+    }
+    // Search results of a pruned node say it is pruned.
+    EXPECT_GT(Get("pruned", "/v1/search?limit=1").second.value("prune_height", std::uint64_t{0}),
+              0u);
+    EXPECT_FALSE(Get("archival", "/v1/search?limit=1").second.contains("prune_height"));
+    // A node whose only peer is the pruned one cannot get the old blocks: it says so, does not
+    // ban the peer, and syncs once an archival peer is known.
+    ASSERT_FALSE(Start("lonely", {"--peer", urls_["pruned"]}).empty()) << Logs();
+    ASSERT_TRUE(WaitFor([&] {
+        return procs_["lonely"]->Log().find("is pruned below the blocks we lack") !=
+               std::string::npos;
+    })) << Logs();
+    EXPECT_EQ(Get("lonely", "/v1/tip").second.value("height", std::uint64_t{1}), 0u);
+    EXPECT_EQ(Get("lonely", "/v1/peers").second["peers"][0].value("banned_until", -1), 0);
+    {
+        auto c = http::Client::For(urls_["lonely"]);
+        ASSERT_TRUE(c);
+        ASSERT_TRUE(c->PostJson("/v1/peers", Json{{"url", urls_["archival"]}}));
+    }
+    ASSERT_TRUE(WaitFor([&] { return TipHash("lonely") == TipHash("archival"); })) << Logs();
     procs_["fresh"]->Stop();
     auto verify = test::Run({Bin("ledger"), "verify", "--data", dir_ / "data-fresh", "--genesis",
                              ToHex(genesis_.Hash())});

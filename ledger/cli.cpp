@@ -249,6 +249,13 @@ int RunStatus(const std::string& node_url, const std::string& product, bool json
         std::cout << r->dump() << "\n";
         return kExitOk;
     }
+    if (r->contains("prune_height")) {
+        std::printf(
+            "note: %s is a pruned node (block bodies up to height %llu dropped): the counts below "
+            "are of the reports it holds; the rollouts are complete\n\n",
+            node_url.c_str(),
+            static_cast<unsigned long long>(r->value("prune_height", std::uint64_t{0})));
+    }
     const std::uint64_t total = r->value("devices", std::uint64_t{0});
     std::printf("product %s: %llu devices with an installed version\n\n", product.c_str(),
                 static_cast<unsigned long long>(total));

@@ -281,7 +281,13 @@ struct ApiServer::Impl {
         }
         auto report = chain.FleetStatus(product, limit, Param(req, "cursor"));
         if (!report) return SendErr(res, report.error());
-        http::SendJson(res, StatusReportToJson(*report));
+        Json out = StatusReportToJson(*report);
+        // Counted from the update txs a pruned node still holds (its own devices, the recent
+        // blocks): say so.
+        if (auto storage = chain.Storage(); storage && storage->prune_height > 0) {
+            out["prune_height"] = storage->prune_height;
+        }
+        http::SendJson(res, out);
     }
 
     Json PeersJson() {

@@ -237,6 +237,16 @@ TEST_F(PrunedNodeTest, StaysInBudgetRestartsAndPeersSyncTheFullChainAroundIt) {
                              ToHex(genesis_.Hash())});
     EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 
+    // The query tools say when a node is pruned.
+    auto tip = test::Run({Bin("ledger"), "tip", "--node", urls_["pruned"]});
+    EXPECT_NE(tip.out.find("pruned yes"), std::string::npos) << tip.out << tip.err;
+    auto status =
+        test::Run({Bin("ledger"), "status", "--node", urls_["pruned"], "--product", "cam"});
+    EXPECT_NE(status.out.find("is a pruned node"), std::string::npos) << status.out << status.err;
+    auto archival_status =
+        test::Run({Bin("ledger"), "status", "--node", urls_["archival"], "--product", "cam"});
+    EXPECT_EQ(archival_status.out.find("pruned"), std::string::npos) << archival_status.out;
+
     // `ledger verify` of the pruned store says it cannot re-verify the pruned history.
     procs_["pruned"]->Stop();
     auto pruned_verify = test::Run({Bin("ledger"), "verify", "--data", dir_ / "data-pruned"});

@@ -658,11 +658,13 @@ Expected<StorageStatus> Chain::PruneIfNeeded() {
         if (store_->FileBytes() <= prune_budget_) {
             over_budget_ = false;
         } else {
-            // A tenth of headroom, so a node just over its budget does not prune at every block.
-            const std::uint64_t target = prune_budget_ - prune_budget_ / 10;
+            // A fifth of headroom, so a node just over its budget does not prune (and rewrite
+            // its file) at every block.
+            const std::uint64_t target = prune_budget_ - prune_budget_ / 5;
             const std::uint64_t finality = genesis_.params.finality_depth;
             std::uint64_t pruned_to = 0;
-            std::uint64_t bytes_per_height = 0;  // measured by the previous round
+            // Measured by the previous round (or pass): one rewrite per pass once known.
+            std::uint64_t& bytes_per_height = prune_bytes_per_height_;
             FW_TRY(store_->Shrink());
             while (true) {
                 FW_ASSIGN(auto tip, store_->Tip());

@@ -167,7 +167,8 @@ class Chain {
     std::unique_ptr<ChainStore> store_;
     std::uint64_t prune_budget_ = 0;
     std::atomic<bool> over_budget_{false};
-    std::mutex prune_mu_;  // one pruning pass at a time
+    std::mutex prune_mu_;  // one pruning pass at a time; guards the next member
+    std::uint64_t prune_bytes_per_height_ = 0;  // what pruning one height freed, last measured
     std::unique_ptr<StoreView> view_;
     GenesisInfo genesis_;
     Root root_;  // current root; the StoreView points at it

@@ -1,5 +1,7 @@
 #include "ledger/chain/store.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -286,6 +288,7 @@ Expected<std::unique_ptr<ChainStore>> ChainStore::Open(const std::string& path, 
             if (row) mode = q.Int(0);
         }  // finalised: VACUUM needs no statement in progress
         if (mode != 2) {
+            spdlog::info("{}: switching to incremental vacuum (a one-time VACUUM)", path);
             FW_TRY(db.Exec("PRAGMA auto_vacuum=INCREMENTAL"));
             FW_TRY(db.Exec("VACUUM"));
         }

@@ -6,7 +6,7 @@
 //   ledger_bench search DB TXS DEVICES QUERIES
 //   ledger_bench status DB DEVICES
 //   ledger_bench mkchain DIR BLOCKS        (genesis.json, genesis.hash, data/ledger.sqlite)
-//   ledger_bench prune DIR UPDATES DEVICES TXS_PER_BLOCK KEEP
+//   ledger_bench prune DIR UPDATES DEVICES TXS_PER_BLOCK KEEP [BUDGET]
 //                                          (archival vs pruned store of the same chain)
 #include <cryptopp/sha.h>
 #include <spdlog/spdlog.h>
@@ -370,13 +370,13 @@ void PrintTableSizes(const std::string& path, const char* label) {
 
 // One chain of UPDATES signed device reports from DEVICES devices (TXS_PER_BLOCK per block, one
 // release with a rollout policy), connected into an archival store and, block by block, into a
-// pruned store (budget 1 byte: it prunes all it may, as a node over budget does, every 64
-// blocks) that keeps the txs of KEEP devices (a gateway's own). Sizes are measured with both
-// stores closed (WAL checkpointed into the file) at half the updates and at the end, so the
-// growth per update is measured, not assumed. Prints
+// pruned store that keeps the txs of KEEP devices (a gateway's own) and checks its BUDGET every
+// 64 blocks (default 1 byte: it prunes all it may, as a node far over budget does). Sizes are
+// measured with both stores closed (WAL checkpointed into the file) at half the updates and at the
+// end, so the growth per update is measured, not assumed. Prints
 //   prune UPDATES DEVICES BLOCKS ARCHIVAL_HALF PRUNED_HALF ARCHIVAL_END PRUNED_END SECONDS
 int PruneBench(const std::string& dir, std::uint64_t updates, std::uint64_t devices,
-               std::uint64_t per_block, std::uint64_t keep) {
+               std::uint64_t per_block, std::uint64_t keep, std::uint64_t budget) {
     spdlog::set_level(spdlog::level::warn);  // one line per connected block otherwise
     testing::Keys k;
     const std::uint64_t blocks_total = (devices + 1999) / 2000 + updates / per_block + 2;
@@ -390,7 +390,7 @@ int PruneBench(const std::string& dir, std::uint64_t updates, std::uint64_t devi
     ao.mempool_max = 100000;
     ChainOptions po = ao;
     po.db_path = dir + "/pruned.sqlite";
-    po.prune_budget = 1;
+    po.prune_budget = budget;
     std::unique_ptr<Chain> a;
     std::unique_ptr<Chain> p;
     std::vector<std::string> kept;
@@ -496,11 +496,12 @@ int main(int argc, char** argv) {
     if (a.size() == 3 && a[0] == "status")
         return StatusBench(a[1], std::strtoull(a[2].c_str(), nullptr, 10));
     if (a.size() == 3 && a[0] == "mkchain") return MakeChain(a[1], std::atoi(a[2].c_str()));
-    if (a.size() == 6 && a[0] == "prune") {
+    if ((a.size() == 6 || a.size() == 7) && a[0] == "prune") {
         auto n = [&](std::size_t i) { return std::strtoull(a[i].c_str(), nullptr, 10); };
-        return PruneBench(a[1], n(2), n(3), std::max(1ull, n(4)), n(5));
+        return PruneBench(a[1], n(2), n(3), std::max(1ull, n(4)), n(5),
+                          a.size() == 7 ? std::max(1ull, n(6)) : 1);
     }
     return Die(
         "usage: hashrate S | validate BLOCKS TXS | search DB TXS DEVICES Q | status DB "
-        "DEVICES | mkchain DIR BLOCKS | prune DIR UPDATES DEVICES TXS_PER_BLOCK KEEP");
+        "DEVICES | mkchain DIR BLOCKS | prune DIR UPDATES DEVICES TXS_PER_BLOCK KEEP [BUDGET]");
 }

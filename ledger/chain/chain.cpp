@@ -712,6 +712,10 @@ Expected<StorageStatus> Chain::PruneIfNeeded() {
                     "raise the budget",
                     bytes, prune_budget_, finality);
             }
+            if (!over && over_budget_.load()) {
+                spdlog::info("ledger store is {} bytes: back under its --prune-budget of {}", bytes,
+                             prune_budget_);
+            }
             over_budget_ = over;
         }
     }

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/adapters/cli.hpp"
@@ -16,6 +18,7 @@
 #include "gateway/device_api/device_api.hpp"
 #include "gateway/sync/poller.hpp"
 #include "ledger/net/local_client.hpp"
+#include "ledger/net/api.hpp"
 #include "ledger/net/node.hpp"
 
 namespace fwchain::gateway {
@@ -48,6 +51,7 @@ struct RunOptions {
     bool no_mine = false;
     unsigned mining_threads = 1;
     unsigned mining_duty = 25;
+    std::uint64_t prune_budget = 0;
 };
 
 // Peers from the vendor (GET /v1/ledger-peers): where a new gateway finds the network.
@@ -132,6 +136,7 @@ int Run(const RunOptions& o) {
         no.mining_duty = o.mining_duty;
         no.http = o.http;
         no.peers = o.ledger_peers;
+        no.prune_budget = o.prune_budget;
         for (auto& p : VendorPeers(o.vendor_url)) no.peers.push_back(std::move(p));
         auto opened = ledger::Node::Open(no);
         if (!opened) return Die(opened.error());
@@ -154,6 +159,21 @@ int Run(const RunOptions& o) {
     }
     auto relay = ReportRelay::Open(o.data_dir + "/gateway.sqlite", *ledger_client);
     if (!relay) return Die(relay.error());
+    // Own node: the devices that report through this gateway are its own; a pruned node keeps
+    // their txs (recorded once per device and run; the node persists the set).
+    std::mutex own_mu;
+    std::set<std::string> own_devices;
+    if (node) {
+        (*relay)->OnDevice([&own_mu, &own_devices, n = node.get()](const std::string& device) {
+            {
+                std::lock_guard<std::mutex> lock(own_mu);
+                if (!own_devices.insert(device).second) return;
+            }
+            if (auto st = n->chain().KeepDevices({device}); !st) {
+                spdlog::warn("recording own device {}: {}", device, st.error().ToString());
+            }
+        });
+    }
     auto hp = http::ParseHostPort(o.listen);
     if (!hp) return Die(hp.error());
 
@@ -277,6 +297,9 @@ int Run(const RunOptions& o) {
                 for (const auto& p : node->peers()->List()) peers += p.banned_until <= now;
                 ledger["peers"] = peers;
             }
+            if (auto storage = node->chain().Storage()) {
+                ledger["storage"] = ledger::StorageToJson(*storage);
+            }
         }
         Json images = Json::array();
         for (const auto& [sha, size] : (*cache)->Contents()) {
@@ -336,6 +359,15 @@ int Status(const std::string& url, bool json) {
     if (ledger.contains("peers")) std::cout << ", " << n(ledger, "peers") << " peer(s)";
     if (ledger.value("syncing", false)) {
         std::cout << ", syncing to " << n(ledger, "best_peer_height");
+    }
+    if (ledger.contains("storage")) {
+        const Json& st = ledger["storage"];
+        std::cout << ", store " << n(st, "store_bytes") << " B";
+        if (st.value("pruned", false)) {
+            std::cout << " (pruned through height " << n(st, "prune_height") << ", budget "
+                      << n(st, "prune_budget") << " B"
+                      << (st.value("over_budget", false) ? ", OVER BUDGET" : "") << ")";
+        }
     }
     if (ledger.contains("mining")) {
         std::cout << "\nmining   " << (ledger.value("mining", false) ? "yes" : "no") << ", "
@@ -405,6 +437,12 @@ int Main(int argc, char** argv) {
                     "lowest CPU priority (the router's other work comes first)")
         ->capture_default_str()
         ->check(CLI::Range(1u, 100u));
+    run->add_option("--prune-budget", o.prune_budget,
+                    "Own node: keep its ledger store under BYTES (kB, MB, GB = 1000^n; KiB, MiB, "
+                    "GiB = 1024^n): old block bodies and other gateways' devices' txs are "
+                    "dropped; 0 = keep everything")
+        ->capture_default_str()
+        ->transform(CLI::AsSizeValue(true));
     run->add_option("--listen", o.listen, "Device API address HOST:PORT (port 0 = any)")
         ->capture_default_str();
     run->add_option("--root", o.root_file, "Vendor root.json to pin on first start");

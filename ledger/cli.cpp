@@ -131,6 +131,15 @@ int RunSearch(const SearchArgs& a) {
             return Die("search", MakeError(Errc::kNetwork, "bad-answer", "no results array"));
         }
         for (const auto& r : arr) results.push_back(r);
+        if (cursor.empty() && answer->contains("prune_height")) {
+            std::fprintf(
+                stderr,
+                "note: %s is a pruned node (block bodies up to height %llu dropped): "
+                "only its own devices' and the vendor's older txs are shown; ask an "
+                "archival node for the rest\n",
+                a.node.c_str(),
+                static_cast<unsigned long long>(answer->value("prune_height", std::uint64_t{0})));
+        }
         const Json& next = (*answer)["next_cursor"];
         if (!next.is_string() || arr.empty()) break;
         cursor = next.get<std::string>();
@@ -177,6 +186,10 @@ int RunTip(const std::string& node_url, bool json) {
               << "time   " << FormatTime(tip->value("time", std::int64_t{0})) << "\n"
               << "bits   " << tip->value("bits", std::uint32_t{0}) << "\n"
               << "work   " << tip->value("work", std::string()) << "\n";
+    if (tip->value("pruned", false)) {
+        std::cout << "pruned yes: block bodies up to height "
+                  << tip->value("prune_height", std::uint64_t{0}) << " are not held\n";
+    }
     return kExitOk;
 }
 
@@ -244,6 +257,13 @@ int RunStatus(const std::string& node_url, const std::string& product, bool json
         (*r)["rollouts"] = (*rollouts)["releases"];
         std::cout << r->dump() << "\n";
         return kExitOk;
+    }
+    if (r->contains("prune_height")) {
+        std::printf(
+            "note: %s is a pruned node (block bodies up to height %llu dropped): the counts below "
+            "are of the reports it holds; the rollouts are complete\n\n",
+            node_url.c_str(),
+            static_cast<unsigned long long>(r->value("prune_height", std::uint64_t{0})));
     }
     const std::uint64_t total = r->value("devices", std::uint64_t{0});
     std::printf("product %s: %llu devices with an installed version\n\n", product.c_str(),
@@ -465,6 +485,13 @@ int RunCli(int argc, char** argv) {
         ->check(CLI::Range(50u, 3600000u));
     node->add_option("--ban-seconds", node_opts.ban_seconds,
                      "how long a peer that sent invalid data is ignored");
+    node->add_option("--prune-budget", node_opts.prune_budget,
+                     "pruned node: keep ledger.sqlite (+WAL) under BYTES (suffixes kB, MB, GB "
+                     "= 1000^n, KiB, MiB, GiB = 1024^n) by dropping block bodies older than "
+                     "finality_depth and other devices' txs; 0 = archival, keep everything")
+        ->transform(CLI::AsSizeValue(true));
+    node->add_option("--keep-device", node_opts.keep_devices,
+                     "pruned node: a device id whose txs are kept (repeatable)");
     node->add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     http::AddServerFlags(*node, node_opts.http);

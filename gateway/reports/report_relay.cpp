@@ -98,6 +98,7 @@ Expected<RelayResult> ReportRelay::Relay(const Json& body) {
             Errc::kUnauthorized, "wrong-device",
             "the report names device " + tx.recipient + " but is signed by " + it->second.subject);
     }
+    if (on_device_) on_device_(tx.recipient);
     auto submitted = ledger_.Submit(tx.ToJson());
     if (!submitted) {
         const Error& e = submitted.error();

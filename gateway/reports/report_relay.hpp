@@ -5,6 +5,7 @@
 // (only it knows whether a refused counter is this very tx or a stale one).
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,6 +41,9 @@ class ReportRelay {
     Expected<RelayResult> Relay(const Json& body);
     // Distinct devices whose reports were relayed (accepted or already held), ever.
     Expected<std::uint64_t> DevicesSeen();
+    // Called with the device id of each report that passed the local checks, before it is
+    // relayed (the gateway's own node keeps these devices' txs when it prunes). Set before use.
+    void OnDevice(std::function<void(const std::string&)> fn) { on_device_ = std::move(fn); }
 
   private:
     struct Admission {
@@ -56,6 +60,7 @@ class ReportRelay {
     std::map<std::string, Admission> registry_;  // device public key hex -> admission
     std::chrono::steady_clock::time_point last_refresh_{};
     bool registry_stale_ = false;  // the ledger refused a device our copy admits
+    std::function<void(const std::string&)> on_device_;
 };
 
 }  // namespace fwchain::gateway

@@ -8,7 +8,10 @@
 //   ledger_bench mkchain DIR BLOCKS        (genesis.json, genesis.hash, data/ledger.sqlite)
 //   ledger_bench mining SECONDS THREADS DUTY   (CPU share of a budgeted miner)
 //   ledger_bench mkchain-from GENESIS_JSON KEY DB BLOCKS   (empty blocks on a vendor's genesis)
+//   ledger_bench prune DIR UPDATES DEVICES TXS_PER_BLOCK KEEP [BUDGET]
+//                                          (archival vs pruned store of the same chain)
 #include <cryptopp/sha.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
 
@@ -402,6 +405,141 @@ int MiningShare(double seconds, unsigned threads, unsigned duty) {
     return 0;
 }
 
+// Bytes per table and index (SQLite's dbstat), largest first, on stderr.
+void PrintTableSizes(const std::string& path, const char* label) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return;
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC "
+                           "LIMIT 12",
+                           -1, &s, nullptr) == SQLITE_OK) {
+        std::fprintf(stderr, "%s:", label);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            std::fprintf(stderr, " %s=%lld",
+                         reinterpret_cast<const char*>(sqlite3_column_text(s, 0)),
+                         static_cast<long long>(sqlite3_column_int64(s, 1)));
+        }
+        std::fprintf(stderr, "\n");
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+// One chain of UPDATES signed device reports from DEVICES devices (TXS_PER_BLOCK per block, one
+// release with a rollout policy), connected into an archival store and, block by block, into a
+// pruned store that keeps the txs of KEEP devices (a gateway's own) and checks its BUDGET every
+// 64 blocks (default 1 byte: it prunes all it may, as a node far over budget does). Sizes are
+// measured with both stores closed (WAL checkpointed into the file) at half the updates and at the
+// end, so the growth per update is measured, not assumed. Prints
+//   prune UPDATES DEVICES BLOCKS ARCHIVAL_HALF PRUNED_HALF ARCHIVAL_END PRUNED_END SECONDS
+int PruneBench(const std::string& dir, std::uint64_t updates, std::uint64_t devices,
+               std::uint64_t per_block, std::uint64_t keep, std::uint64_t budget) {
+    spdlog::set_level(spdlog::level::warn);  // one line per connected block otherwise
+    testing::Keys k;
+    const std::uint64_t blocks_total = (devices + 1999) / 2000 + updates / per_block + 2;
+    const Block genesis = testing::MakeTestGenesis(
+        k, NowSeconds() - 10 * static_cast<std::int64_t>(blocks_total) - 1000);
+    if (!MakeDirs(dir, 0700)) return Die("mkdir");
+    ChainOptions ao;
+    ao.db_path = dir + "/archival.sqlite";
+    ao.genesis_hash = genesis.Hash();
+    ao.genesis = genesis;
+    ao.mempool_max = 100000;
+    ChainOptions po = ao;
+    po.db_path = dir + "/pruned.sqlite";
+    po.prune_budget = budget;
+    std::unique_ptr<Chain> a;
+    std::unique_ptr<Chain> p;
+    std::vector<std::string> kept;
+    for (std::uint64_t i = 0; i < keep && i < devices; ++i)
+        kept.push_back("dev-" + std::to_string(i));
+    auto reopen = [&]() -> Status {
+        a.reset();
+        p.reset();
+        FW_ASSIGN(a, Chain::Open(ao));
+        FW_ASSIGN(p, Chain::Open(po));
+        return p->KeepDevices(kept);
+    };
+    if (auto st = reopen(); !st) return Die(st.error().ToString());
+    std::int64_t t = genesis.header.timestamp;
+    std::uint64_t blocks = 0;
+    auto mine = [&](const std::vector<Tx>& txs) -> Status {
+        for (const auto& tx : txs) FW_TRY(a->SubmitTx(tx));
+        t += 10;  // on target: the difficulty stays at its initial value
+        FW_ASSIGN(Block b, a->BuildTemplate(k.miner.Public(), t));
+        if (b.txs.size() != txs.size()) return Fail(Errc::kInternal, "bench", "block not full");
+        testing::SolveAndSign(b, k.miner);
+        const EncodedBlock e = EncodedBlock::Encode(std::move(b), true);
+        FW_TRY(a->SubmitBlock(e, NowSeconds()));
+        FW_TRY(p->SubmitBlock(e, NowSeconds()));
+        if (++blocks % 64 == 0) FW_TRY(p->PruneIfNeeded());
+        return {};
+    };
+    const auto t0 = Clock::now();
+    std::vector<SigningKey> keys;
+    for (std::uint64_t i = 0; i < devices; ++i) keys.push_back(SigningKey::Generate());
+    std::vector<Tx> txs;
+    for (std::uint64_t i = 0; i < devices; ++i) {
+        txs.push_back(testing::AdmitTx(k.admission, "dev-" + std::to_string(i), keys[i], "device"));
+        if (txs.size() == 2000 || i + 1 == devices) {
+            if (auto st = mine(txs); !st) return Die(st.error().ToString());
+            txs.clear();
+        }
+    }
+    {
+        Tx release = testing::ReleaseTx(k.release, "cam", "1.1.0", 1);
+        Rollout r;
+        r.stages = {RolloutStage{100, 0}};
+        r.max_failure_rate = 10;
+        r.min_reports = 100;
+        release.body = ReleaseTxBody{1, Sha256Hex("manifest"), {"rev-b"}, r, 0}.ToJson();
+        if (auto st = mine({testing::Signed(release, k.release)}); !st) {
+            return Die(st.error().ToString());
+        }
+    }
+    std::uint64_t sizes[4] = {0, 0, 0, 0};
+    auto measure = [&](std::uint64_t* out) -> Status {
+        FW_TRY(p->PruneIfNeeded());
+        FW_ASSIGN(Json before, a->Rollouts("cam", t));
+        FW_ASSIGN(Json after, p->Rollouts("cam", t));
+        if (before != after) return Fail(Errc::kInternal, "bench", "rollout reports differ");
+        FW_TRY(reopen());  // closing checkpoints the WAL into the file
+        FW_ASSIGN(StorageStatus sa, a->Storage());
+        FW_ASSIGN(StorageStatus sp, p->Storage());
+        out[0] = sa.store_bytes;
+        out[1] = sp.store_bytes;
+        return {};
+    };
+    for (std::uint64_t i = 0; i < updates; ++i) {
+        const std::uint64_t dev = i % devices;
+        Tx tx = testing::UpdateTx(keys[dev], "dev-" + std::to_string(dev), i / devices + 1,
+                                  i % 50 == 0 ? "failed" : "installed", "1.1.0");
+        tx.body = UpdateTxBody{"cam", 1, 0, "gw1", "", std::nullopt}.ToJson();
+        txs.push_back(testing::Signed(tx, keys[dev]));
+        if (txs.size() == per_block || i + 1 == updates) {
+            if (auto st = mine(txs); !st) return Die(st.error().ToString());
+            txs.clear();
+        }
+        if (i + 1 == updates / 2) {
+            if (auto st = measure(sizes); !st) return Die(st.error().ToString());
+        }
+    }
+    if (auto st = measure(sizes + 2); !st) return Die(st.error().ToString());
+    const double seconds = Seconds(t0, Clock::now());
+    a.reset();
+    p.reset();
+    PrintTableSizes(ao.db_path, "archival");
+    PrintTableSizes(po.db_path, "pruned");
+    std::printf("prune %llu %llu %llu %llu %llu %llu %llu %.1f\n",
+                static_cast<unsigned long long>(updates), static_cast<unsigned long long>(devices),
+                static_cast<unsigned long long>(blocks), static_cast<unsigned long long>(sizes[0]),
+                static_cast<unsigned long long>(sizes[1]),
+                static_cast<unsigned long long>(sizes[2]),
+                static_cast<unsigned long long>(sizes[3]), seconds);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -423,8 +561,13 @@ int main(int argc, char** argv) {
         return MiningShare(std::atof(a[1].c_str()), static_cast<unsigned>(std::atoi(a[2].c_str())),
                            static_cast<unsigned>(std::atoi(a[3].c_str())));
     }
+    if ((a.size() == 6 || a.size() == 7) && a[0] == "prune") {
+        auto n = [&](std::size_t i) { return std::strtoull(a[i].c_str(), nullptr, 10); };
+        return PruneBench(a[1], n(2), n(3), std::max(1ull, n(4)), n(5),
+                          a.size() == 7 ? std::max(1ull, n(6)) : 1);
+    }
     return Die(
         "usage: hashrate S | validate BLOCKS TXS | search DB TXS DEVICES Q | status DB "
         "DEVICES | mkchain DIR BLOCKS | mkchain-from GENESIS KEY DB BLOCKS | mining S THREADS "
-        "DUTY");
+        "DUTY | prune DIR UPDATES DEVICES TXS_PER_BLOCK KEEP [BUDGET]");
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include "ledger/chain/rollouts.hpp"
 #include "ledger/primitives/merkle.hpp"
@@ -13,6 +14,8 @@ namespace fwchain::ledger {
 namespace {
 // Room left in a block for the header, signature and JSON framing around the txs.
 constexpr std::size_t kBlockOverhead = 64 * 1024;
+// Heights pruned per SQLite transaction: the chain lock is released between batches.
+constexpr std::uint64_t kPruneBatch = 64;
 }  // namespace
 
 // The registry and tx index of the stored main chain, as consensus sees it.
@@ -44,7 +47,8 @@ Expected<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& opts) {
     std::unique_ptr<Chain> chain(new Chain());
     chain->genesis_ = std::move(info);
     chain->root_ = chain->genesis_.root;
-    FW_ASSIGN(chain->store_, ChainStore::Open(opts.db_path));
+    FW_ASSIGN(chain->store_, ChainStore::Open(opts.db_path, opts.prune_budget > 0));
+    chain->prune_budget_ = opts.prune_budget;
     chain->view_ = std::make_unique<StoreView>(chain->store_.get(), &chain->root_);
 
     const std::string want = ToHex(opts.genesis_hash);
@@ -526,15 +530,25 @@ Expected<std::optional<TxStatus>> Chain::GetTx(const std::string& id) {
     FW_ASSIGN(auto rec, store_->FindTx(id));
     if (!rec) return std::optional<TxStatus>();
     FW_ASSIGN(auto tip, store_->Tip());
-    FW_ASSIGN(auto ids, store_->BlockTxIds(rec->height));
-    FW_ASSIGN(auto hashes, TxIdsToHashes(ids));
+    FW_ASSIGN(PruneInfo pruning, store_->Pruning());
+    Json proof;
+    if (rec->height <= pruning.prune_height && rec->height > 0) {
+        // The block's other txs are gone: the path was stored when it was pruned.
+        FW_ASSIGN(auto stored, store_->StoredProof(id));
+        if (!stored) return Fail(Errc::kDatabase, "missing-proof", "no stored proof of tx " + id);
+        proof = std::move(*stored);
+    } else {
+        FW_ASSIGN(auto ids, store_->BlockTxIds(rec->height));
+        FW_ASSIGN(auto hashes, TxIdsToHashes(ids));
+        proof = MerkleProofToJson(MakeMerkleProof(hashes, rec->index));
+    }
     TxStatus s;
     s.id = id;
     s.tx = std::move(rec->tx);
     s.block_hash = rec->block_hash;
     s.height = rec->height;
     s.confirmations = tip && tip->height >= rec->height ? tip->height - rec->height + 1 : 0;
-    s.proof = MerkleProofToJson(MakeMerkleProof(hashes, rec->index));
+    s.proof = std::move(proof);
     return std::optional<TxStatus>(std::move(s));
 }
 
@@ -619,6 +633,98 @@ Expected<std::optional<std::uint64_t>> Chain::LastNonce(const std::string& key_h
     FW_ASSIGN(auto rec, mempool_state_->FindKey(key_hex));
     if (!rec) return std::optional<std::uint64_t>();
     return rec->last_nonce;
+}
+
+Expected<StorageStatus> Chain::Storage() {
+    StorageStatus st;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        FW_ASSIGN(PruneInfo info, store_->Pruning());
+        st.pruned = info.pruned || info.prune_height > 0;
+        st.prune_height = info.prune_height;
+        st.store_bytes = store_->FileBytes();
+        FW_ASSIGN(st.kept_devices, store_->KeptDeviceCount());
+    }
+    st.budget = prune_budget_;
+    st.over_budget = over_budget_.load();
+    return st;
+}
+
+Expected<StorageStatus> Chain::PruneIfNeeded() {
+    if (prune_budget_ == 0) return Storage();
+    std::lock_guard<std::mutex> one_pass(prune_mu_);
+    {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (store_->FileBytes() <= prune_budget_) {
+            over_budget_ = false;
+        } else {
+            // A fifth of headroom, so a node just over its budget does not prune (and rewrite
+            // its file) at every block.
+            const std::uint64_t target = prune_budget_ - prune_budget_ / 5;
+            const std::uint64_t finality = genesis_.params.finality_depth;
+            std::uint64_t pruned_to = 0;
+            // Measured by the previous round (or pass): one rewrite per pass once known.
+            std::uint64_t& bytes_per_height = prune_bytes_per_height_;
+            FW_TRY(store_->Shrink());
+            while (true) {
+                FW_ASSIGN(auto tip, store_->Tip());
+                FW_ASSIGN(PruneInfo info, store_->Pruning());
+                const std::uint64_t limit =
+                    tip && tip->height > finality ? tip->height - finality : 0;
+                if (info.prune_height >= limit) break;
+                FW_ASSIGN(std::uint64_t live, store_->LiveBytes());
+                if (live <= target) break;
+                // Deleted rows free whole pages only where they were contiguous (old heights);
+                // across the tx indexes (random ids, device-ordered keys) they leave partly
+                // filled pages. So each round prunes, rewrites the file (VACUUM: exact size) and
+                // sizes the next round from the bytes a height freed.
+                std::uint64_t step = kPruneBatch;
+                if (bytes_per_height > 0) {
+                    step = std::max<std::uint64_t>(step, (live - target) / bytes_per_height + 1);
+                }
+                const std::uint64_t to = std::min(limit, info.prune_height + step);
+                for (std::uint64_t h = info.prune_height; h < to;) {
+                    h = std::min(to, h + kPruneBatch);
+                    FW_TRY(store_->PruneThrough(h));
+                    // Let block validation and the API in between batches.
+                    lock.unlock();
+                    std::this_thread::yield();
+                    lock.lock();
+                }
+                pruned_to = to;
+                FW_TRY(store_->Compact());
+                FW_ASSIGN(std::uint64_t after, store_->LiveBytes());
+                bytes_per_height = live > after ? (live - after) / (to - info.prune_height) : 0;
+                if (bytes_per_height == 0) bytes_per_height = 1;
+            }
+            FW_TRY(store_->Shrink());
+            const std::uint64_t bytes = store_->FileBytes();
+            if (pruned_to > 0) {
+                spdlog::info("pruned block bodies through height {}: store {} bytes (budget {})",
+                             pruned_to, bytes, prune_budget_);
+            }
+            const bool over = bytes > prune_budget_;
+            if (over && !over_budget_.load()) {
+                spdlog::warn(
+                    "ledger store is {} bytes, over its --prune-budget of {} bytes: what a pruned "
+                    "node must keep (headers, registry, release/approval/rollout txs, outcome "
+                    "records, its own devices' txs, the last {} block bodies) does not fit; "
+                    "raise the budget",
+                    bytes, prune_budget_, finality);
+            }
+            if (!over && over_budget_.load()) {
+                spdlog::info("ledger store is {} bytes: back under its --prune-budget of {}", bytes,
+                             prune_budget_);
+            }
+            over_budget_ = over;
+        }
+    }
+    return Storage();
+}
+
+Status Chain::KeepDevices(const std::vector<std::string>& device_ids) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->KeepDevices(device_ids);
 }
 
 std::size_t Chain::MempoolSize() {

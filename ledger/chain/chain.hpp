@@ -27,6 +27,19 @@ struct ChainOptions {
     Hash256 genesis_hash{};
     Block genesis;  // must hash to genesis_hash
     std::size_t mempool_max = 10000;
+    // Pruned node (docs/architecture.md "Pruned nodes"): keep the store (database + WAL) under
+    // this many bytes by dropping old block bodies and other devices' txs. 0 = archival.
+    std::uint64_t prune_budget = 0;
+};
+
+// What GET /v1/health and /v1/tip say about the node's storage.
+struct StorageStatus {
+    bool pruned = false;
+    std::uint64_t prune_height = 0;  // bodies of heights 1..prune_height are not held
+    std::uint64_t store_bytes = 0;   // database + WAL on disk
+    std::uint64_t budget = 0;        // 0 = none (archival, or a pruned store opened without one)
+    bool over_budget = false;        // what must be kept needs more than the budget
+    std::uint64_t kept_devices = 0;  // devices whose txs are kept (KeepDevices)
 };
 
 // A tx as the API shows it: on chain (with block and Merkle proof) or pending.
@@ -96,6 +109,15 @@ class Chain {
     Expected<ActivityCounts> Activity(const ActivityQuery& q);
     Expected<std::map<std::uint64_t, std::uint64_t>> TxCounts(std::uint64_t from, std::uint64_t to);
     Expected<std::vector<std::string>> BlockTxIds(std::uint64_t height);  // main chain
+    // Storage mode and size (cheap: a stat and one meta read).
+    Expected<StorageStatus> Storage();
+    // With a budget: when the store is over it, drops the oldest prunable block bodies and tx
+    // rows (a batch of heights per transaction, never within finality_depth of the tip) until it
+    // is under it, then shrinks the file. Logs a warning and sets over_budget when what must be
+    // kept does not fit. Without a budget it does nothing.
+    Expected<StorageStatus> PruneIfNeeded();
+    // Devices whose txs a pruned store keeps (the embedding program's own devices; persisted).
+    Status KeepDevices(const std::vector<std::string>& device_ids);
     // The root currently authorising release/admission keys (genesis root or the newest root
     // tx on the main chain).
     Root CurrentRoot();
@@ -137,6 +159,10 @@ class Chain {
 
     std::mutex mu_;
     std::unique_ptr<ChainStore> store_;
+    std::uint64_t prune_budget_ = 0;
+    std::atomic<bool> over_budget_{false};
+    std::mutex prune_mu_;  // one pruning pass at a time; guards the next member
+    std::uint64_t prune_bytes_per_height_ = 0;  // what pruning one height freed, last measured
     std::unique_ptr<StoreView> view_;
     GenesisInfo genesis_;
     Root root_;  // current root; the StoreView points at it

@@ -1,10 +1,14 @@
 #include "ledger/chain/store.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <variant>
 
 #include "common/core/tx_bodies.hpp"
+#include "ledger/primitives/merkle.hpp"
 
 namespace fwchain::ledger {
 
@@ -115,6 +119,25 @@ INSERT OR IGNORE INTO claims(claim, tx_id, height)
         R"sql(
 ALTER TABLE blocks ADD COLUMN miner_sig TEXT NOT NULL DEFAULT '';
 UPDATE blocks SET miner_sig = json_extract(json, '$.miner_sig');
+)sql",
+        // Pruned storage (docs/architecture.md "Pruned nodes"). `outcomes`: a compact copy of
+        // each device outcome report (update txs installed/failed/rolled-back; state 0/1/2) of
+        // the pruned heights, so rollout halts are decided from the same evidence as on an
+        // archival node. `tx_proofs`: the Merkle path of each tx a pruned block still holds.
+        // `kept_devices`: the devices whose txs a pruned node keeps (its own).
+        R"sql(
+CREATE TABLE outcomes(
+  product TEXT NOT NULL,
+  height INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  device TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  sequence INTEGER,
+  previous_sequence INTEGER,
+  rejected INTEGER NOT NULL,
+  PRIMARY KEY(product, height, idx)) WITHOUT ROWID;
+CREATE TABLE tx_proofs(id TEXT PRIMARY KEY, proof TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE kept_devices(device TEXT PRIMARY KEY) WITHOUT ROWID;
 )sql",
     };
     return kMigrations;
@@ -244,13 +267,184 @@ bool DecodeCursor(const std::string& c, std::uint64_t* height, std::uint32_t* id
            r2.ptr == b + c.size() && dash > 0;
 }
 
+Error PrunedBlock(const std::string& which) {
+    return MakeError(Errc::kNotFound, "pruned",
+                     "block " + which +
+                         " is pruned on this node (it keeps headers and recent "
+                         "bodies only); ask an archival node");
+}
+
 }  // namespace
 
-Expected<std::unique_ptr<ChainStore>> ChainStore::Open(const std::string& path) {
+Expected<std::unique_ptr<ChainStore>> ChainStore::Open(const std::string& path, bool prunable) {
     FW_ASSIGN(sql::Db db, sql::Db::Open(path));
+    if (prunable) {
+        // Freed pages go back to the file system only with auto_vacuum, which a file gets when it
+        // is created or by a VACUUM (Db::Open's WAL switch already wrote a new file's header).
+        std::int64_t mode = 0;
+        {
+            FW_ASSIGN(sql::Stmt q, db.Prepare("PRAGMA auto_vacuum"));
+            FW_ASSIGN(bool row, q.Step());
+            if (row) mode = q.Int(0);
+        }  // finalised: VACUUM needs no statement in progress
+        if (mode != 2) {
+            spdlog::info("{}: switching to incremental vacuum (a one-time VACUUM)", path);
+            FW_TRY(db.Exec("PRAGMA auto_vacuum=INCREMENTAL"));
+            FW_TRY(db.Exec("VACUUM"));
+        }
+        // The WAL is truncated back to this size after a checkpoint (it counts in the budget).
+        FW_TRY(db.Exec("PRAGMA journal_size_limit=4194304"));
+    }
     auto migrated = db.Migrate(Migrations());
     if (!migrated) return Fail(Context(migrated.error(), "migrating " + path));
-    return std::unique_ptr<ChainStore>(new ChainStore(std::move(db)));
+    if (prunable) FW_TRY(db.Exec("INSERT OR IGNORE INTO meta(k, v) VALUES('pruned', '1')"));
+    return std::unique_ptr<ChainStore>(new ChainStore(std::move(db), path));
+}
+
+Expected<PruneInfo> ChainStore::Pruning() {
+    PruneInfo info;
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT k, v FROM meta WHERE k IN ('pruned', "
+                                      "'prune_height')"));
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        if (s.Text(0) == "pruned") info.pruned = s.Text(1) == "1";
+        if (s.Text(0) == "prune_height") {
+            const std::string v = s.Text(1);
+            std::from_chars(v.data(), v.data() + v.size(), info.prune_height);
+        }
+    }
+    return info;
+}
+
+Status ChainStore::PruneThrough(std::uint64_t to) {
+    return db_.WriteTransaction([&]() -> Status {
+        FW_ASSIGN(PruneInfo info, Pruning());
+        const std::uint64_t from = info.prune_height + 1;  // the genesis body is always kept
+        if (to < from) return {};
+        const std::string kept = std::string("(type IN ") + kKeptTxTypesSql +
+                                 " OR recipient IN (SELECT device FROM kept_devices))";
+        // The Merkle path of every kept tx, while its block's tx ids are still all here.
+        {
+            FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT height, id, " + kept +
+                                              " FROM txs WHERE height >= ? AND height <= ? "
+                                              "ORDER BY height, idx"));
+            s.Bind(1, U2I(from)).Bind(2, U2I(to));
+            FW_ASSIGN(sql::Stmt put, db_.Cached("INSERT OR REPLACE INTO tx_proofs(id, proof) "
+                                                "VALUES(?, ?)"));
+            std::uint64_t height = 0;
+            std::vector<std::string> ids;
+            std::vector<std::size_t> keep;
+            auto flush = [&]() -> Status {
+                if (keep.empty()) return {};
+                FW_ASSIGN(auto hashes, TxIdsToHashes(ids));
+                for (std::size_t i : keep) {
+                    put.Reset();
+                    put.Bind(1, ids[i]).Bind(
+                        2, Canonical(MerkleProofToJson(MakeMerkleProof(hashes, i))));
+                    FW_TRY(put.Run());
+                }
+                return {};
+            };
+            while (true) {
+                FW_ASSIGN(bool row, s.Step());
+                if (!row) break;
+                const std::uint64_t h = I2U(s.Int(0));
+                if (h != height) {
+                    FW_TRY(flush());
+                    height = h;
+                    ids.clear();
+                    keep.clear();
+                }
+                if (s.Int(2) != 0) keep.push_back(ids.size());
+                ids.push_back(s.Text(1));
+            }
+            FW_TRY(flush());
+        }
+        for (const std::string& sql : {
+                 // Rollout evidence, as ForEachOutcome reads it from the txs.
+                 std::string("INSERT OR REPLACE INTO outcomes(product, height, idx, device, state, "
+                             "sequence, previous_sequence, rejected) SELECT product, height, idx, "
+                             "recipient, CASE state WHEN 'installed' THEN 0 WHEN 'failed' THEN 1 "
+                             "ELSE 2 END, json_extract(json, '$.body.sequence'), "
+                             "json_extract(json, '$.body.previous_sequence'), "
+                             "json_extract(json, '$.body.rejected') IS NOT NULL FROM txs "
+                             "WHERE type = 'update' AND state IN ('installed', 'failed', "
+                             "'rolled-back') AND height >= ?1 AND height <= ?2"),
+                 "DELETE FROM txs WHERE height >= ?1 AND height <= ?2 AND NOT " + kept,
+                 std::string("DELETE FROM undo WHERE block_hash IN (SELECT hash FROM blocks "
+                             "WHERE height >= ?1 AND height <= ?2)"),
+                 std::string("UPDATE blocks SET json = '' WHERE height >= ?1 AND height <= ?2"),
+             }) {
+            FW_ASSIGN(sql::Stmt s, db_.Cached(sql));
+            s.Bind(1, U2I(from)).Bind(2, U2I(to));
+            FW_TRY(s.Run());
+        }
+        FW_ASSIGN(sql::Stmt m, db_.Cached("INSERT INTO meta(k, v) VALUES('prune_height', ?) "
+                                          "ON CONFLICT(k) DO UPDATE SET v = excluded.v"));
+        m.Bind(1, std::to_string(to));
+        return m.Run();
+    });
+}
+
+Status ChainStore::Shrink() {
+    FW_TRY(db_.Exec("PRAGMA incremental_vacuum"));
+    // Readers may hold the WAL: then it is truncated at a later call.
+    return db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+Status ChainStore::Compact() {
+    FW_TRY(db_.Exec("VACUUM"));
+    return db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+std::uint64_t ChainStore::FileBytes() const {
+    std::uint64_t total = 0;
+    for (const std::string& f : {path_, path_ + "-wal"}) {
+        std::error_code ec;
+        const auto n = std::filesystem::file_size(f, ec);
+        if (!ec) total += n;
+    }
+    return total;
+}
+
+Expected<std::uint64_t> ChainStore::LiveBytes() {
+    std::int64_t pages[3] = {0, 0, 0};
+    const char* pragmas[3] = {"PRAGMA page_count", "PRAGMA freelist_count", "PRAGMA page_size"};
+    for (int i = 0; i < 3; ++i) {
+        FW_ASSIGN(sql::Stmt s, db_.Cached(pragmas[i]));
+        FW_ASSIGN(bool row, s.Step());
+        if (row) pages[i] = s.Int(0);
+    }
+    return I2U((pages[0] - pages[1]) * pages[2]);
+}
+
+Status ChainStore::KeepDevices(const std::vector<std::string>& device_ids) {
+    if (device_ids.empty()) return {};
+    return db_.WriteTransaction([&]() -> Status {
+        FW_ASSIGN(sql::Stmt s, db_.Cached("INSERT OR IGNORE INTO kept_devices(device) VALUES(?)"));
+        for (const auto& id : device_ids) {
+            s.Reset();
+            s.Bind(1, id);
+            FW_TRY(s.Run());
+        }
+        return {};
+    });
+}
+
+Expected<std::uint64_t> ChainStore::KeptDeviceCount() {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT COUNT(*) FROM kept_devices"));
+    FW_ASSIGN(bool row, s.Step());
+    return row ? I2U(s.Int(0)) : 0;
+}
+
+Expected<std::optional<Json>> ChainStore::StoredProof(const std::string& tx_id) {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT proof FROM tx_proofs WHERE id = ?"));
+    s.Bind(1, tx_id);
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<Json>();
+    FW_ASSIGN(Json j, ParseJson(s.Text(0)));
+    return std::optional<Json>(std::move(j));
 }
 
 Expected<std::optional<std::string>> ChainStore::GenesisHash() {
@@ -495,7 +689,9 @@ Expected<std::optional<std::string>> ChainStore::BlockJsonAtHeight(std::uint64_t
     s.Bind(1, U2I(height));
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<std::string>();
-    return std::optional<std::string>(s.Text(0));
+    std::string text = s.Text(0);
+    if (text.empty()) return Fail(PrunedBlock("at height " + std::to_string(height)));
+    return std::optional<std::string>(std::move(text));
 }
 
 Expected<std::optional<BlockInfo>> ChainStore::Tip() {
@@ -524,7 +720,9 @@ Expected<std::optional<std::string>> ChainStore::BlockJson(const std::string& ha
     s.Bind(1, hash_hex);
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<std::string>();
-    return std::optional<std::string>(s.Text(0));
+    std::string text = s.Text(0);
+    if (text.empty()) return Fail(PrunedBlock(hash_hex));
+    return std::optional<std::string>(std::move(text));
 }
 
 Expected<std::vector<BlockInfo>> ChainStore::Headers(std::uint64_t from, std::size_t count) {
@@ -739,14 +937,25 @@ Expected<std::vector<ChainStore::TxTo>> ChainStore::TxsTo(const std::string& rec
 
 Status ChainStore::ForEachOutcome(const std::string& product,
                                   const std::function<void(const Outcome&)>& fn) {
-    FW_ASSIGN(sql::Stmt s,
-              db_.Cached("SELECT recipient, state, json_extract(json, '$.body.sequence'), "
-                         "json_extract(json, '$.body.previous_sequence'), "
-                         "json_extract(json, '$.body.rejected') IS NOT NULL "
-                         "FROM txs INDEXED BY txs_fleet WHERE type = 'update' AND product = ?1 "
-                         "AND state IN ('installed', 'failed', 'rolled-back') "
-                         "ORDER BY height, idx"));
+    FW_ASSIGN(PruneInfo pruning, Pruning());
+    // Below the prune height the compact copies; above it (and for the kept txs of our own
+    // devices below it, which are in both) the txs themselves.
+    const std::string from_txs =
+        "SELECT recipient, state, json_extract(json, '$.body.sequence'), "
+        "json_extract(json, '$.body.previous_sequence'), "
+        "json_extract(json, '$.body.rejected') IS NOT NULL, height, idx "
+        "FROM txs INDEXED BY txs_fleet WHERE type = 'update' AND product = ?1 "
+        "AND state IN ('installed', 'failed', 'rolled-back')";
+    const std::string sql =
+        pruning.prune_height == 0
+            ? from_txs + " ORDER BY height, idx"
+            : "SELECT device, CASE state WHEN 0 THEN 'installed' WHEN 1 THEN 'failed' ELSE "
+              "'rolled-back' END, sequence, previous_sequence, rejected, height, idx FROM "
+              "outcomes WHERE product = ?1 AND height <= ?2 UNION ALL " +
+                  from_txs + " AND height > ?2 ORDER BY 6, 7";
+    FW_ASSIGN(sql::Stmt s, db_.Cached(sql));
     s.Bind(1, product);
+    if (pruning.prune_height > 0) s.Bind(2, U2I(pruning.prune_height));
     while (true) {
         FW_ASSIGN(bool row, s.Step());
         if (!row) break;

@@ -102,10 +102,46 @@ struct ActivityQuery {
 // Per bucket (index from `since`), update state -> update txs whose time falls in it.
 using ActivityCounts = std::map<std::size_t, std::map<std::string, std::uint64_t>>;
 
+// Pruned storage (docs/architecture.md "Pruned nodes"). A pruned store keeps every header, the
+// registry, claims and roots, every release/approve/rollout/root tx, the txs of its own devices
+// (kept_devices), a compact copy of every device outcome report (rollout halts) and the bodies of
+// the blocks above prune_height; it drops the other block bodies and tx rows.
+struct PruneInfo {
+    bool pruned = false;             // meta 'pruned': opened with a byte budget at least once
+    std::uint64_t prune_height = 0;  // bodies of heights 1..prune_height are gone (0 = none)
+};
+// The tx types every node keeps: vendor and operator evidence, few and needed for rollouts and
+// for device ledger proofs.
+inline constexpr const char* kKeptTxTypesSql =
+    "('genesis', 'release', 'approve', 'rollout', 'root')";
+
 class ChainStore {
   public:
-    // Opens (creating) the database and applies the schema migrations.
-    static Expected<std::unique_ptr<ChainStore>> Open(const std::string& path);
+    // Opens (creating) the database and applies the schema migrations. `prunable` (a node with
+    // a byte budget) switches the file to incremental vacuum (a one-time VACUUM when it was not)
+    // and records in meta that the store is pruned.
+    static Expected<std::unique_ptr<ChainStore>> Open(const std::string& path,
+                                                      bool prunable = false);
+
+    Expected<PruneInfo> Pruning();
+    // Drops the bodies and prunable tx rows of the main-chain heights (prune_height, to], in one
+    // transaction: compact outcome rows and Merkle proofs of the kept txs are written first. The
+    // caller keeps `to` at least finality_depth below the tip.
+    Status PruneThrough(std::uint64_t to);
+    // Returns freed pages to the file system (incremental vacuum) and truncates the WAL.
+    Status Shrink();
+    // Rewrites the file compactly (VACUUM): what deleted rows left in partly filled pages too.
+    // Needs room for a second copy while it runs (in the WAL).
+    Status Compact();
+    // Bytes of the database file plus its WAL, as on disk.
+    std::uint64_t FileBytes() const;
+    // Bytes of the pages in use (what FileBytes becomes after Shrink).
+    Expected<std::uint64_t> LiveBytes();
+    // Devices whose txs a pruned store keeps (the embedding program's own devices).
+    Status KeepDevices(const std::vector<std::string>& device_ids);
+    Expected<std::uint64_t> KeptDeviceCount();
+    // The Merkle proof stored for a kept tx of a pruned block (JSON), if any.
+    Expected<std::optional<Json>> StoredProof(const std::string& tx_id);
 
     // The genesis hash recorded on first start, if any.
     Expected<std::optional<std::string>> GenesisHash();
@@ -126,12 +162,13 @@ class ChainStore {
     Status MarkInvalid(const std::string& hash_hex);
     // The newest root installed by a root tx on the main chain (envelope json), if any.
     Expected<std::optional<std::string>> LatestRootJson();
-    // Main-chain block json at `height`, for export and verify.
+    // Main-chain block json at `height`, for export and verify ("pruned" as BlockJson).
     Expected<std::optional<std::string>> BlockJsonAtHeight(std::uint64_t height);
 
     Expected<std::optional<BlockInfo>> Tip();
     Expected<std::optional<BlockInfo>> BlockByHash(const std::string& hash_hex);
     Expected<std::optional<BlockInfo>> BlockAtHeight(std::uint64_t height);  // main chain
+    // A block whose body was pruned is an error with reason "pruned" (kNotFound).
     Expected<std::optional<std::string>> BlockJson(const std::string& hash_hex);
     // Main-chain headers from `from`, at most `count`.
     Expected<std::vector<BlockInfo>> Headers(std::uint64_t from, std::size_t count);
@@ -195,12 +232,13 @@ class ChainStore {
     Expected<std::map<std::uint64_t, std::uint64_t>> TxCounts(std::uint64_t from, std::uint64_t to);
 
   private:
-    explicit ChainStore(sql::Db db) : db_(std::move(db)) {}
+    ChainStore(sql::Db db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
     // The blocks row of a main-chain (main) or side block.
     Status InsertBlockRow(const EncodedBlock& block, Work work, bool main);
     Status WriteBlock(const EncodedBlock& block, const StateOverlay& added, Work work,
                       bool insert_row);
     sql::Db db_;
+    std::string path_;
 };
 
 }  // namespace fwchain::ledger

@@ -23,6 +23,16 @@ Expected<VerifyResult> VerifyStoredChain(
     const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
     if (!FileExists(db_path)) return Fail(Errc::kNotFound, "no-store", db_path + " does not exist");
     FW_ASSIGN(auto source, ChainStore::Open(db_path));
+    FW_ASSIGN(PruneInfo pruning, source->Pruning());
+    if (pruning.prune_height > 0) {
+        // Replaying from genesis needs every body; a pruned store trusted its history when it
+        // synced and validated it, and kept only its result (registry, headers, evidence).
+        return Fail(Errc::kConflict, "pruned",
+                    db_path + " is a pruned store: block bodies 1.." +
+                        std::to_string(pruning.prune_height) +
+                        " are not held, so its history cannot be re-verified from genesis; "
+                        "verify an archival node's store (a ledger node without --prune-budget)");
+    }
     FW_ASSIGN(auto tip, source->Tip());
     if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
     VerifyResult result;

@@ -23,7 +23,8 @@ struct VerifyResult {
 
 // Reads DB_PATH (a node's ledger.sqlite). `expected_genesis` (if set) must be its block 0.
 // `progress(done, total)` is called now and then. An error means the check could not run
-// (unreadable database); an invalid chain is a successful result with bad_height set.
+// (unreadable database, or a pruned store: reason "pruned"); an invalid chain is a successful
+// result with bad_height set.
 Expected<VerifyResult> VerifyStoredChain(
     const std::string& db_path, const std::optional<Hash256>& expected_genesis,
     const std::function<void(std::uint64_t, std::uint64_t)>& progress);

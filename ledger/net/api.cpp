@@ -18,6 +18,7 @@ constexpr std::size_t kMaxHeadersPerRequest = 2000;
 
 int HttpStatusFor(const Error& e) {
     if (e.reason == "mempool-full") return 503;
+    if (e.reason == "pruned") return 410;  // it existed; this node no longer holds it
     switch (e.code) {
         case Errc::kInvalid:
         case Errc::kVerify:
@@ -56,9 +57,21 @@ std::string MinerOf(const BlockInfo& b) {
     return ToHex(BlockHeader::Deserialize(b.header.data()).miner);
 }
 
-Json TipToJson(const BlockInfo& tip) {
-    return Json{{"height", tip.height}, {"hash", ToHex(tip.hash)}, {"miner", MinerOf(tip)},
-                {"time", tip.time},     {"bits", tip.bits},        {"work", WorkToHex(tip.work)}};
+Json TipToJson(const BlockInfo& tip, const StorageStatus& storage) {
+    return Json{{"height", tip.height},
+                {"hash", ToHex(tip.hash)},
+                {"miner", MinerOf(tip)},
+                {"time", tip.time},
+                {"bits", tip.bits},
+                {"work", WorkToHex(tip.work)},
+                {"pruned", storage.pruned},
+                {"prune_height", storage.prune_height}};
+}
+
+Json StorageToJson(const StorageStatus& s) {
+    return Json{{"pruned", s.pruned},           {"prune_height", s.prune_height},
+                {"store_bytes", s.store_bytes}, {"prune_budget", s.budget},
+                {"over_budget", s.over_budget}, {"kept_devices", s.kept_devices}};
 }
 
 Json TxStatusToJson(const TxStatus& s) {
@@ -158,7 +171,9 @@ struct ApiServer::Impl {
                 const std::uint64_t generation = chain.Generation();
                 auto tip = chain.Tip();
                 if (!tip) return SendErr(res, tip.error());
-                std::string text = Canonical(TipToJson(*tip));
+                auto storage = chain.Storage();
+                if (!storage) return SendErr(res, storage.error());
+                std::string text = Canonical(TipToJson(*tip, *storage));
                 {
                     std::lock_guard<std::mutex> lock(tip_mu);
                     tip_text = text;
@@ -169,8 +184,32 @@ struct ApiServer::Impl {
         s.Get(R"(/v1/tx/([0-9a-f]{64}))", [this](const http::Request& req, http::Response& res) {
             auto tx = chain.GetTx(req.matches[1]);
             if (!tx) return SendErr(res, tx.error());
-            if (!*tx) return http::SendError(res, 404, "not-found", "no such tx");
+            if (!*tx) {
+                auto storage = chain.Storage();
+                if (storage && storage->prune_height > 0) {
+                    // Not held here: it may be one of the txs this node pruned.
+                    return http::SendError(
+                        res, 404, "pruned",
+                        "no such tx held: this node is pruned (block bodies through height " +
+                            std::to_string(storage->prune_height) +
+                            " and other devices' txs are not kept); ask an archival node");
+                }
+                return http::SendError(res, 404, "not-found", "no such tx");
+            }
             http::SendJson(res, TxStatusToJson(**tx));
+        });
+        s.Get("/v1/health", [this](const http::Request&, http::Response& res) {
+            auto tip = chain.Tip();
+            if (!tip) return SendErr(res, tip.error());
+            auto storage = chain.Storage();
+            if (!storage) return SendErr(res, storage.error());
+            Json j{{"status", "ok"},
+                   {"height", tip->height},
+                   {"hash", ToHex(tip->hash)},
+                   {"mempool", chain.MempoolSize()},
+                   {"storage", StorageToJson(*storage)}};
+            if (opts.peers != nullptr) j["syncing"] = opts.peers->Syncing();
+            http::SendJson(res, j);
         });
         s.Get("/v1/search",
               [this](const http::Request& req, http::Response& res) { Search(req, res); });
@@ -247,7 +286,13 @@ struct ApiServer::Impl {
         }
         auto report = chain.FleetStatus(product, limit, Param(req, "cursor"));
         if (!report) return SendErr(res, report.error());
-        http::SendJson(res, StatusReportToJson(*report));
+        Json out = StatusReportToJson(*report);
+        // Counted from the update txs a pruned node still holds (its own devices, the recent
+        // blocks): say so.
+        if (auto storage = chain.Storage(); storage && storage->prune_height > 0) {
+            out["prune_height"] = storage->prune_height;
+        }
+        http::SendJson(res, out);
     }
 
     Json PeersJson() {
@@ -309,7 +354,9 @@ struct ApiServer::Impl {
             tip.height >= kMaxChainBlocks ? tip.height - kMaxChainBlocks + 1 : 0;
         Json blocks = Json::array();
         for (std::uint64_t h = first; h <= tip.height; ++h) {
-            FW_ASSIGN(auto text, chain.BlockJsonAtHeight(h));
+            auto got = chain.BlockJsonAtHeight(h);
+            if (!got && got.error().reason == "pruned") continue;  // a pruned node's old blocks
+            FW_ASSIGN(auto text, std::move(got));
             if (!text) break;  // the tip moved during the walk
             FW_ASSIGN(Json bj, ParseJson(*text));
             bj["index"] = h;
@@ -418,6 +465,10 @@ struct ApiServer::Impl {
         }
         Json out{{"results", std::move(results)}};
         out["next_cursor"] = page->next_cursor ? Json(*page->next_cursor) : Json(nullptr);
+        // A pruned node's results are what it holds (docs/protocol.md): say so.
+        if (auto storage = chain.Storage(); storage && storage->prune_height > 0) {
+            out["prune_height"] = storage->prune_height;
+        }
         http::SendJson(res, out);
     }
 

@@ -44,7 +44,10 @@ class ApiServer {
 };
 
 // JSON shapes shared by the API and its tests.
-Json TipToJson(const BlockInfo& tip);
+// GET /v1/tip: the tip and whether this node prunes (peers pick archival ones for old blocks).
+Json TipToJson(const BlockInfo& tip, const StorageStatus& storage = {});
+// The "storage" object of GET /v1/health.
+Json StorageToJson(const StorageStatus& s);
 // The key (hex) that mined the block.
 std::string MinerOf(const BlockInfo& b);
 Json TxStatusToJson(const TxStatus& s);

@@ -55,7 +55,13 @@ Expected<std::unique_ptr<Node>> Node::Open(const NodeOptions& opts) {
     co.db_path = opts.data_dir + "/ledger.sqlite";
     co.genesis_hash = genesis.Hash();
     co.genesis = std::move(genesis);
+    co.prune_budget = opts.prune_budget;
     FW_ASSIGN(node->chain_, Chain::Open(co));
+    FW_TRY(node->chain_->KeepDevices(opts.keep_devices));
+    if (opts.prune_budget > 0) {
+        spdlog::info("pruned node: ledger store budget {} bytes, the last {} block bodies kept",
+                     opts.prune_budget, node->chain_->Params().finality_depth);
+    }
     if (opts.mine) {
         if (opts.key_file.empty()) {
             return Fail(Errc::kInvalid, "no-key", "--mine needs --key FILE (the miner key)");
@@ -110,6 +116,7 @@ Expected<int> Node::Start() {
         chain_->SetTipListener([this] { abort_job_ = true; });
         miner_thread_ = std::thread([this] { MinerLoop(); });
     }
+    if (opts_.prune_budget > 0) pruner_thread_ = std::thread([this] { PrunerLoop(); });
     auto tip = chain_->Tip();
     if (tip) {
         spdlog::info("ledger node on {}:{} tip height {} hash {}", host_, port, tip->height,
@@ -149,6 +156,16 @@ void Node::RegisterMetrics() {
     m.AddGaugeFn("fwchain_ledger_best_peer_height",
                  "The greatest tip height a peer reported at the last sync round.",
                  [this] { return peers_ ? static_cast<double>(peers_->BestPeerHeight()) : 0.0; });
+    m.AddGaugeFn("fwchain_ledger_store_bytes", "Bytes of ledger.sqlite and its WAL on disk.",
+                 [this] {
+                     auto st = chain_->Storage();
+                     return st ? static_cast<double>(st->store_bytes) : -1.0;
+                 });
+    m.AddGaugeFn("fwchain_ledger_prune_height",
+                 "Block bodies up to this height are pruned (0 on an archival node).", [this] {
+                     auto st = chain_->Storage();
+                     return st ? static_cast<double>(st->prune_height) : -1.0;
+                 });
     m.AddGaugeFn("fwchain_ledger_mining", "1 while this node mines (an admitted key).",
                  [this] { return mining_.load() && !stopping_ ? 1.0 : 0.0; });
 }
@@ -158,6 +175,7 @@ void Node::Stop() {
     abort_job_ = true;
     if (chain_) chain_->Interrupt();
     if (miner_thread_.joinable()) miner_thread_.join();
+    if (pruner_thread_.joinable()) pruner_thread_.join();
     if (peers_) peers_->Stop();
     if (api_) api_->Stop();
     if (api_thread_.joinable()) api_thread_.join();
@@ -186,6 +204,32 @@ void Node::RelayMined(const BlockInfo& info) {
     // Stored blocks are canonical JSON already.
     auto text = chain_->BlockJson(ToHex(info.hash));
     if (text && *text && peers_) peers_->RelayBlock(std::move(**text));
+}
+
+void Node::SetFailure(const Error& e) {
+    std::lock_guard<std::mutex> lock(failure_mu_);
+    failure_ = e;
+}
+
+void Node::PrunerLoop() {
+    std::uint64_t prune_height = 0;
+    while (!stopping_) {
+        std::uint64_t seen = chain_->Generation();
+        auto st = chain_->PruneIfNeeded();
+        if (!st) {
+            spdlog::error("pruning stopped: {}", st.error().ToString());
+            SetFailure(st.error());
+            return;
+        }
+        if (st->prune_height != prune_height) {
+            // GET /v1/tip is cached per generation: peers should see the new prune height now.
+            prune_height = st->prune_height;
+            chain_->Interrupt();
+            seen = chain_->Generation();
+        }
+        // Any change (a block, a tx) wakes it; the check under budget is a stat of two files.
+        chain_->WaitForChange(seen, std::chrono::seconds(5));
+    }
 }
 
 std::optional<Error> Node::Failure() {

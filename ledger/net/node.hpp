@@ -32,6 +32,10 @@ struct NodeOptions {
     std::string advertise;           // our URL for peers; default http://LISTEN (bound port)
     unsigned sync_interval_ms = 5000;
     unsigned ban_seconds = 60;
+    // Pruned node: keep ledger.sqlite (+ WAL) under this many bytes (0 = archival, keep all).
+    std::uint64_t prune_budget = 0;
+    // Devices whose txs a pruned node keeps (added to those kept before; see Chain::KeepDevices).
+    std::vector<std::string> keep_devices;
 };
 
 // Reads a genesis block JSON file and checks its hash is `expected_hash_hex`.
@@ -72,6 +76,9 @@ class Node {
   private:
     Node() = default;
     void MinerLoop();
+    // With a prune budget: prunes after the tip moves, off the API and miner threads.
+    void PrunerLoop();
+    void SetFailure(const Error& e);
     Expected<std::optional<BlockInfo>> MineNow();
     void RelayMined(const BlockInfo& info);
     void RegisterMetrics();
@@ -86,6 +93,7 @@ class Node {
     std::optional<SigningKey> key_;
     std::thread api_thread_;
     std::thread miner_thread_;
+    std::thread pruner_thread_;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> abort_job_{false};
     std::atomic<bool> mining_{false};  // the key may mine at the tip (admitted, not revoked)

@@ -186,9 +186,13 @@ void PeerManager::SyncLoop() {
 Expected<bool> PeerManager::SyncNow() {
     std::lock_guard<std::mutex> run(sync_run_mu_);
     FW_ASSIGN(BlockInfo ours, chain_.Tip());
-    std::string best_url;
-    Work best_work = ours.work;
-    Hash256 best_hash = ours.hash;
+    struct Candidate {
+        std::string url;
+        Work work = 0;
+        Hash256 hash{};
+        std::uint64_t prune_height = 0;  // the peer holds no block bodies up to here
+    };
+    std::vector<Candidate> heavier;
     std::uint64_t peer_height = 0;
     for (const auto& url : Usable()) {
         auto c = http::Client::For(url, ClientOpts(opts_));
@@ -208,25 +212,50 @@ Expected<bool> PeerManager::SyncNow() {
         if (const auto h = tip->find("height"); h != tip->end() && h->is_number_unsigned()) {
             peer_height = std::max(peer_height, h->get<std::uint64_t>());
         }
+        Candidate cand{url, *work, *hash, 0};
+        if (const auto p = tip->find("prune_height"); p != tip->end() && p->is_number_unsigned()) {
+            cand.prune_height = p->get<std::uint64_t>();
+        }
         // The same order as fork choice: more work, then the lower hash.
-        if (*work > best_work || (*work == best_work && *hash < best_hash)) {
-            best_work = *work;
-            best_hash = *hash;
-            best_url = url;
+        if (*work > ours.work || (*work == ours.work && *hash < ours.hash)) {
+            heavier.push_back(std::move(cand));
         }
     }
     best_peer_height_ = peer_height;
-    if (best_url.empty()) return false;
-    spdlog::info("sync: peer {} has a better tip, fetching headers", best_url);
-    syncing_ = true;
-    auto r = SyncFrom(best_url);
-    syncing_ = false;
-    if (!r) return Fail(Context(r.error(), "syncing from " + best_url));
+    if (heavier.empty()) return false;
+    // Peers that hold the blocks we lack first (a pruned peer holds no old bodies), then by
+    // fork choice. A pruned peer is still asked for what it holds once we are past its prune
+    // height, and when it answers "pruned" the next peer is asked.
+    const std::uint64_t need_from = ours.height + 1;
+    auto serves = [&](const Candidate& c) { return c.prune_height < need_from; };
+    std::stable_sort(heavier.begin(), heavier.end(), [&](const Candidate& a, const Candidate& b) {
+        if (serves(a) != serves(b)) return serves(a);
+        if (a.work != b.work) return a.work > b.work;
+        return a.hash < b.hash;
+    });
+    std::optional<Error> failure;
+    for (const auto& cand : heavier) {
+        FW_ASSIGN(BlockInfo now, chain_.Tip());
+        if (!(cand.work > now.work || (cand.work == now.work && cand.hash < now.hash))) continue;
+        spdlog::info("sync: peer {} has a better tip, fetching headers", cand.url);
+        syncing_ = true;
+        auto r = SyncFrom(cand.url, cand.prune_height);
+        syncing_ = false;
+        if (r) continue;
+        if (r.error().reason == "pruned") {
+            spdlog::info("sync: peer {} is pruned below the blocks we lack; asking another peer",
+                         cand.url);
+        } else {
+            spdlog::warn("sync: from {}: {}", cand.url, r.error().ToString());
+        }
+        if (!failure) failure = Context(r.error(), "syncing from " + cand.url);
+    }
     FW_ASSIGN(BlockInfo after, chain_.Tip());
+    if (after.hash == ours.hash && failure) return Fail(*failure);
     return after.hash != ours.hash;
 }
 
-Expected<bool> PeerManager::SyncFrom(const std::string& url) {
+Expected<bool> PeerManager::SyncFrom(const std::string& url, std::uint64_t prune_height) {
     FW_ASSIGN(http::Client c, http::Client::For(url, ClientOpts(opts_)));
     FW_ASSIGN(BlockInfo ours, chain_.Tip());
     const ChainParams& params = chain_.Params();
@@ -288,7 +317,14 @@ Expected<bool> PeerManager::SyncFrom(const std::string& url) {
         std::vector<Hash256> wanted;
         for (const auto& p : page) {
             FW_ASSIGN(auto known, chain_.BlockInfoByHash(ToHex(p.hash)));
-            if (!known) wanted.push_back(p.hash);
+            if (known) continue;
+            if (p.header.height <= prune_height) {
+                // Its tip said so: ask a peer that holds the body (not the peer's fault).
+                return Fail(Errc::kNotFound, "pruned",
+                            "peer is pruned through height " + std::to_string(prune_height) +
+                                " and we lack block " + std::to_string(p.header.height));
+            }
+            wanted.push_back(p.hash);
         }
         // The next blocks are fetched and parsed (signatures verified) on other threads while
         // the current batch is connected, several blocks per SQLite transaction. Blocks come

@@ -85,7 +85,8 @@ class PeerManager {
     void Enqueue(Item item);
     void GossipLoop();
     void SyncLoop();
-    Expected<bool> SyncFrom(const std::string& url);
+    // `prune_height`: the peer's tip said it holds no block bodies up to that height.
+    Expected<bool> SyncFrom(const std::string& url, std::uint64_t prune_height);
     std::vector<std::string> Usable();
 
     Chain& chain_;

@@ -35,7 +35,10 @@ TEST(GatewayNode, GatewaysMineOnceAdmittedAndConfirmAReleaseWithoutTheVendorsMin
     std::set<std::string> gateway_keys;
     for (int i = 0; i < kGateways; ++i) {
         const int port = FreePort();
-        sys.StartNodeGateway(port, {"--rollout-interval", "1"});
+        // Gateway 1 runs a pruned node (an access point with little flash).
+        std::vector<std::string> extra = {"--rollout-interval", "1"};
+        if (i == 1) extra.insert(extra.end(), {"--prune-budget", "50MB"});
+        sys.StartNodeGateway(port, extra);
         node_urls.push_back("http://127.0.0.1:" + std::to_string(port));
         auto key = SigningKey::Load(sys.dir() + "/gateway" + std::to_string(i) + "/gateway.key");
         ASSERT_TRUE(key) << key.error().ToString();
@@ -87,6 +90,23 @@ TEST(GatewayNode, GatewaysMineOnceAdmittedAndConfirmAReleaseWithoutTheVendorsMin
     EXPECT_GE((*sj)["ledger"].value("peers", 0), 1);
     EXPECT_GE((*sj)["ledger"].value("height", 0u), height + 1);
     EXPECT_EQ((*sj)["cache"]["images"].size(), 1u);
+    // Its node is pruned with the budget given, and keeps the txs of the device it serves (the
+    // device's install report went through it).
+    auto kept = [&] {
+        return sys.GatewayHealth(1)["ledger"]["storage"].value("kept_devices", std::uint64_t{0});
+    };
+    ASSERT_TRUE(WaitFor([&] {
+        if (kept() >= 1) return true;
+        sys.Boot(dev, sys.gateway_url(1));  // sends a report still queued, if any
+        return kept() >= 1;
+    })) << sys.gateway(1).Log();
+    const Json storage = sys.GatewayHealth(1)["ledger"].value("storage", Json::object());
+    EXPECT_TRUE(storage.value("pruned", false)) << storage.dump();
+    EXPECT_EQ(storage.value("prune_budget", std::uint64_t{0}), 50000000u) << storage.dump();
+    EXPECT_EQ(storage.value("kept_devices", std::uint64_t{0}), 1u) << storage.dump();
+    EXPECT_LE(storage.value("store_bytes", std::uint64_t{1} << 40), 50000000u);
+    EXPECT_FALSE(sys.GatewayHealth(0)["ledger"]["storage"].value("pruned", true));
+    EXPECT_NE(status.out.find("pruned through height"), std::string::npos) << status.out;
     EXPECT_NE(status.out.find("cam 1.0.0 (seq 1): complete 100%"), std::string::npos) << status.out;
     EXPECT_EQ(test::Run({Bin("gateway"), "status", "--url", "http://127.0.0.1:1"}).exit_code, 1);
     auto metrics = http::Client::For(sys.gateway_url(1));

@@ -1,0 +1,258 @@
+// Pruned `ledger node` processes on loopback (issue 11 item 4): a pruned node syncs from an
+// archival miner, stays within its --prune-budget, says what it no longer holds, restarts from its
+// pruned store and keeps validating; a fresh node syncing from a pruned and an archival peer gets
+// the whole chain. Every wait polls a condition with a deadline.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "common/adapters/http.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/unit/ledger/fixture.hpp"
+
+namespace fwchain::ledger {
+namespace {
+
+using test::Bin;
+using test::WaitFor;
+
+constexpr std::uint64_t kFinality = 4;
+// Small enough that the chain below outgrows it many times, big enough for what must be kept.
+constexpr std::uint64_t kBudget = 400 * 1000;
+constexpr int kDevices = 12;
+
+class PrunedNodeTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        ChainParams params = testing::TestParams();
+        params.retarget_window = 1000;
+        params.finality_depth = kFinality;
+        GenesisSpec spec;
+        spec.root = testing::MakeRootEnvelope(k_, NowSeconds() - 100);
+        spec.miners.push_back(k_.miner.Public());
+        spec.params = params;
+        spec.timestamp = NowSeconds() - 100;
+        spec.message = "prune test genesis";
+        genesis_ = MakeGenesisBlock(spec, k_.miner);
+        ASSERT_TRUE(WriteFileAtomic(dir_ / "genesis.json", genesis_.ToJson().dump()));
+        ASSERT_TRUE(k_.miner.Save(dir_ / "miner.key"));
+        for (int i = 0; i < kDevices; ++i) devices_.push_back(SigningKey::Generate());
+    }
+
+    // Starts a node named `name` (data dir and log by name); returns its URL ("" if it died).
+    std::string Start(const std::string& name, std::vector<std::string> extra) {
+        std::vector<std::string> args = {Bin("ledger"),
+                                         "node",
+                                         "--data",
+                                         dir_ / ("data-" + name),
+                                         "--listen",
+                                         "127.0.0.1:0",
+                                         "--genesis",
+                                         ToHex(genesis_.Hash()),
+                                         "--genesis-file",
+                                         dir_ / "genesis.json",
+                                         "--sync-interval-ms",
+                                         "200"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        auto& p = procs_[name];
+        p.reset();
+        p = std::make_unique<test::Process>(
+            args, dir_ / (name + "-" + std::to_string(++starts_) + ".log"));
+        std::string url;
+        const std::regex listening("listening on ([0-9.]+:[0-9]+)");
+        WaitFor([&] {
+            std::smatch m;
+            const std::string log = p->Log();
+            if (std::regex_search(log, m, listening)) url = "http://" + m[1].str();
+            return !url.empty() || !p->Running();
+        });
+        urls_[name] = url;
+        return url;
+    }
+
+    // GET as JSON, with the status (0 when the node did not answer).
+    std::pair<int, Json> Get(const std::string& name, const std::string& path) {
+        auto c = http::Client::For(urls_[name]);
+        if (!c) return {0, Json()};
+        auto r = c->Send("GET", path, nullptr, {}, 16 << 20);
+        if (!r) return {0, Json()};
+        auto j = ParseJson(r->body, 16 << 20);
+        return {r->status, j ? *j : Json()};
+    }
+
+    std::string TipHash(const std::string& name) {
+        return Get(name, "/v1/tip").second.value("hash", std::string());
+    }
+
+    bool Mined(const std::string& name, const std::string& id) {
+        const Json t = Get(name, "/v1/tx/" + id).second;
+        return t.is_object() && t.contains("height") && !t["height"].is_null();
+    }
+
+    Json Storage(const std::string& name) {
+        return Get(name, "/v1/health").second.value("storage", Json::object());
+    }
+
+    // One block of a report from every device, mined by the archival miner; returns their ids.
+    std::vector<std::string> ReportRound() {
+        std::vector<std::string> ids;
+        auto c = http::Client::For(urls_["archival"]);
+        EXPECT_TRUE(c);
+        ++round_;
+        for (int i = 0; i < kDevices; ++i) {
+            const Tx tx = testing::UpdateTx(devices_[i], DeviceId(i), round_,
+                                            round_ % 5 == 0 ? "failed" : "installed");
+            auto r = c->PostJson("/v1/tx", tx.ToJson());
+            EXPECT_TRUE(r) << r.error().ToString();
+            ids.push_back(tx.Id());
+        }
+        EXPECT_TRUE(WaitFor([&] { return Mined("archival", ids.back()); })) << Logs();
+        return ids;
+    }
+
+    static std::string DeviceId(int i) { return i == 0 ? "own-1" : "dev-" + std::to_string(i); }
+
+    std::string Logs() {
+        std::string all;
+        for (auto& [name, p] : procs_) {
+            if (p) all += "--- " + name + "\n" + p->Log();
+        }
+        return all;
+    }
+
+    testing::Keys k_;
+    std::vector<SigningKey> devices_;
+    test::TempDir dir_;
+    Block genesis_;
+    std::map<std::string, std::unique_ptr<test::Process>> procs_;
+    std::map<std::string, std::string> urls_;
+    int starts_ = 0;
+    std::uint64_t round_ = 0;
+};
+
+TEST_F(PrunedNodeTest, StaysInBudgetRestartsAndPeersSyncTheFullChainAroundIt) {
+    ASSERT_FALSE(Start("archival", {"--mine", "--key", dir_ / "miner.key"}).empty()) << Logs();
+    const std::vector<std::string> pruned_args = {"--peer", urls_["archival"], "--prune-budget",
+                                                  "400kB",  "--keep-device",   "own-1"};
+    ASSERT_FALSE(Start("pruned", pruned_args).empty()) << Logs();
+    EXPECT_EQ(Storage("pruned").value("prune_budget", std::uint64_t{0}), kBudget);
+    EXPECT_TRUE(Get("pruned", "/v1/tip").second.value("pruned", false));
+    EXPECT_FALSE(Get("archival", "/v1/tip").second.value("pruned", true));
+
+    {
+        auto c = http::Client::For(urls_["archival"]);
+        ASSERT_TRUE(c);
+        std::vector<std::string> admits;
+        for (int i = 0; i < kDevices; ++i) {
+            const Tx admit = testing::AdmitTx(k_.admission, DeviceId(i), devices_[i], "device");
+            ASSERT_TRUE(c->PostJson("/v1/tx", admit.ToJson()));
+            admits.push_back(admit.Id());
+        }
+        ASSERT_TRUE(WaitFor([&] { return Mined("archival", admits.back()); })) << Logs();
+    }
+    const std::vector<std::string> first = ReportRound();
+    // Rounds until the pruned node had to prune well past the first reports.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            ReportRound();
+            return Storage("pruned").value("prune_height", std::uint64_t{0}) > 10u;
+        },
+        std::chrono::seconds(240)))
+        << Logs();
+    ASSERT_TRUE(WaitFor([&] {
+        const Json st = Storage("pruned");
+        return TipHash("pruned") == TipHash("archival") &&
+               st.value("store_bytes", kBudget + 1) <= kBudget;
+    })) << Storage("pruned").dump()
+        << Logs();
+    EXPECT_FALSE(Storage("pruned").value("over_budget", true));
+    EXPECT_EQ(Storage("archival").value("prune_height", std::uint64_t{1}), 0u);
+
+    // It says what it no longer holds, and keeps its own device's history.
+    const std::string old_hash =
+        Get("archival", "/v1/headers?from=2&count=1").second["headers"][0]["hash"];
+    auto block = Get("pruned", "/v1/blocks/" + old_hash);
+    EXPECT_EQ(block.first, 410);
+    EXPECT_EQ(block.second.value("error", ""), "pruned");
+    auto blocks = Get("pruned", "/v1/blocks?hashes=" + old_hash);
+    EXPECT_EQ(blocks.first, 410);
+    auto other = Get("pruned", "/v1/tx/" + first[1]);
+    EXPECT_EQ(other.first, 404);
+    EXPECT_EQ(other.second.value("error", ""), "pruned");
+    EXPECT_TRUE(Mined("pruned", first[0])) << "own-1's report is kept";
+    EXPECT_EQ(Get("archival", "/v1/blocks/" + old_hash).first, 200);
+
+    // A restart from the pruned store: it loads, catches up and keeps pruning.
+    procs_["pruned"]->Stop();
+    for (int i = 0; i < 3; ++i) ReportRound();
+    ASSERT_FALSE(Start("pruned", pruned_args).empty()) << Logs();
+    const std::uint64_t pruned_before = Storage("pruned").value("prune_height", std::uint64_t{0});
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            ReportRound();
+            return Storage("pruned").value("prune_height", std::uint64_t{0}) > pruned_before;
+        },
+        std::chrono::seconds(240)))
+        << Logs();
+    ASSERT_TRUE(WaitFor([&] {
+        return TipHash("pruned") == TipHash("archival") &&
+               Storage("pruned").value("store_bytes", kBudget + 1) <= kBudget;
+    })) << Storage("pruned").dump()
+        << Logs();
+
+    // A fresh node whose first peer is the pruned one gets the whole chain from the other.
+    ASSERT_FALSE(Start("fresh", {"--peer", urls_["pruned"], "--peer", urls_["archival"]}).empty())
+        << Logs();
+    ASSERT_TRUE(WaitFor([&] { return TipHash("fresh") == TipHash("archival"); })) << Logs();
+    EXPECT_EQ(Get("fresh", "/v1/blocks/" + old_hash).first, 200);
+    EXPECT_TRUE(Mined("fresh", first[1]));
+    // Not holding old blocks is no offence: the pruned peer is not banned.
+    const Json peers = Get("fresh", "/v1/peers").second;
+    ASSERT_EQ(peers["peers"].size(), 2u) << peers.dump();
+    for (const auto& peer : peers["peers"]) {
+        EXPECT_EQ(peer.value("banned_until", std::int64_t{-1}), 0) << peers.dump();
+    }
+    // Search results of a pruned node say it is pruned.
+    EXPECT_GT(Get("pruned", "/v1/search?limit=1").second.value("prune_height", std::uint64_t{0}),
+              0u);
+    EXPECT_FALSE(Get("archival", "/v1/search?limit=1").second.contains("prune_height"));
+    // A node whose only peer is the pruned one cannot get the old blocks: it says so, does not
+    // ban the peer, and syncs once an archival peer is known.
+    ASSERT_FALSE(Start("lonely", {"--peer", urls_["pruned"]}).empty()) << Logs();
+    ASSERT_TRUE(WaitFor([&] {
+        return procs_["lonely"]->Log().find("is pruned below the blocks we lack") !=
+               std::string::npos;
+    })) << Logs();
+    EXPECT_EQ(Get("lonely", "/v1/tip").second.value("height", std::uint64_t{1}), 0u);
+    EXPECT_EQ(Get("lonely", "/v1/peers").second["peers"][0].value("banned_until", -1), 0);
+    {
+        auto c = http::Client::For(urls_["lonely"]);
+        ASSERT_TRUE(c);
+        ASSERT_TRUE(c->PostJson("/v1/peers", Json{{"url", urls_["archival"]}}));
+    }
+    ASSERT_TRUE(WaitFor([&] { return TipHash("lonely") == TipHash("archival"); })) << Logs();
+    procs_["fresh"]->Stop();
+    auto verify = test::Run({Bin("ledger"), "verify", "--data", dir_ / "data-fresh", "--genesis",
+                             ToHex(genesis_.Hash())});
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+
+    // The query tools say when a node is pruned.
+    auto tip = test::Run({Bin("ledger"), "tip", "--node", urls_["pruned"]});
+    EXPECT_NE(tip.out.find("pruned yes"), std::string::npos) << tip.out << tip.err;
+    auto status =
+        test::Run({Bin("ledger"), "status", "--node", urls_["pruned"], "--product", "cam"});
+    EXPECT_NE(status.out.find("is a pruned node"), std::string::npos) << status.out << status.err;
+    auto archival_status =
+        test::Run({Bin("ledger"), "status", "--node", urls_["archival"], "--product", "cam"});
+    EXPECT_EQ(archival_status.out.find("pruned"), std::string::npos) << archival_status.out;
+
+    // `ledger verify` of the pruned store says it cannot re-verify the pruned history.
+    procs_["pruned"]->Stop();
+    auto pruned_verify = test::Run({Bin("ledger"), "verify", "--data", dir_ / "data-pruned"});
+    EXPECT_EQ(pruned_verify.exit_code, 1);
+    EXPECT_NE(pruned_verify.err.find("pruned"), std::string::npos) << pruned_verify.err;
+}
+
+}  // namespace
+}  // namespace fwchain::ledger

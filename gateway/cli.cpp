@@ -17,8 +17,8 @@
 #include "common/core/fs.hpp"
 #include "gateway/device_api/device_api.hpp"
 #include "gateway/sync/poller.hpp"
-#include "ledger/net/local_client.hpp"
 #include "ledger/net/api.hpp"
+#include "ledger/net/local_client.hpp"
 #include "ledger/net/node.hpp"
 
 namespace fwchain::gateway {
@@ -138,6 +138,17 @@ int Run(const RunOptions& o) {
         no.peers = o.ledger_peers;
         no.prune_budget = o.prune_budget;
         for (auto& p : VendorPeers(o.vendor_url)) no.peers.push_back(std::move(p));
+        // Fast join: the chain up to the checkpoint in the vendor's signed timestamp syncs
+        // without tx signature checks (the timestamp is verified against the pinned root).
+        if (auto st = RefreshVendorTimestamp(**trust, o.vendor_url, NowSeconds()); !st) {
+            spdlog::warn("vendor timestamp before the ledger sync: {}", st.error().ToString());
+        }
+        if (const Timestamp* ts = (*trust)->timestamp(); ts && ts->checkpoint) {
+            auto hash = Hash256FromHex(ts->checkpoint->hash);
+            if (hash && ts->checkpoint->height > 0) {
+                no.assume_valid = ledger::AssumeValidPoint{ts->checkpoint->height, *hash};
+            }
+        }
         auto opened = ledger::Node::Open(no);
         if (!opened) return Die(opened.error());
         node = std::move(*opened);

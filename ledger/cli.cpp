@@ -492,6 +492,17 @@ int RunCli(int argc, char** argv) {
         ->transform(CLI::AsSizeValue(true));
     node->add_option("--keep-device", node_opts.keep_devices,
                      "pruned node: a device id whose txs are kept (repeatable)");
+    node->add_option_function<std::string>(
+            "--assume-valid",
+            [&node_opts](const std::string& v) {
+                auto p = ParseAssumeValid(v);
+                if (!p) throw CLI::ValidationError("--assume-valid", p.error().message);
+                node_opts.assume_valid = *p;
+            },
+            "HEIGHT:HASH of a block the vendor vouches for (its signed timestamp's checkpoint): "
+            "blocks up to it sync without their tx signatures checked; PoW, links, Merkle "
+            "roots, miner signatures and every state rule are still checked (default: none)")
+        ->type_name("HEIGHT:HASH");
     node->add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     http::AddServerFlags(*node, node_opts.http);

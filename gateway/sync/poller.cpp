@@ -80,24 +80,29 @@ Status Poller::SyncOnce() {
     return releases;
 }
 
-Status Poller::SyncVendor() {
-    FW_ASSIGN(auto vendor, http::Client::For(cfg_.vendor_url));
-    const std::int64_t now = NowSeconds();
-
+Status RefreshVendorTimestamp(TrustStore& trust, const std::string& vendor_url, std::int64_t now) {
+    FW_ASSIGN(auto vendor, http::Client::For(vendor_url));
     FW_ASSIGN(Json roots,
-              vendor.GetJson("/v1/roots?since=" + std::to_string(trust_.root().version)));
+              vendor.GetJson("/v1/roots?since=" + std::to_string(trust.root().version)));
     FW_ASSIGN(const Json* list, GetArray(roots, "roots"));
     std::vector<Envelope> newer;
     for (const auto& r : *list) {
         FW_ASSIGN(Envelope env, ParseEnvelope(r));
         newer.push_back(std::move(env));
     }
-    if (!newer.empty()) FW_TRY(trust_.AcceptRoots(newer, now));
+    if (!newer.empty()) FW_TRY(trust.AcceptRoots(newer, now));
 
     FW_ASSIGN(Json ts_json, vendor.GetJson("/v1/timestamp"));
     FW_ASSIGN(Envelope ts_env, ParseEnvelope(ts_json));
-    auto accepted = trust_.AcceptTimestamp(ts_env, now);
+    auto accepted = trust.AcceptTimestamp(ts_env, now);
     if (!accepted) return Fail(Context(accepted.error(), "vendor timestamp refused"));
+    return {};
+}
+
+Status Poller::SyncVendor() {
+    const std::int64_t now = NowSeconds();
+    FW_TRY(RefreshVendorTimestamp(trust_, cfg_.vendor_url, now));
+    FW_ASSIGN(auto vendor, http::Client::For(cfg_.vendor_url));
 
     Status result;
     for (const auto& [product, latest] : trust_.timestamp()->latest) {

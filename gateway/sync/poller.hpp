@@ -53,6 +53,9 @@ struct PollerStats {
     std::atomic<std::int64_t> fetch_failures{0};
 };
 
+// The vendor's newer roots and its current timestamp, verified into `trust`.
+Status RefreshVendorTimestamp(TrustStore& trust, const std::string& vendor_url, std::int64_t now);
+
 class Poller {
   public:
     using Publish = std::function<void(std::shared_ptr<const CheckIndex>)>;

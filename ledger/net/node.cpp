@@ -95,6 +95,7 @@ Expected<int> Node::Start() {
     PeerOptions po;
     po.sync_interval = std::chrono::milliseconds(std::max(50u, opts_.sync_interval_ms));
     po.ban_time = std::chrono::seconds(opts_.ban_seconds);
+    po.assume_valid = opts_.assume_valid;
     peers_ = std::make_unique<PeerManager>(*chain_, po);
     ao.peers = peers_.get();
     ao.on_block = [this](const EncodedBlock& b) { peers_->RelayBlock(b.text()); };

@@ -34,6 +34,9 @@ struct NodeOptions {
     unsigned ban_seconds = 60;
     // Pruned node: keep ledger.sqlite (+ WAL) under this many bytes (0 = archival, keep all).
     std::uint64_t prune_budget = 0;
+    // Sync the chain up to this block without checking tx signatures (a checkpoint the vendor
+    // signed; docs/architecture.md "Fast joins").
+    std::optional<AssumeValidPoint> assume_valid;
     // Devices whose txs a pruned node keeps (added to those kept before; see Chain::KeepDevices).
     std::vector<std::string> keep_devices;
 };

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <deque>
 
 #include "common/adapters/http.hpp"
@@ -255,9 +256,97 @@ Expected<bool> PeerManager::SyncNow() {
     return after.hash != ours.hash;
 }
 
+Expected<AssumeValidPoint> ParseAssumeValid(const std::string& text) {
+    const auto colon = text.find(':');
+    AssumeValidPoint p;
+    const char* b = text.data();
+    auto r = std::from_chars(b, b + (colon == std::string::npos ? 0 : colon), p.height);
+    auto hash = colon == std::string::npos ? std::nullopt : Hash256FromHex(text.substr(colon + 1));
+    if (colon == std::string::npos || r.ec != std::errc() || r.ptr != b + colon || !hash ||
+        p.height == 0) {
+        return Fail(Errc::kInvalid, "bad-assume-valid",
+                    "--assume-valid must be HEIGHT:HASH (height >= 1, hash 64 hex characters)");
+    }
+    p.hash = *hash;
+    return p;
+}
+
+void PeerManager::SetAssumeValid(const AssumeValidPoint& point) {
+    std::lock_guard lock(assume_mu_);
+    if (opts_.assume_valid && opts_.assume_valid->hash == point.hash) return;
+    opts_.assume_valid = point;
+    assumed_.clear();
+    spdlog::info("assume-valid checkpoint: block {} at height {}", ToHex(point.hash), point.height);
+}
+
+bool PeerManager::Assumed(const Hash256& hash) {
+    std::lock_guard lock(assume_mu_);
+    if (assumed_.count(hash) == 0) return false;
+    ++assumed_blocks_;
+    return true;
+}
+
+Status PeerManager::LearnAssumedChain(http::Client& c, const BlockInfo& ours) {
+    std::optional<AssumeValidPoint> av;
+    {
+        std::lock_guard lock(assume_mu_);
+        av = opts_.assume_valid;
+        if (!av || ours.height >= av->height) {
+            assumed_.clear();  // past it (or none): every block is fully checked
+            return {};
+        }
+        if (assumed_.count(av->hash) != 0) return {};  // learnt from an earlier round
+    }
+    // The peer's headers from our tip up to the checkpoint: they must link to our tip, to each
+    // other and end in the checkpoint's hash, or nothing is assumed (a full check follows).
+    const ChainParams& params = chain_.Params();
+    std::unordered_set<Hash256, HashOfHash> chain;
+    chain.reserve(static_cast<std::size_t>(av->height - ours.height));
+    Hash256 prev = ours.hash;
+    constexpr std::uint64_t kPage = 2000;
+    for (std::uint64_t from = ours.height + 1; from <= av->height;) {
+        const std::uint64_t count = std::min(kPage, av->height - from + 1);
+        FW_ASSIGN(Json answer, c.GetJson("/v1/headers?from=" + std::to_string(from) +
+                                             "&count=" + std::to_string(count),
+                                         16 << 20));
+        const Json arr = answer.value("headers", Json::array());
+        if (arr.empty()) return {};  // the peer's chain is shorter than the checkpoint
+        for (const auto& h : arr) {
+            auto bytes = FromHex(h.is_object() ? h.value("header", std::string()) : "");
+            if (!bytes || bytes->size() != kHeaderSize) return {};
+            const BlockHeader header = BlockHeader::Deserialize(bytes->data());
+            const Hash256 hash = header.Hash();
+            if (header.height != from || header.prev_hash != prev ||
+                !CheckProofOfWork(hash, header.bits, params)) {
+                return {};
+            }
+            chain.insert(hash);
+            prev = hash;
+            ++from;
+        }
+    }
+    if (prev != av->hash) {
+        spdlog::warn(
+            "the peer's block at the assume-valid height is not the checkpoint's: "
+            "checking every signature");
+        return {};
+    }
+    std::lock_guard lock(assume_mu_);
+    assumed_ = std::move(chain);
+    spdlog::info(
+        "assume-valid: the {} blocks up to height {} are synced without their tx "
+        "signatures checked",
+        assumed_.size(), av->height);
+    return {};
+}
+
 Expected<bool> PeerManager::SyncFrom(const std::string& url, std::uint64_t prune_height) {
     FW_ASSIGN(http::Client c, http::Client::For(url, ClientOpts(opts_)));
     FW_ASSIGN(BlockInfo ours, chain_.Tip());
+    if (auto st = LearnAssumedChain(c, ours); !st) {
+        spdlog::warn("assume-valid headers from {}: {}", url, st.error().ToString());
+    }
+    const EncodedBlock::AssumeValid below = [this](const Hash256& h) { return Assumed(h); };
     const ChainParams& params = chain_.Params();
     // Start below our tip by the reorg horizon, so the first header is a common ancestor when
     // the peer's chain forked within finality_depth.
@@ -362,7 +451,7 @@ Expected<bool> PeerManager::SyncFrom(const std::string& url, std::uint64_t prune
                           c.GetJson("/v1/blocks/" + ToHex(wanted[i]), kMaxBlockSize + 65536));
                 return std::optional<Json>(std::move(bj));
             },
-            kSyncPrefetchDepth);
+            kSyncPrefetchDepth, 0, below);
         std::size_t next = 0;
         while (true) {
             auto batch = prefetch.NextBatch(kSyncBatchBlocks);

@@ -9,16 +9,23 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "common/core/expected.hpp"
 #include "common/core/json.hpp"
 #include "ledger/chain/chain.hpp"
+
+namespace fwchain::http {
+class Client;
+}
 
 namespace fwchain::ledger {
 
@@ -26,6 +33,16 @@ namespace fwchain::ledger {
 // blocks once it passes kMaxBlocksAnswer bytes (so it holds at most that plus one block).
 inline constexpr std::size_t kMaxBlocksPerRequest = 32;
 inline constexpr std::size_t kMaxBlocksAnswer = 8 << 20;
+
+// A block the vendor vouches for (the checkpoint of its signed timestamp, or --assume-valid):
+// blocks on the chain leading to it are synced without their tx signatures checked.
+struct AssumeValidPoint {
+    std::uint64_t height = 0;
+    Hash256 hash{};
+};
+
+// "HEIGHT:HASH" (the hash 64 hex characters).
+Expected<AssumeValidPoint> ParseAssumeValid(const std::string& text);
 
 struct PeerOptions {
     std::string self_url;  // announced to new peers so they add us back; empty = none
@@ -35,6 +52,7 @@ struct PeerOptions {
     int connect_timeout_s = 2;
     int read_timeout_s = 10;
     std::size_t headers_per_request = 500;
+    std::optional<AssumeValidPoint> assume_valid;
 };
 
 struct PeerInfo {
@@ -75,6 +93,10 @@ class PeerManager {
     bool Syncing() const { return syncing_.load(); }
     // The greatest tip height a peer reported at the last sync round.
     std::uint64_t BestPeerHeight() const { return best_peer_height_.load(); }
+    // Sets (or moves) the assume-valid checkpoint; later syncs use it.
+    void SetAssumeValid(const AssumeValidPoint& point);
+    // Blocks synced so far without their tx signatures checked (below the checkpoint).
+    std::uint64_t AssumedBlocks() const { return assumed_blocks_.load(); }
 
   private:
     struct Item {
@@ -88,6 +110,10 @@ class PeerManager {
     // `prune_height`: the peer's tip said it holds no block bodies up to that height.
     Expected<bool> SyncFrom(const std::string& url, std::uint64_t prune_height);
     std::vector<std::string> Usable();
+    // The hashes of the peer's chain from our tip up to the assume-valid block, once its headers
+    // link to both; empty when there is no checkpoint above our tip or the peer lacks it.
+    Status LearnAssumedChain(http::Client& c, const BlockInfo& ours);
+    bool Assumed(const Hash256& hash);
 
     Chain& chain_;
     PeerOptions opts_;
@@ -103,6 +129,16 @@ class PeerManager {
     std::thread sync_thread_;
     std::atomic<bool> syncing_{false};
     std::atomic<std::uint64_t> best_peer_height_{0};
+    struct HashOfHash {
+        std::size_t operator()(const Hash256& h) const {
+            std::size_t v = 0;
+            std::memcpy(&v, h.data(), sizeof(v));
+            return v;
+        }
+    };
+    std::mutex assume_mu_;
+    std::unordered_set<Hash256, HashOfHash> assumed_;  // guarded by assume_mu_
+    std::atomic<std::uint64_t> assumed_blocks_{0};
 };
 
 }  // namespace fwchain::ledger

@@ -88,7 +88,8 @@ int HashRate(double seconds) {
 // the same signatures on all cores.
 int Validate(int blocks, int per_block) {
     testing::Keys k;
-    const Block genesis = testing::MakeTestGenesis(k, NowSeconds() - 100000);
+    const Block genesis =
+        testing::MakeTestGenesis(k, NowSeconds() - 10 * static_cast<std::int64_t>(blocks) - 1000);
     char tmpl[] = "/tmp/ledger-bench-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) return Die("mkdtemp");
     const std::string dir = tmpl;
@@ -109,11 +110,14 @@ int Validate(int blocks, int per_block) {
         Signature sig;
     };
     std::vector<SignedMessage> sigs;
+    // Blocks 10 s apart from the genesis (on target: the difficulty stays where it is).
+    std::int64_t block_time = genesis.header.timestamp;
     auto mine = [&](std::vector<Tx> txs) -> bool {
         for (const auto& tx : txs) {
             if (!(*a)->SubmitTx(tx)) return false;
         }
-        auto t = (*a)->BuildTemplate(k.miner.Public(), NowSeconds());
+        block_time += 10;
+        auto t = (*a)->BuildTemplate(k.miner.Public(), block_time);
         if (!t) return false;
         Block b = *t;
         testing::SolveAndSign(b, k.miner);

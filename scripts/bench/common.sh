@@ -6,6 +6,8 @@ build="${FWCHAIN_BENCH_BUILD_DIR:-$root/build/release}"
 
 bench_build() {
   "$root/scripts/setup" --bench
+  # FWCHAIN_BENCH_NO_BUILD=1 with FWCHAIN_BENCH_BUILD_DIR=DIR: use DIR's binaries as they are.
+  [ -n "${FWCHAIN_BENCH_NO_BUILD:-}" ] && return 0
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFWCHAIN_TESTS=OFF >/dev/null
   cmake --build "$build" -j "$(nproc)" --target "$@"
 }

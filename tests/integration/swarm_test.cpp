@@ -4,6 +4,8 @@
 // across the download-to-seed handover.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
 #include <map>
 #include <sstream>
 
@@ -110,6 +112,35 @@ TEST(Swarm, AnImageFetchedOverHttpIsSeededToTheNextGateway) {
     EXPECT_GE(Bt(g0, "uploaded"), Bt(g1, "downloaded")) << g0.dump() << "\n" << g1.dump();
     EXPECT_EQ(Metric(sys.gateway_url(0), "fwchain_gateway_swarm_uploaded_bytes_total"),
               static_cast<double>(Bt(g0, "uploaded")));
+}
+
+// Outside its upload windows a gateway says so (GET /v1/health, /metrics); inside one it uploads.
+// The window is placed an hour away from the test's local time, so it cannot open meanwhile.
+TEST(Swarm, UploadWindowsAndTheCapShowInHealth) {
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    ::localtime_r(&now, &local);
+    const int minute = local.tm_hour * 60 + local.tm_min;
+    auto clock = [](int m) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "%02d:%02d", (m % 1440) / 60, m % 60);
+        return std::string(buf);
+    };
+    const std::string later = clock(minute + 60) + "-" + clock(minute + 120);
+    const std::string around = clock(minute + 1380) + "-" + clock(minute + 60);  // -60..+60 min
+    System sys;
+    sys.Start(0);
+    sys.StartGateway({"--swarm-window", later, "--swarm-upload-limit", "1MB/s"});
+    sys.StartGateway({"--swarm-window", later, "--swarm-window", around});
+    Json closed = sys.GatewayHealth(0);
+    EXPECT_EQ(closed["bittorrent"].value("upload_allowed", true), false) << later << closed.dump();
+    EXPECT_EQ(Metric(sys.gateway_url(0), "fwchain_gateway_swarm_upload_allowed"), 0);
+    Json open = sys.GatewayHealth(1);
+    EXPECT_EQ(open["bittorrent"].value("upload_allowed", false), true) << around << open.dump();
+    EXPECT_EQ(Metric(sys.gateway_url(1), "fwchain_gateway_swarm_upload_allowed"), 1);
+    EXPECT_NE(sys.gateway(0).Log().find("upload capped at 1000000 B/s, within " + later),
+              std::string::npos)
+        << sys.gateway(0).Log();
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ struct RunOptions {
     std::string bt_listen = "0.0.0.0:7430";
     bool no_bittorrent = false;
     std::int64_t bt_stall_timeout = 60;
-    std::int64_t bt_web_seed_delay = 30;
+    std::int64_t bt_web_seed_delay = 10;
     std::string swarm_upload_limit = "0";
     std::vector<std::string> swarm_windows;
     std::int64_t rollout_interval = 60;

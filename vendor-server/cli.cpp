@@ -317,8 +317,8 @@ int RunCli(int argc, char** argv) {
         ->capture_default_str();
     serve_cmd
         ->add_option("--bt-listen", serve.bt_listen,
-                     "BitTorrent listen HOST:PORT of the vendor's own seeder (super-seeding every "
-                     "release; announced to this tracker)")
+                     "BitTorrent listen HOST:PORT of the vendor's own seeder (every release, each "
+                     "piece handed out about once; announced to this tracker)")
         ->capture_default_str();
     serve_cmd->add_flag("--no-bittorrent", serve.no_bittorrent,
                         "Do not seed over BitTorrent (gateways fall back to the web seed)");

@@ -209,13 +209,13 @@ Status Serve(const ServeOptions& opts) {
     if (api_cfg.ledger_peers.empty()) api_cfg.ledger_peers.push_back(opts.ledger_url);
     http::ServerOptions http_opts = opts.http;
     if (!http_opts.metrics) http_opts.metrics = std::make_shared<metrics::Registry>();
-    // The vendor seeds its releases over BitTorrent itself, super-seeding: each piece goes out
-    // about once and the gateways pass it on; the web seed is the gateways' fallback.
+    // The vendor seeds its releases over BitTorrent itself, each piece going out about once (the
+    // gateways pass it on); the web seed is the gateways' fallback.
     std::unique_ptr<Swarm> swarm;
     if (!opts.no_bittorrent) {
         SwarmOptions so;
         so.listen = opts.bt_listen;
-        so.super_seed = true;
+        so.seed_each_piece_once = true;
         FW_ASSIGN(swarm, Swarm::Start(so));
         auto stat = [s = swarm.get()](std::int64_t SwarmStats::*field) {
             return [s, field] { return static_cast<double>(s->Stats().*field); };

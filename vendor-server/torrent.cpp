@@ -24,9 +24,9 @@ std::string DigestHex(const Digest& d) {
 }  // namespace
 
 int PieceSize(std::uint64_t image_size) {
-    // About 128 pieces, 256 KiB to 4 MiB: the vendor's super-seeder hands a gateway one or two
-    // pieces at a time, a round trip each, so libtorrent's default (2,048 pieces of 32 KiB for 64
-    // MiB) made the seeder trickle at under 1 MB/s per gateway.
+    // About 128 pieces, 256 KiB to 4 MiB: libtorrent's default (2,048 pieces of 32 KiB for 64
+    // MiB) costs the vendor's seeder a request round and a piece record per 32 KiB, and the
+    // gateways a hash job each; 128 pieces still spread 20 gateways over different pieces.
     int piece = 256 * 1024;
     while (piece < 4 * 1024 * 1024 && image_size / static_cast<std::uint64_t>(piece) > 128) {
         piece *= 2;

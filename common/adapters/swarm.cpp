@@ -2,11 +2,17 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <initializer_list>
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/address.hpp>
 #include <libtorrent/alert_types.hpp>
+#include <libtorrent/bdecode.hpp>
+#include <libtorrent/extensions.hpp>
 #include <libtorrent/ip_filter.hpp>
+#include <libtorrent/peer_connection_handle.hpp>
+#include <libtorrent/peer_request.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_stats.hpp>
 #include <libtorrent/settings_pack.hpp>
@@ -14,12 +20,142 @@
 #include <libtorrent/torrent_handle.hpp>
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/adapters/log.hpp"
 
 namespace fwchain {
+namespace {
+
+// The vendor's seeder hands out each piece about once (BEP 16's aim) without libtorrent 2.0's
+// super-seeding, whose first pieces only come from a 10-second tick (it writes its bootstrap
+// HAVEs during the handshake, where they are dropped). The seeder shows every piece (have_all)
+// and serves a piece to the first gateway that asks for it. Another gateway asking for a piece
+// one already took is refused (a BEP 6 reject, so that it asks elsewhere at once) and told the
+// vendor no longer has it (BEP 54 lt_donthave), so it gets the piece from the gateways instead.
+// The piece is shown to it again (a HAVE) when its taker leaves, or after kPatience if the
+// gateway still lacks it (it may not be connected to the taker). All callbacks run on
+// libtorrent's network thread.
+using Clock = std::chrono::steady_clock;
+constexpr auto kPatience = std::chrono::seconds(5);
+struct PassOnTorrent;
+
+class PassOnPeer : public lt::peer_plugin {
+  public:
+    PassOnPeer(const lt::peer_connection_handle& pc, PassOnTorrent* torrent)
+        : pc_(pc), torrent_(torrent) {}
+    bool on_handshake(lt::span<char const> reserved) override {
+        fast_ = reserved.size() >= 8 && (reserved[7] & 0x04) != 0;  // BEP 6
+        return true;
+    }
+    bool on_extension_handshake(const lt::bdecode_node& h) override {
+        const lt::bdecode_node m = h.dict_find_dict("m");
+        if (m) donthave_id_ = static_cast<int>(m.dict_find_int_value("lt_donthave", 0));
+        return true;
+    }
+    bool on_request(const lt::peer_request& r) override;
+    void on_disconnect(const lt::error_code&) override;
+
+    // Shows `piece` again, once it was hidden from this peer and it still lacks it.
+    void Reveal(int piece) {
+        hidden_.erase(piece);
+        allowed_.insert(piece);
+        if (pc_.has_piece(lt::piece_index_t(piece))) return;
+        Send({4}, {static_cast<std::uint32_t>(piece)});  // HAVE
+    }
+
+    std::map<int, Clock::time_point> hidden_;  // pieces refused to this peer, since when
+    std::set<int> allowed_;                    // pieces shown again: served
+    bool fast_ = false;
+
+  private:
+    // A message: `head` bytes after the length, then big-endian 32-bit fields.
+    void Send(std::initializer_list<std::uint8_t> head,
+              std::initializer_list<std::uint32_t> fields) {
+        std::string msg(4, '\0');
+        for (std::uint8_t b : head) msg.push_back(static_cast<char>(b));
+        for (std::uint32_t f : fields) {
+            for (int b = 0; b < 4; ++b) msg.push_back(static_cast<char>(f >> (24 - 8 * b)));
+        }
+        const auto len = static_cast<std::uint32_t>(msg.size() - 4);
+        for (int b = 0; b < 4; ++b)
+            msg[static_cast<std::size_t>(b)] = static_cast<char>(len >> (24 - 8 * b));
+        pc_.send_buffer(msg.data(), static_cast<int>(msg.size()));
+    }
+    void Refuse(const lt::peer_request& r) {
+        const auto piece = static_cast<std::uint32_t>(static_cast<int>(r.piece));
+        Send({16},
+             {piece, static_cast<std::uint32_t>(r.start), static_cast<std::uint32_t>(r.length)});
+        if (donthave_id_ > 0 && !hidden_.count(static_cast<int>(piece))) {
+            Send({20, static_cast<std::uint8_t>(donthave_id_)}, {piece});  // lt_donthave
+        }
+        hidden_.emplace(static_cast<int>(piece), Clock::now());
+    }
+
+    lt::peer_connection_handle pc_;
+    PassOnTorrent* torrent_;
+    int donthave_id_ = 0;
+};
+
+struct PassOnTorrent : lt::torrent_plugin {
+    explicit PassOnTorrent(int pieces) : taker(static_cast<std::size_t>(pieces), nullptr) {}
+    std::shared_ptr<lt::peer_plugin> new_connection(const lt::peer_connection_handle& pc) override {
+        if (pc.type() != lt::connection_type::bittorrent) return nullptr;
+        auto peer = std::make_shared<PassOnPeer>(pc, this);
+        peers.push_back(peer);
+        return peer;
+    }
+    // Whether `who` may have piece `p` from the vendor now.
+    bool Allow(PassOnPeer* who, int p) {
+        if (p < 0 || static_cast<std::size_t>(p) >= taker.size()) return true;
+        PassOnPeer*& t = taker[static_cast<std::size_t>(p)];
+        if (t == nullptr) t = who;
+        return t == who || !who->fast_ || who->allowed_.count(p) > 0;
+    }
+    void Gone(PassOnPeer* who) {
+        for (auto& t : taker) {
+            if (t == who) t = nullptr;
+        }
+        peers.erase(std::remove_if(peers.begin(), peers.end(),
+                                   [who](const std::weak_ptr<PassOnPeer>& w) {
+                                       auto p = w.lock();
+                                       return !p || p.get() == who;
+                                   }),
+                    peers.end());
+    }
+    // Once a second: show hidden pieces again whose taker left or that took too long.
+    void tick() override {
+        const auto now = Clock::now();
+        for (const auto& w : peers) {
+            auto peer = w.lock();
+            if (!peer) continue;
+            std::vector<int> due;
+            for (const auto& [piece, since] : peer->hidden_) {
+                if (taker[static_cast<std::size_t>(piece)] == nullptr || now - since > kPatience) {
+                    due.push_back(piece);
+                }
+            }
+            for (int piece : due) peer->Reveal(piece);
+        }
+    }
+
+    std::vector<PassOnPeer*> taker;  // the gateway each piece went to first
+    std::vector<std::weak_ptr<PassOnPeer>> peers;
+};
+
+bool PassOnPeer::on_request(const lt::peer_request& r) {
+    if (torrent_->Allow(this, static_cast<int>(r.piece))) return false;  // libtorrent serves it
+    Refuse(r);
+    return true;
+}
+
+void PassOnPeer::on_disconnect(const lt::error_code&) { torrent_->Gone(this); }
+
+}  // namespace
 
 struct Swarm::Impl {
     SwarmOptions opts;
@@ -149,14 +285,15 @@ Expected<std::unique_ptr<Swarm>> Swarm::Start(const SwarmOptions& opts) {
     sp.set_bool(lt::settings_pack::allow_multiple_connections_per_ip, true);
     // End-game requests only once every block is requested: fewer bytes downloaded twice.
     sp.set_bool(lt::settings_pack::strict_end_game_mode, true);
-    // A super-seeding vendor shows a gateway only the pieces it hands it: between two of them the
-    // gateway wants nothing from it, and libtorrent would close the connection as redundant
-    // (waiting a minute for the tracker to name the vendor again).
+    // The vendor's seeder tells a gateway it lacks the pieces it handed to others (lt_donthave):
+    // the gateway may then want nothing from it for a while, and libtorrent would close the
+    // connection as redundant (waiting a minute for the tracker to name the vendor again).
     sp.set_bool(lt::settings_pack::close_redundant_connections, false);
-    if (opts.super_seed) {
-        // The vendor's seeder unchokes everyone: each peer gets its one piece at a time. It asks
-        // the tracker for no peers: gateways connect to its port, it never connects out (one
-        // port to open in the vendor's firewall, one port whose traffic is the vendor's egress).
+    if (opts.seed_each_piece_once) {
+        // The vendor's seeder unchokes everyone (what it serves is bounded per piece, not per
+        // peer). It asks the tracker for no peers: gateways connect to its port, it never
+        // connects out (one port to open in the vendor's firewall, one port whose traffic is the
+        // vendor's egress).
         sp.set_int(lt::settings_pack::unchoke_slots_limit, -1);
         sp.set_int(lt::settings_pack::num_want, 0);
     }
@@ -370,7 +507,12 @@ Status Swarm::Seed(const std::string& torrent, const std::string& dir,
     atp.save_path = dir;
     atp.trackers = trackers;
     atp.flags |= lt::torrent_flags::seed_mode;  // verified by SHA-256 before it was cached
-    if (impl_->opts.super_seed) atp.flags |= lt::torrent_flags::super_seeding;
+    if (impl_->opts.seed_each_piece_once) {
+        const int pieces = ti->num_pieces();
+        atp.extensions.push_back([pieces](const lt::torrent_handle&, lt::client_data_t) {
+            return std::make_shared<PassOnTorrent>(pieces);
+        });
+    }
     ManualStart(atp, !impl_->upload_allowed);
     lt::error_code ec;
     impl_->session->add_torrent(std::move(atp), ec);

@@ -1,10 +1,10 @@
 #pragma once
 // BitTorrent for the gateway and the vendor (DESIGN.md §6, docs/architecture.md "The swarm"):
-// the vendor seeds every release (BEP 16 super-seeding: each piece handed out about once, the
-// gateways pass it on), gateways fetch from each other and the vendor, use the vendor's web
-// seed only once the peers make no progress, and keep seeding every cached image within their
-// owner's upload cap and time windows. libtorrent stays inside swarm.cpp; this header has none of
-// its types.
+// the vendor seeds every release handing out each piece about once (what BEP 16 super-seeding
+// aims at; the gateways pass it on), gateways fetch from each other and the vendor, use the
+// vendor's web seed only once the peers make no progress, and keep seeding every cached image
+// within their owner's upload cap and time windows. libtorrent stays inside swarm.cpp; this header
+// has none of its types.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -34,9 +34,11 @@ struct SwarmOptions {
     // Fetch: the torrent's web seeds (the vendor's HTTP image URL) are added only after this many
     // seconds without progress from BitTorrent peers, so the vendor's HTTP is a fallback and
     // never races the swarm for pieces.
-    std::int64_t web_seed_delay_s = 30;
-    // Seeds hand out pieces BEP 16 style (the vendor's seeder).
-    bool super_seed = false;
+    std::int64_t web_seed_delay_s = 10;
+    // The vendor's seeder: each piece goes to the first gateway that asks for it; the others
+    // are refused it (BEP 6 reject, BEP 54 don't-have) and get it from the gateways, unless its
+    // taker leaves or they wait for it too long. The seeder never connects out.
+    bool seed_each_piece_once = false;
     // The windows' clock, minutes after local midnight (tests); null = the system's local time.
     std::function<int()> minute_of_day;
 };

@@ -215,7 +215,7 @@ TEST(CliHelp, ShowsDefaultsAndOnlyItsOwnExitCodes) {
     // The swarm's upload cap, windows and web-seed delay, and the vendor's BitTorrent seeder.
     for (const std::string want :
          {"--swarm-upload-limit RATE=0", "--swarm-window HH:MM-HH:MM", "Default: no window",
-          "--bt-web-seed-delay INT:NONNEGATIVE=30"}) {
+          "--bt-web-seed-delay INT:NONNEGATIVE=10"}) {
         EXPECT_NE(gw.out.find(want), std::string::npos) << want << "\n" << gw.out;
     }
     auto serve = test::Run({Bin("vendor-server"), "serve", "--help"});

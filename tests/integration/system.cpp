@@ -93,13 +93,22 @@ void System::Start(int gateways, const std::vector<std::string>& vendor_args,
 }
 
 std::vector<std::string> System::GatewayArgv(const std::string& name) {
-    return {Bin("gateway"), "run", "--data", tmp_ / name, "--vendor", vendor_url_, "--listen",
-            "127.0.0.1:0", "--root", vendor_dir() + "/metadata/root/1.json", "--poll-interval", "1",
-            "--bt-listen", "127.0.0.1:0", "--bt-stall-timeout", "20",
-            // The web seed joins after 5 s without progress: the vendor's super-seeder reveals its
-            // first pieces 10 s after a connection (libtorrent 2.0, docs/architecture.md "The
-            // swarm"), and most tests are about something else than the swarm.
-            "--bt-web-seed-delay", "5"};
+    return {Bin("gateway"),
+            "run",
+            "--data",
+            tmp_ / name,
+            "--vendor",
+            vendor_url_,
+            "--listen",
+            "127.0.0.1:0",
+            "--root",
+            vendor_dir() + "/metadata/root/1.json",
+            "--poll-interval",
+            "1",
+            "--bt-listen",
+            "127.0.0.1:0",
+            "--bt-stall-timeout",
+            "20"};
 }
 
 std::string System::StartGateway(const std::vector<std::string>& extra) {

@@ -461,8 +461,11 @@ Status Swarm::Handover(const std::string& torrent, const std::string& dir,
     if (!h.is_valid()) {
         return Fail(Errc::kNotFound, "bittorrent", "no such torrent in the session: " + ti->name());
     }
-    // Paused, libtorrent reads nothing from the file while `move` verifies and renames it.
-    h.pause();
+    // Not paused: pausing disconnects every peer, and a peer that was just disconnected is not
+    // connected again for a minute (libtorrent's min_reconnect_time), which kept the gateways
+    // that needed this one's pieces waiting. libtorrent keeps the file open while `move`
+    // verifies and renames it (an open descriptor survives the rename), and move_storage then
+    // reopens it at its new place.
     Status moved = move();
     if (!moved) {
         impl_->RemoveLocked(h);
@@ -493,7 +496,7 @@ Status Swarm::Handover(const std::string& torrent, const std::string& dir,
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a rename, done at once
     }
-    if (impl_->upload_allowed) h.resume();
+    if (!impl_->upload_allowed) h.pause();  // outside the upload windows: no seeding
     return {};
 }
 

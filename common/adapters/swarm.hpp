@@ -68,9 +68,10 @@ class Swarm {
     // failure it is removed (its counters are kept in Stats()).
     Status Fetch(const std::string& torrent, const std::string& dir, std::chrono::seconds timeout,
                  const std::atomic<bool>& cancel);
-    // Moves a fetched torrent's file without taking it out of the session: pauses it, runs
-    // `move` (which verifies the file and renames it into `dir`), points the torrent at `dir` and
-    // lets it seed. When `move` fails the torrent is removed and its error returned.
+    // Moves a fetched torrent's file without taking it out of the session or pausing it (its
+    // peers stay connected): runs `move` (which verifies the file and renames it into `dir`) and
+    // points the torrent at `dir`, where it seeds on. When `move` fails the torrent is removed
+    // and its error returned.
     Status Handover(const std::string& torrent, const std::string& dir,
                     const std::function<Status()>& move);
     // Seeds a complete file in `dir` (no re-hash: the caller verified its SHA-256), announcing to

@@ -38,6 +38,9 @@ struct RunOptions {
     std::string bt_listen = "0.0.0.0:7430";
     bool no_bittorrent = false;
     std::int64_t bt_stall_timeout = 60;
+    std::int64_t bt_web_seed_delay = 10;
+    std::string swarm_upload_limit = "0";
+    std::vector<std::string> swarm_windows;
     std::int64_t rollout_interval = 60;
     std::string rollout_clock_file;
     std::string log_level = "info";
@@ -208,10 +211,27 @@ int Run(const RunOptions& o) {
 
     std::unique_ptr<Swarm> swarm;
     if (!o.no_bittorrent) {
-        auto started = Swarm::Start(SwarmOptions{o.bt_listen});
+        SwarmOptions so;
+        so.listen = o.bt_listen;
+        so.web_seed_delay_s = o.bt_web_seed_delay;
+        // Checked by the flags' validators already.
+        auto limit = ParseRate(o.swarm_upload_limit);
+        if (!limit) return Die(limit.error());
+        so.upload_limit = *limit;
+        for (const auto& w : o.swarm_windows) {
+            auto window = ParseTimeWindow(w);
+            if (!window) return Die(window.error());
+            so.upload_windows.push_back(*window);
+        }
+        auto started = Swarm::Start(so);
         if (!started) return Die(started.error());
         swarm = std::move(*started);
-        spdlog::info("BitTorrent on port {}", swarm->port());
+        std::string windows;
+        for (const auto& w : so.upload_windows) windows += " " + FormatTimeWindow(w);
+        spdlog::info("BitTorrent on port {}, upload {}{}", swarm->port(),
+                     so.upload_limit > 0 ? "capped at " + std::to_string(so.upload_limit) + " B/s"
+                                         : std::string("uncapped"),
+                     windows.empty() ? "" : ", within" + windows);
     }
     if (swarm) {
         auto stat = [s = swarm.get()](std::int64_t SwarmStats::*field) {
@@ -223,6 +243,14 @@ int Run(const RunOptions& o) {
         registry->AddCounterFn("fwchain_gateway_swarm_downloaded_bytes_total",
                                "Image payload bytes downloaded over BitTorrent.",
                                stat(&SwarmStats::payload_downloaded));
+        registry->AddCounterFn(
+            "fwchain_gateway_swarm_wasted_bytes_total",
+            "Payload bytes fetches downloaded twice or that failed their hash check.",
+            stat(&SwarmStats::wasted_bytes));
+        registry->AddGaugeFn(
+            "fwchain_gateway_swarm_upload_allowed",
+            "1 inside an upload window (--swarm-window) or when none is set, 0 outside.",
+            [s = swarm.get()] { return s->Stats().upload_allowed ? 1.0 : 0.0; });
     }
     if (auto st = MakeDirs(o.data_dir + "/torrents"); !st) return Die(st.error());
     if (loaded->fresh) {
@@ -323,10 +351,10 @@ int Run(const RunOptions& o) {
         j["ledger"] = std::move(ledger);
         if (swarm) {
             SwarmStats s = swarm->Stats();
-            j["bittorrent"] = {{"port", swarm->port()},
-                               {"torrents", s.torrents},
-                               {"uploaded", s.payload_uploaded},
-                               {"downloaded", s.payload_downloaded}};
+            j["bittorrent"] = {
+                {"port", swarm->port()},          {"torrents", s.torrents},
+                {"uploaded", s.payload_uploaded}, {"downloaded", s.payload_downloaded},
+                {"wasted", s.wasted_bytes},       {"upload_allowed", s.upload_allowed}};
         }
         return j;
     });
@@ -399,7 +427,9 @@ int Status(const std::string& url, bool json) {
         const Json& bt = h["bittorrent"];
         std::cout << "swarm    port " << n(bt, "port") << ", " << n(bt, "torrents")
                   << " torrent(s), uploaded " << n(bt, "uploaded") << " B, downloaded "
-                  << n(bt, "downloaded") << " B\n";
+                  << n(bt, "downloaded") << " B, wasted " << n(bt, "wasted") << " B, uploads "
+                  << (bt.value("upload_allowed", true) ? "on" : "off (outside the windows)")
+                  << "\n";
     }
     const Json hs = h.value("http", Json::object());
     std::cout << "http     " << n(hs, "open_connections") << " open, " << n(hs, "requests")
@@ -471,6 +501,34 @@ int Main(int argc, char** argv) {
     run->add_option("--bt-stall-timeout", o.bt_stall_timeout,
                     "Seconds without BitTorrent progress before falling back to HTTP")
         ->capture_default_str();
+    run->add_option("--bt-web-seed-delay", o.bt_web_seed_delay,
+                    "Seconds without progress from BitTorrent peers before the vendor's web seed "
+                    "(its HTTP image URL) is added to a fetch")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    run->add_option("--swarm-upload-limit", o.swarm_upload_limit,
+                    "BitTorrent upload cap: bytes/s or a rate such as 2MB/s, 500KiB/s, 8Mbit/s "
+                    "(0 = unlimited); with a cap or windows it applies to LAN peers too")
+        ->capture_default_str()
+        ->check(CLI::Validator(
+            [](std::string& v) {
+                auto r = ParseRate(v);
+                return r ? std::string() : r.error().message;
+            },
+            ""))
+        ->type_name("RATE");
+    run->add_option(
+           "--swarm-window", o.swarm_windows,
+           "Local time HH:MM-HH:MM in which the swarm uploads (repeatable; across midnight "
+           "as 22:00-06:00). Outside every window cached images are not seeded and a "
+           "download uploads at most 16 KiB/s. Default: no window, always uploading")
+        ->check(CLI::Validator(
+            [](std::string& v) {
+                auto w = ParseTimeWindow(v);
+                return w ? std::string() : w.error().message;
+            },
+            ""))
+        ->type_name("HH:MM-HH:MM");
     run->add_option("--rollout-interval", o.rollout_interval,
                     "Seconds between reads of the ledger's rollout evidence (approvals, pauses, "
                     "device outcomes) while a release is offered")

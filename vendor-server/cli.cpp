@@ -321,6 +321,13 @@ int RunCli(int argc, char** argv) {
                      "Seconds between BitTorrent announces")
         ->capture_default_str();
     serve_cmd
+        ->add_option("--bt-listen", serve.bt_listen,
+                     "BitTorrent listen HOST:PORT of the vendor's own seeder (every release, each "
+                     "piece handed out about once; announced to this tracker)")
+        ->capture_default_str();
+    serve_cmd->add_flag("--no-bittorrent", serve.no_bittorrent,
+                        "Do not seed over BitTorrent (gateways fall back to the web seed)");
+    serve_cmd
         ->add_option("--checkpoint-margin", serve.checkpoints.margin,
                      "Blocks on top of a ledger block before the timestamp names it (checkpoint, "
                      "release blocks)")

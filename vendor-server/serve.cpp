@@ -9,12 +9,16 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/adapters/http.hpp"
 #include "common/adapters/log.hpp"
+#include "common/adapters/swarm.hpp"
+#include "common/core/bytes.hpp"
 #include "common/core/fs.hpp"
 #include "common/core/tx_bodies.hpp"
 #include "ledger/client/client.hpp"
@@ -159,6 +163,30 @@ sigset_t StopSignals() {
     return set;
 }
 
+// Seeds every release image of the data dir not seeded yet: at start, and on each tick for
+// releases `publish` (another process) has added since.
+void SeedReleases(const DataDir& dir, Swarm& swarm, const std::string& announce,
+                  std::set<std::string>& seeded) {
+    std::error_code ec;
+    const std::string suffix = ".torrent";
+    for (auto it = std::filesystem::directory_iterator(dir.TorrentsDir(), ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+        const std::string file = it->path().filename().string();
+        if (file.size() != 64 + suffix.size() || file.substr(64) != suffix) continue;
+        const std::string sha = file.substr(0, 64);
+        if (seeded.count(sha) || !IsHex(sha, 32) || !FileExists(dir.Image(sha))) continue;
+        seeded.insert(sha);  // once: a torrent that does not load is reported, not retried
+        auto bytes = ReadFile(dir.Torrent(sha), 16 << 20);
+        Status st =
+            bytes ? swarm.Seed(*bytes, dir.ImagesDir(), {announce}) : Status(Fail(bytes.error()));
+        if (!st) {
+            spdlog::error("cannot seed image {} over BitTorrent: {}", sha, st.error().ToString());
+        } else {
+            spdlog::info("seeding image {} over BitTorrent", sha.substr(0, 16));
+        }
+    }
+}
+
 }  // namespace
 
 Status Serve(const ServeOptions& opts) {
@@ -176,8 +204,34 @@ Status Serve(const ServeOptions& opts) {
     api_cfg.tls_key = opts.tls_key;
     api_cfg.ledger_peers = opts.ledger_peers;
     if (api_cfg.ledger_peers.empty()) api_cfg.ledger_peers.push_back(opts.ledger_url);
-    FW_ASSIGN(auto api, ApiServer::Create(dir, opts.http, api_cfg));
+    http::ServerOptions http_opts = opts.http;
+    if (!http_opts.metrics) http_opts.metrics = std::make_shared<metrics::Registry>();
+    // The vendor seeds its releases over BitTorrent itself, each piece going out about once (the
+    // gateways pass it on); the web seed is the gateways' fallback.
+    std::unique_ptr<Swarm> swarm;
+    if (!opts.no_bittorrent) {
+        SwarmOptions so;
+        so.listen = opts.bt_listen;
+        so.seed_each_piece_once = true;
+        FW_ASSIGN(swarm, Swarm::Start(so));
+        auto stat = [s = swarm.get()](std::int64_t SwarmStats::*field) {
+            return [s, field] { return static_cast<double>(s->Stats().*field); };
+        };
+        http_opts.metrics->AddCounterFn("fwchain_vendor_swarm_uploaded_bytes_total",
+                                        "Image payload bytes the vendor's seeder uploaded.",
+                                        stat(&SwarmStats::payload_uploaded));
+        http_opts.metrics->AddGaugeFn(
+            "fwchain_vendor_swarm_torrents", "Release images the vendor's seeder seeds.",
+            [s = swarm.get()] { return static_cast<double>(s->Stats().torrents); });
+    }
+    FW_ASSIGN(auto api, ApiServer::Create(dir, http_opts, api_cfg));
     FW_ASSIGN(int port, api->Bind(hp.first, hp.second));
+    const std::string announce = api->public_url() + "/announce";
+    std::set<std::string> seeded;
+    if (swarm) {
+        spdlog::info("BitTorrent seeder on port {}", swarm->port());
+        SeedReleases(dir, *swarm, announce, seeded);
+    }
     // Tests and scripts parse this line; flush so it is seen before anything else happens.
     std::cout << "listening on " << hp.first << ":" << port << std::endl;
     spdlog::info("serving {} on {}:{} (public URL {}, admin API {})", dir.Root(), hp.first, port,
@@ -196,6 +250,7 @@ Status Serve(const ServeOptions& opts) {
             if (auto st = maintainer.Tick(NowSeconds()); !st) {
                 spdlog::error("{}", st.error().ToString());
             }
+            if (swarm) SeedReleases(dir, *swarm, announce, seeded);
             lock.lock();
             cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping.load(); });
         }

@@ -62,6 +62,9 @@ struct ServeOptions {
     std::string tls_cert;          // PEM; with tls_key: HTTPS
     std::string tls_key;
     std::int64_t tracker_interval = 1800;
+    // The vendor's own BitTorrent seeder (BEP 16 super-seeding of every release image).
+    std::string bt_listen = "0.0.0.0:7411";
+    bool no_bittorrent = false;
     http::ServerOptions http;  // the HTTP front's limits
     // Ledger nodes new gateways bootstrap from (GET /v1/ledger-peers); default: --ledger.
     std::vector<std::string> ledger_peers;

@@ -23,6 +23,17 @@ std::string DigestHex(const Digest& d) {
 
 }  // namespace
 
+int PieceSize(std::uint64_t image_size) {
+    // About 128 pieces, 256 KiB to 4 MiB: libtorrent's default (2,048 pieces of 32 KiB for 64
+    // MiB) costs the vendor's seeder a request round and a piece record per 32 KiB, and the
+    // gateways a hash job each; 128 pieces still spread 20 gateways over different pieces.
+    int piece = 256 * 1024;
+    while (piece < 4 * 1024 * 1024 && image_size / static_cast<std::uint64_t>(piece) > 128) {
+        piece *= 2;
+    }
+    return piece;
+}
+
 Expected<TorrentFile> ReadTorrentInfo(const std::string& bytes) {
     lt::error_code ec;
     lt::torrent_info ti(
@@ -45,7 +56,7 @@ Expected<TorrentFile> MakeTorrent(const std::string& dir, const std::string& nam
     lt::file_storage fs;
     fs.add_file(name, static_cast<std::int64_t>(size));
     // Hybrid by default in libtorrent 2.0: v1 pieces + v2 merkle trees.
-    lt::create_torrent ct(fs);
+    lt::create_torrent ct(fs, PieceSize(size));
     ct.set_creator("fwchain vendor-server");
     lt::error_code ec;
     lt::set_piece_hashes(ct, dir, ec);  // reads dir/name

@@ -3,6 +3,7 @@
 // v1+v2 hybrid made once at publish time and stored without tracker or web seed: those are not
 // part of the info dictionary (the infohashes in the manifest do not depend on them), so `serve`
 // adds its own public URL to each copy it hands out.
+#include <cstdint>
 #include <string>
 
 #include "common/core/expected.hpp"
@@ -14,6 +15,10 @@ struct TorrentFile {
     std::string infohash_v1;  // 40 hex (SHA-1 of the info dict)
     std::string infohash_v2;  // 64 hex (SHA-256 of the info dict)
 };
+
+// The piece size of an image's torrent: a power of two giving about 128 pieces, within 256 KiB
+// and 4 MiB.
+int PieceSize(std::uint64_t image_size);
 
 // Hashes the file dir/name into a hybrid torrent whose single file is `name` (for images: the
 // SHA-256 hex, so a downloader's file is content-addressed too).

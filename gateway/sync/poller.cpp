@@ -290,8 +290,11 @@ Status Poller::Download(const Release& r) {
         return Fail(Errc::kTooLarge, "image-too-large",
                     "image of " + r.version + " exceeds the gateway's limit");
     }
+    std::string torrent;  // the image's .torrent, once the vendor gave it
     if (cfg_.swarm && r.torrent) {
-        Status st = DownloadSwarm(r);
+        auto got = FetchTorrent(r);
+        Status st = got ? DownloadSwarm(r, *got) : Status(Fail(got.error()));
+        if (got) torrent = std::move(*got);
         if (st) {
             ++stats_.fetched_bittorrent;
             return st;
@@ -300,21 +303,50 @@ Status Poller::Download(const Release& r) {
                      r.version, st.error().ToString());
     }
     Status st = DownloadHttp(r);
-    if (st)
-        ++stats_.fetched_http;
-    else
+    if (!st) {
         ++stats_.fetch_failures;
+        return st;
+    }
+    ++stats_.fetched_http;
+    // An image that came over HTTP is seeded like any other: the next gateway need not ask the
+    // vendor for it.
+    if (cfg_.swarm && r.torrent) {
+        if (torrent.empty()) {
+            auto got = FetchTorrent(r);
+            if (got) torrent = std::move(*got);
+        }
+        Status seeded =
+            torrent.empty()
+                ? Status(Fail(Errc::kNetwork, "no-torrent", "the vendor's torrent is unavailable"))
+                : KeepSeeding(r, torrent);
+        if (!seeded) {
+            spdlog::warn("cannot seed {} {} fetched over HTTP: {}", r.product, r.version,
+                         seeded.error().ToString());
+        }
+    }
     return st;
 }
 
-Status Poller::DownloadSwarm(const Release& r) {
+Expected<std::string> Poller::FetchTorrent(const Release& r) {
     FW_ASSIGN(auto vendor, http::Client::For(cfg_.vendor_url));
-    FW_ASSIGN(std::string torrent,
-              vendor.GetText("/v1/torrents/" + r.image.sha256 + ".torrent", 16 << 20));
+    return vendor.GetText("/v1/torrents/" + r.image.sha256 + ".torrent", 16 << 20);
+}
+
+Status Poller::DownloadSwarm(const Release& r, const std::string& torrent) {
     FW_TRY(cfg_.swarm->Fetch(torrent, cache_.partial_dir(),
                              std::chrono::seconds(cfg_.bt_stall_timeout_s), cancel_));
-    // libtorrent checked every piece against the torrent; Commit checks the signed SHA-256.
-    FW_TRY(cache_.Commit(r.image.sha256, r.image.size));
+    // libtorrent checked every piece against the torrent; Commit checks the signed SHA-256 and
+    // moves the file into the cache while the torrent stays in the session (its upload counts
+    // and its peers carry on into seeding).
+    FW_TRY(cfg_.swarm->Handover(torrent, cache_.dir(),
+                                [&] { return cache_.Commit(r.image.sha256, r.image.size); }));
+    if (!cfg_.torrent_dir.empty()) {
+        FW_TRY(WriteFileAtomic(cfg_.torrent_dir + "/" + r.image.sha256 + ".torrent", torrent));
+    }
+    return {};
+}
+
+Status Poller::KeepSeeding(const Release& r, const std::string& torrent) {
     if (!cfg_.torrent_dir.empty()) {
         FW_TRY(WriteFileAtomic(cfg_.torrent_dir + "/" + r.image.sha256 + ".torrent", torrent));
     }

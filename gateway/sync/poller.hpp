@@ -13,10 +13,10 @@
 #include <set>
 #include <string>
 
+#include "common/adapters/swarm.hpp"
 #include "common/core/rollout.hpp"
 #include "gateway/cache/cache.hpp"
 #include "gateway/device_api/check_index.hpp"
-#include "gateway/sync/swarm.hpp"
 #include "gateway/sync/trust_store.hpp"
 #include "ledger/client/client.hpp"
 
@@ -98,7 +98,10 @@ class Poller {
     Status SyncAdmissions();
     Status Download(const Release& r);
     Status DownloadHttp(const Release& r);
-    Status DownloadSwarm(const Release& r);
+    Expected<std::string> FetchTorrent(const Release& r);
+    Status DownloadSwarm(const Release& r, const std::string& torrent);
+    // Keeps the torrent of a cached image and seeds it.
+    Status KeepSeeding(const Release& r, const std::string& torrent);
 
     PollerConfig cfg_;
     TrustStore& trust_;

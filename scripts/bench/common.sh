@@ -4,12 +4,14 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${FWCHAIN_BENCH_BUILD_DIR:-$root/build/release}"
 
+# FWCHAIN_BENCH_NO_BUILD=1 uses the binaries already in $build/bin (e.g. a Release build made by
+# scripts/build, FWCHAIN_BENCH_BUILD_DIR=build); FWCHAIN_JOBS caps the build's parallelism.
 bench_build() {
   "$root/scripts/setup" --bench
   # FWCHAIN_BENCH_NO_BUILD=1 with FWCHAIN_BENCH_BUILD_DIR=DIR: use DIR's binaries as they are.
-  [ -n "${FWCHAIN_BENCH_NO_BUILD:-}" ] && return 0
+  [ "${FWCHAIN_BENCH_NO_BUILD:-0}" = 1 ] && return 0
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFWCHAIN_TESTS=OFF >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target "$@"
+  cmake --build "$build" -j "${FWCHAIN_JOBS:-$(nproc)}" --target "$@"
 }
 
 bench_pids=()

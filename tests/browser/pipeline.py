@@ -195,7 +195,8 @@ class Pipeline:
             os.path.join(self.vendor_dir, "genesis.json"), "--mine", "--key",
             os.path.join(self.vendor_dir, "keys", "node.key"))
         vendor = self.start("vendor", "vendor-server", "serve", "--data", self.vendor_dir,
-                            "--listen", "127.0.0.1:0", "--ledger", self.ledger)
+                            "--listen", "127.0.0.1:0", "--ledger", self.ledger,
+                            "--bt-listen", "127.0.0.1:0")
         self.gateway = self.start(
             "gateway", "gateway", "run", "--data", os.path.join(self.work, "gateway"),
             "--vendor", vendor, "--ledger", self.ledger, "--listen", "127.0.0.1:0", "--root",

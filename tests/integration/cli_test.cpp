@@ -212,6 +212,16 @@ TEST(CliHelp, ShowsDefaultsAndOnlyItsOwnExitCodes) {
     }
     auto gw = test::Run({Bin("gateway"), "run", "--help"});
     EXPECT_NE(gw.out.find("=86400"), std::string::npos) << gw.out;
+    // The swarm's upload cap, windows and web-seed delay, and the vendor's BitTorrent seeder.
+    for (const std::string want :
+         {"--swarm-upload-limit RATE=0", "--swarm-window HH:MM-HH:MM", "Default: no window",
+          "--bt-web-seed-delay INT:NONNEGATIVE=10"}) {
+        EXPECT_NE(gw.out.find(want), std::string::npos) << want << "\n" << gw.out;
+    }
+    auto serve = test::Run({Bin("vendor-server"), "serve", "--help"});
+    for (const std::string want : {"--bt-listen TEXT=0.0.0.0:7411", "--no-bittorrent"}) {
+        EXPECT_NE(serve.out.find(want), std::string::npos) << want << "\n" << serve.out;
+    }
     auto status = test::Run({Bin("ledger"), "status", "--help"});
     EXPECT_NE(status.out.find("]=0"), std::string::npos) << status.out;
 }
@@ -242,11 +252,11 @@ TEST(CliPublishProgress, OnATerminalOnly) {
     ASSERT_EQ(g({"tag", "-a", "v1.0.0", "-m", "one"}), 0);
     ASSERT_EQ(g({"tag", "-a", "v1.1.0", "-m", "two"}), 0);
 
-    test::Process serve(
-        {Bin("vendor-server"), "serve", "--data", tmp / "vendor", "--listen", "127.0.0.1:0",
-         "--ledger", "http://127.0.0.1:" + std::to_string(test::FreePort()), "--admin-token-file",
-         tmp / "token"},
-        tmp / "serve.log");
+    test::Process serve({Bin("vendor-server"), "serve", "--data", tmp / "vendor", "--listen",
+                         "127.0.0.1:0", "--bt-listen", "127.0.0.1:0", "--ledger",
+                         "http://127.0.0.1:" + std::to_string(test::FreePort()),
+                         "--admin-token-file", tmp / "token"},
+                        tmp / "serve.log");
     const std::regex listening("listening on (127\\.0\\.0\\.1:[0-9]+)");
     std::smatch m;
     std::string log;
@@ -286,6 +296,21 @@ TEST(CliPublishProgress, OnATerminalOnly) {
     EXPECT_NE(tty.out.find("\ruploading 0.0 MiB of 3.0 MiB (0%)"), std::string::npos) << tty.out;
     EXPECT_NE(tty.out.find("\ruploading 3.0 MiB of 3.0 MiB (100%)"), std::string::npos) << tty.out;
     EXPECT_NE(tty.out.find("published cam 1.1.0"), std::string::npos) << tty.out;
+}
+
+// A rate or a window that does not parse is a usage error naming the value, before anything runs.
+TEST(CliSwarmFlags, ABadRateOrWindowIsAUsageError) {
+    for (const std::vector<std::string>& bad :
+         {std::vector<std::string>{"--swarm-upload-limit", "2 furlongs"},
+          std::vector<std::string>{"--swarm-window", "22:00-25:00"},
+          std::vector<std::string>{"--swarm-window", "22:00-06:00", "--swarm-window", "noon"}}) {
+        std::vector<std::string> argv = {Bin("gateway"),    "run",      "--data",
+                                         "/nonexistent/gw", "--vendor", "http://127.0.0.1:1"};
+        argv.insert(argv.end(), bad.begin(), bad.end());
+        auto r = test::Run(argv);
+        EXPECT_EQ(r.exit_code, 2) << Both(r);
+        EXPECT_NE(r.err.find(bad.back()), std::string::npos) << Both(r);
+    }
 }
 
 }  // namespace

@@ -14,6 +14,16 @@ RunResult Shell(const std::string& command) { return Run({"/bin/sh", "-c", comma
 
 namespace {
 std::string Q(const std::string& s) { return "'" + s + "'"; }
+
+// Appends `extra` to argv; a "--flag value" pair in `extra` replaces the same flag's pair in argv.
+void AppendOverriding(std::vector<std::string>& argv, const std::vector<std::string>& extra) {
+    for (std::size_t i = 0; i + 1 < extra.size(); ++i) {
+        if (extra[i].rfind("--", 0) != 0 || extra[i + 1].rfind("--", 0) == 0) continue;
+        auto it = std::find(argv.begin(), argv.end(), extra[i]);
+        if (it != argv.end() && it + 1 != argv.end()) argv.erase(it, it + 2);
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+}
 }  // namespace
 
 System::System() {
@@ -68,16 +78,16 @@ void System::Start(int gateways, const std::vector<std::string>& vendor_args,
         "ledger", {Bin("ledger"), "node", "--data", tmp_ / "ledger", "--listen", "127.0.0.1:0",
                    "--genesis", genesis_, "--genesis-file", vendor_dir() + "/genesis.json",
                    "--mine", "--key", vendor_dir() + "/keys/node.key"});
-    std::vector<std::string> vendor = {Bin("vendor-server"), "serve",    "--data",
-                                       vendor_dir(),         "--listen", "127.0.0.1:0",
-                                       "--ledger",           ledger_url_};
+    std::vector<std::string> vendor = {
+        Bin("vendor-server"), "serve",    "--data",    vendor_dir(),  "--listen",
+        "127.0.0.1:0",        "--ledger", ledger_url_, "--bt-listen", "127.0.0.1:0"};
     vendor.insert(vendor.end(), vendor_args.begin(), vendor_args.end());
     vendor_url_ = StartServer("vendor", vendor);
     for (int i = 0; i < gateways; ++i) {
         const std::string name = "gateway" + std::to_string(i);
         std::vector<std::string> argv = GatewayArgv(name);
         argv.insert(argv.end(), {"--ledger", ledger_url_});
-        argv.insert(argv.end(), gateway_args.begin(), gateway_args.end());
+        AppendOverriding(argv, gateway_args);
         gateway_urls_.push_back(StartServer(name, argv));
     }
 }
@@ -99,6 +109,15 @@ std::vector<std::string> System::GatewayArgv(const std::string& name) {
             "127.0.0.1:0",
             "--bt-stall-timeout",
             "20"};
+}
+
+std::string System::StartGateway(const std::vector<std::string>& extra) {
+    const std::string name = "gateway" + std::to_string(gateway_urls_.size());
+    std::vector<std::string> argv = GatewayArgv(name);
+    argv.insert(argv.end(), {"--ledger", ledger_url_});
+    AppendOverriding(argv, extra);
+    gateway_urls_.push_back(StartServer(name, argv));
+    return gateway_urls_.back();
 }
 
 std::string System::StartNodeGateway(int ledger_port, const std::vector<std::string>& extra) {
@@ -133,11 +152,12 @@ void System::RestartLedger(bool mine, const std::vector<std::string>& peers) {
     ledger_url_ = StartServer("ledger", argv);
 }
 
-void System::Tag(const std::string& tag, const std::string& message) {
+void System::Tag(const std::string& tag, const std::string& message, std::size_t size) {
     const std::string repo = repo_dir();
-    auto r = Shell("head -c 65536 /dev/urandom > " + Q(repo + "/fw.bin") + " && git -C " + Q(repo) +
-                   " add fw.bin && git -C " + Q(repo) + " commit -qm " + Q("firmware " + tag) +
-                   " && git -C " + Q(repo) + " tag -a " + Q(tag) + " -m " + Q(message));
+    auto r = Shell("head -c " + std::to_string(size) + " /dev/urandom > " + Q(repo + "/fw.bin") +
+                   " && git -C " + Q(repo) + " add fw.bin && git -C " + Q(repo) + " commit -qm " +
+                   Q("firmware " + tag) + " && git -C " + Q(repo) + " tag -a " + Q(tag) + " -m " +
+                   Q(message));
     if (r.exit_code != 0) throw std::runtime_error("git tag failed: " + r.err);
 }
 

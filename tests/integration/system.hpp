@@ -18,10 +18,14 @@ class System {
     ~System();
 
     // Starts the ledger node, the vendor server and `gateways` gateways; `vendor_args` are
-    // appended to `vendor-server serve`.
+    // appended to `vendor-server serve`, `gateway_args` to `gateway run` (replacing a shared
+    // flag's value).
     void Start(int gateways = 1, const std::vector<std::string>& vendor_args = {},
                const std::vector<std::string>& gateway_args = {});
 
+    // Starts one more thin gateway (--ledger: the system's node) with `extra` flags (replacing a
+    // shared flag's value); returns its device API URL.
+    std::string StartGateway(const std::vector<std::string>& extra = {});
     // Starts one more gateway running its own ledger node (no --ledger) on `ledger_port`,
     // peered with the vendor's node; returns its device API URL.
     std::string StartNodeGateway(int ledger_port, const std::vector<std::string>& extra = {});
@@ -29,8 +33,8 @@ class System {
     void RestartLedger(bool mine, const std::vector<std::string>& peers);
     const std::string& genesis() const { return genesis_; }
 
-    // Adds a commit changing fw.bin to fresh random bytes and an annotated tag.
-    void Tag(const std::string& tag, const std::string& message);
+    // Adds a commit changing fw.bin to `size` fresh random bytes and an annotated tag.
+    void Tag(const std::string& tag, const std::string& message, std::size_t size = 65536);
     RunResult Publish(const std::string& tag, const std::string& product = "cam",
                       const std::string& hardware = "rev-b",
                       const std::vector<std::string>& extra = {});

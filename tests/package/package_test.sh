@@ -139,7 +139,7 @@ start ledger $(exec_start fwchain-ledger) --data "$work/ledger" --listen 127.0.0
   --genesis "$genesis" --genesis-file "$work/vendor/genesis.json"
 ledger=$url; answers "$ledger/v1/tip"
 # shellcheck disable=SC2046
-start vendor $(exec_start fwchain-vendor-server) --data "$work/vendor" --listen 127.0.0.1:0 \
+start vendor $(exec_start fwchain-vendor-server) --data "$work/vendor" --listen 127.0.0.1:0 --bt-listen 127.0.0.1:0 \
   --ledger "$ledger"
 vendor=$url; answers "$vendor/v1/health"
 # shellcheck disable=SC2046

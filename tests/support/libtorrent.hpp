@@ -1,7 +1,7 @@
 #pragma once
 // A libtorrent session's settings for tests on loopback: no DHT, LSD or port mapping (peers come
 // from the tracker or the web seed only), TCP only, several peers per IP (all are 127.0.0.1).
-// The gateway's swarm (gateway/sync/swarm.cpp) uses the same choices for production.
+// The swarm of the gateway and the vendor (common/adapters/swarm.cpp) uses the same choices.
 #include <libtorrent/settings_pack.hpp>
 
 namespace fwchain::test {

@@ -84,7 +84,8 @@ class VendorCliTest : public ::testing::Test {
     std::string Serve(const std::vector<std::string>& extra) {
         std::vector<std::string> argv = {
             Bin("vendor-server"), "serve",       "--data",   data(),
-            "--listen",           "127.0.0.1:0", "--ledger", "http://127.0.0.1:1"};
+            "--listen",           "127.0.0.1:0", "--ledger", "http://127.0.0.1:1",
+            "--bt-listen",        "127.0.0.1:0"};
         argv.insert(argv.end(), extra.begin(), extra.end());
         server_ = std::make_unique<Process>(argv, tmp_ / "serve.log");
         std::string url;

@@ -73,7 +73,7 @@ TEST_F(CliTest, ServeListensAndStopsOnSigterm) {
     fwchain::test::Process serve(
         {fwchain::test::Bin("vendor-server"), "serve", "--data", data(), "--listen", "127.0.0.1:0",
          "--ledger", "http://127.0.0.1:" + std::to_string(fwchain::test::FreePort()), "--log-level",
-         "info"},
+         "info", "--bt-listen", "127.0.0.1:0"},
         log);
     std::smatch m;
     const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");

@@ -174,15 +174,12 @@ int Run(const RunOptions& o) {
     auto relay = ReportRelay::Open(o.data_dir + "/gateway.sqlite", *ledger_client);
     if (!relay) return Die(relay.error());
     // Own node: the devices that report through this gateway are its own; a pruned node keeps
-    // their txs (recorded once per device and run; the node persists the set).
-    std::mutex own_mu;
-    std::set<std::string> own_devices;
+    // their txs. Those seen before (also in thin mode) once at start, new ones as they come.
     if (node) {
-        (*relay)->OnDevice([&own_mu, &own_devices, n = node.get()](const std::string& device) {
-            {
-                std::lock_guard<std::mutex> lock(own_mu);
-                if (!own_devices.insert(device).second) return;
-            }
+        if (auto st = node->chain().KeepDevices((*relay)->Devices()); !st) {
+            spdlog::warn("recording own devices: {}", st.error().ToString());
+        }
+        (*relay)->OnDevice([n = node.get()](const std::string& device) {
             if (auto st = n->chain().KeepDevices({device}); !st) {
                 spdlog::warn("recording own device {}: {}", device, st.error().ToString());
             }
@@ -331,10 +328,7 @@ int Run(const RunOptions& o) {
             if (node->peers() != nullptr) {
                 ledger["syncing"] = node->peers()->Syncing();
                 ledger["best_peer_height"] = node->peers()->BestPeerHeight();
-                std::size_t peers = 0;
-                const auto now = NowSeconds();
-                for (const auto& p : node->peers()->List()) peers += p.banned_until <= now;
-                ledger["peers"] = peers;
+                ledger["peers"] = node->peers()->Usable().size();
             }
             if (auto storage = node->chain().Storage()) {
                 ledger["storage"] = ledger::StorageToJson(*storage);
@@ -347,7 +341,7 @@ int Run(const RunOptions& o) {
         j["cache"] = Json{{"images", std::move(images)},
                           {"bytes", (*cache)->TotalBytes()},
                           {"max_bytes", (*cache)->max_bytes()}};
-        if (auto seen = (*relay)->DevicesSeen()) j["devices_seen"] = *seen;
+        j["devices_seen"] = (*relay)->DevicesSeen();
         j["ledger"] = std::move(ledger);
         if (swarm) {
             SwarmStats s = swarm->Stats();

@@ -21,7 +21,14 @@ Expected<std::unique_ptr<ReportRelay>> ReportRelay::Open(const std::string& db_p
                                                          ledger::LedgerClient& ledger) {
     FW_ASSIGN(sql::Db db, sql::Db::Open(db_path));
     FW_TRY(db.Migrate(kMigrations));
-    return std::unique_ptr<ReportRelay>(new ReportRelay(std::move(db), ledger));
+    std::unique_ptr<ReportRelay> relay(new ReportRelay(std::move(db), ledger));
+    FW_ASSIGN(auto s, relay->db_.Prepare("SELECT device FROM devices_seen"));
+    for (;;) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        relay->seen_.insert(s.Text(0));
+    }
+    return relay;
 }
 
 Status ReportRelay::RefreshRegistry() {
@@ -39,20 +46,26 @@ Status ReportRelay::RefreshRegistry() {
     return {};
 }
 
-Status ReportRelay::NoteDevice(const std::string& device) {
-    FW_ASSIGN(auto s, db_.Prepare("INSERT INTO devices_seen (device, first_seen, last_seen) "
-                                  "VALUES (?, ?, ?) ON CONFLICT(device) DO UPDATE SET "
-                                  "last_seen = excluded.last_seen"));
+void ReportRelay::NoteDevice(const std::string& device) {
+    if (!seen_.insert(device).second) return;  // the common case: no write per report
+    auto s = db_.Prepare(
+        "INSERT OR IGNORE INTO devices_seen (device, first_seen, last_seen) VALUES (?, ?, ?)");
     const std::int64_t now = NowSeconds();
-    s.Bind(1, device).Bind(2, now).Bind(3, now);
-    return s.Run();
+    if (s) s->Bind(1, device).Bind(2, now).Bind(3, now);
+    if (auto st = s ? s->Run() : Status(Fail(s.error())); !st) {
+        spdlog::warn("recording device {}: {}", device, st.error().ToString());
+    }
+    if (on_device_) on_device_(device);
 }
 
-Expected<std::uint64_t> ReportRelay::DevicesSeen() {
+std::uint64_t ReportRelay::DevicesSeen() {
     std::lock_guard lock(mu_);
-    FW_ASSIGN(auto s, db_.Prepare("SELECT COUNT(*) FROM devices_seen"));
-    FW_ASSIGN(bool row, s.Step());
-    return row ? static_cast<std::uint64_t>(s.Int(0)) : 0;
+    return seen_.size();
+}
+
+std::vector<std::string> ReportRelay::Devices() {
+    std::lock_guard lock(mu_);
+    return {seen_.begin(), seen_.end()};
 }
 
 Expected<RelayResult> ReportRelay::Relay(const Json& body) {
@@ -98,7 +111,7 @@ Expected<RelayResult> ReportRelay::Relay(const Json& body) {
             Errc::kUnauthorized, "wrong-device",
             "the report names device " + tx.recipient + " but is signed by " + it->second.subject);
     }
-    if (on_device_) on_device_(tx.recipient);
+    NoteDevice(tx.recipient);
     auto submitted = ledger_.Submit(tx.ToJson());
     if (!submitted) {
         const Error& e = submitted.error();
@@ -118,9 +131,6 @@ Expected<RelayResult> ReportRelay::Relay(const Json& body) {
     RelayResult out;
     out.id = tx.Id();
     out.message = submitted->message;
-    if (auto st = NoteDevice(tx.recipient); !st) {
-        spdlog::warn("recording device {}: {}", tx.recipient, st.error().ToString());
-    }
     switch (submitted->kind) {
         case ledger::SubmitResult::Kind::kAccepted:
             spdlog::info("relayed {} report of {} ({} {})", tx.type, tx.recipient, tx.state,

@@ -9,7 +9,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "common/adapters/sqlite.hpp"
 #include "common/core/tx.hpp"
@@ -39,10 +41,12 @@ class ReportRelay {
     // (502 ledger unreachable: the device keeps the report queued), other ledger refusals with
     // the ledger's reason.
     Expected<RelayResult> Relay(const Json& body);
-    // Distinct devices whose reports were relayed (accepted or already held), ever.
-    Expected<std::uint64_t> DevicesSeen();
-    // Called with the device id of each report that passed the local checks, before it is
-    // relayed (the gateway's own node keeps these devices' txs when it prunes). Set before use.
+    // Distinct devices whose signed reports passed the local checks and were relayed, ever
+    // (kept in gateway.sqlite), and their ids.
+    std::uint64_t DevicesSeen();
+    std::vector<std::string> Devices();
+    // Called once with the id of each device seen for the first time (the gateway's own node
+    // keeps these devices' txs when it prunes). Set before use.
     void OnDevice(std::function<void(const std::string&)> fn) { on_device_ = std::move(fn); }
 
   private:
@@ -52,7 +56,7 @@ class ReportRelay {
     };
     ReportRelay(sql::Db db, ledger::LedgerClient& ledger) : db_(std::move(db)), ledger_(ledger) {}
     Status RefreshRegistry();
-    Status NoteDevice(const std::string& device);  // with mu_ held
+    void NoteDevice(const std::string& device);  // with mu_ held
 
     std::mutex mu_;
     sql::Db db_;
@@ -61,6 +65,7 @@ class ReportRelay {
     std::chrono::steady_clock::time_point last_refresh_{};
     bool registry_stale_ = false;  // the ledger refused a device our copy admits
     std::function<void(const std::string&)> on_device_;
+    std::set<std::string> seen_;  // devices_seen, in memory
 };
 
 }  // namespace fwchain::gateway

@@ -13,7 +13,7 @@ namespace {
 
 constexpr std::size_t kSmall = 1 << 20;      // one tx, the tip, one registry entry
 constexpr std::size_t kLarge = 64ull << 20;  // header batches, the registry, rollouts
-constexpr std::size_t kMaxHeaders = 2000;     // per GET /v1/headers
+constexpr std::size_t kMaxHeaders = 2000;    // per GET /v1/headers
 // How often a waiting caller reads the tip: a node has no push channel for clients.
 constexpr auto kTipPoll = std::chrono::seconds(1);
 
@@ -139,7 +139,8 @@ class HttpLedgerClient final : public LedgerClient {
         }
         if (res->status >= 200 && res->status < 300) return out;
         std::string reason = "ledger-http-" + std::to_string(res->status);
-        std::string message = "the ledger at " + url_ + " answered HTTP " + std::to_string(res->status);
+        std::string message =
+            "the ledger at " + url_ + " answered HTTP " + std::to_string(res->status);
         if (object) {
             if (auto r = GetString(*answer, "error")) reason = *r;
             if (auto m = GetString(*answer, "message")) message = *m;
@@ -206,9 +207,10 @@ std::uint64_t TipToken(const std::string& tip_hash_hex) {
     std::uint64_t token = 0;
     for (std::size_t i = 0; i < 16 && i < tip_hash_hex.size(); ++i) {
         const char c = tip_hash_hex[i];
-        const std::uint64_t nibble = c >= '0' && c <= '9'   ? static_cast<std::uint64_t>(c - '0')
-                                     : c >= 'a' && c <= 'f' ? static_cast<std::uint64_t>(c - 'a' + 10)
-                                                            : 0;
+        const std::uint64_t nibble = c >= '0' && c <= '9' ? static_cast<std::uint64_t>(c - '0')
+                                     : c >= 'a' && c <= 'f'
+                                         ? static_cast<std::uint64_t>(c - 'a' + 10)
+                                         : 0;
         token = token << 4 | nibble;
     }
     return token == 0 ? 1 : token;

@@ -58,14 +58,10 @@ std::string MinerOf(const BlockInfo& b) {
 }
 
 Json TipToJson(const BlockInfo& tip, const StorageStatus& storage) {
-    return Json{{"height", tip.height},
-                {"hash", ToHex(tip.hash)},
-                {"miner", MinerOf(tip)},
-                {"time", tip.time},
-                {"bits", tip.bits},
-                {"work", WorkToHex(tip.work)},
-                {"pruned", storage.pruned},
-                {"prune_height", storage.prune_height}};
+    return Json{{"height", tip.height},     {"hash", ToHex(tip.hash)},
+                {"miner", MinerOf(tip)},    {"time", tip.time},
+                {"bits", tip.bits},         {"work", WorkToHex(tip.work)},
+                {"pruned", storage.pruned}, {"prune_height", storage.prune_height}};
 }
 
 Json StorageToJson(const StorageStatus& s) {

@@ -145,13 +145,8 @@ void Node::RegisterMetrics() {
                        const auto mined = blocks_mined_->Value();
                        return static_cast<double>(c > mined ? c - mined : 0);
                    });
-    m.AddGaugeFn("fwchain_ledger_peers", "Peers not banned.", [this] {
-        if (!peers_) return 0.0;
-        const auto now = static_cast<std::int64_t>(NowSeconds());
-        double n = 0;
-        for (const auto& p : peers_->List()) n += p.banned_until <= now ? 1 : 0;
-        return n;
-    });
+    m.AddGaugeFn("fwchain_ledger_peers", "Peers not banned.",
+                 [this] { return peers_ ? static_cast<double>(peers_->Usable().size()) : 0.0; });
     m.AddGaugeFn("fwchain_ledger_syncing", "1 while blocks are fetched from a heavier peer.",
                  [this] { return peers_ && peers_->Syncing() ? 1.0 : 0.0; });
     m.AddGaugeFn("fwchain_ledger_best_peer_height",

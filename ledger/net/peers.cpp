@@ -36,6 +36,16 @@ struct ParsedHeader {
     Hash256 hash{};
 };
 
+// One entry of a GET /v1/headers answer, or nullopt when it is not a header.
+std::optional<ParsedHeader> ParseHeaderEntry(const Json& h) {
+    auto bytes = FromHex(h.is_object() ? h.value("header", std::string()) : "");
+    if (!bytes || bytes->size() != kHeaderSize) return std::nullopt;
+    ParsedHeader p;
+    p.header = BlockHeader::Deserialize(bytes->data());
+    p.hash = p.header.Hash();
+    return p;
+}
+
 }  // namespace
 
 Expected<std::string> NormalizePeerUrl(const std::string& url) {
@@ -312,16 +322,13 @@ Status PeerManager::LearnAssumedChain(http::Client& c, const BlockInfo& ours) {
         const Json arr = answer.value("headers", Json::array());
         if (arr.empty()) return {};  // the peer's chain is shorter than the checkpoint
         for (const auto& h : arr) {
-            auto bytes = FromHex(h.is_object() ? h.value("header", std::string()) : "");
-            if (!bytes || bytes->size() != kHeaderSize) return {};
-            const BlockHeader header = BlockHeader::Deserialize(bytes->data());
-            const Hash256 hash = header.Hash();
-            if (header.height != from || header.prev_hash != prev ||
-                !CheckProofOfWork(hash, header.bits, params)) {
+            auto p = ParseHeaderEntry(h);
+            if (!p || p->header.height != from || p->header.prev_hash != prev ||
+                !CheckProofOfWork(p->hash, p->header.bits, params)) {
                 return {};
             }
-            chain.insert(hash);
-            prev = hash;
+            chain.insert(p->hash);
+            prev = p->hash;
             ++from;
         }
     }
@@ -369,15 +376,12 @@ Expected<bool> PeerManager::SyncFrom(const std::string& url, std::uint64_t prune
         // Headers first: check the whole page links and carries its work before fetching blocks.
         std::vector<ParsedHeader> page;
         for (const auto& h : *arr) {
-            const std::string hex = h.is_object() ? h.value("header", std::string()) : "";
-            auto bytes = FromHex(hex);
-            if (!bytes || bytes->size() != kHeaderSize) {
+            auto parsed = ParseHeaderEntry(h);
+            if (!parsed) {
                 Ban(url, "malformed header");
                 return Fail(Errc::kVerify, "bad-peer", "malformed header");
             }
-            ParsedHeader p;
-            p.header = BlockHeader::Deserialize(bytes->data());
-            p.hash = p.header.Hash();
+            ParsedHeader p = *parsed;
             const std::uint64_t want_height = from + page.size();
             const bool links = page.empty() ? (first_page || p.header.prev_hash == last_hash)
                                             : p.header.prev_hash == page.back().hash;

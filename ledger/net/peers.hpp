@@ -79,6 +79,8 @@ class PeerManager {
     // Adds a peer; returns true when it was new (then we announce ourselves to it and sync).
     Expected<bool> Add(const std::string& url);
     std::vector<PeerInfo> List();
+    // The peers not banned now.
+    std::vector<std::string> Usable();
     void Ban(const std::string& url, const std::string& reason);
 
     // Queue a tx / block for all peers. Never blocks: when the queue is full the oldest item
@@ -109,7 +111,6 @@ class PeerManager {
     void SyncLoop();
     // `prune_height`: the peer's tip said it holds no block bodies up to that height.
     Expected<bool> SyncFrom(const std::string& url, std::uint64_t prune_height);
-    std::vector<std::string> Usable();
     // The hashes of the peer's chain from our tip up to the assume-valid block, once its headers
     // link to both; empty when there is no checkpoint above our tip or the peer lacks it.
     Status LearnAssumedChain(http::Client& c, const BlockInfo& ours);

@@ -36,7 +36,33 @@ class Chain::StoreView final : public ChainView {
     const Root* root_;
 };
 
+struct Chain::Reader {
+    Mutex mu;
+    std::unique_ptr<ChainStore> store FW_PT_GUARDED_BY(mu);
+};
+
 Chain::~Chain() = default;
+
+template <typename T, typename F>
+Expected<T> Chain::Read(F&& fn) {
+    std::optional<T> out;
+    auto run = [&](ChainStore& store) {
+        return store.ReadTransaction([&]() -> Status {
+            FW_ASSIGN(T v, fn(store));
+            out.emplace(std::move(v));
+            return {};
+        });
+    };
+    if (readers_.empty()) {
+        MutexLock lock(mu_);
+        FW_TRY(run(*store_));
+        return std::move(*out);
+    }
+    Reader& r = *readers_[next_reader_.fetch_add(1) % readers_.size()];
+    MutexLock lock(r.mu);
+    FW_TRY(run(*r.store));
+    return std::move(*out);
+}
 
 Expected<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& opts) {
     ValidationState state;
@@ -45,6 +71,7 @@ Expected<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& opts) {
         return Fail(Errc::kVerify, "bad-genesis", "genesis block: " + state.ToString());
     }
     std::unique_ptr<Chain> chain(new Chain());
+    MutexLock lock(chain->mu_);  // not shared yet; taken so that the analysis sees it held
     chain->genesis_ = std::move(info);
     chain->root_ = chain->genesis_.root;
     FW_ASSIGN(chain->store_, ChainStore::Open(opts.db_path, opts.prune_budget > 0));
@@ -65,6 +92,14 @@ Expected<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& opts) {
         FW_TRY(chain->store_->StoreGenesis(genesis, added));
     }
     FW_TRY(chain->ReloadRoot());
+    if (opts.db_path != ":memory:") {
+        for (std::size_t i = 0; i < opts.readers; ++i) {
+            auto reader = std::make_unique<Reader>();
+            MutexLock reader_lock(reader->mu);
+            FW_ASSIGN(reader->store, ChainStore::OpenReader(opts.db_path));
+            chain->readers_.push_back(std::move(reader));
+        }
+    }
     chain->mempool_ = std::make_unique<Mempool>(opts.mempool_max);
     chain->mempool_state_ = std::make_unique<StateOverlay>(*chain->view_);
     return chain;
@@ -85,15 +120,16 @@ Status Chain::ReloadRoot() {
 }
 
 Root Chain::CurrentRoot() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return root_;
 }
 
 Expected<BlockInfo> Chain::Tip() {
-    std::lock_guard<std::mutex> lock(mu_);
-    FW_ASSIGN(auto tip, store_->Tip());
-    if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
-    return *tip;
+    return Read<BlockInfo>([](ChainStore& store) -> Expected<BlockInfo> {
+        FW_ASSIGN(auto tip, store.Tip());
+        if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
+        return *tip;
+    });
 }
 
 Expected<BlockInfo> Chain::AncestorAt(BlockInfo b, std::uint64_t height) {
@@ -168,7 +204,7 @@ Expected<BlockInfo> Chain::ExtendTip(const EncodedBlock& encoded, const BlockInf
 Expected<BlockInfo> Chain::ConnectTip(const EncodedBlock& encoded, const BlockInfo& tip,
                                       std::int64_t now) {
     BlockInfo new_tip;
-    auto written = store_->Transaction([&]() -> Status {
+    auto written = store_->Transaction([&]() FW_REQUIRES(mu_) -> Status {
         FW_ASSIGN(new_tip, ExtendTip(encoded, tip, now));
         return {};
     });
@@ -191,8 +227,8 @@ std::vector<Expected<BlockInfo>> Chain::SubmitBlocks(const std::vector<EncodedBl
         std::vector<BlockInfo> connected;
         std::optional<Error> failure;
         {
-            std::lock_guard<std::mutex> lock(mu_);
-            auto written = store_->Transaction([&]() -> Status {
+            MutexLock lock(mu_);
+            auto written = store_->Transaction([&]() FW_REQUIRES(mu_) -> Status {
                 connected.clear();
                 FW_ASSIGN(auto tip, store_->Tip());
                 if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
@@ -277,7 +313,7 @@ Expected<BlockInfo> Chain::Reorg(const EncodedBlock& encoded, const BlockInfo& t
     std::vector<Block> abandoned;
     std::string failed_hash;
     ValidationState failed_state;
-    auto status = store_->Transaction([&]() -> Status {
+    auto status = store_->Transaction([&]() FW_REQUIRES(mu_) -> Status {
         abandoned.clear();
         for (std::uint64_t i = 0; i < depth; ++i) {
             FW_ASSIGN(Block gone, store_->DisconnectTip());
@@ -371,7 +407,7 @@ Expected<BlockInfo> Chain::SubmitOne(const EncodedBlock& encoded, std::int64_t n
     BlockInfo result;
     bool tip_moved = false;
     {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         const std::string hash = ToHex(block.Hash());
         FW_ASSIGN(auto existing, store_->BlockByHash(hash));
         if (existing) {
@@ -430,7 +466,7 @@ void Chain::NotifyTipMoved() {
     Bump();
     std::function<void()> listener;
     {
-        std::lock_guard<std::mutex> lock(listener_mu_);
+        MutexLock lock(listener_mu_);
         listener = tip_listener_;
     }
     if (listener) listener();
@@ -465,7 +501,7 @@ Expected<std::string> Chain::SubmitTx(const Tx& tx) {
     }
     const std::string id = Sha256Hex(canonical);
     {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         if (mempool_->Has(id)) {
             return Fail(Errc::kConflict, reject::kDuplicateTx, "tx " + id + " already pending");
         }
@@ -486,7 +522,7 @@ Expected<std::string> Chain::SubmitTx(const Tx& tx) {
 }
 
 Expected<Block> Chain::BuildTemplate(const PublicKey& miner, std::int64_t now) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     FW_ASSIGN(auto tip, store_->Tip());
     if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
     FW_ASSIGN(BlockContext ctx, ContextFor(*tip, now));
@@ -509,7 +545,7 @@ Expected<Block> Chain::BuildTemplate(const PublicKey& miner, std::int64_t now) {
 }
 
 Expected<bool> Chain::NeedsMining() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!mempool_->Empty()) return true;
     FW_ASSIGN(auto release_height, store_->LatestReleaseHeight());
     if (!release_height) return false;
@@ -520,131 +556,142 @@ Expected<bool> Chain::NeedsMining() {
 }
 
 Expected<std::optional<TxStatus>> Chain::GetTx(const std::string& id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (const Tx* pending = mempool_->Get(id)) {
-        TxStatus s;
-        s.id = id;
-        s.tx = pending->ToJson();
-        return std::optional<TxStatus>(std::move(s));
+    // The mempool first: a tx leaves it only after the block that holds it is committed, so a
+    // tx not pending any more is found by the store read that follows.
+    {
+        MutexLock lock(mu_);
+        if (const Tx* pending = mempool_->Get(id)) {
+            TxStatus s;
+            s.id = id;
+            s.tx = pending->ToJson();
+            return std::optional<TxStatus>(std::move(s));
+        }
     }
-    FW_ASSIGN(auto rec, store_->FindTx(id));
-    if (!rec) return std::optional<TxStatus>();
-    FW_ASSIGN(auto tip, store_->Tip());
-    FW_ASSIGN(PruneInfo pruning, store_->Pruning());
-    Json proof;
-    if (rec->height <= pruning.prune_height && rec->height > 0) {
-        // The block's other txs are gone: the path was stored when it was pruned.
-        FW_ASSIGN(auto stored, store_->StoredProof(id));
-        if (!stored) return Fail(Errc::kDatabase, "missing-proof", "no stored proof of tx " + id);
-        proof = std::move(*stored);
-    } else {
-        FW_ASSIGN(auto ids, store_->BlockTxIds(rec->height));
-        FW_ASSIGN(auto hashes, TxIdsToHashes(ids));
-        proof = MerkleProofToJson(MakeMerkleProof(hashes, rec->index));
-    }
-    TxStatus s;
-    s.id = id;
-    s.tx = std::move(rec->tx);
-    s.block_hash = rec->block_hash;
-    s.height = rec->height;
-    s.confirmations = tip && tip->height >= rec->height ? tip->height - rec->height + 1 : 0;
-    s.proof = std::move(proof);
-    return std::optional<TxStatus>(std::move(s));
+    return Read<std::optional<TxStatus>>(
+        [&](ChainStore& store) -> Expected<std::optional<TxStatus>> {
+            FW_ASSIGN(auto rec, store.FindTx(id));
+            if (!rec) return std::optional<TxStatus>();
+            FW_ASSIGN(auto tip, store.Tip());
+            FW_ASSIGN(PruneInfo pruning, store.Pruning());
+            Json proof;
+            if (rec->height <= pruning.prune_height && rec->height > 0) {
+                // The block's other txs are gone: the path was stored when it was pruned.
+                FW_ASSIGN(auto stored, store.StoredProof(id));
+                if (!stored) {
+                    return Fail(Errc::kDatabase, "missing-proof", "no stored proof of tx " + id);
+                }
+                proof = std::move(*stored);
+            } else {
+                FW_ASSIGN(auto ids, store.BlockTxIds(rec->height));
+                FW_ASSIGN(auto hashes, TxIdsToHashes(ids));
+                proof = MerkleProofToJson(MakeMerkleProof(hashes, rec->index));
+            }
+            TxStatus s;
+            s.id = id;
+            s.tx = std::move(rec->tx);
+            s.block_hash = rec->block_hash;
+            s.height = rec->height;
+            s.confirmations = tip && tip->height >= rec->height ? tip->height - rec->height + 1 : 0;
+            s.proof = std::move(proof);
+            return std::optional<TxStatus>(std::move(s));
+        });
 }
 
 Expected<SearchPage> Chain::Search(const SearchQuery& q) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->Search(q);
+    return Read<SearchPage>([&](ChainStore& store) { return store.Search(q); });
 }
 
 Expected<StatusReport> Chain::FleetStatus(const std::string& product, std::size_t limit,
                                           const std::string& cursor) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->FleetStatus(product, limit, cursor);
+    return Read<StatusReport>(
+        [&](ChainStore& store) { return store.FleetStatus(product, limit, cursor); });
 }
 
 Expected<Json> Chain::Rollouts(const std::string& product, std::int64_t now) {
-    std::lock_guard<std::mutex> lock(mu_);
-    FW_ASSIGN(Json report, RolloutReport(*store_, root_, product, now));
-    FW_ASSIGN(auto tip, store_->Tip());
-    if (tip) report["height"] = tip->height;
-    return report;
+    // The root of the tip the writer holds now; a root tx connected meanwhile changes only which
+    // keys may approve, and the next request sees both.
+    const Root root = CurrentRoot();
+    return Read<Json>([&](ChainStore& store) -> Expected<Json> {
+        FW_ASSIGN(Json report, RolloutReport(store, root, product, now));
+        FW_ASSIGN(auto tip, store.Tip());
+        if (tip) report["height"] = tip->height;
+        return report;
+    });
 }
 
 Expected<std::vector<ProductSummary>> Chain::Products() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->Products();
+    return Read<std::vector<ProductSummary>>([&](ChainStore& store) { return store.Products(); });
 }
 
 Expected<std::vector<ReleaseSummary>> Chain::Releases(const std::string& product,
                                                       std::size_t limit) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->Releases(product, limit);
+    return Read<std::vector<ReleaseSummary>>(
+        [&](ChainStore& store) { return store.Releases(product, limit); });
 }
 
 Expected<ActivityCounts> Chain::Activity(const ActivityQuery& q) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->Activity(q);
+    return Read<ActivityCounts>([&](ChainStore& store) { return store.Activity(q); });
 }
 
 Expected<std::map<std::uint64_t, std::uint64_t>> Chain::TxCounts(std::uint64_t from,
                                                                  std::uint64_t to) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->TxCounts(from, to);
+    return Read<std::map<std::uint64_t, std::uint64_t>>(
+        [&](ChainStore& store) { return store.TxCounts(from, to); });
 }
 
 Expected<std::vector<std::string>> Chain::BlockTxIds(std::uint64_t height) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->BlockTxIds(height);
+    return Read<std::vector<std::string>>(
+        [&](ChainStore& store) { return store.BlockTxIds(height); });
 }
 
 Expected<std::vector<KeyRecord>> Chain::Registry(const std::string& role_filter) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->Registry(role_filter);
+    return Read<std::vector<KeyRecord>>(
+        [&](ChainStore& store) { return store.Registry(role_filter); });
 }
 
 Expected<std::optional<KeyRecord>> Chain::FindKey(const std::string& key_hex) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->FindKey(key_hex);
+    return Read<std::optional<KeyRecord>>(
+        [&](ChainStore& store) { return store.FindKey(key_hex); });
 }
 
 Expected<std::optional<std::string>> Chain::BlockJson(const std::string& hash_hex) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->BlockJson(hash_hex);
+    return Read<std::optional<std::string>>(
+        [&](ChainStore& store) { return store.BlockJson(hash_hex); });
 }
 
 Expected<std::vector<BlockInfo>> Chain::Headers(std::uint64_t from, std::size_t count) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->Headers(from, count);
+    return Read<std::vector<BlockInfo>>(
+        [&](ChainStore& store) { return store.Headers(from, count); });
 }
 
 Expected<std::optional<BlockInfo>> Chain::BlockInfoByHash(const std::string& hash_hex) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->BlockByHash(hash_hex);
+    return Read<std::optional<BlockInfo>>(
+        [&](ChainStore& store) { return store.BlockByHash(hash_hex); });
 }
 
 Expected<std::optional<std::string>> Chain::BlockJsonAtHeight(std::uint64_t height) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_->BlockJsonAtHeight(height);
+    return Read<std::optional<std::string>>(
+        [&](ChainStore& store) { return store.BlockJsonAtHeight(height); });
 }
 
 Expected<std::optional<std::uint64_t>> Chain::LastNonce(const std::string& key_hex) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     FW_ASSIGN(auto rec, mempool_state_->FindKey(key_hex));
     if (!rec) return std::optional<std::uint64_t>();
     return rec->last_nonce;
 }
 
 Expected<StorageStatus> Chain::Storage() {
-    StorageStatus st;
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        FW_ASSIGN(PruneInfo info, store_->Pruning());
-        st.pruned = info.pruned || info.prune_height > 0;
-        st.prune_height = info.prune_height;
-        st.store_bytes = store_->FileBytes();
-        FW_ASSIGN(st.kept_devices, store_->KeptDeviceCount());
-    }
+    FW_ASSIGN(StorageStatus st,
+              Read<StorageStatus>([](ChainStore& store) -> Expected<StorageStatus> {
+                  StorageStatus out;
+                  FW_ASSIGN(PruneInfo info, store.Pruning());
+                  out.pruned = info.pruned || info.prune_height > 0;
+                  out.prune_height = info.prune_height;
+                  out.store_bytes = store.FileBytes();
+                  FW_ASSIGN(out.kept_devices, store.KeptDeviceCount());
+                  return out;
+              }));
     st.budget = prune_budget_;
     st.over_budget = over_budget_.load();
     return st;
@@ -652,9 +699,9 @@ Expected<StorageStatus> Chain::Storage() {
 
 Expected<StorageStatus> Chain::PruneIfNeeded() {
     if (prune_budget_ == 0) return Storage();
-    std::lock_guard<std::mutex> one_pass(prune_mu_);
+    MutexLock one_pass(prune_mu_);
     {
-        std::unique_lock<std::mutex> lock(mu_);
+        UniqueLock lock(mu_);
         if (store_->FileBytes() <= prune_budget_) {
             over_budget_ = false;
         } else {
@@ -723,31 +770,31 @@ Expected<StorageStatus> Chain::PruneIfNeeded() {
 }
 
 Status Chain::KeepDevices(const std::vector<std::string>& device_ids) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return store_->KeepDevices(device_ids);
 }
 
 std::size_t Chain::MempoolSize() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return mempool_->Size();
 }
 
 void Chain::Bump() {
     {
-        std::lock_guard<std::mutex> lock(wait_mu_);
+        MutexLock lock(wait_mu_);
         ++generation_;
     }
     change_cv_.notify_all();
 }
 
 std::uint64_t Chain::WaitForChange(std::uint64_t seen, std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(wait_mu_);
+    UniqueLock lock(wait_mu_);
     change_cv_.wait_for(lock, timeout, [&] { return generation_.load() != seen; });
     return generation_.load();
 }
 
 void Chain::SetTipListener(std::function<void()> fn) {
-    std::lock_guard<std::mutex> lock(listener_mu_);
+    MutexLock lock(listener_mu_);
     tip_listener_ = std::move(fn);
 }
 

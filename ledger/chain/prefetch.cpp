@@ -16,7 +16,7 @@ BlockPrefetcher::BlockPrefetcher(Fetch fetch, std::size_t depth, unsigned worker
 
 BlockPrefetcher::~BlockPrefetcher() {
     {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         stop_ = true;
     }
     cv_.notify_all();
@@ -32,12 +32,14 @@ void BlockPrefetcher::EndAt(std::size_t index) {
 void BlockPrefetcher::FetchLoop() {
     for (std::size_t i = 0;; ++i) {
         {
-            std::unique_lock<std::mutex> lock(mu_);
-            cv_.wait(lock, [&] { return stop_ || (end_ && i >= *end_) || i < next_ + depth_; });
+            UniqueLock lock(mu_);
+            cv_.wait(lock, [&]() FW_REQUIRES(mu_) {
+                return stop_ || (end_ && i >= *end_) || i < next_ + depth_;
+            });
             if (stop_ || (end_ && i >= *end_)) return;
         }
         auto json = fetch_(i);
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         if (end_ && i >= *end_) return;  // an earlier block failed meanwhile
         if (!json) {
             parsed_.emplace(i, Item{Fail(json.error()), false});
@@ -53,16 +55,16 @@ void BlockPrefetcher::ParseLoop() {
     while (true) {
         std::pair<std::size_t, Json> work;
         {
-            std::unique_lock<std::mutex> lock(mu_);
+            UniqueLock lock(mu_);
             // Once the end is known, every block before it has been queued: drain, then go.
-            cv_.wait(lock, [&] { return stop_ || !to_parse_.empty() || end_; });
+            cv_.wait(lock, [&]() FW_REQUIRES(mu_) { return stop_ || !to_parse_.empty() || end_; });
             if (stop_ || to_parse_.empty()) return;
             work = std::move(to_parse_.front());
             to_parse_.pop_front();
         }
         // One block per worker: the workers already keep every core busy.
         Item item{EncodedBlock::Parse(work.second, 1, &assume_valid_), true};
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         if (!item.block) EndAt(work.first + 1);
         parsed_.emplace(work.first, std::move(item));
         cv_.notify_all();
@@ -96,10 +98,10 @@ BlockPrefetcher::Batch BlockPrefetcher::NextBatch(std::size_t max) {
 std::vector<BlockPrefetcher::Item> BlockPrefetcher::TakeItems(std::size_t max) {
     std::vector<Item> out;
     const std::size_t want = std::clamp<std::size_t>(max, 1, depth_);
-    std::unique_lock<std::mutex> lock(mu_);
+    UniqueLock lock(mu_);
     // A full batch (or all that is left): connecting many blocks per SQLite transaction writes
     // each index page once per batch instead of once per block.
-    cv_.wait(lock, [&] {
+    cv_.wait(lock, [&]() FW_REQUIRES(mu_) {
         const std::size_t n = ReadyRun(want);
         if (n == want) return true;
         if (n > 0 && !parsed_.at(next_ + n - 1).block) return true;  // ends with an error

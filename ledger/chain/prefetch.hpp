@@ -8,12 +8,12 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/core/mutex.hpp"
 #include "ledger/primitives/block.hpp"
 
 namespace fwchain::ledger {
@@ -54,21 +54,22 @@ class BlockPrefetcher {
 
     void FetchLoop();
     void ParseLoop();
-    // Items next_.. that are ready, up to `want`, stopping after an error; needs mu_.
-    std::size_t ReadyRun(std::size_t want) const;
+    // Items next_.. that are ready, up to `want`, stopping after an error.
+    std::size_t ReadyRun(std::size_t want) const FW_REQUIRES(mu_);
     std::vector<Item> TakeItems(std::size_t max);
-    void EndAt(std::size_t index);  // needs mu_
+    void EndAt(std::size_t index) FW_REQUIRES(mu_);
 
     Fetch fetch_;
     std::size_t depth_;
     EncodedBlock::AssumeValid assume_valid_;
-    std::mutex mu_;
+    Mutex mu_;
     std::condition_variable cv_;
-    std::deque<std::pair<std::size_t, Json>> to_parse_;
-    std::map<std::size_t, Item> parsed_;
-    std::size_t next_ = 0;            // the next index the caller gets
-    std::optional<std::size_t> end_;  // one past the last index that will ever be ready
-    bool stop_ = false;
+    std::deque<std::pair<std::size_t, Json>> to_parse_ FW_GUARDED_BY(mu_);
+    std::map<std::size_t, Item> parsed_ FW_GUARDED_BY(mu_);
+    std::size_t next_ FW_GUARDED_BY(mu_) = 0;  // the next index the caller gets
+    // One past the last index that will ever be ready.
+    std::optional<std::size_t> end_ FW_GUARDED_BY(mu_);
+    bool stop_ FW_GUARDED_BY(mu_) = false;
     std::thread fetcher_;
     std::vector<std::thread> parsers_;
 };

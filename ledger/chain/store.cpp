@@ -301,6 +301,21 @@ Expected<std::unique_ptr<ChainStore>> ChainStore::Open(const std::string& path, 
     return std::unique_ptr<ChainStore>(new ChainStore(std::move(db), path));
 }
 
+Expected<std::unique_ptr<ChainStore>> ChainStore::OpenReader(const std::string& path) {
+    FW_ASSIGN(sql::Db db, sql::Db::Open(path));
+    FW_TRY(db.Exec("PRAGMA query_only=1"));
+    return std::unique_ptr<ChainStore>(new ChainStore(std::move(db), path));
+}
+
+Status ChainStore::ReadTransaction(const std::function<Status()>& fn) {
+    FW_TRY(db_.Exec("BEGIN"));
+    Status st = fn();
+    // Ending a read transaction cannot lose anything; its error only matters when fn succeeded.
+    Status end = db_.Exec(st ? "COMMIT" : "ROLLBACK");
+    if (!st) return st;
+    return end;
+}
+
 Expected<PruneInfo> ChainStore::Pruning() {
     PruneInfo info;
     FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT k, v FROM meta WHERE k IN ('pruned', "

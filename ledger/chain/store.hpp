@@ -122,6 +122,11 @@ class ChainStore {
     // and records in meta that the store is pruned.
     static Expected<std::unique_ptr<ChainStore>> Open(const std::string& path,
                                                       bool prunable = false);
+    // A second connection to a store that Open has created and migrated, for reads only
+    // (PRAGMA query_only): with WAL it reads the last committed state while the writer works.
+    static Expected<std::unique_ptr<ChainStore>> OpenReader(const std::string& path);
+    // Runs fn in one read transaction: the reads in it see one committed state.
+    Status ReadTransaction(const std::function<Status()>& fn);
 
     Expected<PruneInfo> Pruning();
     // Drops the bodies and prunable tx rows of the main-chain heights (prune_height, to], in one

@@ -3,10 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
-#include <mutex>
 
 #include "common/adapters/http_server.hpp"
 #include "common/core/fs.hpp"
+#include "common/core/mutex.hpp"
 #include "common/core/names.hpp"
 #include "ledger/net/dashboard.hpp"
 
@@ -132,9 +132,9 @@ struct ApiServer::Impl {
     Chain& chain;
     ApiOptions opts;
     std::unique_ptr<http::Server> server;
-    std::mutex tip_mu;
-    std::string tip_text;  // GET /v1/tip as of tip_generation
-    std::uint64_t tip_generation = 0;
+    Mutex tip_mu;
+    std::string tip_text FW_GUARDED_BY(tip_mu);  // GET /v1/tip as of tip_generation
+    std::uint64_t tip_generation FW_GUARDED_BY(tip_mu) = 0;
 
     Impl(Chain& c, const ApiOptions& o) : chain(c), opts(o) {
         http::Router routes;
@@ -158,7 +158,7 @@ struct ApiServer::Impl {
         s.GetFast(
             "/v1/tip",
             [this](const http::Request&, http::Response& res) {
-                std::lock_guard<std::mutex> lock(tip_mu);
+                MutexLock lock(tip_mu);
                 if (tip_text.empty() || tip_generation != chain.Generation()) return false;
                 http::SendJsonText(res, tip_text);
                 return true;
@@ -171,7 +171,7 @@ struct ApiServer::Impl {
                 if (!storage) return SendErr(res, storage.error());
                 std::string text = Canonical(TipToJson(*tip, *storage));
                 {
-                    std::lock_guard<std::mutex> lock(tip_mu);
+                    MutexLock lock(tip_mu);
                     tip_text = text;
                     tip_generation = generation;
                 }

@@ -180,7 +180,7 @@ void Node::Stop() {
 Expected<std::optional<BlockInfo>> Node::MineNow() {
     // One block on demand (GET /mine); the background miner may race it, in which case one of
     // the two blocks becomes a side block, as with any two miners.
-    std::lock_guard<std::mutex> lock(mine_now_mu_);
+    MutexLock lock(mine_now_mu_);
     MinerOptions mo;
     mo.threads = std::max(1u, opts_.mining_threads);
     mo.low_priority = true;
@@ -203,7 +203,7 @@ void Node::RelayMined(const BlockInfo& info) {
 }
 
 void Node::SetFailure(const Error& e) {
-    std::lock_guard<std::mutex> lock(failure_mu_);
+    MutexLock lock(failure_mu_);
     failure_ = e;
 }
 
@@ -229,7 +229,7 @@ void Node::PrunerLoop() {
 }
 
 std::optional<Error> Node::Failure() {
-    std::lock_guard<std::mutex> lock(failure_mu_);
+    MutexLock lock(failure_mu_);
     return failure_;
 }
 
@@ -277,7 +277,7 @@ void Node::MinerLoop() {
         }
         if (!mined) {
             spdlog::error("miner stopped: {}", mined.error().ToString());
-            std::lock_guard<std::mutex> lock(failure_mu_);
+            MutexLock lock(failure_mu_);
             failure_ = mined.error();
             return;
         }

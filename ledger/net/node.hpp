@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -92,7 +91,7 @@ class Node {
     std::unique_ptr<Chain> chain_;
     std::unique_ptr<PeerManager> peers_;
     std::unique_ptr<ApiServer> api_;
-    std::mutex mine_now_mu_;
+    Mutex mine_now_mu_;  // one GET /mine at a time
     std::optional<SigningKey> key_;
     std::thread api_thread_;
     std::thread miner_thread_;
@@ -100,8 +99,8 @@ class Node {
     std::atomic<bool> stopping_{false};
     std::atomic<bool> abort_job_{false};
     std::atomic<bool> mining_{false};  // the key may mine at the tip (admitted, not revoked)
-    std::mutex failure_mu_;
-    std::optional<Error> failure_;
+    Mutex failure_mu_;
+    std::optional<Error> failure_ FW_GUARDED_BY(failure_mu_);
     std::shared_ptr<metrics::Registry> metrics_;
     metrics::Counter* blocks_mined_ = nullptr;
 };

@@ -67,7 +67,7 @@ void PeerManager::Start() {
 
 void PeerManager::Stop() {
     {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         stopping_ = true;
     }
     queue_cv_.notify_all();
@@ -81,7 +81,7 @@ Expected<bool> PeerManager::Add(const std::string& url) {
     if (!opts_.self_url.empty() && norm == opts_.self_url) return false;
     bool added = false;
     {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         if (peers_.count(norm) == 0) {
             peers_[norm] = PeerInfo{norm, 0, ""};
             added = true;
@@ -99,14 +99,14 @@ Expected<bool> PeerManager::Add(const std::string& url) {
 }
 
 std::vector<PeerInfo> PeerManager::List() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     std::vector<PeerInfo> out;
     for (const auto& [url, info] : peers_) out.push_back(info);
     return out;
 }
 
 void PeerManager::Ban(const std::string& url, const std::string& reason) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = peers_.find(url);
     if (it == peers_.end()) return;
     it->second.banned_until = NowSeconds() + opts_.ban_time.count();
@@ -115,7 +115,7 @@ void PeerManager::Ban(const std::string& url, const std::string& reason) {
 }
 
 std::vector<std::string> PeerManager::Usable() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     std::vector<std::string> out;
     const std::int64_t now = NowSeconds();
     for (const auto& [url, info] : peers_) {
@@ -126,7 +126,7 @@ std::vector<std::string> PeerManager::Usable() {
 
 void PeerManager::Enqueue(Item item) {
     {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         if (stopping_) return;
         if (queue_.size() >= opts_.gossip_queue_max) queue_.pop_front();
         queue_.push_back(std::move(item));
@@ -142,7 +142,7 @@ void PeerManager::RelayBlock(std::string canonical_block) {
 
 void PeerManager::TriggerSync() {
     {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         sync_requested_ = true;
     }
     sync_cv_.notify_all();
@@ -154,8 +154,8 @@ void PeerManager::GossipLoop() {
     while (true) {
         Item item;
         {
-            std::unique_lock<std::mutex> lock(mu_);
-            queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            UniqueLock lock(mu_);
+            queue_cv_.wait(lock, [&]() FW_REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
             if (stopping_) return;
             item = std::move(queue_.front());
             queue_.pop_front();
@@ -183,9 +183,9 @@ void PeerManager::GossipLoop() {
 void PeerManager::SyncLoop() {
     while (true) {
         {
-            std::unique_lock<std::mutex> lock(mu_);
+            UniqueLock lock(mu_);
             sync_cv_.wait_for(lock, opts_.sync_interval,
-                              [&] { return stopping_ || sync_requested_; });
+                              [&]() FW_REQUIRES(mu_) { return stopping_ || sync_requested_; });
             if (stopping_) return;
             sync_requested_ = false;
         }
@@ -195,7 +195,7 @@ void PeerManager::SyncLoop() {
 }
 
 Expected<bool> PeerManager::SyncNow() {
-    std::lock_guard<std::mutex> run(sync_run_mu_);
+    MutexLock run(sync_run_mu_);
     FW_ASSIGN(BlockInfo ours, chain_.Tip());
     struct Candidate {
         std::string url;
@@ -282,7 +282,7 @@ Expected<AssumeValidPoint> ParseAssumeValid(const std::string& text) {
 }
 
 void PeerManager::SetAssumeValid(const AssumeValidPoint& point) {
-    std::lock_guard lock(assume_mu_);
+    MutexLock lock(assume_mu_);
     if (opts_.assume_valid && opts_.assume_valid->hash == point.hash) return;
     opts_.assume_valid = point;
     assumed_.clear();
@@ -290,7 +290,7 @@ void PeerManager::SetAssumeValid(const AssumeValidPoint& point) {
 }
 
 bool PeerManager::Assumed(const Hash256& hash) {
-    std::lock_guard lock(assume_mu_);
+    MutexLock lock(assume_mu_);
     if (assumed_.count(hash) == 0) return false;
     ++assumed_blocks_;
     return true;
@@ -299,7 +299,7 @@ bool PeerManager::Assumed(const Hash256& hash) {
 Status PeerManager::LearnAssumedChain(http::Client& c, const BlockInfo& ours) {
     std::optional<AssumeValidPoint> av;
     {
-        std::lock_guard lock(assume_mu_);
+        MutexLock lock(assume_mu_);
         av = opts_.assume_valid;
         if (!av || ours.height >= av->height) {
             assumed_.clear();  // past it (or none): every block is fully checked
@@ -338,7 +338,7 @@ Status PeerManager::LearnAssumedChain(http::Client& c, const BlockInfo& ours) {
             "checking every signature");
         return {};
     }
-    std::lock_guard lock(assume_mu_);
+    MutexLock lock(assume_mu_);
     assumed_ = std::move(chain);
     spdlog::info(
         "assume-valid: the {} blocks up to height {} are synced without their tx "

@@ -12,7 +12,6 @@
 #include <cstring>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -21,6 +20,7 @@
 
 #include "common/core/expected.hpp"
 #include "common/core/json.hpp"
+#include "common/core/mutex.hpp"
 #include "ledger/chain/chain.hpp"
 
 namespace fwchain::http {
@@ -118,14 +118,15 @@ class PeerManager {
 
     Chain& chain_;
     PeerOptions opts_;
-    std::mutex mu_;
-    std::map<std::string, PeerInfo> peers_;
-    std::deque<Item> queue_;
+    // Lock order: sync_run_mu_, then mu_ or assume_mu_ (never both).
+    Mutex sync_run_mu_ FW_ACQUIRED_BEFORE(mu_, assume_mu_);  // one sync at a time
+    Mutex mu_;
+    std::map<std::string, PeerInfo> peers_ FW_GUARDED_BY(mu_);
+    std::deque<Item> queue_ FW_GUARDED_BY(mu_);
     std::condition_variable queue_cv_;
-    bool stopping_ = false;
-    bool sync_requested_ = true;  // sync on start
+    bool stopping_ FW_GUARDED_BY(mu_) = false;
+    bool sync_requested_ FW_GUARDED_BY(mu_) = true;  // sync on start
     std::condition_variable sync_cv_;
-    std::mutex sync_run_mu_;  // one sync at a time (sync thread and /nodes/resolve)
     std::thread gossip_thread_;
     std::thread sync_thread_;
     std::atomic<bool> syncing_{false};
@@ -137,8 +138,8 @@ class PeerManager {
             return v;
         }
     };
-    std::mutex assume_mu_;
-    std::unordered_set<Hash256, HashOfHash> assumed_;  // guarded by assume_mu_
+    Mutex assume_mu_;
+    std::unordered_set<Hash256, HashOfHash> assumed_ FW_GUARDED_BY(assume_mu_);
     std::atomic<std::uint64_t> assumed_blocks_{0};
 };
 

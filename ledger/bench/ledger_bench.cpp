@@ -5,7 +5,9 @@
 //   ledger_bench validate BLOCKS TXS_PER_BLOCK
 //   ledger_bench search DB TXS DEVICES QUERIES
 //   ledger_bench status DB DEVICES
-//   ledger_bench mkchain DIR BLOCKS        (genesis.json, genesis.hash, data/ledger.sqlite)
+//   ledger_bench mkchain DIR BLOCKS [UPDATES_PER_BLOCK]
+//                                          (genesis.json, genesis.hash, data/ledger.sqlite)
+//   ledger_bench probe URL PATH UNTIL_HEIGHT COUNT   (GET latency p50/p99 against a node)
 //   ledger_bench mining SECONDS THREADS DUTY   (CPU share of a budgeted miner)
 //   ledger_bench mkchain-from GENESIS_JSON KEY DB BLOCKS   (empty blocks on a vendor's genesis)
 //   ledger_bench prune DIR UPDATES DEVICES TXS_PER_BLOCK KEEP [BUDGET]
@@ -23,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/adapters/http.hpp"
 #include "common/adapters/sqlite.hpp"
 #include "common/core/fs.hpp"
 #include "ledger/chain/chain.hpp"
@@ -339,19 +342,43 @@ int StatusBench(const std::string& path, std::uint64_t devices) {
 // A node data dir holding a chain of `blocks` blocks (a few txs each) for the sync benchmark.
 // `blocks` blocks on `genesis`, 10 s apart from its timestamp, mined by `miner`; with the
 // fixture's keys (`k`), a release tx every 10 blocks.
+// `updates` > 0 (test keys only): 10 * updates devices are admitted in the first blocks, then
+// every block carries `updates` signed update reports, the devices taking turns.
 int BuildChain(const Block& genesis, const SigningKey& miner, const testing::Keys* k,
-               const std::string& db_path, int blocks) {
+               const std::string& db_path, int blocks, int updates = 0) {
+    spdlog::set_level(spdlog::level::warn);  // one line per connected block otherwise
     ChainOptions o;
     o.db_path = db_path;
     o.genesis_hash = genesis.Hash();
     o.genesis = genesis;
+    o.mempool_max = 100000;
     auto c = Chain::Open(o);
     if (!c) return Die(c.error().ToString());
     std::int64_t t = genesis.header.timestamp;
+    std::vector<SigningKey> devices;
+    if (k != nullptr && updates > 0) devices.resize(static_cast<std::size_t>(updates) * 10);
+    std::vector<std::uint64_t> nonces(devices.size(), 0);
+    std::size_t admitted = 0;
+    std::size_t turn = 0;
     for (int b = 0; b < blocks; ++b) {
         if (k != nullptr && b % 10 == 0) {
             (void)(*c)->SubmitTx(testing::ReleaseTx(k->release, "cam", "1.0." + std::to_string(b),
                                                     static_cast<std::uint64_t>(b + 1)));
+        }
+        if (admitted < devices.size()) {
+            for (std::size_t n = 0; n < 2000 && admitted < devices.size(); ++n, ++admitted) {
+                devices[admitted] = SigningKey::Generate();
+                auto r = (*c)->SubmitTx(testing::AdmitTx(
+                    k->admission, "dev-" + std::to_string(admitted), devices[admitted], "device"));
+                if (!r) return Die(r.error().ToString());
+            }
+        } else {
+            for (int n = 0; n < updates && !devices.empty(); ++n, ++turn) {
+                const std::size_t d = turn % devices.size();
+                auto r = (*c)->SubmitTx(
+                    testing::UpdateTx(devices[d], "dev-" + std::to_string(d), ++nonces[d]));
+                if (!r) return Die(r.error().ToString());
+            }
         }
         t += 10;  // on target: the difficulty stays at its initial value
         auto tmpl = (*c)->BuildTemplate(miner.Public(), t);
@@ -380,13 +407,46 @@ int MakeChainFrom(const std::string& genesis_file, const std::string& key_file,
     return BuildChain(*genesis, *key, nullptr, db_path, blocks);
 }
 
-int MakeChain(const std::string& dir, int blocks) {
+int MakeChain(const std::string& dir, int blocks, int updates) {
     testing::Keys k;
     const Block genesis = testing::MakeTestGenesis(k, NowSeconds() - 10 * blocks - 1000);
     if (!MakeDirs(dir + "/data", 0700)) return Die("mkdir");
     if (!WriteFileAtomic(dir + "/genesis.json", genesis.ToJson().dump())) return Die("genesis");
     if (!WriteFileAtomic(dir + "/genesis.hash", ToHex(genesis.Hash()))) return Die("hash");
-    return BuildChain(genesis, k.miner, &k, dir + "/data/ledger.sqlite", blocks);
+    return BuildChain(genesis, k.miner, &k, dir + "/data/ledger.sqlite", blocks, updates);
+}
+
+// GET base+path (a "{i}" in it becomes the query number mod 1000, e.g. a device id) one after
+// another, until the node's tip reaches `until_height` (when > 0) or `count` queries are done:
+// latency p50/p99/max in ms. Every answer must be a 200.
+int Probe(const std::string& base, const std::string& path, std::uint64_t until_height,
+          std::uint64_t count) {
+    auto client = http::Client::For(base);
+    if (!client) return Die(client.error().ToString());
+    std::vector<double> ms;
+    for (std::uint64_t i = 0;; ++i) {
+        if (count > 0 && i >= count) break;
+        if (until_height > 0 && i % 16 == 0) {
+            auto tip = client->GetJson("/v1/tip");
+            if (!tip) return Die(tip.error().ToString());
+            if ((*tip).value("height", std::uint64_t{0}) >= until_height) break;
+        }
+        std::string p = path;
+        if (auto at = p.find("{i}"); at != std::string::npos) {
+            p.replace(at, 3, std::to_string(i % 1000));
+        }
+        const auto t0 = Clock::now();
+        auto r = client->GetJson(p);
+        if (!r) return Die(p + ": " + r.error().ToString());
+        ms.push_back(Seconds(t0, Clock::now()) * 1000);
+    }
+    if (ms.empty()) return Die("probe: no query ran");
+    std::sort(ms.begin(), ms.end());
+    auto at = [&](double q) {
+        return ms[static_cast<std::size_t>(q * static_cast<double>(ms.size() - 1))];
+    };
+    std::printf("probe %zu %.3f %.3f %.3f\n", ms.size(), at(0.5), at(0.99), ms.back());
+    return 0;
 }
 
 // A miner with `threads` threads at `duty` percent searches an unmeetable target for `seconds`:
@@ -570,7 +630,14 @@ int main(int argc, char** argv) {
     }
     if (a.size() == 3 && a[0] == "status")
         return StatusBench(a[1], std::strtoull(a[2].c_str(), nullptr, 10));
-    if (a.size() == 3 && a[0] == "mkchain") return MakeChain(a[1], std::atoi(a[2].c_str()));
+    if ((a.size() == 3 || a.size() == 4) && a[0] == "mkchain") {
+        return MakeChain(a[1], std::atoi(a[2].c_str()),
+                         a.size() == 4 ? std::atoi(a[3].c_str()) : 0);
+    }
+    if (a.size() == 5 && a[0] == "probe") {
+        return Probe(a[1], a[2], std::strtoull(a[3].c_str(), nullptr, 10),
+                     std::strtoull(a[4].c_str(), nullptr, 10));
+    }
     if (a.size() == 5 && a[0] == "mkchain-from") {
         return MakeChainFrom(a[1], a[2], a[3], std::atoi(a[4].c_str()));
     }
@@ -585,6 +652,7 @@ int main(int argc, char** argv) {
     }
     return Die(
         "usage: hashrate S | validate BLOCKS TXS | search DB TXS DEVICES Q | status DB "
-        "DEVICES | mkchain DIR BLOCKS | mkchain-from GENESIS KEY DB BLOCKS | mining S THREADS "
+        "DEVICES | mkchain DIR BLOCKS [UPDATES] | probe URL PATH UNTIL_HEIGHT COUNT | mkchain-from "
+        "GENESIS KEY DB BLOCKS | mining S THREADS "
         "DUTY | prune DIR UPDATES DEVICES TXS_PER_BLOCK KEEP [BUDGET]");
 }

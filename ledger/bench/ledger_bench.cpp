@@ -8,6 +8,7 @@
 //   ledger_bench mkchain DIR BLOCKS [UPDATES_PER_BLOCK]
 //                                          (genesis.json, genesis.hash, data/ledger.sqlite)
 //   ledger_bench probe URL PATH UNTIL_HEIGHT COUNT   (GET latency p50/p99 against a node)
+//   ledger_bench fleet DIR DEVICES MONTHS TXS_PER_BLOCK   (a fleet-scale chain, cached in DIR)
 //   ledger_bench mining SECONDS THREADS DUTY   (CPU share of a budgeted miner)
 //   ledger_bench mkchain-from GENESIS_JSON KEY DB BLOCKS   (empty blocks on a vendor's genesis)
 //   ledger_bench prune DIR UPDATES DEVICES TXS_PER_BLOCK KEEP [BUDGET]
@@ -416,6 +417,130 @@ int MakeChain(const std::string& dir, int blocks, int updates) {
     return BuildChain(genesis, k.miner, &k, dir + "/data/ledger.sqlite", blocks, updates);
 }
 
+// Runs fn(i) for i in [0, n) on every core.
+template <typename F>
+void ParallelFor(std::size_t n, F&& fn) {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < cores; ++t) {
+        threads.emplace_back([&, t] {
+            for (std::size_t i = t; i < n; i += cores) fn(i);
+        });
+    }
+    for (auto& th : threads) th.join();
+}
+
+// A fleet-scale chain (issue 14): `devices` admitted devices (2,000 admissions per block), then
+// `months` rounds in which every device reports one update (every 50th "failed", version
+// 1.<month>.0), `per_block` reports per block, blocks 10 s apart. Txs are signed on every core
+// and the blocks connected as a syncing node connects them (Chain::SubmitBlocks, 16 per SQLite
+// transaction). Written to DIR (genesis.json, genesis.hash, data/ledger.sqlite) and marked
+// complete last: a later run with the same arguments reuses it, an interrupted one starts over.
+int Fleet(const std::string& dir, std::uint64_t devices, std::uint64_t months,
+          std::uint64_t per_block) {
+    spdlog::set_level(spdlog::level::warn);
+    const std::string spec =
+        std::to_string(devices) + " " + std::to_string(months) + " " + std::to_string(per_block);
+    if (auto done = ReadFile(dir + "/complete"); done && *done == spec) {
+        std::printf("fleet cached %s\n", spec.c_str());
+        return 0;
+    }
+    (void)std::system(("rm -rf '" + dir + "'").c_str());
+    if (!MakeDirs(dir + "/data", 0700)) return Die("mkdir " + dir);
+    testing::Keys k;
+    const std::uint64_t admit_blocks = (devices + 1999) / 2000;
+    const std::uint64_t updates = devices * months;
+    const std::uint64_t blocks = admit_blocks + (updates + per_block - 1) / per_block;
+    const Block genesis =
+        testing::MakeTestGenesis(k, NowSeconds() - 10 * static_cast<std::int64_t>(blocks) - 1000);
+    if (!WriteFileAtomic(dir + "/genesis.json", genesis.ToJson().dump())) return Die("genesis");
+    if (!WriteFileAtomic(dir + "/genesis.hash", ToHex(genesis.Hash()))) return Die("hash");
+    ChainOptions o;
+    o.db_path = dir + "/data/ledger.sqlite";
+    o.genesis_hash = genesis.Hash();
+    o.genesis = genesis;
+    o.readers = 0;
+    auto c = Chain::Open(o);
+    if (!c) return Die(c.error().ToString());
+    const auto t0 = Clock::now();
+    std::vector<SigningKey> keys(devices);
+    ParallelFor(keys.size(), [&](std::size_t i) { keys[i] = SigningKey::Generate(); });
+
+    // Block b's txs: admissions first, then the reports, device after device, month by month.
+    auto block_txs = [&](std::uint64_t b, std::int64_t time) {
+        std::vector<Tx> txs;
+        if (b < admit_blocks) {
+            const std::uint64_t first = b * 2000;
+            txs.resize(std::min<std::uint64_t>(2000, devices - first));
+            ParallelFor(txs.size(), [&](std::size_t i) {
+                const std::uint64_t d = first + i;
+                txs[i] =
+                    testing::AdmitTx(k.admission, "dev-" + std::to_string(d), keys[d], "device");
+            });
+            return txs;
+        }
+        const std::uint64_t first = (b - admit_blocks) * per_block;
+        txs.resize(std::min<std::uint64_t>(per_block, updates - first));
+        ParallelFor(txs.size(), [&](std::size_t i) {
+            const std::uint64_t u = first + i;
+            const std::uint64_t d = u % devices;
+            const std::uint64_t month = u / devices;
+            Tx tx;
+            tx.type = txtype::kUpdate;
+            tx.recipient = "dev-" + std::to_string(d);
+            tx.ver = "1." + std::to_string(month) + ".0";
+            tx.verifier = Sha256Hex("image " + tx.ver);
+            tx.state = u % 50 == 0 ? "failed" : "installed";
+            tx.time = time;
+            tx.nonce = month + 1;
+            tx.body = UpdateTxBody{"cam", month + 1, month, "gw1", "", std::nullopt}.ToJson();
+            txs[i] = testing::Signed(std::move(tx), keys[d]);
+        });
+        return txs;
+    };
+
+    auto tip = (*c)->Tip();
+    if (!tip) return Die(tip.error().ToString());
+    BlockHeader prev = BlockHeader::Deserialize(tip->header.data());
+    std::int64_t time = genesis.header.timestamp;
+    std::uint64_t done_txs = 0;
+    for (std::uint64_t b = 0; b < blocks;) {
+        // The difficulty at this height (blocks exactly on target keep it through the batch).
+        auto tmpl = (*c)->BuildTemplate(k.miner.Public(), time + 10);
+        if (!tmpl) return Die(tmpl.error().ToString());
+        std::vector<EncodedBlock> batch;
+        for (; b < blocks && batch.size() < kSyncBatchBlocks; ++b) {
+            time += 10;
+            Block blk;
+            blk.header = tmpl->header;
+            blk.header.height = prev.height + 1;
+            blk.header.prev_hash = prev.Hash();
+            blk.header.timestamp = time;
+            blk.txs = block_txs(b, time);
+            blk.header.merkle_root = MerkleRootOfTxs(blk.txs);
+            testing::SolveAndSign(blk, k.miner);
+            prev = blk.header;
+            done_txs += blk.txs.size();
+            batch.push_back(EncodedBlock::Encode(std::move(blk), true));
+        }
+        for (const auto& r : (*c)->SubmitBlocks(batch, NowSeconds())) {
+            if (!r) return Die("block: " + r.error().ToString());
+        }
+        if (b % 1000 < kSyncBatchBlocks) {
+            std::fprintf(stderr, "fleet: %llu/%llu blocks, %llu txs, %.0f s\n",
+                         static_cast<unsigned long long>(b),
+                         static_cast<unsigned long long>(blocks),
+                         static_cast<unsigned long long>(done_txs), Seconds(t0, Clock::now()));
+        }
+    }
+    c->reset();
+    if (!WriteFileAtomic(dir + "/complete", spec)) return Die("complete");
+    std::printf("fleet built %s %llu %llu %.1f\n", spec.c_str(),
+                static_cast<unsigned long long>(blocks), static_cast<unsigned long long>(done_txs),
+                Seconds(t0, Clock::now()));
+    return 0;
+}
+
 // GET base+path (a "{i}" in it becomes the query number mod 1000, e.g. a device id) one after
 // another, until the node's tip reaches `until_height` (when > 0) or `count` queries are done:
 // latency p50/p99/max in ms. Every answer must be a 200.
@@ -634,6 +759,10 @@ int main(int argc, char** argv) {
         return MakeChain(a[1], std::atoi(a[2].c_str()),
                          a.size() == 4 ? std::atoi(a[3].c_str()) : 0);
     }
+    if (a.size() == 5 && a[0] == "fleet") {
+        auto n = [&](std::size_t i) { return std::strtoull(a[i].c_str(), nullptr, 10); };
+        return Fleet(a[1], std::max(1ull, n(2)), n(3), std::max(1ull, n(4)));
+    }
     if (a.size() == 5 && a[0] == "probe") {
         return Probe(a[1], a[2], std::strtoull(a[3].c_str(), nullptr, 10),
                      std::strtoull(a[4].c_str(), nullptr, 10));
@@ -652,7 +781,8 @@ int main(int argc, char** argv) {
     }
     return Die(
         "usage: hashrate S | validate BLOCKS TXS | search DB TXS DEVICES Q | status DB "
-        "DEVICES | mkchain DIR BLOCKS [UPDATES] | probe URL PATH UNTIL_HEIGHT COUNT | mkchain-from "
+        "DEVICES | mkchain DIR BLOCKS [UPDATES] | probe URL PATH UNTIL_HEIGHT COUNT | fleet DIR "
+        "DEVICES MONTHS TXS | mkchain-from "
         "GENESIS KEY DB BLOCKS | mining S THREADS "
         "DUTY | prune DIR UPDATES DEVICES TXS_PER_BLOCK KEEP [BUDGET]");
 }

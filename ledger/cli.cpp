@@ -490,6 +490,11 @@ int RunCli(int argc, char** argv) {
                      "= 1000^n, KiB, MiB, GiB = 1024^n) by dropping block bodies older than "
                      "finality_depth and other devices' txs; 0 = archival, keep everything")
         ->transform(CLI::AsSizeValue(true));
+    node->add_option("--read-connections", node_opts.read_connections,
+                     "SQLite connections that serve reads (search, status, proofs, headers) "
+                     "beside the writer; 0 = reads wait for the chain lock")
+        ->check(CLI::Range(0, 16))
+        ->capture_default_str();
     node->add_option("--keep-device", node_opts.keep_devices,
                      "pruned node: a device id whose txs are kept (repeatable)");
     node->add_option_function<std::string>(

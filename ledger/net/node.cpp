@@ -56,6 +56,7 @@ Expected<std::unique_ptr<Node>> Node::Open(const NodeOptions& opts) {
     co.genesis_hash = genesis.Hash();
     co.genesis = std::move(genesis);
     co.prune_budget = opts.prune_budget;
+    co.readers = opts.read_connections;
     FW_ASSIGN(node->chain_, Chain::Open(co));
     FW_TRY(node->chain_->KeepDevices(opts.keep_devices));
     if (opts.prune_budget > 0) {

@@ -33,6 +33,8 @@ struct NodeOptions {
     unsigned ban_seconds = 60;
     // Pruned node: keep ledger.sqlite (+ WAL) under this many bytes (0 = archival, keep all).
     std::uint64_t prune_budget = 0;
+    // SQLite read connections for the API (ChainOptions::readers; 0 = reads take the chain lock).
+    std::size_t read_connections = 2;
     // Sync the chain up to this block without checking tx signatures (a checkpoint the vendor
     // signed; docs/architecture.md "Fast joins").
     std::optional<AssumeValidPoint> assume_valid;

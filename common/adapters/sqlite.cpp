@@ -151,6 +151,73 @@ Status Db::Migrate(const std::vector<std::string>& migrations) {
     return {};
 }
 
+namespace {
+void CallScalar(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    const auto* fn = static_cast<const ScalarFunction*>(sqlite3_user_data(ctx));
+    std::vector<Value> args(static_cast<std::size_t>(argc));
+    for (int i = 0; i < argc; ++i) {
+        Value& v = args[static_cast<std::size_t>(i)];
+        switch (sqlite3_value_type(argv[i])) {
+            case SQLITE_INTEGER:
+                v.kind = Value::Kind::kInt;
+                v.i = sqlite3_value_int64(argv[i]);
+                break;
+            case SQLITE_TEXT:
+            case SQLITE_FLOAT: {
+                v.kind = Value::Kind::kText;
+                const auto* p = sqlite3_value_text(argv[i]);
+                v.bytes.assign(reinterpret_cast<const char*>(p),
+                               static_cast<std::size_t>(sqlite3_value_bytes(argv[i])));
+                break;
+            }
+            case SQLITE_BLOB: {
+                v.kind = Value::Kind::kBlob;
+                const auto* p = static_cast<const char*>(sqlite3_value_blob(argv[i]));
+                const auto n = static_cast<std::size_t>(sqlite3_value_bytes(argv[i]));
+                if (p != nullptr) v.bytes.assign(p, n);
+                break;
+            }
+            default:
+                break;
+        }
+    }
+    Expected<Value> r = (*fn)(args);
+    if (!r) {
+        const std::string msg = r.error().ToString();
+        sqlite3_result_error(ctx, msg.c_str(), static_cast<int>(msg.size()));
+        return;
+    }
+    switch (r->kind) {
+        case Value::Kind::kNull:
+            sqlite3_result_null(ctx);
+            break;
+        case Value::Kind::kInt:
+            sqlite3_result_int64(ctx, r->i);
+            break;
+        case Value::Kind::kText:
+            sqlite3_result_text(ctx, r->bytes.data(), static_cast<int>(r->bytes.size()),
+                                SQLITE_TRANSIENT);
+            break;
+        case Value::Kind::kBlob:
+            sqlite3_result_blob(ctx, r->bytes.data(), static_cast<int>(r->bytes.size()),
+                                SQLITE_TRANSIENT);
+            break;
+    }
+}
+void DestroyScalar(void* p) { delete static_cast<ScalarFunction*>(p); }
+}  // namespace
+
+Status Db::DefineFunction(const std::string& name, int n_args, ScalarFunction fn) {
+    auto* owned = new ScalarFunction(std::move(fn));
+    if (sqlite3_create_function_v2(db_, name.c_str(), n_args, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                   owned, CallScalar, nullptr, nullptr,
+                                   DestroyScalar) != SQLITE_OK) {
+        // sqlite3_create_function_v2 calls the destructor itself when it fails.
+        return Fail(DbError(db_, "cannot define SQL function " + name));
+    }
+    return {};
+}
+
 std::int64_t Db::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 int Db::Changes() const { return sqlite3_changes(db_); }
 
@@ -240,5 +307,6 @@ std::string Stmt::Blob(int col) const {
              : std::string();
 }
 bool Stmt::IsNull(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+bool Stmt::IsBlob(int col) const { return sqlite3_column_type(s_, col) == SQLITE_BLOB; }
 
 }  // namespace fwchain::sql

@@ -17,6 +17,16 @@ namespace fwchain::sql {
 
 class Stmt;
 
+// A value passed to or returned from an application-defined SQL function.
+struct Value {
+    enum class Kind { kNull, kInt, kText, kBlob };
+    Kind kind = Kind::kNull;
+    std::int64_t i = 0;
+    std::string bytes;  // kText, kBlob
+};
+// A deterministic scalar SQL function; an error makes the calling statement fail.
+using ScalarFunction = std::function<Expected<Value>(const std::vector<Value>& args)>;
+
 class Db {
   public:
     // Opens (creating) the file with WAL, synchronous=NORMAL, foreign keys, busy timeout.
@@ -35,6 +45,9 @@ class Db {
     Status WriteTransaction(const std::function<Status()>& fn);
     // Applies migrations[user_version..] each in its own transaction.
     Status Migrate(const std::vector<std::string>& migrations);
+    // Registers `fn` as the SQL function `name` with `n_args` arguments on this connection
+    // (queries and migrations may call it). `fn` must outlive the connection's use of it.
+    Status DefineFunction(const std::string& name, int n_args, ScalarFunction fn);
     std::int64_t LastInsertRowId() const;
     int Changes() const;
     sqlite3* raw() { return db_; }
@@ -70,6 +83,7 @@ class Stmt {
     std::string Text(int col) const;
     std::string Blob(int col) const;
     bool IsNull(int col) const;
+    bool IsBlob(int col) const;
 
   private:
     friend class Db;

@@ -2,7 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 namespace fwchain::sql {
@@ -40,14 +43,95 @@ struct Db::StmtCache {
     std::unordered_map<std::string, Entry> entries;
 };
 
+// The background WAL checkpointer (CheckpointInBackground): its own connection and thread,
+// woken by the writer's WAL hook.
+struct Db::Checkpointer {
+    sqlite3* conn = nullptr;
+    int soft_pages = 0;
+    int hard_pages = 0;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool pending = false;
+    bool stop = false;
+    std::atomic<std::uint64_t> done{0};
+    std::thread thread;
+
+    void Run() {
+        std::unique_lock<std::mutex> lock(mu);
+        while (true) {
+            cv.wait(lock, [&] { return pending || stop; });
+            if (stop) return;
+            pending = false;
+            lock.unlock();
+            // PASSIVE: copies what no reader still needs, never waits for the writer.
+            sqlite3_wal_checkpoint_v2(conn, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            done.fetch_add(1);
+            lock.lock();
+        }
+    }
+    void Stop() {
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            stop = true;
+        }
+        cv.notify_one();
+        if (thread.joinable()) thread.join();
+        sqlite3_close_v2(conn);
+        conn = nullptr;
+    }
+};
+
+namespace {
+int OnWalCommit(void* arg, sqlite3* db, const char* name, int pages) {
+    auto* c = static_cast<Db::Checkpointer*>(arg);
+    if (pages >= c->hard_pages) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (pages >= c->soft_pages) {
+        {
+            std::lock_guard<std::mutex> lock(c->mu);
+            c->pending = true;
+        }
+        c->cv.notify_one();
+    }
+    return SQLITE_OK;
+}
+}  // namespace
+
+Status Db::CheckpointInBackground(const std::string& path, int soft_pages, int hard_pages) {
+    if (checkpointer_) return {};
+    auto c = std::make_unique<Checkpointer>();
+    if (sqlite3_open_v2(path.c_str(), &c->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK) {
+        Error e = DbError(c->conn, "cannot open " + path + " for checkpoints");
+        sqlite3_close(c->conn);
+        return Fail(e);
+    }
+    sqlite3_busy_timeout(c->conn, 10000);
+    c->soft_pages = soft_pages;
+    c->hard_pages = hard_pages;
+    c->thread = std::thread([p = c.get()] { p->Run(); });
+    // Replaces the automatic checkpoint (sqlite3_wal_autocheckpoint installs a WAL hook too).
+    sqlite3_wal_hook(db_, OnWalCommit, c.get());
+    checkpointer_ = std::move(c);
+    return {};
+}
+
+std::uint64_t Db::BackgroundCheckpoints() const {
+    return checkpointer_ ? checkpointer_->done.load() : 0;
+}
+
 Db::Db(sqlite3* db) : db_(db), cache_(std::make_unique<StmtCache>()) {}
 
-Db::Db(Db&& o) noexcept : db_(o.db_), cache_(std::move(o.cache_)) { o.db_ = nullptr; }
+Db::Db(Db&& o) noexcept
+    : db_(o.db_), cache_(std::move(o.cache_)), checkpointer_(std::move(o.checkpointer_)) {
+    o.db_ = nullptr;
+}
 Db& Db::operator=(Db&& o) noexcept {
     if (this != &o) {
         Close();
         db_ = o.db_;
         cache_ = std::move(o.cache_);
+        checkpointer_ = std::move(o.checkpointer_);
         o.db_ = nullptr;
     }
     return *this;
@@ -55,6 +139,11 @@ Db& Db::operator=(Db&& o) noexcept {
 Db::~Db() { Close(); }
 
 void Db::Close() {
+    if (checkpointer_) {
+        if (db_) sqlite3_wal_hook(db_, nullptr, nullptr);
+        checkpointer_->Stop();
+        checkpointer_.reset();
+    }
     if (cache_) {
         for (auto& [sql, e] : cache_->entries) sqlite3_finalize(e.stmt);
         cache_->entries.clear();

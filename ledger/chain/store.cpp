@@ -536,6 +536,10 @@ Expected<std::unique_ptr<ChainStore>> ChainStore::Open(const std::string& path, 
     auto migrated = db.Migrate(Migrations());
     if (!migrated) return Fail(Context(migrated.error(), "migrating " + path));
     if (prunable) FW_TRY(db.Exec("INSERT OR IGNORE INTO meta(k, v) VALUES('pruned', '1')"));
+    // Checkpoints leave the connect path (issue 14): a second connection copies the WAL back
+    // while the next blocks are written; a WAL past 64 MB (16384 pages of 4 KB) is
+    // checkpointed by the writer itself.
+    FW_TRY(db.CheckpointInBackground(path, 1000, 16384));
     return std::unique_ptr<ChainStore>(new ChainStore(std::move(db), path));
 }
 

@@ -8,6 +8,66 @@ namespace fwchain::ledger {
 
 namespace {
 
+// Body keys the tx bodies use (common/core/tx_bodies.cpp, rollout.cpp, the genesis body),
+// stored as one character 0x01..0x1f. Append only: a stored code never changes its meaning.
+constexpr const char* kKeyCodes[] = {
+    "gateway",
+    "previous_sequence",
+    "product",
+    "reason",
+    "sequence",
+    "rejected",
+    "version",
+    "sha256",
+    "manifest_sha256",
+    "hardware",
+    "rollout",
+    "min_approvals",
+    "key",
+    "role",
+    "root",
+    "root_sha256",
+    "miners",
+    "params",
+    "percent",
+    "start",
+    "stages",
+    "max_failure_rate",
+    "min_reports",
+    "initial_bits",
+    "target_interval",
+    "retarget_window",
+    "finality_depth",
+    "confirmations",
+};
+constexpr std::size_t kKeyCodeCount = sizeof(kKeyCodes) / sizeof(kKeyCodes[0]);
+static_assert(kKeyCodeCount <= 31);
+
+// A body key as stored: its code, or itself, with a 0x00 in front when it begins with a byte
+// below 0x20 (so a real key never reads as a code).
+std::string PackKey(const std::string& key) {
+    for (std::size_t i = 0; i < kKeyCodeCount; ++i) {
+        if (key == kKeyCodes[i]) return std::string(1, static_cast<char>(i + 1));
+    }
+    if (!key.empty() && static_cast<unsigned char>(key[0]) < 0x20) return '\0' + key;
+    return key;
+}
+
+bool UnpackKey(const std::string& stored, std::string* key) {
+    if (stored.empty() || static_cast<unsigned char>(stored[0]) >= 0x20) {
+        *key = stored;
+        return true;
+    }
+    if (stored[0] == '\0') {
+        *key = stored.substr(1);
+        return true;
+    }
+    const auto code = static_cast<std::size_t>(static_cast<unsigned char>(stored[0]));
+    if (stored.size() != 1 || code > kKeyCodeCount) return false;
+    *key = kKeyCodes[code - 1];
+    return true;
+}
+
 Json Str(const std::string& s) {
     if (!IsLowerHex(s)) return Json(s);
     auto bytes = FromHex(s);
@@ -23,7 +83,7 @@ bool Compact(const Json& in, Json* out) {
             for (const auto& [k, v] : in.items()) {
                 Json c;
                 if (!Compact(v, &c)) return false;
-                (*out)[k] = std::move(c);
+                (*out)[PackKey(k)] = std::move(c);
             }
             return true;
         }
@@ -50,13 +110,24 @@ bool Compact(const Json& in, Json* out) {
     }
 }
 
-void Expand(Json* j) {
+bool Expand(Json* j) {
     if (j->is_binary()) {
         const auto& b = j->get_binary();
         *j = Json(ToHex(b.data(), b.size()));
-    } else if (j->is_object() || j->is_array()) {
-        for (auto& v : *j) Expand(&v);
+    } else if (j->is_object()) {
+        Json out = Json::object();
+        for (auto& [k, v] : j->items()) {
+            std::string key;
+            if (!UnpackKey(k, &key) || !Expand(&v)) return false;
+            out[key] = std::move(v);
+        }
+        *j = std::move(out);
+    } else if (j->is_array()) {
+        for (auto& v : *j) {
+            if (!Expand(&v)) return false;
+        }
     }
+    return true;
 }
 
 Expected<Json> Decode(std::string_view data) {
@@ -70,8 +141,8 @@ Expected<Json> Decode(std::string_view data) {
 }
 
 Expected<std::string> TextOf(Json j) {
-    Expand(&j);
-    if (!j.is_string()) return Fail(Errc::kDatabase, "corrupt-tx", "stored tx field type");
+    if (!Expand(&j) || !j.is_string())
+        return Fail(Errc::kDatabase, "corrupt-tx", "stored tx field type");
     return j.get<std::string>();
 }
 
@@ -84,8 +155,9 @@ Expected<Json> BodyOf(Json j) {
             return Fail(Errc::kDatabase, "corrupt-tx", std::string("stored tx body: ") + e.what());
         }
     }
-    Expand(&j);
-    if (!j.is_object()) return Fail(Errc::kDatabase, "corrupt-tx", "stored tx body type");
+    if (!Expand(&j) || !j.is_object()) {
+        return Fail(Errc::kDatabase, "corrupt-tx", "stored tx body type");
+    }
     return j;
 }
 

@@ -8,6 +8,7 @@
 // anywhere in the body) that is lowercase hex of even length is stored as its bytes (MessagePack
 // `bin`): keys, hashes and signatures take half the room. JSON parsed from text never holds
 // binary values, so decoding turns every `bin` back into lowercase hex, exactly the text it was.
+// The body's object keys that the tx bodies use are stored as one-byte codes (tx_codec.cpp).
 // A body that holds anything but objects, arrays, strings, integers, booleans and null is stored
 // as its canonical JSON text instead (a MessagePack string where the object would be).
 #include <cstdint>

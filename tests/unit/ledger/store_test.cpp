@@ -107,7 +107,13 @@ TEST(TxCodecTest, AwkwardStringsAndNumbersSurvive) {
                    {"big", std::numeric_limits<std::uint64_t>::max()},
                    {"flag", true},
                    {"none", nullptr},
-                   {"nested", Json{{"k", Json::object()}, {"a", Json::array()}}}};
+                   {"nested", Json{{"k", Json::object()}, {"a", Json::array()}}},
+                   // Keys that look like the blob's key codes, and coded keys nested.
+                   {std::string(1, '\x01'), 1},
+                   {std::string("\x00x", 2), 2},
+                   {std::string(1, '\x1f'), 3},
+                   {"", "empty key"},
+                   {"sequence", Json{{"gateway", Json::array({Json{{"role", "ab"}}})}}}};
     tx.SignWith(k.device);
     ExpectSameText(tx);
     tx.sender = std::string(tx.sender.begin(), tx.sender.end());

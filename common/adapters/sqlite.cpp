@@ -2,7 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 namespace fwchain::sql {
@@ -40,14 +43,95 @@ struct Db::StmtCache {
     std::unordered_map<std::string, Entry> entries;
 };
 
+// The background WAL checkpointer (CheckpointInBackground): its own connection and thread,
+// woken by the writer's WAL hook.
+struct Db::Checkpointer {
+    sqlite3* conn = nullptr;
+    int soft_pages = 0;
+    int hard_pages = 0;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool pending = false;
+    bool stop = false;
+    std::atomic<std::uint64_t> done{0};
+    std::thread thread;
+
+    void Run() {
+        std::unique_lock<std::mutex> lock(mu);
+        while (true) {
+            cv.wait(lock, [&] { return pending || stop; });
+            if (stop) return;
+            pending = false;
+            lock.unlock();
+            // PASSIVE: copies what no reader still needs, never waits for the writer.
+            sqlite3_wal_checkpoint_v2(conn, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            done.fetch_add(1);
+            lock.lock();
+        }
+    }
+    void Stop() {
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            stop = true;
+        }
+        cv.notify_one();
+        if (thread.joinable()) thread.join();
+        sqlite3_close_v2(conn);
+        conn = nullptr;
+    }
+};
+
+namespace {
+int OnWalCommit(void* arg, sqlite3* db, const char* name, int pages) {
+    auto* c = static_cast<Db::Checkpointer*>(arg);
+    if (pages >= c->hard_pages) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (pages >= c->soft_pages) {
+        {
+            std::lock_guard<std::mutex> lock(c->mu);
+            c->pending = true;
+        }
+        c->cv.notify_one();
+    }
+    return SQLITE_OK;
+}
+}  // namespace
+
+Status Db::CheckpointInBackground(const std::string& path, int soft_pages, int hard_pages) {
+    if (checkpointer_) return {};
+    auto c = std::make_unique<Checkpointer>();
+    if (sqlite3_open_v2(path.c_str(), &c->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK) {
+        Error e = DbError(c->conn, "cannot open " + path + " for checkpoints");
+        sqlite3_close(c->conn);
+        return Fail(e);
+    }
+    sqlite3_busy_timeout(c->conn, 10000);
+    c->soft_pages = soft_pages;
+    c->hard_pages = hard_pages;
+    c->thread = std::thread([p = c.get()] { p->Run(); });
+    // Replaces the automatic checkpoint (sqlite3_wal_autocheckpoint installs a WAL hook too).
+    sqlite3_wal_hook(db_, OnWalCommit, c.get());
+    checkpointer_ = std::move(c);
+    return {};
+}
+
+std::uint64_t Db::BackgroundCheckpoints() const {
+    return checkpointer_ ? checkpointer_->done.load() : 0;
+}
+
 Db::Db(sqlite3* db) : db_(db), cache_(std::make_unique<StmtCache>()) {}
 
-Db::Db(Db&& o) noexcept : db_(o.db_), cache_(std::move(o.cache_)) { o.db_ = nullptr; }
+Db::Db(Db&& o) noexcept
+    : db_(o.db_), cache_(std::move(o.cache_)), checkpointer_(std::move(o.checkpointer_)) {
+    o.db_ = nullptr;
+}
 Db& Db::operator=(Db&& o) noexcept {
     if (this != &o) {
         Close();
         db_ = o.db_;
         cache_ = std::move(o.cache_);
+        checkpointer_ = std::move(o.checkpointer_);
         o.db_ = nullptr;
     }
     return *this;
@@ -55,6 +139,11 @@ Db& Db::operator=(Db&& o) noexcept {
 Db::~Db() { Close(); }
 
 void Db::Close() {
+    if (checkpointer_) {
+        if (db_) sqlite3_wal_hook(db_, nullptr, nullptr);
+        checkpointer_->Stop();
+        checkpointer_.reset();
+    }
     if (cache_) {
         for (auto& [sql, e] : cache_->entries) sqlite3_finalize(e.stmt);
         cache_->entries.clear();
@@ -151,6 +240,73 @@ Status Db::Migrate(const std::vector<std::string>& migrations) {
     return {};
 }
 
+namespace {
+void CallScalar(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    const auto* fn = static_cast<const ScalarFunction*>(sqlite3_user_data(ctx));
+    std::vector<Value> args(static_cast<std::size_t>(argc));
+    for (int i = 0; i < argc; ++i) {
+        Value& v = args[static_cast<std::size_t>(i)];
+        switch (sqlite3_value_type(argv[i])) {
+            case SQLITE_INTEGER:
+                v.kind = Value::Kind::kInt;
+                v.i = sqlite3_value_int64(argv[i]);
+                break;
+            case SQLITE_TEXT:
+            case SQLITE_FLOAT: {
+                v.kind = Value::Kind::kText;
+                const auto* p = sqlite3_value_text(argv[i]);
+                v.bytes.assign(reinterpret_cast<const char*>(p),
+                               static_cast<std::size_t>(sqlite3_value_bytes(argv[i])));
+                break;
+            }
+            case SQLITE_BLOB: {
+                v.kind = Value::Kind::kBlob;
+                const auto* p = static_cast<const char*>(sqlite3_value_blob(argv[i]));
+                const auto n = static_cast<std::size_t>(sqlite3_value_bytes(argv[i]));
+                if (p != nullptr) v.bytes.assign(p, n);
+                break;
+            }
+            default:
+                break;
+        }
+    }
+    Expected<Value> r = (*fn)(args);
+    if (!r) {
+        const std::string msg = r.error().ToString();
+        sqlite3_result_error(ctx, msg.c_str(), static_cast<int>(msg.size()));
+        return;
+    }
+    switch (r->kind) {
+        case Value::Kind::kNull:
+            sqlite3_result_null(ctx);
+            break;
+        case Value::Kind::kInt:
+            sqlite3_result_int64(ctx, r->i);
+            break;
+        case Value::Kind::kText:
+            sqlite3_result_text(ctx, r->bytes.data(), static_cast<int>(r->bytes.size()),
+                                SQLITE_TRANSIENT);
+            break;
+        case Value::Kind::kBlob:
+            sqlite3_result_blob(ctx, r->bytes.data(), static_cast<int>(r->bytes.size()),
+                                SQLITE_TRANSIENT);
+            break;
+    }
+}
+void DestroyScalar(void* p) { delete static_cast<ScalarFunction*>(p); }
+}  // namespace
+
+Status Db::DefineFunction(const std::string& name, int n_args, ScalarFunction fn) {
+    auto* owned = new ScalarFunction(std::move(fn));
+    if (sqlite3_create_function_v2(db_, name.c_str(), n_args, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                   owned, CallScalar, nullptr, nullptr,
+                                   DestroyScalar) != SQLITE_OK) {
+        // sqlite3_create_function_v2 calls the destructor itself when it fails.
+        return Fail(DbError(db_, "cannot define SQL function " + name));
+    }
+    return {};
+}
+
 std::int64_t Db::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 int Db::Changes() const { return sqlite3_changes(db_); }
 
@@ -240,5 +396,6 @@ std::string Stmt::Blob(int col) const {
              : std::string();
 }
 bool Stmt::IsNull(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+bool Stmt::IsBlob(int col) const { return sqlite3_column_type(s_, col) == SQLITE_BLOB; }
 
 }  // namespace fwchain::sql

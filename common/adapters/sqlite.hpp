@@ -17,6 +17,16 @@ namespace fwchain::sql {
 
 class Stmt;
 
+// A value passed to or returned from an application-defined SQL function.
+struct Value {
+    enum class Kind { kNull, kInt, kText, kBlob };
+    Kind kind = Kind::kNull;
+    std::int64_t i = 0;
+    std::string bytes;  // kText, kBlob
+};
+// A deterministic scalar SQL function; an error makes the calling statement fail.
+using ScalarFunction = std::function<Expected<Value>(const std::vector<Value>& args)>;
+
 class Db {
   public:
     // Opens (creating) the file with WAL, synchronous=NORMAL, foreign keys, busy timeout.
@@ -35,6 +45,19 @@ class Db {
     Status WriteTransaction(const std::function<Status()>& fn);
     // Applies migrations[user_version..] each in its own transaction.
     Status Migrate(const std::vector<std::string>& migrations);
+    // Registers `fn` as the SQL function `name` with `n_args` arguments on this connection
+    // (queries and migrations may call it). `fn` must outlive the connection's use of it.
+    Status DefineFunction(const std::string& name, int n_args, ScalarFunction fn);
+    // Moves WAL checkpoints out of commits: SQLite's automatic checkpoint (run by the
+    // committing connection) is switched off, and after a commit that leaves at least
+    // `soft_pages` frames in the WAL a background thread checkpoints (PASSIVE) from a second
+    // connection to `path`, concurrently with the next writes. A commit that leaves
+    // `hard_pages` or more checkpoints itself, which bounds the WAL when the background thread
+    // cannot keep up (a reader pinning old frames, a starved core). Call once, after Open.
+    Status CheckpointInBackground(const std::string& path, int soft_pages, int hard_pages);
+    // Background checkpoints run so far (tests and metrics).
+    std::uint64_t BackgroundCheckpoints() const;
+    struct Checkpointer;  // defined in sqlite.cpp
     std::int64_t LastInsertRowId() const;
     int Changes() const;
     sqlite3* raw() { return db_; }
@@ -46,6 +69,7 @@ class Db {
     void Close();
     sqlite3* db_ = nullptr;
     std::unique_ptr<StmtCache> cache_;
+    std::unique_ptr<Checkpointer> checkpointer_;
 };
 
 class Stmt {
@@ -70,6 +94,7 @@ class Stmt {
     std::string Text(int col) const;
     std::string Blob(int col) const;
     bool IsNull(int col) const;
+    bool IsBlob(int col) const;
 
   private:
     friend class Db;

@@ -31,6 +31,7 @@
 #include "common/core/fs.hpp"
 #include "ledger/chain/chain.hpp"
 #include "ledger/chain/prefetch.hpp"
+#include "ledger/chain/tx_codec.hpp"
 #include "ledger/consensus/miner.hpp"
 #include "tests/unit/ledger/fixture.hpp"
 
@@ -243,35 +244,34 @@ Status Load(const std::string& path, std::uint64_t txs, std::uint64_t devices) {
     }
     for (const auto& [name, sql] : indexes) FW_TRY(Exec(db, "DROP INDEX " + name));
     FW_TRY(db.WriteTransaction([&]() -> Status {
-        FW_ASSIGN(sql::Stmt s,
-                  db.Prepare("INSERT INTO txs(id, block_hash, height, idx, type, sender, "
-                             "recipient, product, ver, verifier, state, time, nonce, json) "
-                             "VALUES(?,?,?,?,'update',?,?,'cam',?,?,?,?,?,?)"));
-        const std::string sender(64, 'a');
-        const std::string verifier(64, 'b');
+        // The stored form (ledger/chain/tx_codec.hpp) of synthetic update txs.
+        FW_ASSIGN(sql::Stmt s, db.Prepare("INSERT INTO txs(pos, id, type, recipient, product, "
+                                          "ver, state, time, data) "
+                                          "VALUES(?,?,'update',?,'cam',?,?,?,?)"));
+        Tx tx;
+        tx.type = "update";
+        tx.sender = std::string(64, 'a');
+        tx.verifier = std::string(64, 'b');
+        tx.sig = std::string(128, 'e');
+        tx.body = Json{{"product", "cam"}, {"sequence", 3}};
         for (std::uint64_t i = 0; i < txs; ++i) {
             const std::uint64_t height = i / 1000 + 1;
             const std::uint64_t dev = (i * 2654435761u) % devices;
             const std::string device = "dev-" + std::to_string(dev);
             const std::string ver = "1." + std::to_string(i % 7) + ".0";
             const char* state = (i % 50 == 0) ? "failed" : "installed";
-            char id[65];
-            std::snprintf(id, sizeof(id), "%064llx", static_cast<unsigned long long>(i));
+            std::uint8_t id[32] = {};
+            PutLe64(id, i);
+            tx.nonce = i;
+            const std::string data = PackTxData(tx);
             s.Reset();
-            s.Bind(1, std::string(id))
-                .Bind(2, std::string(64, 'c'))
-                .Bind(3, static_cast<std::int64_t>(height))
-                .Bind(4, static_cast<std::int64_t>(i % 1000))
-                .Bind(5, sender)
-                .Bind(6, device)
-                .Bind(7, ver)
-                .Bind(8, verifier)
-                .Bind(9, std::string(state))
-                .Bind(10, static_cast<std::int64_t>(1700000000 + i))
-                .Bind(11, static_cast<std::int64_t>(i))
-                .Bind(12, R"({"body":{"product":"cam","sequence":3},"recipient":")" + device +
-                              R"(","state":")" + state + R"(","type":"update","ver":")" + ver +
-                              R"("})");
+            s.Bind(1, static_cast<std::int64_t>((height << 12) | (i % 1000)))
+                .BindBlob(2, id, sizeof(id))
+                .Bind(3, device)
+                .Bind(4, ver)
+                .Bind(5, std::string(state))
+                .Bind(6, static_cast<std::int64_t>(1700000000 + i))
+                .BindBlob(7, data.data(), data.size());
             FW_TRY(s.Run());
         }
         return {};
@@ -324,8 +324,8 @@ int StatusBench(const std::string& path, std::uint64_t devices) {
         sqlite3_stmt* s = nullptr;
         t0 = Clock::now();
         sqlite3_prepare_v2(db,
-                           "SELECT ver, COUNT(*) FROM (SELECT recipient, ver, MAX(height * 4096 + "
-                           "idx) FROM txs WHERE type = 'update' AND product = 'cam' AND state = "
+                           "SELECT ver, COUNT(*) FROM (SELECT recipient, ver, MAX(pos) "
+                           "FROM txs WHERE type = 'update' AND product = 'cam' AND state = "
                            "'installed' GROUP BY recipient) GROUP BY ver",
                            -1, &s, nullptr);
         n_raw = 0;

@@ -8,11 +8,14 @@
 #include <variant>
 
 #include "common/core/tx_bodies.hpp"
+#include "ledger/chain/tx_codec.hpp"
 #include "ledger/primitives/merkle.hpp"
 
 namespace fwchain::ledger {
 
 namespace {
+
+void (*g_after_block_written)(std::uint64_t) = nullptr;
 
 // Forward-only: a released schema is never edited, only followed by a new entry.
 const std::vector<std::string>& Migrations() {
@@ -139,6 +142,66 @@ CREATE TABLE outcomes(
 CREATE TABLE tx_proofs(id TEXT PRIMARY KEY, proof TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE kept_devices(device TEXT PRIMARY KEY) WITHOUT ROWID;
 )sql",
+        // Compact storage (docs/architecture.md "The chain store"): each tx is stored once, as its
+        // indexed columns plus a MessagePack blob (tx_codec.hpp), keyed by its position
+        // pos = height * 4096 + idx (the rowid, so the chain order is the table's order and every
+        // index ends in it); ids and 64-hex recipients as bytes. A main-chain block's JSON is
+        // rebuilt from its header, signature, message and txs (body NULL); a side block keeps
+        // its JSON in body; '' marks a pruned body. The registry changes of a block are one undo
+        // record in its row (the `undo` table is read for blocks connected before this).
+        // fw_* are SQL functions the store defines on its connection.
+        R"sql(
+CREATE TABLE txs_compact(
+  pos INTEGER PRIMARY KEY,
+  id BLOB NOT NULL,
+  type TEXT NOT NULL,
+  recipient NOT NULL,
+  product TEXT NOT NULL,
+  ver TEXT NOT NULL,
+  state TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  height INTEGER AS (pos >> 12) VIRTUAL,
+  idx INTEGER AS (pos & 4095) VIRTUAL);
+INSERT INTO txs_compact(pos, id, type, recipient, product, ver, state, time, data)
+  SELECT height * 4096 + idx, fw_unhex(id), type, fw_key(recipient), product, ver, state, time,
+         fw_tx_pack(json)
+  FROM txs ORDER BY height, idx;
+DROP TABLE txs;
+ALTER TABLE txs_compact RENAME TO txs;
+CREATE UNIQUE INDEX txs_id ON txs(id);
+CREATE INDEX txs_recipient ON txs(recipient);
+CREATE INDEX txs_ver ON txs(ver);
+CREATE INDEX txs_type ON txs(type) WHERE type NOT IN ('update', 'status');
+CREATE INDEX txs_time ON txs(time);
+CREATE INDEX txs_product ON txs(product);
+CREATE INDEX txs_fleet ON txs(product, state, recipient, ver, time) WHERE type = 'update';
+CREATE TABLE blocks_compact(
+  hash TEXT PRIMARY KEY,
+  height INTEGER NOT NULL,
+  prev TEXT NOT NULL,
+  header BLOB NOT NULL,
+  time INTEGER NOT NULL,
+  bits INTEGER NOT NULL,
+  work TEXT NOT NULL,
+  main INTEGER NOT NULL DEFAULT 1,
+  invalid INTEGER NOT NULL DEFAULT 0,
+  miner_sig TEXT NOT NULL DEFAULT '',
+  message TEXT NOT NULL DEFAULT '',
+  body TEXT,
+  undo BLOB);
+INSERT INTO blocks_compact(hash, height, prev, header, time, bits, work, main, invalid, miner_sig,
+                           message, body)
+  SELECT hash, height, prev, header, time, bits, work, main, invalid, miner_sig,
+         CASE WHEN json = '' THEN '' ELSE COALESCE(json_extract(json, '$.message'), '') END,
+         CASE WHEN json = '' THEN '' WHEN main = 1 THEN NULL ELSE json END
+  FROM blocks;
+DROP TABLE blocks;
+ALTER TABLE blocks_compact RENAME TO blocks;
+CREATE UNIQUE INDEX blocks_main_height ON blocks(height) WHERE main = 1;
+CREATE INDEX blocks_prev ON blocks(prev);
+CREATE INDEX blocks_work ON blocks(work);
+)sql",
     };
     return kMigrations;
 }
@@ -146,6 +209,188 @@ CREATE TABLE kept_devices(device TEXT PRIMARY KEY) WITHOUT ROWID;
 // SQLite integers are signed 64-bit; u64 values are stored bit for bit.
 std::int64_t U2I(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 std::uint64_t I2U(std::int64_t v) { return static_cast<std::uint64_t>(v); }
+
+// A block holds at most kMaxBlockTxs txs, so a tx's position in the chain fits one integer.
+static_assert(kMaxBlockTxs < 4096);
+constexpr int kPosShift = 12;
+std::int64_t PosOf(std::uint64_t height, std::size_t idx) {
+    return U2I((height << kPosShift) | static_cast<std::uint64_t>(idx));
+}
+std::int64_t FirstPos(std::uint64_t height) { return PosOf(height, 0); }
+
+// The stored form of an id-like column value: a 64-char lowercase hex string as its 32 bytes,
+// anything else as text (so the two never collide: SQLite compares blobs and text as unequal).
+sql::Value KeyValue(const std::string& text) {
+    sql::Value v;
+    if (text.size() == 64 && IsLowerHex(text)) {
+        v.kind = sql::Value::Kind::kBlob;
+        auto bytes = FromHex(text);
+        v.bytes.assign(bytes->begin(), bytes->end());
+    } else {
+        v.kind = sql::Value::Kind::kText;
+        v.bytes = text;
+    }
+    return v;
+}
+
+void BindKey(sql::Stmt& s, int n, const std::string& text) {
+    const sql::Value v = KeyValue(text);
+    if (v.kind == sql::Value::Kind::kBlob) {
+        s.BindBlob(n, v.bytes.data(), v.bytes.size());
+    } else {
+        s.Bind(n, v.bytes);
+    }
+}
+
+std::string KeyText(const sql::Stmt& s, int col) {
+    return s.IsBlob(col) ? ToHex(s.Blob(col)) : s.Text(col);
+}
+
+sql::Value TextValue(std::string text) {
+    sql::Value v;
+    v.kind = sql::Value::Kind::kText;
+    v.bytes = std::move(text);
+    return v;
+}
+
+// The SQL functions of the store's schema and queries (the migration to compact storage and
+// the queries that read tx bodies).
+Status DefineStoreFunctions(sql::Db& db) {
+    FW_TRY(db.DefineFunction("fw_key", 1,
+                             [](const std::vector<sql::Value>& a) -> Expected<sql::Value> {
+                                 if (a[0].kind != sql::Value::Kind::kText) return a[0];
+                                 return KeyValue(a[0].bytes);
+                             }));
+    FW_TRY(db.DefineFunction("fw_key_text", 1,
+                             [](const std::vector<sql::Value>& a) -> Expected<sql::Value> {
+                                 if (a[0].kind != sql::Value::Kind::kBlob) return a[0];
+                                 return TextValue(ToHex(a[0].bytes));
+                             }));
+    FW_TRY(db.DefineFunction(
+        "fw_unhex", 1, [](const std::vector<sql::Value>& a) -> Expected<sql::Value> {
+            auto bytes = FromHex(a[0].bytes);
+            if (a[0].kind != sql::Value::Kind::kText || !bytes) {
+                return Fail(Errc::kDatabase, "corrupt-tx", "stored tx id is not hex");
+            }
+            sql::Value v;
+            v.kind = sql::Value::Kind::kBlob;
+            v.bytes.assign(bytes->begin(), bytes->end());
+            return v;
+        }));
+    FW_TRY(db.DefineFunction("fw_tx_pack", 1,
+                             [](const std::vector<sql::Value>& a) -> Expected<sql::Value> {
+                                 FW_ASSIGN(Json j, ParseJson(a[0].bytes));
+                                 FW_ASSIGN(Tx tx, ParseTx(j, nullptr, false));
+                                 sql::Value v;
+                                 v.kind = sql::Value::Kind::kBlob;
+                                 v.bytes = PackTxData(tx);
+                                 return v;
+                             }));
+    return db.DefineFunction("fw_body", 1,
+                             [](const std::vector<sql::Value>& a) -> Expected<sql::Value> {
+                                 FW_ASSIGN(std::string body, UnpackBodyText(a[0].bytes));
+                                 return TextValue(std::move(body));
+                             });
+}
+
+// The condition of the partial index txs_type: a query names it to use the index.
+constexpr const char* kTypeIndexed = "type NOT IN ('update', 'status')";
+
+// Columns of a tx row as ReadTxRecord and RowTx read them.
+constexpr const char* kTxCols = "pos, id, type, recipient, ver, state, time, data";
+constexpr const char* kTxBlockHash =
+    "(SELECT hash FROM blocks WHERE main = 1 AND blocks.height = txs.pos >> 12)";
+
+// The tx of a row selected with kTxCols from column `c`.
+Expected<Tx> RowTx(const sql::Stmt& s, int c) {
+    const std::string data = s.Blob(c + 7);
+    return UnpackTx(s.Text(c + 2), KeyText(s, c + 3), s.Text(c + 4), s.Text(c + 5), s.Int(c + 6),
+                    data);
+}
+
+// The canonical block JSON (EncodedBlock::text()) from its parts.
+std::string BlockText(const std::string& hash_hex, const std::string& header,
+                      const std::string& message, const std::string& miner_sig_hex,
+                      const std::vector<std::string>& tx_texts) {
+    std::size_t size = 512;
+    for (const auto& t : tx_texts) size += t.size() + 1;
+    std::string out;
+    out.reserve(size);
+    out += R"({"hash":")";
+    out += hash_hex;
+    out += R"(","header":")";
+    out += ToHex(header);
+    out += R"(","message":)";
+    out += Canonical(Json(message));
+    out += R"(,"miner_sig":")";
+    out += miner_sig_hex;
+    out += R"(","txs":[)";
+    for (std::size_t i = 0; i < tx_texts.size(); ++i) {
+        if (i > 0) out += ',';
+        out += tx_texts[i];
+    }
+    out += "]}";
+    return out;
+}
+
+// One block's undo record: MessagePack array of [key, null] (the key was new) or
+// [key, revoked, revoked_height, last_nonce|null] (what a disconnect restores; the rest of a
+// registry row never changes after admission).
+std::string PackUndo(const std::vector<std::pair<std::string, std::optional<KeyRecord>>>& rows) {
+    Json arr = Json::array();
+    for (const auto& [key, before] : rows) {
+        Json k = Json(key);
+        if (key.size() == 64 && IsLowerHex(key)) {
+            auto bytes = FromHex(key);
+            k = Json::binary(std::vector<std::uint8_t>(bytes->begin(), bytes->end()));
+        }
+        if (!before) {
+            arr.push_back(Json::array({std::move(k), nullptr}));
+        } else {
+            arr.push_back(
+                Json::array({std::move(k), before->revoked, before->revoked_height,
+                             before->last_nonce ? Json(*before->last_nonce) : Json(nullptr)}));
+        }
+    }
+    std::string out;
+    Json::to_msgpack(arr, out);
+    return out;
+}
+
+struct UndoEntry {
+    std::string key;
+    bool existed = false;
+    bool revoked = false;
+    std::uint64_t revoked_height = 0;
+    std::optional<std::uint64_t> last_nonce;
+};
+
+Expected<std::vector<UndoEntry>> UnpackUndo(const std::string& data) {
+    std::vector<UndoEntry> out;
+    try {
+        const Json arr = Json::from_msgpack(data);
+        for (const auto& e : arr) {
+            UndoEntry u;
+            const auto& k = e.at(0);
+            if (k.is_binary()) {
+                u.key = ToHex(k.get_binary().data(), k.get_binary().size());
+            } else {
+                u.key = k.get<std::string>();
+            }
+            u.existed = e.size() == 4;
+            if (u.existed) {
+                u.revoked = e.at(1).get<bool>();
+                u.revoked_height = e.at(2).get<std::uint64_t>();
+                if (!e.at(3).is_null()) u.last_nonce = e.at(3).get<std::uint64_t>();
+            }
+            out.push_back(std::move(u));
+        }
+    } catch (const std::exception& ex) {
+        return Fail(Errc::kDatabase, "corrupt-undo",
+                    std::string("block undo record: ") + ex.what());
+    }
+    return out;
+}
 
 // The product a tx is indexed under: a release's recipient, an admission's product, and the
 // product a device report names (status heartbeats share the update body).
@@ -195,15 +440,16 @@ Expected<std::optional<BlockInfo>> OneBlock(sql::Stmt& s) {
 }
 
 Expected<TxRecord> ReadTxRecord(const sql::Stmt& s) {
-    // columns: id, block_hash, height, idx, json
+    // columns: kTxCols, kTxBlockHash
     TxRecord r;
-    r.id = s.Text(0);
-    r.block_hash = s.Text(1);
-    r.height = I2U(s.Int(2));
-    r.index = static_cast<std::uint32_t>(s.Int(3));
-    auto j = ParseJson(s.Text(4));
-    if (!j) return Fail(Errc::kDatabase, "corrupt-tx", "stored tx json is malformed: " + r.id);
-    r.tx = std::move(*j);
+    const auto pos = I2U(s.Int(0));
+    r.id = ToHex(s.Blob(1));
+    r.block_hash = s.Text(8);
+    r.height = pos >> kPosShift;
+    r.index = static_cast<std::uint32_t>(pos & ((1u << kPosShift) - 1));
+    auto tx = RowTx(s, 0);
+    if (!tx) return Fail(Context(tx.error(), "stored tx " + r.id));
+    r.tx = tx->ToJson();
     return r;
 }
 
@@ -223,18 +469,6 @@ KeyRecord ReadKey(const sql::Stmt& s) {
 
 constexpr const char* kKeyCols =
     "key, subject, role, product, height, revoked, revoked_height, last_nonce";
-
-Json KeyToJson(const KeyRecord& k) {
-    Json j{{"key", k.key},
-           {"subject", k.subject},
-           {"role", k.role},
-           {"product", k.product},
-           {"height", k.height},
-           {"revoked", k.revoked},
-           {"revoked_height", k.revoked_height}};
-    j["last_nonce"] = k.last_nonce ? Json(*k.last_nonce) : Json(nullptr);
-    return j;
-}
 
 std::optional<KeyRecord> KeyFromJson(const Json& j) {
     try {
@@ -276,6 +510,12 @@ Error PrunedBlock(const std::string& which) {
 
 }  // namespace
 
+const std::vector<std::string>& StoreMigrations() { return Migrations(); }
+
+void ChainStore::SetAfterBlockWrittenForTest(void (*hook)(std::uint64_t height)) {
+    g_after_block_written = hook;
+}
+
 Expected<std::unique_ptr<ChainStore>> ChainStore::Open(const std::string& path, bool prunable) {
     FW_ASSIGN(sql::Db db, sql::Db::Open(path));
     if (prunable) {
@@ -295,15 +535,21 @@ Expected<std::unique_ptr<ChainStore>> ChainStore::Open(const std::string& path, 
         // The WAL is truncated back to this size after a checkpoint (it counts in the budget).
         FW_TRY(db.Exec("PRAGMA journal_size_limit=4194304"));
     }
+    FW_TRY(DefineStoreFunctions(db));
     auto migrated = db.Migrate(Migrations());
     if (!migrated) return Fail(Context(migrated.error(), "migrating " + path));
     if (prunable) FW_TRY(db.Exec("INSERT OR IGNORE INTO meta(k, v) VALUES('pruned', '1')"));
+    // Checkpoints leave the connect path (issue 14): a second connection copies the WAL back
+    // while the next blocks are written; a WAL past 64 MB (16384 pages of 4 KB) is
+    // checkpointed by the writer itself.
+    FW_TRY(db.CheckpointInBackground(path, 1000, 16384));
     return std::unique_ptr<ChainStore>(new ChainStore(std::move(db), path));
 }
 
 Expected<std::unique_ptr<ChainStore>> ChainStore::OpenReader(const std::string& path) {
     FW_ASSIGN(sql::Db db, sql::Db::Open(path));
     FW_TRY(db.Exec("PRAGMA query_only=1"));
+    FW_TRY(DefineStoreFunctions(db));  // the queries that read tx bodies call them
     return std::unique_ptr<ChainStore>(new ChainStore(std::move(db), path));
 }
 
@@ -338,13 +584,12 @@ Status ChainStore::PruneThrough(std::uint64_t to) {
         const std::uint64_t from = info.prune_height + 1;  // the genesis body is always kept
         if (to < from) return {};
         const std::string kept = std::string("(type IN ") + kKeptTxTypesSql +
-                                 " OR recipient IN (SELECT device FROM kept_devices))";
+                                 " OR recipient IN (SELECT fw_key(device) FROM kept_devices))";
         // The Merkle path of every kept tx, while its block's tx ids are still all here.
         {
-            FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT height, id, " + kept +
-                                              " FROM txs WHERE height >= ? AND height <= ? "
-                                              "ORDER BY height, idx"));
-            s.Bind(1, U2I(from)).Bind(2, U2I(to));
+            FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT pos >> 12, id, " + kept +
+                                              " FROM txs WHERE pos >= ? AND pos < ? ORDER BY pos"));
+            s.Bind(1, FirstPos(from)).Bind(2, FirstPos(to + 1));
             FW_ASSIGN(sql::Stmt put, db_.Cached("INSERT OR REPLACE INTO tx_proofs(id, proof) "
                                                 "VALUES(?, ?)"));
             std::uint64_t height = 0;
@@ -372,27 +617,33 @@ Status ChainStore::PruneThrough(std::uint64_t to) {
                     keep.clear();
                 }
                 if (s.Int(2) != 0) keep.push_back(ids.size());
-                ids.push_back(s.Text(1));
+                ids.push_back(ToHex(s.Blob(1)));
             }
             FW_TRY(flush());
         }
         for (const std::string& sql : {
                  // Rollout evidence, as ForEachOutcome reads it from the txs.
-                 std::string("INSERT OR REPLACE INTO outcomes(product, height, idx, device, state, "
-                             "sequence, previous_sequence, rejected) SELECT product, height, idx, "
-                             "recipient, CASE state WHEN 'installed' THEN 0 WHEN 'failed' THEN 1 "
-                             "ELSE 2 END, json_extract(json, '$.body.sequence'), "
-                             "json_extract(json, '$.body.previous_sequence'), "
-                             "json_extract(json, '$.body.rejected') IS NOT NULL FROM txs "
-                             "WHERE type = 'update' AND state IN ('installed', 'failed', "
-                             "'rolled-back') AND height >= ?1 AND height <= ?2"),
-                 "DELETE FROM txs WHERE height >= ?1 AND height <= ?2 AND NOT " + kept,
+                 std::string(
+                     "INSERT OR REPLACE INTO outcomes(product, height, idx, device, state, "
+                     "sequence, previous_sequence, rejected) SELECT product, height, idx, "
+                     "fw_key_text(recipient), CASE state WHEN 'installed' THEN 0 "
+                     "WHEN 'failed' THEN 1 ELSE 2 END, json_extract(b, '$.sequence'), "
+                     "json_extract(b, '$.previous_sequence'), "
+                     "json_extract(b, '$.rejected') IS NOT NULL FROM (SELECT product, pos >> 12 AS "
+                     "height, pos & 4095 AS idx, recipient, state, fw_body(data) AS b "
+                     "FROM txs WHERE type = 'update' AND state IN "
+                     "('installed', 'failed', 'rolled-back') AND pos >= ?3 AND pos < ?4)"),
+                 "DELETE FROM txs WHERE pos >= ?3 AND pos < ?4 AND NOT " + kept,
                  std::string("DELETE FROM undo WHERE block_hash IN (SELECT hash FROM blocks "
                              "WHERE height >= ?1 AND height <= ?2)"),
-                 std::string("UPDATE blocks SET json = '' WHERE height >= ?1 AND height <= ?2"),
+                 std::string("UPDATE blocks SET body = '', undo = NULL WHERE height >= ?1 AND "
+                             "height <= ?2"),
              }) {
             FW_ASSIGN(sql::Stmt s, db_.Cached(sql));
             s.Bind(1, U2I(from)).Bind(2, U2I(to));
+            if (sql.find("?3") != std::string::npos) {
+                s.Bind(3, FirstPos(from)).Bind(4, FirstPos(to + 1));
+            }
             FW_TRY(s.Run());
         }
         FW_ASSIGN(sql::Stmt m, db_.Cached("INSERT INTO meta(k, v) VALUES('prune_height', ?) "
@@ -474,7 +725,8 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
     const Block& block = encoded.block();
     const std::string hash = ToHex(block.Hash());
     if (!insert_row) {
-        FW_ASSIGN(sql::Stmt s, db_.Cached("UPDATE blocks SET main = 1 WHERE hash = ?"));
+        FW_ASSIGN(sql::Stmt s,
+                  db_.Cached("UPDATE blocks SET main = 1, body = NULL WHERE hash = ?"));
         s.Bind(1, hash);
         FW_TRY(s.Run());
     } else {
@@ -482,26 +734,22 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
     }
     {
         FW_ASSIGN(sql::Stmt s,
-                  db_.Cached("INSERT INTO txs(id, block_hash, height, idx, type, sender, "
-                             "recipient, product, ver, verifier, state, time, nonce, json) "
-                             "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                  db_.Cached("INSERT INTO txs(pos, id, type, recipient, product, ver, state, "
+                             "time, data) VALUES(?,?,?,?,?,?,?,?,?)"));
         for (std::size_t i = 0; i < block.txs.size(); ++i) {
             const Tx& tx = block.txs[i];
+            auto id = Hash256FromHex(encoded.tx_ids()[i]);
+            if (!id) return Fail(Errc::kInternal, "bad-tx-id", "tx id is not a SHA-256 in hex");
+            const std::string data = PackTxData(tx);
             s.Reset();
-            s.Bind(1, encoded.tx_ids()[i])
-                .Bind(2, hash)
-                .Bind(3, U2I(block.header.height))
-                .Bind(4, static_cast<std::int64_t>(i))
-                .Bind(5, tx.type)
-                .Bind(6, tx.sender)
-                .Bind(7, tx.recipient)
-                .Bind(8, ProductOf(tx))
-                .Bind(9, tx.ver)
-                .Bind(10, tx.verifier)
-                .Bind(11, tx.state)
-                .Bind(12, tx.time)
-                .Bind(13, U2I(tx.nonce))
-                .Bind(14, encoded.tx_texts()[i]);
+            s.Bind(1, PosOf(block.header.height, i)).BindBlob(2, id->data(), id->size());
+            BindKey(s, 4, tx.recipient);
+            s.Bind(3, tx.type)
+                .Bind(5, ProductOf(tx))
+                .Bind(6, tx.ver)
+                .Bind(7, tx.state)
+                .Bind(8, tx.time)
+                .BindBlob(9, data.data(), data.size());
             FW_TRY(s.Run());
         }
     }
@@ -512,8 +760,7 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
                              "ON CONFLICT(key) DO UPDATE SET revoked = excluded.revoked, "
                              "revoked_height = excluded.revoked_height, "
                              "last_nonce = excluded.last_nonce"));
-        FW_ASSIGN(sql::Stmt undo, db_.Cached("INSERT OR REPLACE INTO undo(block_hash, key, prev) "
-                                             "VALUES(?,?,?)"));
+        std::vector<std::pair<std::string, std::optional<KeyRecord>>> undo_rows;
         for (const auto& [key, rec] : added.ChangedKeys()) {
             std::optional<KeyRecord> before;
             if (const auto* seen = added.BaseKey(key)) {
@@ -521,14 +768,7 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
             } else {
                 FW_ASSIGN(before, FindKey(key));
             }
-            undo.Reset();
-            undo.Bind(1, hash).Bind(2, key);
-            if (before) {
-                undo.Bind(3, Canonical(KeyToJson(*before)));
-            } else {
-                undo.BindNull(3);
-            }
-            FW_TRY(undo.Run());
+            undo_rows.emplace_back(key, before);
             // The id column is only written for a new key (the upsert keeps it otherwise).
             auto pub = before ? std::nullopt : PublicKeyFromHex(key);
             s.Reset();
@@ -547,6 +787,16 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
             }
             FW_TRY(s.Run());
         }
+        // One undo record per block, in its row.
+        FW_ASSIGN(sql::Stmt u, db_.Cached("UPDATE blocks SET undo = ? WHERE hash = ?"));
+        if (undo_rows.empty()) {
+            u.BindNull(1);
+        } else {
+            const std::string packed = PackUndo(undo_rows);
+            u.BindBlob(1, packed.data(), packed.size());
+        }
+        u.Bind(2, hash);
+        FW_TRY(u.Run());
     }
     if (!added.AddedClaims().empty()) {
         FW_ASSIGN(sql::Stmt s,
@@ -572,7 +822,9 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
     FW_ASSIGN(sql::Stmt tip, db_.Cached("INSERT INTO meta(k, v) VALUES('tip', ?) "
                                         "ON CONFLICT(k) DO UPDATE SET v = excluded.v"));
     tip.Bind(1, hash);
-    return tip.Run();
+    FW_TRY(tip.Run());
+    if (g_after_block_written != nullptr) g_after_block_written(block.header.height);
+    return {};
 }
 
 Status ChainStore::StoreGenesis(const EncodedBlock& genesis, const StateOverlay& added) {
@@ -605,8 +857,10 @@ Status ChainStore::StoreSideBlock(const EncodedBlock& encoded, Work work) {
 Status ChainStore::InsertBlockRow(const EncodedBlock& encoded, Work work, bool main) {
     const Block& block = encoded.block();
     const auto header = block.header.Serialize();
+    // A main-chain block's JSON is rebuilt from its txs; a side block keeps it (body).
     FW_ASSIGN(sql::Stmt s, db_.Cached("INSERT INTO blocks(hash, height, prev, header, time, bits, "
-                                      "work, json, main, miner_sig) VALUES(?,?,?,?,?,?,?,?,?,?)"));
+                                      "work, body, main, miner_sig, message) "
+                                      "VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
     s.Bind(1, ToHex(block.Hash()))
         .Bind(2, U2I(block.header.height))
         .Bind(3, ToHex(block.header.prev_hash))
@@ -614,9 +868,14 @@ Status ChainStore::InsertBlockRow(const EncodedBlock& encoded, Work work, bool m
         .Bind(5, block.header.timestamp)
         .Bind(6, static_cast<std::int64_t>(block.header.bits))
         .Bind(7, WorkToHex(work))
-        .Bind(8, encoded.text())
         .Bind(9, static_cast<std::int64_t>(main ? 1 : 0))
-        .Bind(10, ToHex(block.miner_sig));
+        .Bind(10, ToHex(block.miner_sig))
+        .Bind(11, block.message);
+    if (main) {
+        s.BindNull(8);
+    } else {
+        s.Bind(8, encoded.text());
+    }
     return s.Run();
 }
 
@@ -625,65 +884,131 @@ Expected<Block> ChainStore::DisconnectTip() {
     if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
     if (tip->height == 0) return Fail(Errc::kInternal, "disconnect-genesis", "cannot undo genesis");
     const std::string hash = ToHex(tip->hash);
-    FW_ASSIGN(auto json, BlockJson(hash));
-    if (!json) return Fail(Errc::kDatabase, "corrupt-block", "tip block json missing");
-    auto parsed = ParseJson(*json);
-    if (!parsed) return Fail(Errc::kDatabase, "corrupt-block", "tip block json malformed");
-    auto block = Block::FromJson(*parsed);
-    if (!block) return Fail(Context(block.error(), "stored tip block " + hash));
+    FW_ASSIGN(auto loaded, LoadMainBlock(tip->height));
+    if (!loaded) return Fail(Errc::kDatabase, "corrupt-block", "tip block body missing");
+    Block block = std::move(loaded->first);
+    std::vector<UndoEntry> entries;
+    {
+        // The block's undo record, and the per-key rows of blocks connected before it existed.
+        FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT undo FROM blocks WHERE hash = ?"));
+        s.Bind(1, hash);
+        FW_ASSIGN(bool row, s.Step());
+        if (row && !s.IsNull(0)) {
+            FW_ASSIGN(entries, UnpackUndo(s.Blob(0)));
+        }
+    }
     {
         FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT key, prev FROM undo WHERE block_hash = ?"));
         s.Bind(1, hash);
-        std::vector<std::pair<std::string, std::optional<std::string>>> rows;
         while (true) {
             FW_ASSIGN(bool row, s.Step());
             if (!row) break;
-            rows.emplace_back(s.Text(0),
-                              s.IsNull(1) ? std::nullopt : std::optional<std::string>(s.Text(1)));
-        }
-        for (const auto& [key, prev] : rows) {
-            if (!prev) {
-                FW_ASSIGN(sql::Stmt d, db_.Cached("DELETE FROM keys WHERE key = ?"));
-                d.Bind(1, key);
-                FW_TRY(d.Run());
-                continue;
+            UndoEntry u;
+            u.key = s.Text(0);
+            if (!s.IsNull(1)) {
+                auto pj = ParseJson(s.Text(1));
+                auto rec = pj ? KeyFromJson(*pj) : std::nullopt;
+                if (!rec) return Fail(Errc::kDatabase, "corrupt-undo", "undo row of key " + u.key);
+                u.existed = true;
+                u.revoked = rec->revoked;
+                u.revoked_height = rec->revoked_height;
+                u.last_nonce = rec->last_nonce;
             }
-            auto pj = ParseJson(*prev);
-            auto rec = pj ? KeyFromJson(*pj) : std::nullopt;
-            if (!rec) return Fail(Errc::kDatabase, "corrupt-undo", "undo row of key " + key);
-            FW_ASSIGN(sql::Stmt u, db_.Cached("UPDATE keys SET revoked = ?, revoked_height = ?, "
-                                              "last_nonce = ? WHERE key = ?"));
-            u.Bind(1, static_cast<std::int64_t>(rec->revoked ? 1 : 0))
-                .Bind(2, U2I(rec->revoked_height));
-            if (rec->last_nonce) {
-                u.Bind(3, U2I(*rec->last_nonce));
-            } else {
-                u.BindNull(3);
-            }
-            u.Bind(4, key);
-            FW_TRY(u.Run());
+            entries.push_back(std::move(u));
         }
     }
+    for (const UndoEntry& u : entries) {
+        if (!u.existed) {
+            FW_ASSIGN(sql::Stmt d, db_.Cached("DELETE FROM keys WHERE key = ?"));
+            d.Bind(1, u.key);
+            FW_TRY(d.Run());
+            continue;
+        }
+        FW_ASSIGN(sql::Stmt up, db_.Cached("UPDATE keys SET revoked = ?, revoked_height = ?, "
+                                           "last_nonce = ? WHERE key = ?"));
+        up.Bind(1, static_cast<std::int64_t>(u.revoked ? 1 : 0)).Bind(2, U2I(u.revoked_height));
+        if (u.last_nonce) {
+            up.Bind(3, U2I(*u.last_nonce));
+        } else {
+            up.BindNull(3);
+        }
+        up.Bind(4, u.key);
+        FW_TRY(up.Run());
+    }
     for (const char* sql :
-         {"DELETE FROM undo WHERE block_hash = ?", "DELETE FROM roots WHERE block_hash = ?",
-          "UPDATE blocks SET main = 0 WHERE hash = ?"}) {
+         {"DELETE FROM undo WHERE block_hash = ?", "DELETE FROM roots WHERE block_hash = ?"}) {
         FW_ASSIGN(sql::Stmt s, db_.Cached(sql));
         s.Bind(1, hash);
         FW_TRY(s.Run());
     }
     {
-        // Only main-chain blocks have tx rows, so the tip's are those at its height.
-        for (const char* sql :
-             {"DELETE FROM txs WHERE height = ?", "DELETE FROM claims WHERE height = ?"}) {
-            FW_ASSIGN(sql::Stmt s, db_.Cached(sql));
-            s.Bind(1, U2I(tip->height));
-            FW_TRY(s.Run());
-        }
+        // A side block now: it keeps its JSON itself.
+        FW_ASSIGN(sql::Stmt s, db_.Cached("UPDATE blocks SET main = 0, undo = NULL, body = ? "
+                                          "WHERE hash = ?"));
+        s.Bind(1, loaded->second).Bind(2, hash);
+        FW_TRY(s.Run());
+    }
+    {
+        FW_ASSIGN(sql::Stmt s, db_.Cached("DELETE FROM txs WHERE pos >= ? AND pos < ?"));
+        s.Bind(1, FirstPos(tip->height)).Bind(2, FirstPos(tip->height + 1));
+        FW_TRY(s.Run());
+        FW_ASSIGN(sql::Stmt c, db_.Cached("DELETE FROM claims WHERE height = ?"));
+        c.Bind(1, U2I(tip->height));
+        FW_TRY(c.Run());
     }
     FW_ASSIGN(sql::Stmt t, db_.Cached("UPDATE meta SET v = ? WHERE k = 'tip'"));
     t.Bind(1, ToHex(tip->prev));
     FW_TRY(t.Run());
-    return std::move(*block);
+    return block;
+}
+
+Expected<std::optional<std::pair<Block, std::string>>> ChainStore::LoadMainBlock(
+    std::uint64_t height) {
+    using Loaded = std::optional<std::pair<Block, std::string>>;
+    Block block;
+    std::string hash_hex;
+    std::string miner_sig;
+    std::string header;
+    {
+        FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT hash, header, miner_sig, message, body FROM "
+                                          "blocks WHERE main = 1 AND height = ?"));
+        s.Bind(1, U2I(height));
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) return Loaded();
+        hash_hex = s.Text(0);
+        header = s.Blob(1);
+        if (header.size() != kHeaderSize) {
+            return Fail(Errc::kDatabase, "corrupt-block", "stored block header " + hash_hex);
+        }
+        if (!s.IsNull(4)) {
+            std::string body = s.Text(4);
+            if (body.empty()) return Fail(PrunedBlock(hash_hex));
+            // Stored whole (a block connected from a side branch before the compact schema).
+            FW_ASSIGN(Json j, ParseJson(body));
+            FW_ASSIGN(EncodedBlock e, EncodedBlock::Parse(j));
+            return Loaded(std::make_pair(std::move(e).Release(), std::move(body)));
+        }
+        block.header =
+            BlockHeader::Deserialize(reinterpret_cast<const std::uint8_t*>(header.data()));
+        miner_sig = s.Text(2);
+        auto sig = SignatureFromHex(miner_sig);
+        if (!sig) return Fail(Errc::kDatabase, "corrupt-block", "stored miner_sig " + hash_hex);
+        block.miner_sig = *sig;
+        block.message = s.Text(3);
+    }
+    std::vector<std::string> texts;
+    FW_ASSIGN(sql::Stmt s, db_.Cached(std::string("SELECT ") + kTxCols +
+                                      " FROM txs WHERE pos >= ? AND pos < ? ORDER BY pos"));
+    s.Bind(1, FirstPos(height)).Bind(2, FirstPos(height + 1));
+    while (true) {
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) break;
+        FW_ASSIGN(Tx tx, RowTx(s, 0));
+        texts.push_back(tx.CanonicalText());
+        block.txs.push_back(std::move(tx));
+    }
+    std::string text = BlockText(hash_hex, header, block.message, miner_sig, texts);
+    return Loaded(std::make_pair(std::move(block), std::move(text)));
 }
 
 Status ChainStore::MarkInvalid(const std::string& hash_hex) {
@@ -700,13 +1025,9 @@ Expected<std::optional<std::string>> ChainStore::LatestRootJson() {
 }
 
 Expected<std::optional<std::string>> ChainStore::BlockJsonAtHeight(std::uint64_t height) {
-    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT json FROM blocks WHERE main = 1 AND height = ?"));
-    s.Bind(1, U2I(height));
-    FW_ASSIGN(bool row, s.Step());
-    if (!row) return std::optional<std::string>();
-    std::string text = s.Text(0);
-    if (text.empty()) return Fail(PrunedBlock("at height " + std::to_string(height)));
-    return std::optional<std::string>(std::move(text));
+    FW_ASSIGN(auto loaded, LoadMainBlock(height));
+    if (!loaded) return std::optional<std::string>();
+    return std::optional<std::string>(std::move(loaded->second));
 }
 
 Expected<std::optional<BlockInfo>> ChainStore::Tip() {
@@ -731,13 +1052,23 @@ Expected<std::optional<BlockInfo>> ChainStore::BlockAtHeight(std::uint64_t heigh
 }
 
 Expected<std::optional<std::string>> ChainStore::BlockJson(const std::string& hash_hex) {
-    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT json FROM blocks WHERE hash = ?"));
-    s.Bind(1, hash_hex);
-    FW_ASSIGN(bool row, s.Step());
-    if (!row) return std::optional<std::string>();
-    std::string text = s.Text(0);
-    if (text.empty()) return Fail(PrunedBlock(hash_hex));
-    return std::optional<std::string>(std::move(text));
+    std::uint64_t height = 0;
+    {
+        FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT body, height FROM blocks WHERE hash = ?"));
+        s.Bind(1, hash_hex);
+        FW_ASSIGN(bool row, s.Step());
+        if (!row) return std::optional<std::string>();
+        if (!s.IsNull(0)) {
+            std::string text = s.Text(0);
+            if (text.empty()) return Fail(PrunedBlock(hash_hex));
+            return std::optional<std::string>(std::move(text));
+        }
+        height = I2U(s.Int(1));
+    }
+    // NULL body: a main-chain block, rebuilt from its txs.
+    FW_ASSIGN(auto loaded, LoadMainBlock(height));
+    if (!loaded) return Fail(Errc::kDatabase, "corrupt-block", "block body missing: " + hash_hex);
+    return std::optional<std::string>(std::move(loaded->second));
 }
 
 Expected<std::vector<BlockInfo>> ChainStore::Headers(std::uint64_t from, std::size_t count) {
@@ -769,9 +1100,11 @@ Expected<std::vector<std::int64_t>> ChainStore::TimesUpTo(std::uint64_t height, 
 }
 
 Expected<std::optional<TxRecord>> ChainStore::FindTx(const std::string& id) {
-    FW_ASSIGN(sql::Stmt s,
-              db_.Cached("SELECT id, block_hash, height, idx, json FROM txs WHERE id = ?"));
-    s.Bind(1, id);
+    auto key = Hash256FromHex(id);
+    if (id.size() != 64 || !IsLowerHex(id) || !key) return std::optional<TxRecord>();
+    FW_ASSIGN(sql::Stmt s, db_.Cached(std::string("SELECT ") + kTxCols + ", " + kTxBlockHash +
+                                      " FROM txs WHERE id = ?"));
+    s.BindBlob(1, key->data(), key->size());
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<TxRecord>();
     FW_ASSIGN(TxRecord r, ReadTxRecord(s));
@@ -779,8 +1112,10 @@ Expected<std::optional<TxRecord>> ChainStore::FindTx(const std::string& id) {
 }
 
 Expected<bool> ChainStore::HasTx(const std::string& id) {
+    auto key = Hash256FromHex(id);
+    if (id.size() != 64 || !IsLowerHex(id) || !key) return false;
     FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT 1 FROM txs WHERE id = ?"));
-    s.Bind(1, id);
+    s.BindBlob(1, key->data(), key->size());
     return s.Step();
 }
 
@@ -793,19 +1128,20 @@ Expected<std::optional<std::string>> ChainStore::ClaimedBy(const std::string& cl
 }
 
 Expected<std::vector<std::string>> ChainStore::BlockTxIds(std::uint64_t height) {
-    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id FROM txs WHERE height = ? ORDER BY idx"));
-    s.Bind(1, U2I(height));
+    FW_ASSIGN(sql::Stmt s,
+              db_.Cached("SELECT id FROM txs WHERE pos >= ? AND pos < ? ORDER BY pos"));
+    s.Bind(1, FirstPos(height)).Bind(2, FirstPos(height + 1));
     std::vector<std::string> out;
     while (true) {
         FW_ASSIGN(bool row, s.Step());
         if (!row) break;
-        out.push_back(s.Text(0));
+        out.push_back(ToHex(s.Blob(0)));
     }
     return out;
 }
 
 Expected<SearchPage> ChainStore::Search(const SearchQuery& q) {
-    using Param = std::variant<std::int64_t, std::string>;
+    using Param = std::variant<std::int64_t, std::string, sql::Value>;
     std::string where;
     std::vector<Param> params;
     auto add = [&](const std::string& clause, Param p) {
@@ -814,13 +1150,20 @@ Expected<SearchPage> ChainStore::Search(const SearchQuery& q) {
         params.push_back(std::move(p));
     };
     if (!q.device.empty()) {
-        add("recipient = ?", q.device);
+        add("recipient = ?", KeyValue(q.device));
         where += " AND type IN ('update', 'status')";
     }
     if (!q.product.empty()) add("product = ?", q.product);
     if (!q.ver.empty()) add("ver = ?", q.ver);
     if (!q.state.empty()) add("state = ?", q.state);
-    if (!q.type.empty()) add("type = ?", q.type);
+    if (!q.type.empty()) {
+        add("type = ?", q.type);
+        // The few other txs are found by the partial type index; update and status reports
+        // (nearly every tx) by a scan newest first, which meets LIMIT quickly.
+        if (q.type != txtype::kUpdate && q.type != txtype::kStatus) {
+            where += std::string(" AND ") + kTypeIndexed;
+        }
+    }
     if (q.since) add("time >= ?", *q.since);
     if (q.until) add("time <= ?", *q.until);
     if (!q.cursor.empty()) {
@@ -829,19 +1172,28 @@ Expected<SearchPage> ChainStore::Search(const SearchQuery& q) {
         if (!DecodeCursor(q.cursor, &height, &idx)) {
             return Fail(Errc::kInvalid, "bad-cursor", "cursor is not from a previous page");
         }
-        add("(height < ? OR (height = ? AND idx < ?))", U2I(height));
-        params.push_back(U2I(height));
-        params.push_back(static_cast<std::int64_t>(idx));
+        // Before (height, idx) in chain order; positions past a block's last tx or a height
+        // beyond any chain still mean "everything before".
+        if (height < (std::uint64_t{1} << 50)) {
+            add("pos < ?", idx < (1u << kPosShift) ? PosOf(height, idx) : FirstPos(height + 1));
+        }
     }
     const std::size_t limit = std::clamp<std::size_t>(q.limit, 1, kMaxSearchLimit);
-    const std::string sql = "SELECT id, block_hash, height, idx, json FROM txs" + where +
-                            " ORDER BY height DESC, idx DESC LIMIT ?";
+    const std::string sql = std::string("SELECT ") + kTxCols + ", " + kTxBlockHash + " FROM txs" +
+                            where + " ORDER BY pos DESC LIMIT ?";
     // One of many filter combinations: prepared per query, not cached.
     FW_ASSIGN(sql::Stmt s, db_.Prepare(sql));
     int n = 1;
     for (const auto& p : params) {
         if (std::holds_alternative<std::int64_t>(p)) {
             s.Bind(n++, std::get<std::int64_t>(p));
+        } else if (std::holds_alternative<sql::Value>(p)) {
+            const auto& v = std::get<sql::Value>(p);
+            if (v.kind == sql::Value::Kind::kBlob) {
+                s.BindBlob(n++, v.bytes.data(), v.bytes.size());
+            } else {
+                s.Bind(n++, v.bytes);
+            }
         } else {
             s.Bind(n++, std::get<std::string>(p));
         }
@@ -870,7 +1222,7 @@ Expected<StatusReport> ChainStore::FleetStatus(const std::string& product, std::
     // Per device the newest installed report: SQLite returns the bare columns of the row that
     // holds MAX() (a block holds < 4096 txs, so height * 4096 + idx orders the chain).
     const std::string latest =
-        "SELECT recipient, ver, MAX(height * 4096 + idx) AS pos, height, time FROM txs "
+        "SELECT recipient, ver, MAX(pos) AS p, pos >> 12 AS height, time FROM txs "
         "WHERE type = 'update' AND product = ?1 AND state = 'installed' GROUP BY recipient";
     {
         FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT ver, COUNT(*) FROM (" + latest +
@@ -900,7 +1252,8 @@ Expected<StatusReport> ChainStore::FleetStatus(const std::string& product, std::
     if (limit > 0) {
         FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT recipient, ver, height, time FROM (" + latest +
                                           ") WHERE recipient > ?2 ORDER BY recipient LIMIT ?3"));
-        s.Bind(1, product).Bind(2, cursor).Bind(3, static_cast<std::int64_t>(limit + 1));
+        s.Bind(1, product).Bind(3, static_cast<std::int64_t>(limit + 1));
+        BindKey(s, 2, cursor);
         while (true) {
             FW_ASSIGN(bool row, s.Step());
             if (!row) break;
@@ -908,44 +1261,48 @@ Expected<StatusReport> ChainStore::FleetStatus(const std::string& product, std::
                 r.next_cursor = r.latest.back().device;
                 break;
             }
-            r.latest.push_back(DeviceVersion{s.Text(0), s.Text(1), I2U(s.Int(2)), s.Int(3)});
+            r.latest.push_back(DeviceVersion{KeyText(s, 0), s.Text(1), I2U(s.Int(2)), s.Int(3)});
         }
     }
     return r;
 }
 
 Expected<std::optional<std::uint64_t>> ChainStore::LatestReleaseHeight() {
-    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT height FROM txs WHERE type = 'release' "
-                                      "ORDER BY height DESC LIMIT 1"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT pos >> 12 FROM txs WHERE type = 'release' AND " +
+                                      std::string(kTypeIndexed) + " ORDER BY pos DESC LIMIT 1"));
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<std::uint64_t>();
     return std::optional<std::uint64_t>(I2U(s.Int(0)));
 }
 
 Expected<std::vector<ChainStore::ReleaseTx>> ChainStore::ReleasesOf(const std::string& product) {
-    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id, ver, height, time, json FROM txs "
-                                      "WHERE product = ?1 AND type = 'release' "
-                                      "ORDER BY height, idx"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached(std::string("SELECT ") + kTxCols +
+                                      " FROM txs WHERE product = ?1 AND type = 'release' "
+                                      "ORDER BY pos"));
     s.Bind(1, product);
     std::vector<ReleaseTx> out;
     while (true) {
         FW_ASSIGN(bool row, s.Step());
         if (!row) break;
-        out.push_back(ReleaseTx{s.Text(0), s.Text(1), I2U(s.Int(2)), s.Int(3), s.Text(4)});
+        FW_ASSIGN(Tx tx, RowTx(s, 0));
+        out.push_back(ReleaseTx{ToHex(s.Blob(1)), tx.ver, I2U(s.Int(0)) >> kPosShift, tx.time,
+                                tx.CanonicalText()});
     }
     return out;
 }
 
 Expected<std::vector<ChainStore::TxTo>> ChainStore::TxsTo(const std::string& recipient,
                                                           const std::string& type) {
-    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id, sender, state FROM txs WHERE recipient = ?1 "
-                                      "AND type = ?2 ORDER BY height, idx"));
-    s.Bind(1, recipient).Bind(2, type);
+    FW_ASSIGN(sql::Stmt s, db_.Cached(std::string("SELECT ") + kTxCols +
+                                      " FROM txs WHERE recipient = ?1 AND type = ?2 ORDER BY pos"));
+    BindKey(s, 1, recipient);
+    s.Bind(2, type);
     std::vector<TxTo> out;
     while (true) {
         FW_ASSIGN(bool row, s.Step());
         if (!row) break;
-        out.push_back(TxTo{s.Text(0), s.Text(1), s.Text(2)});
+        FW_ASSIGN(Tx tx, RowTx(s, 0));
+        out.push_back(TxTo{ToHex(s.Blob(1)), tx.sender, tx.state});
     }
     return out;
 }
@@ -955,19 +1312,23 @@ Status ChainStore::ForEachOutcome(const std::string& product,
     FW_ASSIGN(PruneInfo pruning, Pruning());
     // Below the prune height the compact copies; above it (and for the kept txs of our own
     // devices below it, which are in both) the txs themselves.
-    const std::string from_txs =
-        "SELECT recipient, state, json_extract(json, '$.body.sequence'), "
-        "json_extract(json, '$.body.previous_sequence'), "
-        "json_extract(json, '$.body.rejected') IS NOT NULL, height, idx "
-        "FROM txs INDEXED BY txs_fleet WHERE type = 'update' AND product = ?1 "
-        "AND state IN ('installed', 'failed', 'rolled-back')";
+    auto from_txs = [](const char* also) {
+        return std::string(
+                   "SELECT fw_key_text(recipient), state, json_extract(b, '$.sequence'), "
+                   "json_extract(b, '$.previous_sequence'), json_extract(b, '$.rejected') IS NOT "
+                   "NULL, height, idx FROM (SELECT recipient, state, fw_body(data) AS b, "
+                   "pos >> 12 AS height, pos & 4095 AS idx FROM txs INDEXED BY txs_fleet WHERE "
+                   "type = 'update' AND product = ?1 AND state IN ('installed', 'failed', "
+                   "'rolled-back')") +
+               also + ")";
+    };
     const std::string sql =
         pruning.prune_height == 0
-            ? from_txs + " ORDER BY height, idx"
+            ? from_txs("") + " ORDER BY 6, 7"
             : "SELECT device, CASE state WHEN 0 THEN 'installed' WHEN 1 THEN 'failed' ELSE "
               "'rolled-back' END, sequence, previous_sequence, rejected, height, idx FROM "
               "outcomes WHERE product = ?1 AND height <= ?2 UNION ALL " +
-                  from_txs + " AND height > ?2 ORDER BY 6, 7";
+                  from_txs(" AND pos >= (?2 + 1) << 12") + " ORDER BY 6, 7";
     FW_ASSIGN(sql::Stmt s, db_.Cached(sql));
     s.Bind(1, product);
     if (pruning.prune_height > 0) s.Bind(2, U2I(pruning.prune_height));
@@ -1020,11 +1381,11 @@ Expected<std::vector<ProductSummary>> ChainStore::Products() {
     std::map<std::string, ProductSummary> by_name;
     {
         // The bare columns come from the row holding MAX() (see FleetStatus): the newest release.
-        FW_ASSIGN(
-            sql::Stmt s,
-            db_.Cached("SELECT recipient, COUNT(*), ver, json_extract(json, '$.body.sequence'), "
-                       "MAX(height * 4096 + idx) FROM txs WHERE type = 'release' "
-                       "GROUP BY recipient"));
+        FW_ASSIGN(sql::Stmt s,
+                  db_.Cached("SELECT fw_key_text(recipient), COUNT(*), ver, "
+                             "json_extract(fw_body(data), '$.sequence'), MAX(pos) FROM txs "
+                             "WHERE type = 'release' AND " +
+                             std::string(kTypeIndexed) + " GROUP BY recipient"));
         while (true) {
             FW_ASSIGN(bool row, s.Step());
             if (!row) break;
@@ -1059,15 +1420,18 @@ Expected<std::vector<ReleaseSummary>> ChainStore::Releases(const std::string& pr
     std::map<std::uint64_t, std::size_t> by_sequence;
     {
         FW_ASSIGN(sql::Stmt s,
-                  db_.Cached("SELECT id, ver, json_extract(json, '$.body.sequence'), height, "
-                             "block_hash, time FROM txs WHERE type = 'release' AND recipient = ? "
-                             "ORDER BY height DESC, idx DESC LIMIT ?"));
-        s.Bind(1, product).Bind(2, static_cast<std::int64_t>(limit));
+                  db_.Cached(std::string("SELECT id, ver, json_extract(fw_body(data), "
+                                         "'$.sequence'), pos >> 12, ") +
+                             kTxBlockHash +
+                             ", time FROM txs WHERE type = 'release' AND recipient = ? "
+                             "ORDER BY pos DESC LIMIT ?"));
+        BindKey(s, 1, product);
+        s.Bind(2, static_cast<std::int64_t>(limit));
         while (true) {
             FW_ASSIGN(bool row, s.Step());
             if (!row) break;
             ReleaseSummary r;
-            r.id = s.Text(0);
+            r.id = ToHex(s.Blob(0));
             r.version = s.Text(1);
             r.sequence = s.IsNull(2) ? 0 : I2U(s.Int(2));
             r.height = I2U(s.Int(3));
@@ -1079,7 +1443,8 @@ Expected<std::vector<ReleaseSummary>> ChainStore::Releases(const std::string& pr
     }
     if (out.empty()) return out;
     // One pass over the product's update reports, counted per (release sequence, state).
-    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT json_extract(json, '$.body.sequence') AS seq, state, "
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT json_extract(fw_body(data), '$.sequence') AS seq, "
+                                      "state, "
                                       "COUNT(DISTINCT recipient) FROM txs INDEXED BY txs_fleet "
                                       "WHERE product = ? AND type = 'update' GROUP BY seq, state"));
     s.Bind(1, product);
@@ -1116,9 +1481,10 @@ Expected<ActivityCounts> ChainStore::Activity(const ActivityQuery& q) {
 
 Expected<std::map<std::uint64_t, std::uint64_t>> ChainStore::TxCounts(std::uint64_t from,
                                                                       std::uint64_t to) {
-    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT height, COUNT(*) FROM txs WHERE height >= ? AND "
-                                      "height <= ? GROUP BY height"));
-    s.Bind(1, U2I(from)).Bind(2, U2I(to));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT pos >> 12 AS h, COUNT(*) FROM txs WHERE pos >= ? "
+                                      "AND pos < ? GROUP BY h"));
+    s.Bind(1, FirstPos(from))
+        .Bind(2, to >= (std::uint64_t{1} << 50) ? INT64_MAX : FirstPos(to + 1));
     std::map<std::uint64_t, std::uint64_t> out;
     while (true) {
         FW_ASSIGN(bool row, s.Step());

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/adapters/sqlite.hpp"
@@ -114,6 +115,11 @@ struct PruneInfo {
 // for device ledger proofs.
 inline constexpr const char* kKeptTxTypesSql =
     "('genesis', 'release', 'approve', 'rollout', 'root')";
+
+// The store's schema migrations, in order (tests build stores of earlier schemas with them).
+const std::vector<std::string>& StoreMigrations();
+// The schema before compact storage: blocks.json and txs.json held the canonical texts.
+inline constexpr std::size_t kSchemaBeforeCompact = 7;
 
 class ChainStore {
   public:
@@ -236,12 +242,19 @@ class ChainStore {
     // Main-chain height -> number of txs, for heights in [from, to].
     Expected<std::map<std::uint64_t, std::uint64_t>> TxCounts(std::uint64_t from, std::uint64_t to);
 
+    // Fault injection for tests: called inside the write transaction after each block is
+    // written (connect or store of genesis), with its height. nullptr (the default) = none.
+    static void SetAfterBlockWrittenForTest(void (*hook)(std::uint64_t height));
+
   private:
     ChainStore(sql::Db db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
     // The blocks row of a main-chain (main) or side block.
     Status InsertBlockRow(const EncodedBlock& block, Work work, bool main);
     Status WriteBlock(const EncodedBlock& block, const StateOverlay& added, Work work,
                       bool insert_row);
+    // The main-chain block at `height` and its canonical JSON, rebuilt from its row and txs
+    // (error "pruned" when its body is gone).
+    Expected<std::optional<std::pair<Block, std::string>>> LoadMainBlock(std::uint64_t height);
     sql::Db db_;
     std::string path_;
 };

@@ -100,6 +100,14 @@ TEST(Swarm, AnImageFetchedOverHttpIsSeededToTheNextGateway) {
     ASSERT_EQ(sys.Publish("v1.0.0").exit_code, 0);
     Json g0 = WaitForFetches(sys, 0, 1);
     EXPECT_EQ(g0.value("fetched_http", 0), 1) << g0.dump();
+    // The poller counts the HTTP fetch before it adds the image's torrent to seed it, so the
+    // health may show the fetch a moment before the torrent.
+    (void)WaitFor(
+        [&] {
+            g0 = sys.GatewayHealth(0);
+            return Bt(g0, "torrents") >= 1;
+        },
+        std::chrono::seconds(30));
     EXPECT_EQ(Bt(g0, "torrents"), 1) << "the HTTP fetch is not seeded: " << g0.dump();
     EXPECT_EQ(Metric(sys.vendor_url(), "fwchain_vendor_image_bytes_served_total"), kImage);
 

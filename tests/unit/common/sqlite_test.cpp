@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/temp_dir.hpp"
@@ -213,6 +216,74 @@ TEST(Sqlite, CachedStatementsAreResetOnReturnAndSafeToNest) {
     ASSERT_TRUE(row && *row);
     EXPECT_EQ(count->Int(0), 4);
     EXPECT_FALSE(db->Cached("SELEKT 1"));
+}
+
+// Writes `commits` transactions of about `pages_each` 4 KB pages each.
+void WritePages(Db& db, int commits, int pages_each) {
+    ASSERT_TRUE(db.Exec("CREATE TABLE IF NOT EXISTS big (v BLOB NOT NULL)"));
+    const std::string blob(3500, 'x');
+    for (int c = 0; c < commits; ++c) {
+        ASSERT_TRUE(db.WriteTransaction([&]() -> Status {
+            for (int i = 0; i < pages_each; ++i) {
+                FW_ASSIGN(Stmt s, db.Cached("INSERT INTO big (v) VALUES (?)"));
+                s.BindBlob(1, blob.data(), blob.size());
+                FW_TRY(s.Run());
+            }
+            return {};
+        }));
+    }
+}
+
+std::int64_t FileSize(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return 0;
+    std::fseek(f, 0, SEEK_END);
+    const long n = std::ftell(f);
+    std::fclose(f);
+    return n;
+}
+
+TEST(Sqlite, BackgroundCheckpointsRunOffTheCommittingConnection) {
+    TempDir dir;
+    const std::string path = dir / "wal.db";
+    auto db = Db::Open(path);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->CheckpointInBackground(path, 1, 1 << 30));
+    WritePages(*db, 3, 5);
+    // Polls with a deadline: the thread runs when it is scheduled.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (db->BackgroundCheckpoints() == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+    }
+    EXPECT_GT(db->BackgroundCheckpoints(), 0u);
+    auto q = db->Prepare("SELECT COUNT(*) FROM big");
+    ASSERT_TRUE(q);
+    auto row = q->Step();
+    ASSERT_TRUE(row && *row);
+    EXPECT_EQ(q->Int(0), 15);
+}
+
+TEST(Sqlite, TheHardLimitBoundsTheWalWhenNoBackgroundCheckpointRuns) {
+    TempDir dir;
+    const std::string bounded = dir / "bounded.db";
+    const std::string unbounded = dir / "unbounded.db";
+    {
+        auto db = Db::Open(bounded);
+        ASSERT_TRUE(db);
+        // The background thread never fires (soft limit out of reach); the writer checkpoints
+        // itself at 50 pages.
+        ASSERT_TRUE(db->CheckpointInBackground(bounded, 1 << 30, 50));
+        WritePages(*db, 40, 10);
+        EXPECT_EQ(db->BackgroundCheckpoints(), 0u);
+        EXPECT_LT(FileSize(bounded + "-wal"), 100 * 4096 + 65536);
+    }
+    {
+        auto db = Db::Open(unbounded);
+        ASSERT_TRUE(db);
+        ASSERT_TRUE(db->Exec("PRAGMA wal_autocheckpoint=0"));
+        WritePages(*db, 40, 10);
+        EXPECT_GT(FileSize(unbounded + "-wal"), 300 * 4096);  // what the limit prevents
+    }
 }
 
 TEST(Sqlite, OpenFailsInMissingDirectory) {

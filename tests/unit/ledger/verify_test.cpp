@@ -5,6 +5,7 @@
 #include "common/adapters/sqlite.hpp"
 #include "fixture.hpp"
 #include "ledger/chain/chain.hpp"
+#include "ledger/chain/tx_codec.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fwchain::ledger {
@@ -51,15 +52,24 @@ TEST_F(VerifyTest, AnIntactChainVerifies) {
 TEST_F(VerifyTest, ReportsTheFirstTamperedBlock) {
     // Rewrite block 2's stored JSON with a different message: the signature over the header
     // still holds, so change a tx instead (the Merkle root then no longer matches).
-    Json j = blocks_2_.ToJson();
-    j["txs"] = Json::array({testing::ReleaseTx(k_.release, "cam", "6.6.6", 6).ToJson()});
+    // Block 2 (empty) gets a validly signed release stored as one of its txs.
+    const Tx other = testing::ReleaseTx(k_.release, "cam", "6.6.6", 6);
     {
         auto db = sql::Db::Open(path_);
         ASSERT_TRUE(db);
-        auto s = db->Prepare("UPDATE blocks SET json = ? WHERE hash = ?");
+        auto s = db->Prepare(
+            "INSERT INTO txs(pos, id, type, recipient, product, ver, state, "
+            "time, data) VALUES(?, ?, 'release', 'cam', 'cam', ?, '', ?, ?)");
         ASSERT_TRUE(s);
-        s->Bind(1, Canonical(j)).Bind(2, ToHex(blocks_2_.Hash()));
+        const std::string data = PackTxData(other);
+        const Bytes id = *FromHex(other.Id());
+        s->Bind(1, std::int64_t{2} << 12)
+            .BindBlob(2, id.data(), id.size())
+            .Bind(3, other.ver)
+            .Bind(4, other.time)
+            .BindBlob(5, data.data(), data.size());
         ASSERT_TRUE(s->Run());
+        EXPECT_EQ(db->Changes(), 1);
     }
     auto r = VerifyStoredChain(path_, genesis_.Hash(), nullptr);
     ASSERT_TRUE(r) << r.error().ToString();

@@ -5,6 +5,7 @@
 //   ledger_bench validate BLOCKS TXS_PER_BLOCK
 //   ledger_bench search DB TXS DEVICES QUERIES
 //   ledger_bench status DB DEVICES
+//   ledger_bench status-of DB              (the same two queries on an existing store)
 //   ledger_bench mkchain DIR BLOCKS [UPDATES_PER_BLOCK]
 //                                          (genesis.json, genesis.hash, data/ledger.sqlite)
 //   ledger_bench probe URL PATH UNTIL_HEIGHT COUNT   (GET latency p50/p99 against a node)
@@ -304,8 +305,9 @@ int Search(const std::string& path, std::uint64_t txs, std::uint64_t devices, in
     return 0;
 }
 
-int StatusBench(const std::string& path, std::uint64_t devices) {
-    if (auto st = Load(path, devices * 2, devices); !st) return Die(st.error().ToString());
+// GET /v1/status's store query (the fleet's version distribution) against the raw SQLite query
+// on the same store, the best of three rounds each.
+int StatusOf(const std::string& path) {
     auto store = ChainStore::Open(path);
     if (!store) return Die(store.error().ToString());
     double best_ours = 1e9;
@@ -338,6 +340,11 @@ int StatusBench(const std::string& path, std::uint64_t devices) {
     std::printf("status %.4f %.4f %llu %llu\n", best_ours * 1000, best_raw * 1000,
                 static_cast<unsigned long long>(n_ours), static_cast<unsigned long long>(n_raw));
     return 0;
+}
+
+int StatusBench(const std::string& path, std::uint64_t devices) {
+    if (auto st = Load(path, devices * 2, devices); !st) return Die(st.error().ToString());
+    return StatusOf(path);
 }
 
 // A node data dir holding a chain of `blocks` blocks (a few txs each) for the sync benchmark.
@@ -753,6 +760,7 @@ int main(int argc, char** argv) {
         return Search(a[1], std::strtoull(a[2].c_str(), nullptr, 10),
                       std::strtoull(a[3].c_str(), nullptr, 10), std::atoi(a[4].c_str()));
     }
+    if (a.size() == 2 && a[0] == "status-of") return StatusOf(a[1]);
     if (a.size() == 3 && a[0] == "status")
         return StatusBench(a[1], std::strtoull(a[2].c_str(), nullptr, 10));
     if ((a.size() == 3 || a.size() == 4) && a[0] == "mkchain") {
@@ -781,7 +789,8 @@ int main(int argc, char** argv) {
     }
     return Die(
         "usage: hashrate S | validate BLOCKS TXS | search DB TXS DEVICES Q | status DB "
-        "DEVICES | mkchain DIR BLOCKS [UPDATES] | probe URL PATH UNTIL_HEIGHT COUNT | fleet DIR "
+        "DEVICES | status-of DB | mkchain DIR BLOCKS [UPDATES] | probe URL PATH UNTIL_HEIGHT COUNT "
+        "| fleet DIR "
         "DEVICES MONTHS TXS | mkchain-from "
         "GENESIS KEY DB BLOCKS | mining S THREADS "
         "DUTY | prune DIR UPDATES DEVICES TXS_PER_BLOCK KEEP [BUDGET]");

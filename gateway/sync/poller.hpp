@@ -92,7 +92,10 @@ class Poller {
     // every device).
     static constexpr std::size_t kMaxFallback = 4;
     Expected<LedgerRecord> FindOnLedger(const Release& r);
-    Status SyncHeaders();
+    // Reads the headers device proofs of `offers` need (ProofRanges) and the admissions of
+    // their miners, and publishes them when they changed.
+    Status SyncProofHeaders(const Envelope& timestamp, const std::vector<Offer>& offers);
+    Status ReadProofHeaders(std::uint64_t tip, std::vector<HeightRange> ranges);
     // Reads the ledger's rollout evidence for each product with an offered release and decides.
     Status UpdateRollouts();
     Status SyncAdmissions();
@@ -109,12 +112,12 @@ class Poller {
     Publish publish_;
     std::set<std::string> offered_;              // manifest hashes that are confirmed and cached
     std::map<std::string, Json> ledger_proofs_;  // manifest hash -> {"tx","height","proof"}
-    HeaderChain headers_;
-    std::vector<Hash256> header_hashes_;
-    std::shared_ptr<const HeaderChain> published_headers_;  // copied only when headers change
-    Admissions admissions_;                                 // miner key hex -> admission
-    std::set<std::string> no_admission_;                    // genesis miners (no admit tx)
-    std::size_t admissions_scanned_ = 0;                    // headers looked at so far
+    // The headers proofs need, shared with the device API (replaced when they change).
+    std::shared_ptr<const ProofHeaders> published_headers_;
+    std::string proof_tip_;                  // the tip hash they were read at
+    std::vector<HeightRange> proof_ranges_;  // and the ranges read
+    Admissions admissions_;                  // miner key hex -> admission
+    std::set<std::string> no_admission_;     // genesis miners (no admit tx)
     std::shared_ptr<const Admissions> published_admissions_;
 
     std::map<std::string, std::string> release_txs_;       // manifest hash -> release tx id

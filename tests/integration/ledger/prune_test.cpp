@@ -4,6 +4,7 @@
 // the whole chain. Every wait polls a condition with a deadline.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <regex>
 
 #include "common/adapters/http.hpp"
@@ -30,6 +31,7 @@ class PrunedNodeTest : public ::testing::Test {
         params.finality_depth = kFinality;
         GenesisSpec spec;
         spec.root = testing::MakeRootEnvelope(k_, NowSeconds() - 100);
+        ASSERT_TRUE(WriteFileAtomic(dir_ / "root.json", spec.root.Serialize()));
         spec.miners.push_back(k_.miner.Public());
         spec.params = params;
         spec.timestamp = NowSeconds() - 100;
@@ -42,6 +44,10 @@ class PrunedNodeTest : public ::testing::Test {
 
     // Starts a node named `name` (data dir and log by name); returns its URL ("" if it died).
     std::string Start(const std::string& name, std::vector<std::string> extra) {
+        return StartArgv(name, NodeArgv(name, std::move(extra)));
+    }
+
+    std::vector<std::string> NodeArgv(const std::string& name, std::vector<std::string> extra) {
         std::vector<std::string> args = {Bin("ledger"),
                                          "node",
                                          "--data",
@@ -55,6 +61,11 @@ class PrunedNodeTest : public ::testing::Test {
                                          "--sync-interval-ms",
                                          "200"};
         args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    }
+
+    // Starts `args` as the process `name`; returns the first address it listens on.
+    std::string StartArgv(const std::string& name, const std::vector<std::string>& args) {
         auto& p = procs_[name];
         p.reset();
         p = std::make_unique<test::Process>(
@@ -252,6 +263,104 @@ TEST_F(PrunedNodeTest, StaysInBudgetRestartsAndPeersSyncTheFullChainAroundIt) {
     auto pruned_verify = test::Run({Bin("ledger"), "verify", "--data", dir_ / "data-pruned"});
     EXPECT_EQ(pruned_verify.exit_code, 1);
     EXPECT_NE(pruned_verify.err.find("pruned"), std::string::npos) << pruned_verify.err;
+}
+
+// A gateway's own node pruned to a budget (an access point with little flash), killed with
+// SIGKILL and started again on the same data: it loads its pruned store (nothing is synced again
+// from the start), catches up, keeps validating the miner's new blocks and keeps pruning within
+// its budget (issue 11, "a pruned gateway restarts, keeps validating, and stays within its
+// budget"). The vendor is unreachable here: the gateway's node does not depend on it.
+TEST_F(PrunedNodeTest, APrunedGatewayKilledRestartsFromItsStoreAndStaysInBudget) {
+    ASSERT_FALSE(Start("archival", {"--mine", "--key", dir_ / "miner.key"}).empty()) << Logs();
+    const int port = test::FreePort();
+    urls_["gateway"] = "http://127.0.0.1:" + std::to_string(port);
+    const std::vector<std::string> gateway_args = {Bin("gateway"),
+                                                   "run",
+                                                   "--data",
+                                                   dir_ / "data-gateway",
+                                                   "--vendor",
+                                                   "http://127.0.0.1:1",
+                                                   "--root",
+                                                   dir_ / "root.json",
+                                                   "--listen",
+                                                   "127.0.0.1:0",
+                                                   "--no-bittorrent",
+                                                   "--genesis",
+                                                   ToHex(genesis_.Hash()),
+                                                   "--genesis-file",
+                                                   dir_ / "genesis.json",
+                                                   "--ledger-listen",
+                                                   "127.0.0.1:" + std::to_string(port),
+                                                   "--ledger-peer",
+                                                   urls_["archival"],
+                                                   "--prune-budget",
+                                                   "400kB"};
+    auto start_gateway = [&] {
+        StartArgv("gateway", gateway_args);
+        urls_["gateway"] = "http://127.0.0.1:" + std::to_string(port);
+        return WaitFor([&] { return Get("gateway", "/v1/tip").first == 200; });
+    };
+    ASSERT_TRUE(start_gateway()) << Logs();
+    EXPECT_EQ(Storage("gateway").value("prune_budget", std::uint64_t{0}), kBudget);
+    {
+        auto c = http::Client::For(urls_["archival"]);
+        ASSERT_TRUE(c);
+        std::vector<std::string> admits;
+        for (int i = 0; i < kDevices; ++i) {
+            const Tx admit = testing::AdmitTx(k_.admission, DeviceId(i), devices_[i], "device");
+            ASSERT_TRUE(c->PostJson("/v1/tx", admit.ToJson()));
+            admits.push_back(admit.Id());
+        }
+        ASSERT_TRUE(WaitFor([&] { return Mined("archival", admits.back()); })) << Logs();
+    }
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            ReportRound();
+            return Storage("gateway").value("prune_height", std::uint64_t{0}) > 10u;
+        },
+        std::chrono::seconds(240)))
+        << Logs();
+    ASSERT_TRUE(WaitFor([&] {
+        return TipHash("gateway") == TipHash("archival") &&
+               Storage("gateway").value("store_bytes", kBudget + 1) <= kBudget;
+    })) << Storage("gateway").dump()
+        << Logs();
+    const std::uint64_t pruned_at_kill = Storage("gateway").value("prune_height", std::uint64_t{0});
+    const std::uint64_t height_at_kill =
+        Get("gateway", "/v1/tip").second.value("height", std::uint64_t{0});
+
+    // SIGKILL, whatever it was doing; the chain moves on while it is down.
+    procs_["gateway"]->Kill(SIGKILL);
+    for (int i = 0; i < 3; ++i) ReportRound();
+    ASSERT_TRUE(start_gateway()) << Logs();
+    // It started from its pruned store, not from an empty one: the tip it loaded (logged when
+    // its node starts, before any sync) is the one it had when killed.
+    std::smatch loaded;
+    const std::string log = procs_["gateway"]->Log();
+    ASSERT_TRUE(
+        std::regex_search(log, loaded, std::regex("ledger node on \\S+ tip height ([0-9]+)")))
+        << log;
+    EXPECT_GE(std::stoull(loaded[1].str()), height_at_kill) << log;
+    EXPECT_GT(height_at_kill, 10u);
+    const Json restarted = Storage("gateway");
+    EXPECT_TRUE(restarted.value("pruned", false)) << restarted.dump();
+    EXPECT_GE(restarted.value("prune_height", std::uint64_t{0}), pruned_at_kill)
+        << restarted.dump();
+    // It validates the blocks mined while it was down and after, and keeps pruning.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            ReportRound();
+            return Storage("gateway").value("prune_height", std::uint64_t{0}) > pruned_at_kill;
+        },
+        std::chrono::seconds(240)))
+        << Logs();
+    const std::vector<std::string> last = ReportRound();
+    ASSERT_TRUE(WaitFor([&] {
+        return TipHash("gateway") == TipHash("archival") && Mined("gateway", last[0]) &&
+               Storage("gateway").value("store_bytes", kBudget + 1) <= kBudget;
+    })) << Storage("gateway").dump()
+        << Logs();
+    EXPECT_FALSE(Storage("gateway").value("over_budget", true));
 }
 
 }  // namespace

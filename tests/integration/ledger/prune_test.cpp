@@ -1,13 +1,15 @@
-// Pruned `ledger node` processes on loopback (issue 11 item 4): a pruned node syncs from an
-// archival miner, stays within its --prune-budget, says what it no longer holds, restarts from its
-// pruned store and keeps validating; a fresh node syncing from a pruned and an archival peer gets
-// the whole chain. Every wait polls a condition with a deadline.
+// Pruned `ledger node` processes and gateway nodes on loopback (issue 11 item 4): a pruned node
+// syncs from an archival miner, stays within its --prune-budget, says what it no longer holds,
+// restarts from its pruned store and keeps validating; a fresh node syncing from a pruned and an
+// archival peer gets the whole chain; a pruned gateway survives SIGKILL; gateways that mined
+// apart converge. Every wait polls a condition with a deadline.
 #include <gtest/gtest.h>
 
 #include <csignal>
 #include <regex>
 
 #include "common/adapters/http.hpp"
+#include "common/core/fs.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/ledger/fixture.hpp"
@@ -33,10 +35,16 @@ class PrunedNodeTest : public ::testing::Test {
         spec.root = testing::MakeRootEnvelope(k_, NowSeconds() - 100);
         ASSERT_TRUE(WriteFileAtomic(dir_ / "root.json", spec.root.Serialize()));
         spec.miners.push_back(k_.miner.Public());
+        // Two gateways that are miners from genesis (GatewaysMiningApart...).
+        for (int i = 0; i < 2; ++i) {
+            gateway_keys_.push_back(SigningKey::Generate());
+            spec.miners.push_back(gateway_keys_.back().Public());
+        }
         spec.params = params;
         spec.timestamp = NowSeconds() - 100;
         spec.message = "prune test genesis";
         genesis_ = MakeGenesisBlock(spec, k_.miner);
+        confirmations_ = params.confirmations;
         ASSERT_TRUE(WriteFileAtomic(dir_ / "genesis.json", genesis_.ToJson().dump()));
         ASSERT_TRUE(k_.miner.Save(dir_ / "miner.key"));
         for (int i = 0; i < kDevices; ++i) devices_.push_back(SigningKey::Generate());
@@ -132,7 +140,39 @@ class PrunedNodeTest : public ::testing::Test {
         return all;
     }
 
+    // `gateway run` with its own node on `port` (no vendor: it is unreachable), with `extra`.
+    std::vector<std::string> GatewayArgv(const std::string& name, int port,
+                                         const std::vector<std::string>& extra) {
+        std::vector<std::string> args = {Bin("gateway"),
+                                         "run",
+                                         "--data",
+                                         dir_ / ("data-" + name),
+                                         "--vendor",
+                                         "http://127.0.0.1:1",
+                                         "--root",
+                                         dir_ / "root.json",
+                                         "--listen",
+                                         "127.0.0.1:0",
+                                         "--no-bittorrent",
+                                         "--genesis",
+                                         ToHex(genesis_.Hash()),
+                                         "--genesis-file",
+                                         dir_ / "genesis.json",
+                                         "--ledger-listen",
+                                         "127.0.0.1:" + std::to_string(port)};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    }
+    // Starts a gateway as `name`; true once its node answers.
+    bool StartGateway(const std::string& name, int port, const std::vector<std::string>& extra) {
+        StartArgv(name, GatewayArgv(name, port, extra));
+        urls_[name] = "http://127.0.0.1:" + std::to_string(port);
+        return WaitFor([&] { return Get(name, "/v1/tip").first == 200; });
+    }
+
     testing::Keys k_;
+    std::uint64_t confirmations_ = 0;  // a release's, after which miners stop
+    std::vector<SigningKey> gateway_keys_;
     std::vector<SigningKey> devices_;
     test::TempDir dir_;
     Block genesis_;
@@ -273,33 +313,9 @@ TEST_F(PrunedNodeTest, StaysInBudgetRestartsAndPeersSyncTheFullChainAroundIt) {
 TEST_F(PrunedNodeTest, APrunedGatewayKilledRestartsFromItsStoreAndStaysInBudget) {
     ASSERT_FALSE(Start("archival", {"--mine", "--key", dir_ / "miner.key"}).empty()) << Logs();
     const int port = test::FreePort();
-    urls_["gateway"] = "http://127.0.0.1:" + std::to_string(port);
-    const std::vector<std::string> gateway_args = {Bin("gateway"),
-                                                   "run",
-                                                   "--data",
-                                                   dir_ / "data-gateway",
-                                                   "--vendor",
-                                                   "http://127.0.0.1:1",
-                                                   "--root",
-                                                   dir_ / "root.json",
-                                                   "--listen",
-                                                   "127.0.0.1:0",
-                                                   "--no-bittorrent",
-                                                   "--genesis",
-                                                   ToHex(genesis_.Hash()),
-                                                   "--genesis-file",
-                                                   dir_ / "genesis.json",
-                                                   "--ledger-listen",
-                                                   "127.0.0.1:" + std::to_string(port),
-                                                   "--ledger-peer",
-                                                   urls_["archival"],
-                                                   "--prune-budget",
-                                                   "400kB"};
-    auto start_gateway = [&] {
-        StartArgv("gateway", gateway_args);
-        urls_["gateway"] = "http://127.0.0.1:" + std::to_string(port);
-        return WaitFor([&] { return Get("gateway", "/v1/tip").first == 200; });
-    };
+    const std::vector<std::string> pruned = {"--ledger-peer", urls_["archival"], "--prune-budget",
+                                             "400kB"};
+    auto start_gateway = [&] { return StartGateway("gateway", port, pruned); };
     ASSERT_TRUE(start_gateway()) << Logs();
     EXPECT_EQ(Storage("gateway").value("prune_budget", std::uint64_t{0}), kBudget);
     {
@@ -361,6 +377,77 @@ TEST_F(PrunedNodeTest, APrunedGatewayKilledRestartsFromItsStoreAndStaysInBudget)
     })) << Storage("gateway").dump()
         << Logs();
     EXPECT_FALSE(Storage("gateway").value("over_budget", true));
+}
+
+// Gateways mining on two sides of a partition converge on the most-work chain when they
+// reconnect, and what was confirmed only on the losing side (a release, a device report) is
+// mined again on the winning chain (issue 11, "a partition of gateways heals"). Both gateways
+// are miners from genesis; nothing else mines.
+TEST_F(PrunedNodeTest, GatewaysMiningApartConvergeOnTheMostWorkChainWhenTheyReconnect) {
+    for (int i = 0; i < 2; ++i) {
+        const std::string name = "gw" + std::to_string(i);
+        ASSERT_TRUE(MakeDirs(dir_ / ("data-" + name)));
+        ASSERT_TRUE(gateway_keys_[static_cast<std::size_t>(i)].Save(
+            dir_ / ("data-" + name + "/gateway.key")));
+        ASSERT_TRUE(StartGateway(name, test::FreePort(), {"--mining-duty", "100"})) << Logs();
+    }
+    auto post = [&](const std::string& name, const Tx& tx) {
+        auto c = http::Client::For(urls_[name]);
+        return c && c->PostJson("/v1/tx", tx.ToJson());
+    };
+    // Side 0: a device admitted, a release and the device's report.
+    const Tx admit_a = testing::AdmitTx(k_.admission, DeviceId(1), devices_[1], "device");
+    const Tx release_a = testing::ReleaseTx(k_.release, "cam", "2.0.0", 2);
+    ASSERT_TRUE(post("gw0", admit_a));
+    ASSERT_TRUE(post("gw0", release_a));
+    ASSERT_TRUE(WaitFor([&] { return Mined("gw0", admit_a.Id()) && Mined("gw0", release_a.Id()); }))
+        << Logs();
+    const Tx report_a = testing::UpdateTx(devices_[1], DeviceId(1), 1);
+    ASSERT_TRUE(post("gw0", report_a));
+    // Then side 0 stops mining: nothing pending, the release has its confirmations.
+    ASSERT_TRUE(WaitFor([&] {
+        return Mined("gw0", report_a.Id()) &&
+               Get("gw0", "/v1/tx/" + release_a.Id())
+                       .second.value("confirmations", std::uint64_t{0}) >= confirmations_;
+    })) << Logs();
+    const auto height_of = [&](const std::string& name) {
+        return Get(name, "/v1/tip").second.value("height", std::uint64_t{0});
+    };
+    // Side 1: more blocks (one admission each), so more work with the same difficulty.
+    int admitted = 2;
+    while (height_of("gw1") < height_of("gw0") + 2) {
+        const int d = admitted++;
+        ASSERT_LT(d, kDevices);
+        const Tx admit = testing::AdmitTx(k_.admission, DeviceId(d), devices_[d], "device");
+        ASSERT_TRUE(post("gw1", admit));
+        ASSERT_TRUE(WaitFor([&] { return Mined("gw1", admit.Id()); })) << Logs();
+    }
+    const std::uint64_t winner_height = height_of("gw1");
+    const std::string winner_tip = TipHash("gw1");
+    EXPECT_FALSE(Mined("gw1", release_a.Id())) << "the sides mined apart";
+    EXPECT_NE(TipHash("gw0"), winner_tip);
+
+    // Reconnect: one side learns the other (the announcement makes the link two-way).
+    {
+        auto c = http::Client::For(urls_["gw1"]);
+        ASSERT_TRUE(c);
+        ASSERT_TRUE(c->PostJson("/v1/peers", Json{{"url", urls_["gw0"]}}));
+    }
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            return TipHash("gw0") == TipHash("gw1") && Mined("gw0", release_a.Id()) &&
+                   Mined("gw1", release_a.Id()) && Mined("gw1", report_a.Id()) &&
+                   Mined("gw1", admit_a.Id());
+        },
+        std::chrono::seconds(90)))
+        << Logs();
+    // The chain both hold is side 1's: its tip before the reconnection is in it.
+    for (const std::string name : {"gw0", "gw1"}) {
+        const Json h =
+            Get(name, "/v1/headers?from=" + std::to_string(winner_height) + "&count=1").second;
+        ASSERT_EQ(h["headers"].size(), 1u) << h.dump();
+        EXPECT_EQ(h["headers"][0].value("hash", ""), winner_tip) << name;
+    }
 }
 
 }  // namespace

@@ -31,10 +31,14 @@ void Poller::Run() {
     auto next_full = std::chrono::steady_clock::now();
     for (;;) {
         const auto now = std::chrono::steady_clock::now();
-        Status st = now >= next_full ? SyncOnce() : AdvanceReleases();
-        if (now >= next_full) next_full = now + std::chrono::seconds(cfg_.poll_interval_s);
+        const bool full = now >= next_full;
+        Status st = full ? SyncOnce() : AdvanceReleases();
+        if (full) next_full = now + std::chrono::seconds(cfg_.poll_interval_s);
         if (!st) spdlog::warn("sync: {}", st.error().ToString());
         PublishIndex();
+        // What a pass freed (its answers' JSON, and the node's sync buffers in between) goes
+        // back to the system rather than staying in the malloc arenas (an access point's memory).
+        if (full) ReleaseFreeMemory();
 
         bool waiting = false;
         for (const auto& [product, by_seq] : trust_.releases()) {
@@ -355,9 +359,9 @@ Status Poller::Download(const Release& r) {
         ++stats_.fetch_failures;
         return st;
     }
-    ++stats_.fetched_http;
     // An image that came over HTTP is seeded like any other: the next gateway need not ask the
-    // vendor for it.
+    // vendor for it. Counted once its seeding has started, so that whoever sees the fetch in
+    // /v1/health also sees the torrent (a test read the count between the two and failed).
     if (cfg_.swarm && r.torrent) {
         if (torrent.empty()) {
             auto got = FetchTorrent(r);
@@ -372,6 +376,7 @@ Status Poller::Download(const Release& r) {
                          seeded.error().ToString());
         }
     }
+    ++stats_.fetched_http;
     return st;
 }
 

@@ -217,11 +217,13 @@ Status Poller::SyncProofHeaders(const Envelope& timestamp, const std::vector<Off
     return {};
 }
 
-Status Poller::ReadProofHeaders(std::uint64_t tip, std::vector<HeightRange> ranges) {
+Expected<std::shared_ptr<const ProofHeaders>> ReadProofHeaders(ledger::LedgerClient& client,
+                                                               const ProofHeaders* held,
+                                                               std::uint64_t tip,
+                                                               std::vector<HeightRange> ranges) {
     // Headers this far below the tip that were read before are kept (a reorg this deep is
     // refused by the nodes: finality_depth, 64 by default); the rest is read again, and the
     // first header read must link to the one kept below it, else the whole range is read.
-    constexpr std::uint64_t kReuseDepth = 128;
     constexpr std::size_t kBatch = 2000;  // as GET /v1/headers
     std::sort(ranges.begin(), ranges.end(),
               [](const HeightRange& x, const HeightRange& y) { return x.first < y.first; });
@@ -233,14 +235,13 @@ Status Poller::ReadProofHeaders(std::uint64_t tip, std::vector<HeightRange> rang
             merged.push_back(r);
         }
     }
-    const ProofHeaders* old = published_headers_.get();
     auto next = std::make_shared<ProofHeaders>();
     next->tip = tip;
     auto read = [&](std::uint64_t from, std::uint64_t last) -> Status {
         while (from <= last) {
             const auto count =
                 static_cast<std::size_t>(std::min<std::uint64_t>(kBatch, last - from + 1));
-            FW_ASSIGN(auto list, cfg_.ledger->Headers(from, count));
+            FW_ASSIGN(auto list, client.Headers(from, count));
             if (list.empty()) {
                 return Fail(Errc::kNetwork, "headers-missing",
                             "the ledger has no header at height " + std::to_string(from));
@@ -275,9 +276,9 @@ Status Poller::ReadProofHeaders(std::uint64_t tip, std::vector<HeightRange> rang
     };
     for (const auto& r : merged) {
         std::uint64_t from = r.first;
-        if (old != nullptr) {
-            while (from <= r.last && from + kReuseDepth <= old->tip) {
-                const ChainHeader* kept = old->Find(from);
+        if (held != nullptr) {
+            while (from <= r.last && from + kReuseDepth <= held->tip) {
+                const ChainHeader* kept = held->Find(from);
                 if (kept == nullptr) break;
                 next->by_height.emplace(from, *kept);
                 ++from;
@@ -291,6 +292,12 @@ Status Poller::ReadProofHeaders(std::uint64_t tip, std::vector<HeightRange> rang
         }
         FW_TRY(st);
     }
+    return std::shared_ptr<const ProofHeaders>(std::move(next));
+}
+
+Status Poller::ReadProofHeaders(std::uint64_t tip, std::vector<HeightRange> ranges) {
+    FW_ASSIGN(auto next, gateway::ReadProofHeaders(*cfg_.ledger, published_headers_.get(), tip,
+                                                   std::move(ranges)));
     if (!published_headers_ || *published_headers_ != *next) published_headers_ = std::move(next);
     return {};
 }

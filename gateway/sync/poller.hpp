@@ -56,6 +56,19 @@ struct PollerStats {
 // The vendor's newer roots and its current timestamp, verified into `trust`.
 Status RefreshVendorTimestamp(TrustStore& trust, const std::string& vendor_url, std::int64_t now);
 
+// Headers this far below the tip that a gateway read before are kept rather than read again:
+// nodes refuse a reorg this deep (finality_depth, 64 by default).
+inline constexpr std::uint64_t kReuseDepth = 128;
+
+// Reads the main-chain headers of `ranges` at chain tip `tip` through `client`. Those `held`
+// (a previous read) holds more than kReuseDepth below its tip are kept when the first header
+// read above them links to them; otherwise their range is read whole. Fails when the ledger
+// reorganises while it is read or sends a malformed or out-of-order header.
+Expected<std::shared_ptr<const ProofHeaders>> ReadProofHeaders(ledger::LedgerClient& client,
+                                                               const ProofHeaders* held,
+                                                               std::uint64_t tip,
+                                                               std::vector<HeightRange> ranges);
+
 class Poller {
   public:
     using Publish = std::function<void(std::shared_ptr<const CheckIndex>)>;

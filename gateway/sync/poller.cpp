@@ -661,16 +661,16 @@ void Poller::PublishIndex() {
             if (decision->second.percent >= 100) break;
         }
     }
-    {
-        std::lock_guard lock(decisions_mu_);
-        published_rollouts_ = std::move(views);
-    }
     if (Status st = SyncProofHeaders(ts->envelope, offers); !st) {
         // The headers held so far stay; a proof that needs one it lacks is not sent.
         spdlog::warn("ledger headers for device proofs: {}", st.error().ToString());
     }
+    // The index first, then the rollouts /v1/health shows: whoever sees a stage there finds its
+    // devices offered (a test saw the stage before the index while headers were being read).
     publish_(std::make_shared<const CheckIndex>(cfg_.gateway_id, trust_.roots(), ts->envelope,
                                                 offers, published_headers_, published_admissions_));
+    std::lock_guard lock(decisions_mu_);
+    published_rollouts_ = std::move(views);
 }
 
 }  // namespace fwchain::gateway

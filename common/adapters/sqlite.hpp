@@ -17,14 +17,6 @@ namespace fwchain::sql {
 
 class Stmt;
 
-// Caps the memory SQLite takes in this process: past `bytes`, its page caches give pages back
-// before they grow (a soft limit: no query fails for it). For programs on small devices (the
-// gateway); 0 removes the cap.
-void SetSoftHeapLimit(std::int64_t bytes);
-// Bytes SQLite holds in this process now, and the most it held.
-std::int64_t MemoryUsed();
-std::int64_t MemoryHighwater();
-
 class Db {
   public:
     // Opens (creating) the file with WAL, synchronous=NORMAL, foreign keys, busy timeout.
@@ -89,5 +81,13 @@ class Stmt {
     Db::StmtCache* lender_ = nullptr;
     bool* lent_ = nullptr;
 };
+
+// Caps the memory SQLite takes in this process: past `bytes`, its page caches give pages back
+// before they grow (a soft limit: no query fails for it). For programs on small devices (the
+// gateway); 0 removes the cap.
+void SetSoftHeapLimit(std::int64_t bytes);
+// Bytes SQLite holds in this process now, and the most it held.
+std::int64_t MemoryUsed();
+std::int64_t MemoryHighwater();
 
 }  // namespace fwchain::sql

@@ -16,6 +16,10 @@ Error DbError(sqlite3* db, const std::string& what) {
 }
 }  // namespace
 
+void SetSoftHeapLimit(std::int64_t bytes) { sqlite3_soft_heap_limit64(bytes); }
+std::int64_t MemoryUsed() { return sqlite3_memory_used(); }
+std::int64_t MemoryHighwater() { return sqlite3_memory_highwater(0); }
+
 Expected<Db> Db::Open(const std::string& path) {
     sqlite3* raw = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &raw,

@@ -107,4 +107,12 @@ class Stmt {
     bool* lent_ = nullptr;
 };
 
+// Caps the memory SQLite takes in this process: past `bytes`, its page caches give pages back
+// before they grow (a soft limit: no query fails for it). For programs on small devices (the
+// gateway); 0 removes the cap.
+void SetSoftHeapLimit(std::int64_t bytes);
+// Bytes SQLite holds in this process now, and the most it held.
+std::int64_t MemoryUsed();
+std::int64_t MemoryHighwater();
+
 }  // namespace fwchain::sql

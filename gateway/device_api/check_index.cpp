@@ -22,7 +22,7 @@ ledger::BlockHeader Decode(const ChainHeader& h) {
 
 CheckIndex::CheckIndex(const std::string& gateway_id, const std::vector<Envelope>& roots,
                        const Envelope& timestamp, const std::vector<Offer>& offers,
-                       std::shared_ptr<const HeaderChain> headers,
+                       std::shared_ptr<const ProofHeaders> headers,
                        std::shared_ptr<const Admissions> admissions)
     : headers_(std::move(headers)), admissions_(std::move(admissions)) {
     if (auto ts = ParseTimestamp(timestamp)) timestamp_ = std::move(*ts);
@@ -112,23 +112,63 @@ const std::string& CheckIndex::Answer(const std::string& product, const std::str
                 : no_manifest_[RootIndex(root_version)];
 }
 
+std::vector<HeightRange> ProofRanges(const Envelope& timestamp, const std::vector<Offer>& offers,
+                                     std::uint64_t tip, const Admissions* admissions) {
+    std::vector<HeightRange> ranges;
+    auto ts = ParseTimestamp(timestamp);
+    for (const Offer& offer : offers) {
+        if (!offer.ledger.is_object()) continue;
+        const auto height = offer.ledger.value("height", std::uint64_t{0});
+        if (height > tip) continue;
+        // As AnswerWithProof: the end of the proof, then the lowest start any device can get.
+        std::uint64_t last_needed = height;
+        for (const auto& a : offer.ledger.value("approvals", Json::array())) {
+            last_needed = std::max(last_needed, a.value("height", std::uint64_t{0}));
+        }
+        const std::uint64_t end = std::min(tip, last_needed + kProofWindow);
+        std::uint64_t first = ts && ts->checkpoint ? ts->checkpoint->height + 1 : 1;
+        const ManifestEntry* named = ts ? ts->Manifest(offer.product, offer.sequence) : nullptr;
+        if (named != nullptr && named->block && named->block->height <= tip) {
+            ranges.push_back({named->block->height, named->block->height});
+            first = std::min(first, named->block->height);
+        }
+        if (end + 1 > kMaxProofHeaders) first = std::max(first, end + 1 - kMaxProofHeaders);
+        if (first <= height) ranges.push_back({first, end});
+    }
+    if (admissions != nullptr) {
+        for (const auto& [miner, a] : *admissions) {
+            const auto at = a.value("height", std::uint64_t{0});
+            if (at <= tip) ranges.push_back({at, at});
+        }
+    }
+    return ranges;
+}
+
 std::string CheckIndex::AnswerWithProof(const std::string& product, const std::string& hardware,
                                         std::uint64_t sequence, std::uint64_t root_version,
                                         std::uint64_t checkpoint_height,
                                         const std::string& device_id) const {
     const Best* best = Find(product, hardware, sequence, device_id);
-    if (!best || !best->ledger.is_object() || !headers_ || headers_->empty()) {
+    if (!best || !best->ledger.is_object() || !headers_ || headers_->by_height.empty()) {
         return Answer(product, hardware, sequence, root_version, device_id);
     }
-    const HeaderChain& chain = *headers_;
+    // A header this answer needs and the gateway does not hold (the ledger was unreachable
+    // when it read them): no proof, as for a device it cannot serve.
+    auto no_proof = [&] { return Answer(product, hardware, sequence, root_version, device_id); };
+    const ProofHeaders& chain = *headers_;
     const auto height = best->ledger.value("height", std::uint64_t{0});
-    const std::uint64_t tip = chain.size() - 1;
+    const std::uint64_t tip = chain.tip;
     // The anchor the device will use (docs/protocol.md "Ledger proofs for devices").
     std::uint64_t start = checkpoint_height + 1;
     if (timestamp_) {
         const ManifestEntry* named = timestamp_->Manifest(best->product, best->sequence);
-        if (named != nullptr && named->block && named->block->height <= tip &&
-            ToHex(Decode(chain[named->block->height]).Hash()) == named->block->hash) {
+        bool named_here = false;  // the block the timestamp names is on this chain
+        if (named != nullptr && named->block && named->block->height <= tip) {
+            const ChainHeader* at = chain.Find(named->block->height);
+            if (at == nullptr) return no_proof();
+            named_here = ToHex(Decode(*at).Hash()) == named->block->hash;
+        }
+        if (named_here) {
             start = named->block->height;
         } else if (timestamp_->checkpoint && timestamp_->checkpoint->height >= checkpoint_height) {
             start = timestamp_->checkpoint->height + 1;
@@ -144,13 +184,15 @@ std::string CheckIndex::AnswerWithProof(const std::string& product, const std::s
     const std::uint64_t end = std::min(tip, last_needed + kProofWindow);
     if (start > height || height > tip || end - start + 1 > kMaxProofHeaders) {
         // No proof this device can check: it then refuses with "ledger-proof-missing".
-        return Answer(product, hardware, sequence, root_version, device_id);
+        return no_proof();
     }
     std::string headers = "[";
     std::map<std::string, std::uint64_t> miners;  // first height each mined in the proof
-    for (std::uint64_t h = start; h <= end; ++h) {
+    auto it = chain.by_height.find(start);
+    for (std::uint64_t h = start; h <= end; ++h, ++it) {
+        if (it == chain.by_height.end() || it->first != h) return no_proof();
         if (h != start) headers += ',';
-        const ChainHeader& c = chain[h];
+        const ChainHeader& c = it->second;
         headers +=
             "{\"header\":\"" + ToHex(c.header) + "\",\"miner_sig\":\"" + ToHex(c.miner_sig) + "\"}";
         miners.emplace(ToHex(Decode(c).miner), h);
@@ -159,11 +201,15 @@ std::string CheckIndex::AnswerWithProof(const std::string& product, const std::s
     Json admissions = Json::array();
     if (admissions_) {
         for (const auto& [miner, first] : miners) {
-            auto it = admissions_->find(miner);
-            if (it == admissions_->end()) continue;  // a genesis miner: the device knows it
-            Json a = it->second;
+            auto found = admissions_->find(miner);
+            if (found == admissions_->end()) continue;  // a genesis miner: the device knows it
+            Json a = found->second;
             const auto at = a.value("height", std::uint64_t{0});
-            if (at < start && at <= tip) a["header"] = ToHex(chain[at].header);
+            if (at < start && at <= tip) {
+                const ChainHeader* admitted = chain.Find(at);
+                if (admitted == nullptr) return no_proof();
+                a["header"] = ToHex(admitted->header);
+            }
             admissions.push_back(std::move(a));
         }
     }

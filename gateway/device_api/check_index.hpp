@@ -27,15 +27,24 @@ struct Offer {
     std::uint32_t percent = 100;
 };
 
-// One main-chain header as the gateway last saw it, binary (200 bytes a block: the gateway
-// keeps the whole chain in memory).
+// One main-chain header with its miner's signature, binary (200 bytes).
 struct ChainHeader {
     std::array<std::uint8_t, 136> header{};  // ledger::kHeaderSize
     Signature miner_sig{};                   // by the header's miner over its hash
     bool operator==(const ChainHeader&) const = default;
 };
-// The ledger's main-chain headers, indexed by height.
-using HeaderChain = std::vector<ChainHeader>;
+// The main-chain headers device proofs can use, by height. Not the whole chain (it grows
+// without end and the gateway's node already stores it): the stretches ProofRanges names, read
+// from the ledger when what is offered or the tip changes.
+struct ProofHeaders {
+    std::uint64_t tip = 0;  // the main chain's tip height when these were read
+    std::map<std::uint64_t, ChainHeader> by_height;
+    const ChainHeader* Find(std::uint64_t height) const {
+        auto it = by_height.find(height);
+        return it == by_height.end() ? nullptr : &it->second;
+    }
+    bool operator==(const ProofHeaders&) const = default;
+};
 // Gateway miner key (hex) -> its admission {"tx","height","proof"} (docs/protocol.md).
 using Admissions = std::map<std::string, Json>;
 
@@ -47,12 +56,26 @@ inline constexpr std::size_t kMaxProofHeaders = 8000;
 // miners, and for its checkpoint to move up to just below the release's block.
 inline constexpr std::uint64_t kProofWindow = 64;
 
+// A closed range of heights [first, last].
+struct HeightRange {
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    bool operator==(const HeightRange&) const = default;
+};
+// The headers AnswerWithProof may read for `offers` when the chain's tip is at `tip`: for each
+// offer with a ledger record, from the lowest anchor a device can be given (the vendor's
+// checkpoint + 1, or 1 without one, but at most kMaxProofHeaders below the end) to the end of
+// its proof; the block the timestamp names for it; and the block of each admission in
+// `admissions`. Overlapping ranges are not merged.
+std::vector<HeightRange> ProofRanges(const Envelope& timestamp, const std::vector<Offer>& offers,
+                                     std::uint64_t tip, const Admissions* admissions);
+
 class CheckIndex {
   public:
     // roots: every trusted root envelope in ascending version order (versions 1..N).
     CheckIndex(const std::string& gateway_id, const std::vector<Envelope>& roots,
                const Envelope& timestamp, const std::vector<Offer>& offers,
-               std::shared_ptr<const HeaderChain> headers = nullptr,
+               std::shared_ptr<const ProofHeaders> headers = nullptr,
                std::shared_ptr<const Admissions> admissions = nullptr);
 
     // The answer for a device: the newest release newer than its sequence whose rollout stage
@@ -64,7 +87,7 @@ class CheckIndex {
     // verified checkpoint is at `checkpoint_height`: headers from the anchor the device will use
     // (the release's block when the timestamp names it, else the newer of the device's and the
     // timestamp's checkpoint) to kProofWindow above the release, and the admissions of their
-    // miners. Built per request from memory.
+    // miners. Built per request from memory; no proof when a header it needs is not held.
     std::string AnswerWithProof(const std::string& product, const std::string& hardware,
                                 std::uint64_t sequence, std::uint64_t root_version,
                                 std::uint64_t checkpoint_height,
@@ -89,7 +112,7 @@ class CheckIndex {
     std::string head_;                     // {"gateway_id":...
     std::string tail_;                     // ,"timestamp":...}
     std::vector<std::string> roots_part_;  // ,"roots":[...] by device root version
-    std::shared_ptr<const HeaderChain> headers_;
+    std::shared_ptr<const ProofHeaders> headers_;
     std::shared_ptr<const Admissions> admissions_;
     std::optional<Timestamp> timestamp_;
     std::vector<std::string> no_manifest_;           // indexed by min(root_version, max)

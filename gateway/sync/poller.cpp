@@ -31,10 +31,14 @@ void Poller::Run() {
     auto next_full = std::chrono::steady_clock::now();
     for (;;) {
         const auto now = std::chrono::steady_clock::now();
-        Status st = now >= next_full ? SyncOnce() : AdvanceReleases();
-        if (now >= next_full) next_full = now + std::chrono::seconds(cfg_.poll_interval_s);
+        const bool full = now >= next_full;
+        Status st = full ? SyncOnce() : AdvanceReleases();
+        if (full) next_full = now + std::chrono::seconds(cfg_.poll_interval_s);
         if (!st) spdlog::warn("sync: {}", st.error().ToString());
         PublishIndex();
+        // What a pass freed (its answers' JSON, and the node's sync buffers in between) goes
+        // back to the system rather than staying in the malloc arenas (an access point's memory).
+        if (full) ReleaseFreeMemory();
 
         bool waiting = false;
         for (const auto& [product, by_seq] : trust_.releases()) {
@@ -199,62 +203,118 @@ Expected<Poller::LedgerRecord> Poller::FindOnLedger(const Release& r) {
     return rec;
 }
 
-Status Poller::SyncHeaders() {
-    constexpr std::size_t kBatch = 2000;
-    constexpr std::size_t kReorgStep = 64;
-    for (;;) {
-        FW_ASSIGN(auto list, cfg_.ledger->Headers(headers_.size(), kBatch));
-        bool relinked = false;
-        for (const auto& h : list) {
-            auto bytes = FromHex(h.header);
-            if (!bytes || bytes->size() != ledger::kHeaderSize) {
-                return Fail(Errc::kInvalid, "bad-header", "the ledger sent a malformed header");
-            }
-            auto header = ledger::BlockHeader::Deserialize(bytes->data());
-            if (header.height != headers_.size()) {
-                return Fail(Errc::kInvalid, "bad-header", "the ledger sent headers out of order");
-            }
-            if (!header_hashes_.empty() && header.prev_hash != header_hashes_.back()) {
-                // The ledger reorganised below our tip: forget a stretch and fetch again.
-                std::size_t keep =
-                    header_hashes_.size() > kReorgStep ? header_hashes_.size() - kReorgStep : 0;
-                headers_.resize(keep);
-                header_hashes_.resize(keep);
-                relinked = true;
-                break;
-            }
-            auto sig = SignatureFromHex(h.miner_sig);
-            if (!sig) {
-                return Fail(Errc::kInvalid, "bad-header",
-                            "the ledger sent a header without its miner signature");
-            }
-            ChainHeader entry;
-            std::copy(bytes->begin(), bytes->end(), entry.header.begin());
-            entry.miner_sig = *sig;
-            headers_.push_back(entry);
-            header_hashes_.push_back(header.Hash());
+Status Poller::SyncProofHeaders(const Envelope& timestamp, const std::vector<Offer>& offers) {
+    FW_ASSIGN(auto tip, cfg_.ledger->Tip());
+    auto ranges = ProofRanges(timestamp, offers, tip.height, published_admissions_.get());
+    if (tip.hash == proof_tip_ && ranges == proof_ranges_) return {};
+    FW_TRY(ReadProofHeaders(tip.height, ranges));
+    // New miners in these headers bring their admissions, whose blocks proofs may carry too.
+    FW_TRY(SyncAdmissions());
+    auto with_admissions = ProofRanges(timestamp, offers, tip.height, published_admissions_.get());
+    if (with_admissions != ranges) FW_TRY(ReadProofHeaders(tip.height, with_admissions));
+    proof_tip_ = tip.hash;
+    proof_ranges_ = std::move(with_admissions);
+    return {};
+}
+
+Expected<std::shared_ptr<const ProofHeaders>> ReadProofHeaders(ledger::LedgerClient& client,
+                                                               const ProofHeaders* held,
+                                                               std::uint64_t tip,
+                                                               std::vector<HeightRange> ranges) {
+    // Headers this far below the tip that were read before are kept (a reorg this deep is
+    // refused by the nodes: finality_depth, 64 by default); the rest is read again, and the
+    // first header read must link to the one kept below it, else the whole range is read.
+    constexpr std::size_t kBatch = 2000;  // as GET /v1/headers
+    std::sort(ranges.begin(), ranges.end(),
+              [](const HeightRange& x, const HeightRange& y) { return x.first < y.first; });
+    std::vector<HeightRange> merged;
+    for (const auto& r : ranges) {
+        if (!merged.empty() && r.first <= merged.back().last + 1) {
+            merged.back().last = std::max(merged.back().last, r.last);
+        } else {
+            merged.push_back(r);
         }
-        if (!relinked && list.size() < kBatch) break;
     }
-    if (!published_headers_ || *published_headers_ != headers_) {
-        published_headers_ = std::make_shared<const HeaderChain>(headers_);
+    auto next = std::make_shared<ProofHeaders>();
+    next->tip = tip;
+    auto read = [&](std::uint64_t from, std::uint64_t last) -> Status {
+        while (from <= last) {
+            const auto count =
+                static_cast<std::size_t>(std::min<std::uint64_t>(kBatch, last - from + 1));
+            FW_ASSIGN(auto list, client.Headers(from, count));
+            if (list.empty()) {
+                return Fail(Errc::kNetwork, "headers-missing",
+                            "the ledger has no header at height " + std::to_string(from));
+            }
+            for (const auto& h : list) {
+                if (from > last) break;
+                auto bytes = FromHex(h.header);
+                auto sig = SignatureFromHex(h.miner_sig);
+                if (!bytes || bytes->size() != ledger::kHeaderSize || !sig) {
+                    return Fail(Errc::kInvalid, "bad-header", "the ledger sent a malformed header");
+                }
+                auto header = ledger::BlockHeader::Deserialize(bytes->data());
+                if (header.height != from) {
+                    return Fail(Errc::kInvalid, "bad-header",
+                                "the ledger sent headers out of order");
+                }
+                if (const ChainHeader* below = next->Find(from - 1);
+                    from > 0 && below != nullptr &&
+                    ledger::BlockHeader::Deserialize(below->header.data()).Hash() !=
+                        header.prev_hash) {
+                    return Fail(Errc::kNetwork, "reorg",
+                                "the ledger reorganised while its headers were read");
+                }
+                ChainHeader entry;
+                std::copy(bytes->begin(), bytes->end(), entry.header.begin());
+                entry.miner_sig = *sig;
+                next->by_height.emplace(from, entry);
+                ++from;
+            }
+        }
+        return {};
+    };
+    for (const auto& r : merged) {
+        std::uint64_t from = r.first;
+        if (held != nullptr) {
+            while (from <= r.last && from + kReuseDepth <= held->tip) {
+                const ChainHeader* kept = held->Find(from);
+                if (kept == nullptr) break;
+                next->by_height.emplace(from, *kept);
+                ++from;
+            }
+        }
+        Status st = read(from, r.last);
+        if (!st && from != r.first && st.error().reason == "reorg") {
+            // What was kept is no longer the main chain: read the whole range again.
+            for (auto h = r.first; h < from; ++h) next->by_height.erase(h);
+            st = read(r.first, r.last);
+        }
+        FW_TRY(st);
     }
-    return SyncAdmissions();
+    return std::shared_ptr<const ProofHeaders>(std::move(next));
+}
+
+Status Poller::ReadProofHeaders(std::uint64_t tip, std::vector<HeightRange> ranges) {
+    FW_ASSIGN(auto next, gateway::ReadProofHeaders(*cfg_.ledger, published_headers_.get(), tip,
+                                                   std::move(ranges)));
+    if (!published_headers_ || *published_headers_ != *next) published_headers_ = std::move(next);
+    return {};
 }
 
 Status Poller::SyncAdmissions() {
-    // Each miner's admission, looked up once when a new miner appears (devices check them,
-    // docs/protocol.md "Ledger proofs for devices"). Genesis miners have no admit tx.
+    // Each miner's admission, looked up once when a new miner appears in the proofs' headers
+    // (devices check them, docs/protocol.md "Ledger proofs for devices"). Genesis miners have
+    // no admit tx.
     std::set<std::string> wanted;
-    for (std::size_t i = std::min(admissions_scanned_, headers_.size()); i < headers_.size(); ++i) {
-        const std::string miner =
-            ToHex(ledger::BlockHeader::Deserialize(headers_[i].header.data()).miner);
-        if (!admissions_.count(miner) && !no_admission_.count(miner)) wanted.insert(miner);
+    if (published_headers_) {
+        for (const auto& [height, h] : published_headers_->by_height) {
+            const std::string miner =
+                ToHex(ledger::BlockHeader::Deserialize(h.header.data()).miner);
+            if (!admissions_.count(miner) && !no_admission_.count(miner)) wanted.insert(miner);
+        }
     }
-    if (wanted.empty()) {
-        admissions_scanned_ = headers_.size();
-        return {};
-    }
+    if (wanted.empty()) return {};
     ledger::LedgerClient& ledger = *cfg_.ledger;
     ledger::TxSearch q;
     q.type = txtype::kAdmit;
@@ -277,7 +337,6 @@ Status Poller::SyncAdmissions() {
         q.cursor = *answer.next_cursor;
     }
     for (const auto& miner : wanted) no_admission_.insert(miner);
-    admissions_scanned_ = headers_.size();
     if (found != admissions_) {
         admissions_ = std::move(found);
         published_admissions_ = std::make_shared<const Admissions>(admissions_);
@@ -307,9 +366,9 @@ Status Poller::Download(const Release& r) {
         ++stats_.fetch_failures;
         return st;
     }
-    ++stats_.fetched_http;
     // An image that came over HTTP is seeded like any other: the next gateway need not ask the
-    // vendor for it.
+    // vendor for it. Counted once its seeding has started, so that whoever sees the fetch in
+    // /v1/health also sees the torrent (a test read the count between the two and failed).
     if (cfg_.swarm && r.torrent) {
         if (torrent.empty()) {
             auto got = FetchTorrent(r);
@@ -324,6 +383,7 @@ Status Poller::Download(const Release& r) {
                          seeded.error().ToString());
         }
     }
+    ++stats_.fetched_http;
     return st;
 }
 
@@ -446,8 +506,7 @@ Status Poller::ConfirmAndCache(const Release& r) {
 }
 
 Status Poller::AdvanceReleases() {
-    Status result = SyncHeaders();
-    if (!result) spdlog::warn("ledger headers: {}", result.error().ToString());
+    Status result;
     for (const auto& [product, by_seq] : trust_.releases()) {
         // Newest first. A device gets the newest release whose rollout offers it to the device
         // (docs/rollouts.md), so older releases matter until one that reaches the whole fleet:
@@ -602,12 +661,16 @@ void Poller::PublishIndex() {
             if (decision->second.percent >= 100) break;
         }
     }
-    {
-        std::lock_guard lock(decisions_mu_);
-        published_rollouts_ = std::move(views);
+    if (Status st = SyncProofHeaders(ts->envelope, offers); !st) {
+        // The headers held so far stay; a proof that needs one it lacks is not sent.
+        spdlog::warn("ledger headers for device proofs: {}", st.error().ToString());
     }
+    // The index first, then the rollouts /v1/health shows: whoever sees a stage there finds its
+    // devices offered (a test saw the stage before the index while headers were being read).
     publish_(std::make_shared<const CheckIndex>(cfg_.gateway_id, trust_.roots(), ts->envelope,
                                                 offers, published_headers_, published_admissions_));
+    std::lock_guard lock(decisions_mu_);
+    published_rollouts_ = std::move(views);
 }
 
 }  // namespace fwchain::gateway

@@ -56,6 +56,19 @@ struct PollerStats {
 // The vendor's newer roots and its current timestamp, verified into `trust`.
 Status RefreshVendorTimestamp(TrustStore& trust, const std::string& vendor_url, std::int64_t now);
 
+// Headers this far below the tip that a gateway read before are kept rather than read again:
+// nodes refuse a reorg this deep (finality_depth, 64 by default).
+inline constexpr std::uint64_t kReuseDepth = 128;
+
+// Reads the main-chain headers of `ranges` at chain tip `tip` through `client`. Those `held`
+// (a previous read) holds more than kReuseDepth below its tip are kept when the first header
+// read above them links to them; otherwise their range is read whole. Fails when the ledger
+// reorganises while it is read or sends a malformed or out-of-order header.
+Expected<std::shared_ptr<const ProofHeaders>> ReadProofHeaders(ledger::LedgerClient& client,
+                                                               const ProofHeaders* held,
+                                                               std::uint64_t tip,
+                                                               std::vector<HeightRange> ranges);
+
 class Poller {
   public:
     using Publish = std::function<void(std::shared_ptr<const CheckIndex>)>;
@@ -92,7 +105,10 @@ class Poller {
     // every device).
     static constexpr std::size_t kMaxFallback = 4;
     Expected<LedgerRecord> FindOnLedger(const Release& r);
-    Status SyncHeaders();
+    // Reads the headers device proofs of `offers` need (ProofRanges) and the admissions of
+    // their miners, and publishes them when they changed.
+    Status SyncProofHeaders(const Envelope& timestamp, const std::vector<Offer>& offers);
+    Status ReadProofHeaders(std::uint64_t tip, std::vector<HeightRange> ranges);
     // Reads the ledger's rollout evidence for each product with an offered release and decides.
     Status UpdateRollouts();
     Status SyncAdmissions();
@@ -109,12 +125,12 @@ class Poller {
     Publish publish_;
     std::set<std::string> offered_;              // manifest hashes that are confirmed and cached
     std::map<std::string, Json> ledger_proofs_;  // manifest hash -> {"tx","height","proof"}
-    HeaderChain headers_;
-    std::vector<Hash256> header_hashes_;
-    std::shared_ptr<const HeaderChain> published_headers_;  // copied only when headers change
-    Admissions admissions_;                                 // miner key hex -> admission
-    std::set<std::string> no_admission_;                    // genesis miners (no admit tx)
-    std::size_t admissions_scanned_ = 0;                    // headers looked at so far
+    // The headers proofs need, shared with the device API (replaced when they change).
+    std::shared_ptr<const ProofHeaders> published_headers_;
+    std::string proof_tip_;                  // the tip hash they were read at
+    std::vector<HeightRange> proof_ranges_;  // and the ranges read
+    Admissions admissions_;                  // miner key hex -> admission
+    std::set<std::string> no_admission_;     // genesis miners (no admit tx)
     std::shared_ptr<const Admissions> published_admissions_;
 
     std::map<std::string, std::string> release_txs_;       // manifest hash -> release tx id

@@ -1,12 +1,15 @@
-// Pruned `ledger node` processes on loopback (issue 11 item 4): a pruned node syncs from an
-// archival miner, stays within its --prune-budget, says what it no longer holds, restarts from its
-// pruned store and keeps validating; a fresh node syncing from a pruned and an archival peer gets
-// the whole chain. Every wait polls a condition with a deadline.
+// Pruned `ledger node` processes and gateway nodes on loopback (issue 11 item 4): a pruned node
+// syncs from an archival miner, stays within its --prune-budget, says what it no longer holds,
+// restarts from its pruned store and keeps validating; a fresh node syncing from a pruned and an
+// archival peer gets the whole chain; a pruned gateway survives SIGKILL; gateways that mined
+// apart converge. Every wait polls a condition with a deadline.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <regex>
 
 #include "common/adapters/http.hpp"
+#include "common/core/fs.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/ledger/fixture.hpp"
@@ -30,11 +33,18 @@ class PrunedNodeTest : public ::testing::Test {
         params.finality_depth = kFinality;
         GenesisSpec spec;
         spec.root = testing::MakeRootEnvelope(k_, NowSeconds() - 100);
+        ASSERT_TRUE(WriteFileAtomic(dir_ / "root.json", spec.root.Serialize()));
         spec.miners.push_back(k_.miner.Public());
+        // Two gateways that are miners from genesis (GatewaysMiningApart...).
+        for (int i = 0; i < 2; ++i) {
+            gateway_keys_.push_back(SigningKey::Generate());
+            spec.miners.push_back(gateway_keys_.back().Public());
+        }
         spec.params = params;
         spec.timestamp = NowSeconds() - 100;
         spec.message = "prune test genesis";
         genesis_ = MakeGenesisBlock(spec, k_.miner);
+        confirmations_ = params.confirmations;
         ASSERT_TRUE(WriteFileAtomic(dir_ / "genesis.json", genesis_.ToJson().dump()));
         ASSERT_TRUE(k_.miner.Save(dir_ / "miner.key"));
         for (int i = 0; i < kDevices; ++i) devices_.push_back(SigningKey::Generate());
@@ -42,6 +52,10 @@ class PrunedNodeTest : public ::testing::Test {
 
     // Starts a node named `name` (data dir and log by name); returns its URL ("" if it died).
     std::string Start(const std::string& name, std::vector<std::string> extra) {
+        return StartArgv(name, NodeArgv(name, std::move(extra)));
+    }
+
+    std::vector<std::string> NodeArgv(const std::string& name, std::vector<std::string> extra) {
         std::vector<std::string> args = {Bin("ledger"),
                                          "node",
                                          "--data",
@@ -55,6 +69,11 @@ class PrunedNodeTest : public ::testing::Test {
                                          "--sync-interval-ms",
                                          "200"};
         args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    }
+
+    // Starts `args` as the process `name`; returns the first address it listens on.
+    std::string StartArgv(const std::string& name, const std::vector<std::string>& args) {
         auto& p = procs_[name];
         p.reset();
         p = std::make_unique<test::Process>(
@@ -121,7 +140,39 @@ class PrunedNodeTest : public ::testing::Test {
         return all;
     }
 
+    // `gateway run` with its own node on `port` (no vendor: it is unreachable), with `extra`.
+    std::vector<std::string> GatewayArgv(const std::string& name, int port,
+                                         const std::vector<std::string>& extra) {
+        std::vector<std::string> args = {Bin("gateway"),
+                                         "run",
+                                         "--data",
+                                         dir_ / ("data-" + name),
+                                         "--vendor",
+                                         "http://127.0.0.1:1",
+                                         "--root",
+                                         dir_ / "root.json",
+                                         "--listen",
+                                         "127.0.0.1:0",
+                                         "--no-bittorrent",
+                                         "--genesis",
+                                         ToHex(genesis_.Hash()),
+                                         "--genesis-file",
+                                         dir_ / "genesis.json",
+                                         "--ledger-listen",
+                                         "127.0.0.1:" + std::to_string(port)};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    }
+    // Starts a gateway as `name`; true once its node answers.
+    bool StartGateway(const std::string& name, int port, const std::vector<std::string>& extra) {
+        StartArgv(name, GatewayArgv(name, port, extra));
+        urls_[name] = "http://127.0.0.1:" + std::to_string(port);
+        return WaitFor([&] { return Get(name, "/v1/tip").first == 200; });
+    }
+
     testing::Keys k_;
+    std::uint64_t confirmations_ = 0;  // a release's, after which miners stop
+    std::vector<SigningKey> gateway_keys_;
     std::vector<SigningKey> devices_;
     test::TempDir dir_;
     Block genesis_;
@@ -252,6 +303,151 @@ TEST_F(PrunedNodeTest, StaysInBudgetRestartsAndPeersSyncTheFullChainAroundIt) {
     auto pruned_verify = test::Run({Bin("ledger"), "verify", "--data", dir_ / "data-pruned"});
     EXPECT_EQ(pruned_verify.exit_code, 1);
     EXPECT_NE(pruned_verify.err.find("pruned"), std::string::npos) << pruned_verify.err;
+}
+
+// A gateway's own node pruned to a budget (an access point with little flash), killed with
+// SIGKILL and started again on the same data: it loads its pruned store (nothing is synced again
+// from the start), catches up, keeps validating the miner's new blocks and keeps pruning within
+// its budget (issue 11, "a pruned gateway restarts, keeps validating, and stays within its
+// budget"). The vendor is unreachable here: the gateway's node does not depend on it.
+TEST_F(PrunedNodeTest, APrunedGatewayKilledRestartsFromItsStoreAndStaysInBudget) {
+    ASSERT_FALSE(Start("archival", {"--mine", "--key", dir_ / "miner.key"}).empty()) << Logs();
+    const int port = test::FreePort();
+    const std::vector<std::string> pruned = {"--ledger-peer", urls_["archival"], "--prune-budget",
+                                             "400kB"};
+    auto start_gateway = [&] { return StartGateway("gateway", port, pruned); };
+    ASSERT_TRUE(start_gateway()) << Logs();
+    EXPECT_EQ(Storage("gateway").value("prune_budget", std::uint64_t{0}), kBudget);
+    {
+        auto c = http::Client::For(urls_["archival"]);
+        ASSERT_TRUE(c);
+        std::vector<std::string> admits;
+        for (int i = 0; i < kDevices; ++i) {
+            const Tx admit = testing::AdmitTx(k_.admission, DeviceId(i), devices_[i], "device");
+            ASSERT_TRUE(c->PostJson("/v1/tx", admit.ToJson()));
+            admits.push_back(admit.Id());
+        }
+        ASSERT_TRUE(WaitFor([&] { return Mined("archival", admits.back()); })) << Logs();
+    }
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            ReportRound();
+            return Storage("gateway").value("prune_height", std::uint64_t{0}) > 10u;
+        },
+        std::chrono::seconds(240)))
+        << Logs();
+    ASSERT_TRUE(WaitFor([&] {
+        return TipHash("gateway") == TipHash("archival") &&
+               Storage("gateway").value("store_bytes", kBudget + 1) <= kBudget;
+    })) << Storage("gateway").dump()
+        << Logs();
+    const std::uint64_t pruned_at_kill = Storage("gateway").value("prune_height", std::uint64_t{0});
+    const std::uint64_t height_at_kill =
+        Get("gateway", "/v1/tip").second.value("height", std::uint64_t{0});
+
+    // SIGKILL, whatever it was doing; the chain moves on while it is down.
+    procs_["gateway"]->Kill(SIGKILL);
+    for (int i = 0; i < 3; ++i) ReportRound();
+    ASSERT_TRUE(start_gateway()) << Logs();
+    // It started from its pruned store, not from an empty one: the tip it loaded (logged when
+    // its node starts, before any sync) is the one it had when killed.
+    std::smatch loaded;
+    const std::string log = procs_["gateway"]->Log();
+    ASSERT_TRUE(
+        std::regex_search(log, loaded, std::regex("ledger node on \\S+ tip height ([0-9]+)")))
+        << log;
+    EXPECT_GE(std::stoull(loaded[1].str()), height_at_kill) << log;
+    EXPECT_GT(height_at_kill, 10u);
+    const Json restarted = Storage("gateway");
+    EXPECT_TRUE(restarted.value("pruned", false)) << restarted.dump();
+    EXPECT_GE(restarted.value("prune_height", std::uint64_t{0}), pruned_at_kill)
+        << restarted.dump();
+    // It validates the blocks mined while it was down and after, and keeps pruning.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            ReportRound();
+            return Storage("gateway").value("prune_height", std::uint64_t{0}) > pruned_at_kill;
+        },
+        std::chrono::seconds(240)))
+        << Logs();
+    const std::vector<std::string> last = ReportRound();
+    ASSERT_TRUE(WaitFor([&] {
+        return TipHash("gateway") == TipHash("archival") && Mined("gateway", last[0]) &&
+               Storage("gateway").value("store_bytes", kBudget + 1) <= kBudget;
+    })) << Storage("gateway").dump()
+        << Logs();
+    EXPECT_FALSE(Storage("gateway").value("over_budget", true));
+}
+
+// Gateways mining on two sides of a partition converge on the most-work chain when they
+// reconnect, and what was confirmed only on the losing side (a release, a device report) is
+// mined again on the winning chain (issue 11, "a partition of gateways heals"). Both gateways
+// are miners from genesis; nothing else mines.
+TEST_F(PrunedNodeTest, GatewaysMiningApartConvergeOnTheMostWorkChainWhenTheyReconnect) {
+    for (int i = 0; i < 2; ++i) {
+        const std::string name = "gw" + std::to_string(i);
+        ASSERT_TRUE(MakeDirs(dir_ / ("data-" + name)));
+        ASSERT_TRUE(gateway_keys_[static_cast<std::size_t>(i)].Save(
+            dir_ / ("data-" + name + "/gateway.key")));
+        ASSERT_TRUE(StartGateway(name, test::FreePort(), {"--mining-duty", "100"})) << Logs();
+    }
+    auto post = [&](const std::string& name, const Tx& tx) {
+        auto c = http::Client::For(urls_[name]);
+        return c && c->PostJson("/v1/tx", tx.ToJson());
+    };
+    // Side 0: a device admitted, a release and the device's report.
+    const Tx admit_a = testing::AdmitTx(k_.admission, DeviceId(1), devices_[1], "device");
+    const Tx release_a = testing::ReleaseTx(k_.release, "cam", "2.0.0", 2);
+    ASSERT_TRUE(post("gw0", admit_a));
+    ASSERT_TRUE(post("gw0", release_a));
+    ASSERT_TRUE(WaitFor([&] { return Mined("gw0", admit_a.Id()) && Mined("gw0", release_a.Id()); }))
+        << Logs();
+    const Tx report_a = testing::UpdateTx(devices_[1], DeviceId(1), 1);
+    ASSERT_TRUE(post("gw0", report_a));
+    // Then side 0 stops mining: nothing pending, the release has its confirmations.
+    ASSERT_TRUE(WaitFor([&] {
+        return Mined("gw0", report_a.Id()) &&
+               Get("gw0", "/v1/tx/" + release_a.Id())
+                       .second.value("confirmations", std::uint64_t{0}) >= confirmations_;
+    })) << Logs();
+    const auto height_of = [&](const std::string& name) {
+        return Get(name, "/v1/tip").second.value("height", std::uint64_t{0});
+    };
+    // Side 1: more blocks (one admission each), so more work with the same difficulty.
+    int admitted = 2;
+    while (height_of("gw1") < height_of("gw0") + 2) {
+        const int d = admitted++;
+        ASSERT_LT(d, kDevices);
+        const Tx admit = testing::AdmitTx(k_.admission, DeviceId(d), devices_[d], "device");
+        ASSERT_TRUE(post("gw1", admit));
+        ASSERT_TRUE(WaitFor([&] { return Mined("gw1", admit.Id()); })) << Logs();
+    }
+    const std::uint64_t winner_height = height_of("gw1");
+    const std::string winner_tip = TipHash("gw1");
+    EXPECT_FALSE(Mined("gw1", release_a.Id())) << "the sides mined apart";
+    EXPECT_NE(TipHash("gw0"), winner_tip);
+
+    // Reconnect: one side learns the other (the announcement makes the link two-way).
+    {
+        auto c = http::Client::For(urls_["gw1"]);
+        ASSERT_TRUE(c);
+        ASSERT_TRUE(c->PostJson("/v1/peers", Json{{"url", urls_["gw0"]}}));
+    }
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            return TipHash("gw0") == TipHash("gw1") && Mined("gw0", release_a.Id()) &&
+                   Mined("gw1", release_a.Id()) && Mined("gw1", report_a.Id()) &&
+                   Mined("gw1", admit_a.Id());
+        },
+        std::chrono::seconds(90)))
+        << Logs();
+    // The chain both hold is side 1's: its tip before the reconnection is in it.
+    for (const std::string name : {"gw0", "gw1"}) {
+        const Json h =
+            Get(name, "/v1/headers?from=" + std::to_string(winner_height) + "&count=1").second;
+        ASSERT_EQ(h["headers"].size(), 1u) << h.dump();
+        EXPECT_EQ(h["headers"][0].value("hash", ""), winner_tip) << name;
+    }
 }
 
 }  // namespace

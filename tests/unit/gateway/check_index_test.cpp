@@ -70,8 +70,9 @@ namespace {
 
 // A header chain of `n` linked headers (no proof of work: the gateway relays, devices check),
 // header i mined by key {i % 2} and "signed" with the bytes {i}.
-std::shared_ptr<HeaderChain> FakeHeaders(std::size_t n) {
-    auto headers = std::make_shared<HeaderChain>();
+std::shared_ptr<ProofHeaders> FakeHeaders(std::size_t n) {
+    auto headers = std::make_shared<ProofHeaders>();
+    headers->tip = n - 1;
     Hash256 prev{};
     for (std::size_t i = 0; i < n; ++i) {
         ledger::BlockHeader h;
@@ -81,16 +82,16 @@ std::shared_ptr<HeaderChain> FakeHeaders(std::size_t n) {
         ChainHeader c;
         c.header = h.Serialize();
         c.miner_sig = Signature{static_cast<std::uint8_t>(i)};
-        headers->push_back(c);
+        headers->by_height.emplace(i, c);
         prev = h.Hash();
     }
     return headers;
 }
-std::string HeaderHex(const HeaderChain& chain, std::uint64_t height) {
-    return ToHex(chain[height].header);
+std::string HeaderHex(const ProofHeaders& chain, std::uint64_t height) {
+    return ToHex(chain.by_height.at(height).header);
 }
-std::string HashHex(const HeaderChain& chain, std::uint64_t height) {
-    return ToHex(ledger::BlockHeader::Deserialize(chain[height].header.data()).Hash());
+std::string HashHex(const ProofHeaders& chain, std::uint64_t height) {
+    return ToHex(ledger::BlockHeader::Deserialize(chain.by_height.at(height).header.data()).Hash());
 }
 const std::string kMiner1 = ToHex(PublicKey{1});
 
@@ -113,7 +114,8 @@ TEST(CheckIndex, ProofAnswersCarryTheReleaseTxAndHeadersFromTheCheckpoint) {
         EXPECT_EQ(l["tx"]["type"], "release");
         ASSERT_EQ(l["headers"].size(), 10 - c.first_height) << "checkpoint " << c.checkpoint;
         EXPECT_EQ(l["headers"][0]["header"], HeaderHex(*headers, c.first_height));
-        EXPECT_EQ(l["headers"][0]["miner_sig"], ToHex((*headers)[c.first_height].miner_sig));
+        EXPECT_EQ(l["headers"][0]["miner_sig"],
+                  ToHex(headers->by_height.at(c.first_height).miner_sig));
         EXPECT_TRUE((*answer)["manifest"].is_object());
         EXPECT_EQ(Canonical(*answer), index.AnswerWithProof("cam", "rev-b", 0, 1, c.checkpoint));
     }
@@ -173,6 +175,73 @@ TEST(CheckIndex, ProofsStartAtTheVendorsCheckpointAndAreBoundedAtAnyChainLength)
             EXPECT_EQ((*own)["ledger"]["headers"][0]["header"], HeaderHex(*headers, 18951));
         }
     }
+}
+
+// The gateway holds only the headers ProofRanges names, not the whole chain (issue 11): every
+// answer built from them is byte for byte the one the whole chain gives, for any device
+// checkpoint, with or without the vendor's checkpoint and named block; and a header missing
+// from them means no proof, never a different one.
+TEST(CheckIndex, TheHeadersProofRangesNameGiveTheSameProofsAsTheWholeChain) {
+    test::TestVendor v;
+    auto full = FakeHeaders(20000);
+    const std::uint64_t height = 19000;
+    const Json ledger = {{"tx", {{"type", "release"}}},
+                         {"height", height},
+                         {"proof", Json::array()},
+                         {"approvals", Json::array({Json{{"height", 19010}}})}};
+    const Envelope manifest = v.Release("cam", 1, {"rev-b"}, kSha);
+    const std::vector<Offer> offers = {Offer{"cam", {"rev-b"}, 1, manifest, ledger}};
+    auto admissions = std::make_shared<Admissions>();
+    (*admissions)[kMiner1] =
+        Json{{"tx", {{"type", "admit"}}}, {"height", 7}, {"proof", Json::array()}};
+    auto timestamp = [&](bool named, bool checkpoint) {
+        ManifestMap manifests;
+        manifests["cam"][1] = ManifestEntry{
+            manifest.SignedHash(),
+            named ? std::optional<LedgerPoint>(LedgerPoint{height, HashHex(*full, height)})
+                  : std::nullopt};
+        return SignDocument(MakeTimestampSigned(1, v.now, v.now + 86400, {{"cam", 1}}, manifests,
+                                                checkpoint ? std::optional<LedgerPoint>(LedgerPoint{
+                                                                 18900, HashHex(*full, 18900)})
+                                                           : std::nullopt,
+                                                1),
+                            {&v.timestamp_key});
+    };
+    std::size_t proofs = 0;
+    for (bool named : {false, true}) {
+        for (bool checkpoint : {false, true}) {
+            const Envelope ts = timestamp(named, checkpoint);
+            auto sparse = std::make_shared<ProofHeaders>();
+            sparse->tip = full->tip;
+            for (const auto& r : ProofRanges(ts, offers, full->tip, admissions.get())) {
+                for (auto h = r.first; h <= r.last; ++h) {
+                    sparse->by_height.emplace(h, full->by_height.at(h));
+                }
+            }
+            // At most one proof's worth of headers plus the admission's block.
+            EXPECT_LE(sparse->by_height.size(), kMaxProofHeaders + 1) << named << checkpoint;
+            const CheckIndex whole("gw", {v.RootV(1, v.root_key)}, ts, offers, full, admissions);
+            const CheckIndex held("gw", {v.RootV(1, v.root_key)}, ts, offers, sparse, admissions);
+            for (std::uint64_t device_checkpoint :
+                 {0u, 5u, 11074u, 11075u, 12000u, 18899u, 18900u, 18950u, 18999u, 19000u}) {
+                const std::string want =
+                    whole.AnswerWithProof("cam", "rev-b", 0, 1, device_checkpoint);
+                EXPECT_EQ(held.AnswerWithProof("cam", "rev-b", 0, 1, device_checkpoint), want)
+                    << named << checkpoint << " device checkpoint " << device_checkpoint;
+                auto answer = ParseJson(want);
+                ASSERT_TRUE(answer);
+                if (answer->contains("ledger")) ++proofs;
+            }
+            // A header of the proof missing: no proof at all.
+            sparse->by_height.erase(19005);
+            const CheckIndex holed("gw", {v.RootV(1, v.root_key)}, ts, offers, sparse, admissions);
+            auto answer = ParseJson(holed.AnswerWithProof("cam", "rev-b", 0, 1, 18950));
+            ASSERT_TRUE(answer);
+            EXPECT_TRUE((*answer)["manifest"].is_object());
+            EXPECT_FALSE(answer->contains("ledger"));
+        }
+    }
+    EXPECT_GE(proofs, 20u);  // the comparison covered real proofs, not only refusals
 }
 
 }  // namespace

@@ -189,6 +189,16 @@ Expected<BlockInfo> Chain::ExtendTip(const EncodedBlock& encoded, const BlockInf
     const Block& block = encoded.block();
     FW_ASSIGN(BlockContext ctx, ContextFor(tip, now));
     StateOverlay added(*view_);
+    // The block as a set: the registry records of its miner and senders and which of its tx
+    // ids the chain holds, in a few queries, instead of two lookups per tx while validating.
+    std::vector<std::string> keys;
+    keys.reserve(block.txs.size() + 1);
+    keys.push_back(ToHex(block.header.miner));
+    for (const Tx& tx : block.txs) keys.push_back(tx.sender);
+    FW_ASSIGN(auto records, store_->FindKeys(keys));
+    added.PrimeKeys(std::move(records));
+    FW_ASSIGN(auto present, store_->ExistingTxs(encoded.tx_ids()));
+    added.PrimeTxs(encoded.tx_ids(), present);
     ValidationState state;
     if (!ValidateBlock(encoded, ctx, genesis_.params, added, state)) return Fail(state.ToError());
     const Work work = tip.work + BlockWork(block.header.bits);

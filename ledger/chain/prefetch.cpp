@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ledger/chain/tx_codec.hpp"
+
 namespace fwchain::ledger {
 
 BlockPrefetcher::BlockPrefetcher(Fetch fetch, std::size_t depth, unsigned workers,
@@ -64,6 +66,8 @@ void BlockPrefetcher::ParseLoop() {
         }
         // One block per worker: the workers already keep every core busy.
         Item item{EncodedBlock::Parse(work.second, 1, &assume_valid_), true};
+        // What the store writes for each tx, here rather than on the thread that connects.
+        if (item.block) item.block->SetStoredTxs(StoredTxsOf(item.block->block()));
         MutexLock lock(mu_);
         if (!item.block) EndAt(work.first + 1);
         parsed_.emplace(work.first, std::move(item));

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -392,21 +393,6 @@ Expected<std::vector<UndoEntry>> UnpackUndo(const std::string& data) {
     return out;
 }
 
-// The product a tx is indexed under: a release's recipient, an admission's product, and the
-// product a device report names (status heartbeats share the update body).
-std::string ProductOf(const Tx& tx) {
-    if (tx.type == txtype::kRelease) return tx.recipient;
-    if (tx.type == txtype::kAdmit) {
-        auto body = AdmitTxBody::Parse(tx.body);
-        return body ? body->product : "";
-    }
-    if (tx.type == txtype::kUpdate || tx.type == txtype::kStatus) {
-        auto body = UpdateTxBody::Parse(tx.body);
-        return body ? body->product : "";
-    }
-    return "";
-}
-
 constexpr const char* kBlockCols =
     "hash, height, prev, header, time, bits, work, main, invalid, miner_sig";
 
@@ -736,16 +722,20 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
         FW_ASSIGN(sql::Stmt s,
                   db_.Cached("INSERT INTO txs(pos, id, type, recipient, product, ver, state, "
                              "time, data) VALUES(?,?,?,?,?,?,?,?,?)"));
+        // Packed on a parser thread when the block came through BlockPrefetcher.
+        std::vector<EncodedBlock::StoredTx> packed_here;
+        if (encoded.stored_txs().size() != block.txs.size()) packed_here = StoredTxsOf(block);
+        const auto& stored = packed_here.empty() ? encoded.stored_txs() : packed_here;
         for (std::size_t i = 0; i < block.txs.size(); ++i) {
             const Tx& tx = block.txs[i];
             auto id = Hash256FromHex(encoded.tx_ids()[i]);
             if (!id) return Fail(Errc::kInternal, "bad-tx-id", "tx id is not a SHA-256 in hex");
-            const std::string data = PackTxData(tx);
+            const std::string& data = stored[i].data;
             s.Reset();
             s.Bind(1, PosOf(block.header.height, i)).BindBlob(2, id->data(), id->size());
             BindKey(s, 4, tx.recipient);
             s.Bind(3, tx.type)
-                .Bind(5, ProductOf(tx))
+                .Bind(5, stored[i].product)
                 .Bind(6, tx.ver)
                 .Bind(7, tx.state)
                 .Bind(8, tx.time)
@@ -1360,6 +1350,84 @@ Expected<std::optional<KeyRecord>> ChainStore::FindKey(const std::string& key_he
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<KeyRecord>();
     return std::optional<KeyRecord>(ReadKey(s));
+}
+
+namespace {
+// Values per `IN (...)` query of the set-at-a-time reads; a short last chunk binds NULL for the
+// rest (NULL matches nothing), so each query is one cached statement.
+constexpr std::size_t kInChunk = 64;
+
+std::string InList() {
+    std::string list = "(?";
+    for (std::size_t i = 1; i < kInChunk; ++i) list += ",?";
+    return list + ")";
+}
+}  // namespace
+
+Expected<std::vector<std::pair<std::string, std::optional<KeyRecord>>>> ChainStore::FindKeys(
+    const std::vector<std::string>& keys_hex) {
+    std::vector<std::string> keys = keys_hex;
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    std::map<std::string, KeyRecord> found;
+    FW_ASSIGN(sql::Stmt s, db_.Cached(std::string("SELECT ") + kKeyCols +
+                                      " FROM keys WHERE key IN " + InList()));
+    for (std::size_t at = 0; at < keys.size(); at += kInChunk) {
+        s.Reset();
+        for (std::size_t i = 0; i < kInChunk; ++i) {
+            const int n = static_cast<int>(i + 1);
+            if (at + i < keys.size()) {
+                s.Bind(n, keys[at + i]);
+            } else {
+                s.BindNull(n);
+            }
+        }
+        while (true) {
+            FW_ASSIGN(bool row, s.Step());
+            if (!row) break;
+            KeyRecord k = ReadKey(s);
+            std::string key = k.key;
+            found.emplace(std::move(key), std::move(k));
+        }
+    }
+    std::vector<std::pair<std::string, std::optional<KeyRecord>>> out;
+    out.reserve(keys.size());
+    for (auto& key : keys) {
+        auto it = found.find(key);
+        std::optional<KeyRecord> rec;
+        if (it != found.end()) rec = std::move(it->second);
+        out.emplace_back(std::move(key), std::move(rec));
+    }
+    return out;
+}
+
+Expected<std::set<std::string>> ChainStore::ExistingTxs(const std::vector<std::string>& ids) {
+    std::vector<Hash256> keys;
+    keys.reserve(ids.size());
+    for (const auto& id : ids) {
+        auto key = Hash256FromHex(id);
+        // Not a lowercase SHA-256 hex: never stored (as HasTx answers).
+        if (id.size() == 64 && IsLowerHex(id) && key) keys.push_back(*key);
+    }
+    std::set<std::string> out;
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id FROM txs WHERE id IN " + InList()));
+    for (std::size_t at = 0; at < keys.size(); at += kInChunk) {
+        s.Reset();
+        for (std::size_t i = 0; i < kInChunk; ++i) {
+            const int n = static_cast<int>(i + 1);
+            if (at + i < keys.size()) {
+                s.BindBlob(n, keys[at + i].data(), keys[at + i].size());
+            } else {
+                s.BindNull(n);
+            }
+        }
+        while (true) {
+            FW_ASSIGN(bool row, s.Step());
+            if (!row) break;
+            out.insert(ToHex(s.Blob(0)));
+        }
+    }
+    return out;
 }
 
 Expected<std::vector<KeyRecord>> ChainStore::Registry(const std::string& role_filter) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -231,6 +232,12 @@ class ChainStore {
     Expected<std::vector<std::string>> DevicesOf(const std::string& product);
 
     Expected<std::optional<KeyRecord>> FindKey(const std::string& key_hex);
+    // Set-at-a-time forms for connecting a block (a few `IN (...)` queries for a whole block):
+    // each distinct key with its record (nullopt: not in the registry), and which of `ids` (tx
+    // ids, hex) are main-chain txs.
+    Expected<std::vector<std::pair<std::string, std::optional<KeyRecord>>>> FindKeys(
+        const std::vector<std::string>& keys_hex);
+    Expected<std::set<std::string>> ExistingTxs(const std::vector<std::string>& ids);
     // Registry keys, optionally of one role, ordered by admission height.
     Expected<std::vector<KeyRecord>> Registry(const std::string& role_filter);
 

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/core/bytes.hpp"
+#include "common/core/tx_bodies.hpp"
 
 namespace fwchain::ledger {
 
@@ -178,6 +179,26 @@ std::string PackTxData(const Tx& tx) {
         Json::array({Str(tx.sender), Str(tx.sig), Str(tx.verifier), tx.nonce, std::move(body)});
     std::string out;
     Json::to_msgpack(arr, out);
+    return out;
+}
+
+std::string IndexedProduct(const Tx& tx) {
+    if (tx.type == txtype::kRelease) return tx.recipient;
+    if (tx.type == txtype::kAdmit) {
+        auto body = AdmitTxBody::Parse(tx.body);
+        return body ? body->product : "";
+    }
+    if (tx.type == txtype::kUpdate || tx.type == txtype::kStatus) {
+        auto body = UpdateTxBody::Parse(tx.body);
+        return body ? body->product : "";
+    }
+    return "";
+}
+
+std::vector<EncodedBlock::StoredTx> StoredTxsOf(const Block& block) {
+    std::vector<EncodedBlock::StoredTx> out;
+    out.reserve(block.txs.size());
+    for (const Tx& tx : block.txs) out.push_back({PackTxData(tx), IndexedProduct(tx)});
     return out;
 }
 

@@ -14,9 +14,11 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/core/expected.hpp"
 #include "common/core/tx.hpp"
+#include "ledger/primitives/block.hpp"
 
 namespace fwchain::ledger {
 
@@ -25,6 +27,15 @@ bool IsLowerHex(std::string_view s);
 
 // The blob of `tx` (everything but the column fields).
 std::string PackTxData(const Tx& tx);
+
+// The product a tx is indexed under (the `product` column): a release's recipient, an
+// admission's product, and the product a device report names (status heartbeats share the
+// update body); "" for the rest.
+std::string IndexedProduct(const Tx& tx);
+
+// PackTxData and IndexedProduct of every tx of `block`, in order (what
+// EncodedBlock::SetStoredTxs takes).
+std::vector<EncodedBlock::StoredTx> StoredTxsOf(const Block& block);
 
 // Rebuilds the tx from its columns and blob.
 Expected<Tx> UnpackTx(std::string type, std::string recipient, std::string ver, std::string state,

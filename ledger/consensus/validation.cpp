@@ -78,7 +78,19 @@ const std::optional<KeyRecord>* StateOverlay::BaseKey(const std::string& key_hex
 
 Expected<bool> StateOverlay::HasTx(const std::string& id) const {
     if (tx_ids_.count(id) != 0) return true;
+    auto known = base_txs_.find(id);
+    if (known != base_txs_.end()) return known->second;
     return base_->HasTx(id);
+}
+
+void StateOverlay::PrimeKeys(std::vector<std::pair<std::string, std::optional<KeyRecord>>> keys) {
+    for (auto& [key, rec] : keys) base_keys_.emplace(std::move(key), std::move(rec));
+}
+
+void StateOverlay::PrimeTxs(const std::vector<std::string>& tx_ids,
+                            const std::set<std::string>& present) {
+    base_txs_.reserve(base_txs_.size() + tx_ids.size());
+    for (const auto& id : tx_ids) base_txs_.emplace(id, present.count(id) != 0);
 }
 
 void StateOverlay::AddMiners(const GenesisInfo& genesis, std::uint64_t height) {
@@ -227,9 +239,12 @@ bool CheckTxShape(const Tx& tx, ValidationState& state, bool check_signature) {
     return true;
 }
 
-bool CheckTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t height,
-                     const ChainView& view, ValidationState& state, bool check_signature) {
-    if (!CheckTxShape(tx, state, check_signature)) return false;
+namespace {
+
+// CheckTxForChain after CheckTxShape: a block's txs had their shapes checked by
+// CheckBlockContextFree already, so ValidateBlock calls this (each key decoded once).
+bool CheckShapedTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t height,
+                           const ChainView& view, ValidationState& state) {
     if (tx.type == txtype::kGenesis) {
         // Block 0 goes through ValidateGenesisBlock; everywhere else a genesis tx is forbidden.
         return state.Invalid(reject::kUnauthorizedTx,
@@ -326,6 +341,14 @@ bool CheckTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t heigh
     return true;
 }
 
+}  // namespace
+
+bool CheckTxForChain(const Tx& tx, const std::string& tx_id, std::uint64_t height,
+                     const ChainView& view, ValidationState& state, bool check_signature) {
+    if (!CheckTxShape(tx, state, check_signature)) return false;
+    return CheckShapedTxForChain(tx, tx_id, height, view, state);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 bool CheckMinerSignature(const Block& block) {
@@ -408,7 +431,7 @@ bool ValidateBlock(const EncodedBlock& encoded, const BlockContext& ctx, const C
     for (std::size_t i = 0; i < block.txs.size(); ++i) {
         ValidationState tx_state;
         // Shapes and signatures were checked above.
-        if (!CheckTxForChain(block.txs[i], ids[i], block.header.height, overlay, tx_state, false)) {
+        if (!CheckShapedTxForChain(block.txs[i], ids[i], block.header.height, overlay, tx_state)) {
             if (tx_state.IsError()) return state.SetError(tx_state.ToError());
             return state.Invalid(tx_state.RejectReason(),
                                  "tx " + std::to_string(i) + ": " + tx_state.Debug());

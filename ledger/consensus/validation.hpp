@@ -8,6 +8,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/core/expected.hpp"
@@ -130,6 +132,14 @@ class StateOverlay final : public ChainView {
     // Registers the genesis miners.
     void AddMiners(const GenesisInfo& genesis, std::uint64_t height);
 
+    // Set-at-a-time reads (docs/architecture.md "Connecting a block"): what the base view
+    // holds for every key and tx id a block names, read by the caller in a few queries before
+    // the block is validated, so validating it asks the base nothing per tx. `keys`: each key
+    // read with its record (nullopt: not in the registry); `tx_ids`: ids looked up, `present`:
+    // those of them the base holds. The base must not change meanwhile.
+    void PrimeKeys(std::vector<std::pair<std::string, std::optional<KeyRecord>>> keys);
+    void PrimeTxs(const std::vector<std::string>& tx_ids, const std::set<std::string>& present);
+
     const std::map<std::string, KeyRecord>& ChangedKeys() const { return keys_; }
     // The base view's record of a key as this overlay read it (nullopt inside: not in the
     // registry), or nullptr if it never read it. The base must not change meanwhile.
@@ -147,6 +157,8 @@ class StateOverlay final : public ChainView {
     // Registry records read from the base, kept: a block's txs and its undo data need them again.
     mutable std::map<std::string, std::optional<KeyRecord>> base_keys_;
     std::set<std::string> tx_ids_;
+    // Whether the base holds a tx id, read ahead by PrimeTxs.
+    std::unordered_map<std::string, bool> base_txs_;
     std::map<std::string, std::string> claims_;
 };
 

@@ -91,6 +91,16 @@ class EncodedBlock {
     bool signatures_assumed() const { return assumed_; }
     Block Release() && { return std::move(block_); }
 
+    // What the store writes for each tx (ledger/chain/tx_codec.hpp StoredTxsOf), when whoever
+    // parsed the block computed it on its own thread (BlockPrefetcher's parsers), so the thread
+    // that connects blocks does not; empty otherwise (the store computes it while writing).
+    struct StoredTx {
+        std::string data;     // PackTxData(tx)
+        std::string product;  // IndexedProduct(tx)
+    };
+    const std::vector<StoredTx>& stored_txs() const { return stored_; }
+    void SetStoredTxs(std::vector<StoredTx> stored) { stored_ = std::move(stored); }
+
   private:
     EncodedBlock() = default;
     void EncodeText();
@@ -99,6 +109,7 @@ class EncodedBlock {
     std::vector<std::string> ids_;
     std::vector<std::string> texts_;
     std::string text_;
+    std::vector<StoredTx> stored_;
     bool verified_ = false;
     bool assumed_ = false;
 };

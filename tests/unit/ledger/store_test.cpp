@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <limits>
+#include <set>
 
 #include "common/adapters/sqlite.hpp"
 #include "fixture.hpp"
@@ -209,6 +210,58 @@ TEST_F(StoreTest, BlocksAndTxsAreServedAsTheyWereSigned) {
     auto none = chain_->GetTx(upper);
     ASSERT_TRUE(none);
     EXPECT_FALSE(*none);
+}
+
+TEST_F(StoreTest, TheSetAtATimeReadsAnswerAsTheOneAtATimeReads) {
+    MineEveryType();
+    chain_.reset();
+    auto store = ChainStore::Open(dir_ / "a.sqlite");
+    ASSERT_TRUE(store);
+    // More than one IN chunk (64), registry keys and strangers, a repeat and a non-hex string.
+    std::vector<std::string> keys = {k_.device.PublicHex(),
+                                     k_.device2.PublicHex(),
+                                     k_.gateway.PublicHex(),
+                                     k_.miner.PublicHex(),
+                                     k_.outsider.PublicHex(),
+                                     k_.device.PublicHex(),
+                                     "not a key"};
+    for (int i = 0; i < 150; ++i) keys.push_back(SigningKey::Generate().PublicHex());
+    auto found = (*store)->FindKeys(keys);
+    ASSERT_TRUE(found) << found.error().ToString();
+    std::set<std::string> distinct(keys.begin(), keys.end());
+    ASSERT_EQ(found->size(), distinct.size());
+    std::size_t admitted = 0;
+    for (const auto& [key, rec] : *found) {
+        auto one = (*store)->FindKey(key);
+        ASSERT_TRUE(one);
+        ASSERT_EQ(one->has_value(), rec.has_value()) << key;
+        if (rec) {
+            ++admitted;
+            EXPECT_EQ((*one)->subject, rec->subject);
+            EXPECT_EQ((*one)->role, rec->role);
+            EXPECT_EQ((*one)->last_nonce, rec->last_nonce);
+        }
+    }
+    EXPECT_EQ(admitted, 4u);  // two devices, the gateway, the genesis miner
+
+    std::vector<std::string> ids;
+    for (const EncodedBlock& e : blocks_) {
+        for (const auto& id : e.tx_ids()) ids.push_back(id);
+    }
+    const std::size_t on_chain = ids.size();
+    for (int i = 0; i < 150; ++i) ids.push_back(Sha256Hex("not a tx " + std::to_string(i)));
+    std::string upper = ids[1];
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    ids.push_back(upper);
+    ids.push_back("abc");
+    auto present = (*store)->ExistingTxs(ids);
+    ASSERT_TRUE(present) << present.error().ToString();
+    EXPECT_EQ(present->size(), on_chain);
+    for (const auto& id : ids) {
+        auto one = (*store)->HasTx(id);
+        ASSERT_TRUE(one);
+        EXPECT_EQ(*one, present->count(id) == 1) << id;
+    }
 }
 
 TEST_F(StoreTest, ADisconnectRestoresTheRegistryFromTheBlocksUndoRecord) {

@@ -114,6 +114,19 @@ class PrunedNodeTest : public ::testing::Test {
     }
 
     // One block of a report from every device, mined by the archival miner; returns their ids.
+    // Admits the kDevices devices through the archival node; returns once the last is mined.
+    void AdmitDevices() {
+        auto c = http::Client::For(urls_["archival"]);
+        ASSERT_TRUE(c);
+        std::vector<std::string> admits;
+        for (int i = 0; i < kDevices; ++i) {
+            const Tx admit = testing::AdmitTx(k_.admission, DeviceId(i), devices_[i], "device");
+            ASSERT_TRUE(c->PostJson("/v1/tx", admit.ToJson()));
+            admits.push_back(admit.Id());
+        }
+        ASSERT_TRUE(WaitFor([&] { return Mined("archival", admits.back()); })) << Logs();
+    }
+
     std::vector<std::string> ReportRound() {
         std::vector<std::string> ids;
         auto c = http::Client::For(urls_["archival"]);
@@ -191,17 +204,7 @@ TEST_F(PrunedNodeTest, StaysInBudgetRestartsAndPeersSyncTheFullChainAroundIt) {
     EXPECT_TRUE(Get("pruned", "/v1/tip").second.value("pruned", false));
     EXPECT_FALSE(Get("archival", "/v1/tip").second.value("pruned", true));
 
-    {
-        auto c = http::Client::For(urls_["archival"]);
-        ASSERT_TRUE(c);
-        std::vector<std::string> admits;
-        for (int i = 0; i < kDevices; ++i) {
-            const Tx admit = testing::AdmitTx(k_.admission, DeviceId(i), devices_[i], "device");
-            ASSERT_TRUE(c->PostJson("/v1/tx", admit.ToJson()));
-            admits.push_back(admit.Id());
-        }
-        ASSERT_TRUE(WaitFor([&] { return Mined("archival", admits.back()); })) << Logs();
-    }
+    ASSERT_NO_FATAL_FAILURE(AdmitDevices());
     const std::vector<std::string> first = ReportRound();
     // Rounds until the pruned node had to prune well past the first reports.
     ASSERT_TRUE(WaitFor(
@@ -318,17 +321,7 @@ TEST_F(PrunedNodeTest, APrunedGatewayKilledRestartsFromItsStoreAndStaysInBudget)
     auto start_gateway = [&] { return StartGateway("gateway", port, pruned); };
     ASSERT_TRUE(start_gateway()) << Logs();
     EXPECT_EQ(Storage("gateway").value("prune_budget", std::uint64_t{0}), kBudget);
-    {
-        auto c = http::Client::For(urls_["archival"]);
-        ASSERT_TRUE(c);
-        std::vector<std::string> admits;
-        for (int i = 0; i < kDevices; ++i) {
-            const Tx admit = testing::AdmitTx(k_.admission, DeviceId(i), devices_[i], "device");
-            ASSERT_TRUE(c->PostJson("/v1/tx", admit.ToJson()));
-            admits.push_back(admit.Id());
-        }
-        ASSERT_TRUE(WaitFor([&] { return Mined("archival", admits.back()); })) << Logs();
-    }
+    ASSERT_NO_FATAL_FAILURE(AdmitDevices());
     ASSERT_TRUE(WaitFor(
         [&] {
             ReportRound();

@@ -8,6 +8,7 @@
 #include "fixture.hpp"
 #include "ledger/chain/prefetch.hpp"
 #include "ledger/primitives/merkle.hpp"
+#include "open_chain.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fwchain::ledger {
@@ -15,15 +16,7 @@ namespace {
 
 using testing::Keys;
 
-std::unique_ptr<Chain> OpenChain(const std::string& path, const Block& genesis) {
-    ChainOptions o;
-    o.db_path = path;
-    o.genesis_hash = genesis.Hash();
-    o.genesis = genesis;
-    auto c = Chain::Open(o);
-    EXPECT_TRUE(c) << c.error().ToString();
-    return c ? std::move(*c) : nullptr;
-}
+using testing::OpenChain;
 
 class ChainTest : public ::testing::Test {
   protected:

@@ -15,6 +15,7 @@
 #include "fixture.hpp"
 #include "ledger/chain/chain.hpp"
 #include "ledger/chain/tx_codec.hpp"
+#include "open_chain.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fwchain::ledger {
@@ -22,15 +23,7 @@ namespace {
 
 using testing::Keys;
 
-std::unique_ptr<Chain> OpenChain(const std::string& path, const Block& genesis) {
-    ChainOptions o;
-    o.db_path = path;
-    o.genesis_hash = genesis.Hash();
-    o.genesis = genesis;
-    auto c = Chain::Open(o);
-    EXPECT_TRUE(c) << c.error().ToString();
-    return c ? std::move(*c) : nullptr;
-}
+using testing::OpenChain;
 
 void ExpectSameText(const Tx& tx) {
     const std::string data = PackTxData(tx);

@@ -473,6 +473,14 @@ std::optional<KeyRecord> KeyFromJson(const Json& j) {
     }
 }
 
+// The stored key of a tx id: its 32 bytes, when it is a lowercase SHA-256 hex (anything else
+// was never stored).
+std::optional<Hash256> TxKey(const std::string& id) {
+    if (id.size() != 64 || !IsLowerHex(id)) return std::nullopt;
+    auto key = Hash256FromHex(id);
+    return key ? std::optional<Hash256>(*key) : std::nullopt;
+}
+
 std::string EncodeCursor(std::uint64_t height, std::uint32_t idx) {
     return std::to_string(height) + "-" + std::to_string(idx);
 }
@@ -528,7 +536,8 @@ Expected<std::unique_ptr<ChainStore>> ChainStore::Open(const std::string& path, 
     // Checkpoints leave the connect path (issue 14): a second connection copies the WAL back
     // while the next blocks are written; a WAL past 64 MB (16384 pages of 4 KB) is
     // checkpointed by the writer itself.
-    FW_TRY(db.CheckpointInBackground(path, 1000, 16384));
+    // An in-memory store (`ledger verify`) has no WAL: no thread for it.
+    if (path != ":memory:") FW_TRY(db.CheckpointInBackground(path, 1000, 16384));
     return std::unique_ptr<ChainStore>(new ChainStore(std::move(db), path));
 }
 
@@ -1090,8 +1099,8 @@ Expected<std::vector<std::int64_t>> ChainStore::TimesUpTo(std::uint64_t height, 
 }
 
 Expected<std::optional<TxRecord>> ChainStore::FindTx(const std::string& id) {
-    auto key = Hash256FromHex(id);
-    if (id.size() != 64 || !IsLowerHex(id) || !key) return std::optional<TxRecord>();
+    const auto key = TxKey(id);
+    if (!key) return std::optional<TxRecord>();
     FW_ASSIGN(sql::Stmt s, db_.Cached(std::string("SELECT ") + kTxCols + ", " + kTxBlockHash +
                                       " FROM txs WHERE id = ?"));
     s.BindBlob(1, key->data(), key->size());
@@ -1102,8 +1111,8 @@ Expected<std::optional<TxRecord>> ChainStore::FindTx(const std::string& id) {
 }
 
 Expected<bool> ChainStore::HasTx(const std::string& id) {
-    auto key = Hash256FromHex(id);
-    if (id.size() != 64 || !IsLowerHex(id) || !key) return false;
+    const auto key = TxKey(id);
+    if (!key) return false;
     FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT 1 FROM txs WHERE id = ?"));
     s.BindBlob(1, key->data(), key->size());
     return s.Step();
@@ -1362,6 +1371,29 @@ std::string InList() {
     for (std::size_t i = 1; i < kInChunk; ++i) list += ",?";
     return list + ")";
 }
+
+// Runs `s` (a query ending in `IN ` + InList()) over `values` a chunk at a time: bind(s, n, v)
+// binds one value, row(s) sees each result row.
+template <typename V, typename Bind, typename Row>
+Status ForEachInChunks(sql::Stmt& s, const std::vector<V>& values, Bind bind, Row row) {
+    for (std::size_t at = 0; at < values.size(); at += kInChunk) {
+        s.Reset();
+        for (std::size_t i = 0; i < kInChunk; ++i) {
+            const int n = static_cast<int>(i + 1);
+            if (at + i < values.size()) {
+                bind(s, n, values[at + i]);
+            } else {
+                s.BindNull(n);
+            }
+        }
+        while (true) {
+            FW_ASSIGN(bool more, s.Step());
+            if (!more) break;
+            row(s);
+        }
+    }
+    return {};
+}
 }  // namespace
 
 Expected<std::vector<std::pair<std::string, std::optional<KeyRecord>>>> ChainStore::FindKeys(
@@ -1372,24 +1404,13 @@ Expected<std::vector<std::pair<std::string, std::optional<KeyRecord>>>> ChainSto
     std::map<std::string, KeyRecord> found;
     FW_ASSIGN(sql::Stmt s, db_.Cached(std::string("SELECT ") + kKeyCols +
                                       " FROM keys WHERE key IN " + InList()));
-    for (std::size_t at = 0; at < keys.size(); at += kInChunk) {
-        s.Reset();
-        for (std::size_t i = 0; i < kInChunk; ++i) {
-            const int n = static_cast<int>(i + 1);
-            if (at + i < keys.size()) {
-                s.Bind(n, keys[at + i]);
-            } else {
-                s.BindNull(n);
-            }
-        }
-        while (true) {
-            FW_ASSIGN(bool row, s.Step());
-            if (!row) break;
-            KeyRecord k = ReadKey(s);
+    FW_TRY(ForEachInChunks(
+        s, keys, [](sql::Stmt& q, int n, const std::string& key) { q.Bind(n, key); },
+        [&](const sql::Stmt& q) {
+            KeyRecord k = ReadKey(q);
             std::string key = k.key;
             found.emplace(std::move(key), std::move(k));
-        }
-    }
+        }));
     std::vector<std::pair<std::string, std::optional<KeyRecord>>> out;
     out.reserve(keys.size());
     for (auto& key : keys) {
@@ -1405,28 +1426,14 @@ Expected<std::set<std::string>> ChainStore::ExistingTxs(const std::vector<std::s
     std::vector<Hash256> keys;
     keys.reserve(ids.size());
     for (const auto& id : ids) {
-        auto key = Hash256FromHex(id);
-        // Not a lowercase SHA-256 hex: never stored (as HasTx answers).
-        if (id.size() == 64 && IsLowerHex(id) && key) keys.push_back(*key);
+        if (auto key = TxKey(id)) keys.push_back(*key);  // as HasTx answers
     }
     std::set<std::string> out;
     FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id FROM txs WHERE id IN " + InList()));
-    for (std::size_t at = 0; at < keys.size(); at += kInChunk) {
-        s.Reset();
-        for (std::size_t i = 0; i < kInChunk; ++i) {
-            const int n = static_cast<int>(i + 1);
-            if (at + i < keys.size()) {
-                s.BindBlob(n, keys[at + i].data(), keys[at + i].size());
-            } else {
-                s.BindNull(n);
-            }
-        }
-        while (true) {
-            FW_ASSIGN(bool row, s.Step());
-            if (!row) break;
-            out.insert(ToHex(s.Blob(0)));
-        }
-    }
+    FW_TRY(ForEachInChunks(
+        s, keys,
+        [](sql::Stmt& q, int n, const Hash256& key) { q.BindBlob(n, key.data(), key.size()); },
+        [&](const sql::Stmt& q) { out.insert(ToHex(q.Blob(0))); }));
     return out;
 }
 

@@ -91,6 +91,8 @@ Expected<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& opts) {
         FW_TRY(added.Apply(opts.genesis.txs[0], genesis.tx_ids()[0], 0));
         FW_TRY(chain->store_->StoreGenesis(genesis, added));
     }
+    // A reorg deeper than finality_depth is refused: older undo records are never read.
+    FW_TRY(chain->store_->KeepUndoFor(chain->genesis_.params.finality_depth + 1));
     FW_TRY(chain->ReloadRoot());
     if (opts.db_path != ":memory:") {
         for (std::size_t i = 0; i < opts.readers; ++i) {

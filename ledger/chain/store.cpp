@@ -203,6 +203,17 @@ CREATE UNIQUE INDEX blocks_main_height ON blocks(height) WHERE main = 1;
 CREATE INDEX blocks_prev ON blocks(prev);
 CREATE INDEX blocks_work ON blocks(work);
 )sql",
+        // Smaller still (docs/architecture.md "The chain store"): a device report keeps its
+        // sender as the rowid of its registry row and its image hash as a row of `verifiers`
+        // (one per distinct hash), nil in the blob; rows written before keep them in the blob.
+        // Ids are found by an index on their first 8 bytes (the full id is compared in the row).
+        R"sql(
+CREATE TABLE verifiers(ref INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE);
+ALTER TABLE txs ADD COLUMN sender_ref INTEGER;
+ALTER TABLE txs ADD COLUMN verifier_ref INTEGER;
+DROP INDEX txs_id;
+CREATE INDEX txs_idp ON txs(substr(id, 1, 8));
+)sql",
     };
     return kMigrations;
 }
@@ -297,16 +308,26 @@ Status DefineStoreFunctions(sql::Db& db) {
 // The condition of the partial index txs_type: a query names it to use the index.
 constexpr const char* kTypeIndexed = "type NOT IN ('update', 'status')";
 
-// Columns of a tx row as ReadTxRecord and RowTx read them.
-constexpr const char* kTxCols = "pos, id, type, recipient, ver, state, time, data";
+// Columns of a tx row as ReadTxRecord and RowTx read them (kTxColCount of them): the sender
+// and image hash a row keeps by reference are read with it.
+constexpr const char* kTxCols =
+    "pos, id, type, recipient, ver, state, time, data, "
+    "(SELECT key FROM keys WHERE keys.rowid = txs.sender_ref), "
+    "(SELECT hash FROM verifiers WHERE verifiers.ref = txs.verifier_ref)";
+constexpr int kTxColCount = 10;
 constexpr const char* kTxBlockHash =
     "(SELECT hash FROM blocks WHERE main = 1 AND blocks.height = txs.pos >> 12)";
+// A WHERE clause finding the tx whose id (32 bytes) is bound as ?1, by the id-prefix index.
+constexpr const char* kTxIdIs = "substr(id, 1, 8) = substr(?1, 1, 8) AND id = ?1";
 
 // The tx of a row selected with kTxCols from column `c`.
 Expected<Tx> RowTx(const sql::Stmt& s, int c) {
     const std::string data = s.Blob(c + 7);
+    std::optional<std::string> sender, verifier;
+    if (!s.IsNull(c + 8)) sender = s.Text(c + 8);
+    if (!s.IsNull(c + 9)) verifier = ToHex(s.Blob(c + 9));
     return UnpackTx(s.Text(c + 2), KeyText(s, c + 3), s.Text(c + 4), s.Text(c + 5), s.Int(c + 6),
-                    data);
+                    data, std::move(sender), std::move(verifier));
 }
 
 // The canonical block JSON (EncodedBlock::text()) from its parts.
@@ -430,7 +451,7 @@ Expected<TxRecord> ReadTxRecord(const sql::Stmt& s) {
     TxRecord r;
     const auto pos = I2U(s.Int(0));
     r.id = ToHex(s.Blob(1));
-    r.block_hash = s.Text(8);
+    r.block_hash = s.Text(kTxColCount);
     r.height = pos >> kPosShift;
     r.index = static_cast<std::uint32_t>(pos & ((1u << kPosShift) - 1));
     auto tx = RowTx(s, 0);
@@ -574,7 +595,7 @@ Expected<PruneInfo> ChainStore::Pruning() {
 }
 
 Status ChainStore::PruneThrough(std::uint64_t to) {
-    return db_.WriteTransaction([&]() -> Status {
+    return Write([&]() -> Status {
         FW_ASSIGN(PruneInfo info, Pruning());
         const std::uint64_t from = info.prune_height + 1;  // the genesis body is always kept
         if (to < from) return {};
@@ -682,7 +703,7 @@ Expected<std::uint64_t> ChainStore::LiveBytes() {
 
 Status ChainStore::KeepDevices(const std::vector<std::string>& device_ids) {
     if (device_ids.empty()) return {};
-    return db_.WriteTransaction([&]() -> Status {
+    return Write([&]() -> Status {
         FW_ASSIGN(sql::Stmt s, db_.Cached("INSERT OR IGNORE INTO kept_devices(device) VALUES(?)"));
         for (const auto& id : device_ids) {
             s.Reset();
@@ -727,39 +748,17 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
     } else {
         FW_TRY(InsertBlockRow(encoded, work, true));
     }
-    {
-        FW_ASSIGN(sql::Stmt s,
-                  db_.Cached("INSERT INTO txs(pos, id, type, recipient, product, ver, state, "
-                             "time, data) VALUES(?,?,?,?,?,?,?,?,?)"));
-        // Packed on a parser thread when the block came through BlockPrefetcher.
-        std::vector<EncodedBlock::StoredTx> packed_here;
-        if (encoded.stored_txs().size() != block.txs.size()) packed_here = StoredTxsOf(block);
-        const auto& stored = packed_here.empty() ? encoded.stored_txs() : packed_here;
-        for (std::size_t i = 0; i < block.txs.size(); ++i) {
-            const Tx& tx = block.txs[i];
-            auto id = Hash256FromHex(encoded.tx_ids()[i]);
-            if (!id) return Fail(Errc::kInternal, "bad-tx-id", "tx id is not a SHA-256 in hex");
-            const std::string& data = stored[i].data;
-            s.Reset();
-            s.Bind(1, PosOf(block.header.height, i)).BindBlob(2, id->data(), id->size());
-            BindKey(s, 4, tx.recipient);
-            s.Bind(3, tx.type)
-                .Bind(5, stored[i].product)
-                .Bind(6, tx.ver)
-                .Bind(7, tx.state)
-                .Bind(8, tx.time)
-                .BindBlob(9, data.data(), data.size());
-            FW_TRY(s.Run());
-        }
-    }
+    // The registry first: a device report keeps its sender as the rowid of its key's row.
+    std::unordered_map<std::string, std::int64_t> key_rows;
     {
         FW_ASSIGN(sql::Stmt s,
                   db_.Cached("INSERT INTO keys(key, id, subject, role, product, height, revoked, "
                              "revoked_height, last_nonce) VALUES(?,?,?,?,?,?,?,?,?) "
                              "ON CONFLICT(key) DO UPDATE SET revoked = excluded.revoked, "
                              "revoked_height = excluded.revoked_height, "
-                             "last_nonce = excluded.last_nonce"));
+                             "last_nonce = excluded.last_nonce RETURNING rowid"));
         std::vector<std::pair<std::string, std::optional<KeyRecord>>> undo_rows;
+        key_rows.reserve(added.ChangedKeys().size());
         for (const auto& [key, rec] : added.ChangedKeys()) {
             std::optional<KeyRecord> before;
             if (const auto* seen = added.BaseKey(key)) {
@@ -784,6 +783,9 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
             } else {
                 s.BindNull(9);
             }
+            FW_ASSIGN(bool row, s.Step());
+            if (!row) return Fail(Errc::kDatabase, "no-rowid", "registry upsert returned no row");
+            key_rows.emplace(key, s.Int(0));
             FW_TRY(s.Run());
         }
         // One undo record per block, in its row.
@@ -796,6 +798,59 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
         }
         u.Bind(2, hash);
         FW_TRY(u.Run());
+        if (undo_blocks_ > 0 && block.header.height > undo_blocks_) {
+            FW_TRY(TrimUndoThrough(block.header.height - undo_blocks_));
+        }
+    }
+    {
+        FW_ASSIGN(
+            sql::Stmt s,
+            db_.Cached("INSERT INTO txs(pos, id, type, recipient, product, ver, state, "
+                       "time, data, sender_ref, verifier_ref) VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
+        // Packed on a parser thread when the block came through BlockPrefetcher.
+        std::vector<EncodedBlock::StoredTx> packed_here;
+        if (encoded.stored_txs().size() != block.txs.size()) packed_here = StoredTxsOf(block);
+        const auto& stored = packed_here.empty() ? encoded.stored_txs() : packed_here;
+        for (std::size_t i = 0; i < block.txs.size(); ++i) {
+            const Tx& tx = block.txs[i];
+            auto id = Hash256FromHex(encoded.tx_ids()[i]);
+            if (!id) return Fail(Errc::kInternal, "bad-tx-id", "tx id is not a SHA-256 in hex");
+            // The blob leaves out what RefsOf names (StoredTxsOf); its references go in the row.
+            const TxRefs refs = RefsOf(tx);
+            std::optional<std::int64_t> sender_ref, verifier_ref;
+            if (refs.sender) {
+                FW_ASSIGN(sender_ref, KeyRowOf(tx.sender, key_rows));
+            }
+            if (refs.verifier) {
+                FW_ASSIGN(verifier_ref, VerifierRef(tx.verifier));
+            }
+            std::string repacked;
+            if (refs.sender && !sender_ref) {
+                // Not in the registry (only a tx of the genesis could be): kept in the blob.
+                repacked = PackTxData(tx, TxRefs{false, refs.verifier});
+            }
+            const std::string& data = repacked.empty() ? stored[i].data : repacked;
+            s.Reset();
+            s.Bind(1, PosOf(block.header.height, i)).BindBlob(2, id->data(), id->size());
+            BindKey(s, 4, tx.recipient);
+            s.Bind(3, tx.type)
+                .Bind(5, stored[i].product)
+                .Bind(6, tx.ver)
+                .Bind(7, tx.state)
+                .Bind(8, tx.time)
+                .BindBlob(9, data.data(), data.size());
+            if (sender_ref) {
+                s.Bind(10, *sender_ref);
+            } else {
+                s.BindNull(10);
+            }
+            if (verifier_ref) {
+                s.Bind(11, *verifier_ref);
+            } else {
+                s.BindNull(11);
+            }
+            FW_TRY(s.Run());
+        }
     }
     if (!added.AddedClaims().empty()) {
         FW_ASSIGN(sql::Stmt s,
@@ -827,7 +882,7 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
 }
 
 Status ChainStore::StoreGenesis(const EncodedBlock& genesis, const StateOverlay& added) {
-    return db_.WriteTransaction([&]() -> Status {
+    return Write([&]() -> Status {
         FW_TRY(WriteBlock(genesis, added, BlockWork(genesis.block().header.bits), true));
         FW_ASSIGN(sql::Stmt s, db_.Cached("INSERT INTO meta(k, v) VALUES('genesis', ?)"));
         s.Bind(1, ToHex(genesis.Hash()));
@@ -836,11 +891,82 @@ Status ChainStore::StoreGenesis(const EncodedBlock& genesis, const StateOverlay&
 }
 
 Status ChainStore::ConnectBlock(const EncodedBlock& block, const StateOverlay& added, Work work) {
-    return db_.WriteTransaction([&]() -> Status { return WriteBlock(block, added, work, true); });
+    return Write([&]() -> Status { return WriteBlock(block, added, work, true); });
 }
 
-Status ChainStore::Transaction(const std::function<Status()>& fn) {
-    return db_.WriteTransaction(fn);
+Status ChainStore::Transaction(const std::function<Status()>& fn) { return Write(fn); }
+
+Status ChainStore::Write(const std::function<Status()>& fn) {
+    Status st = db_.WriteTransaction(fn);
+    if (!st) verifier_refs_.clear();  // refs it added are gone with it
+    return st;
+}
+
+Expected<std::optional<std::int64_t>> ChainStore::KeyRowOf(
+    const std::string& key_hex, const std::unordered_map<std::string, std::int64_t>& changed) {
+    if (auto it = changed.find(key_hex); it != changed.end()) return std::optional(it->second);
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT rowid FROM keys WHERE key = ?"));
+    s.Bind(1, key_hex);
+    FW_ASSIGN(bool row, s.Step());
+    if (!row) return std::optional<std::int64_t>();
+    return std::optional(s.Int(0));
+}
+
+Expected<std::int64_t> ChainStore::VerifierRef(const std::string& hash_hex) {
+    if (auto it = verifier_refs_.find(hash_hex); it != verifier_refs_.end()) return it->second;
+    auto bytes = FromHex(hash_hex);
+    if (!bytes) return Fail(Errc::kInternal, "bad-verifier", "image hash is not hex");
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT ref FROM verifiers WHERE hash = ?"));
+    s.BindBlob(1, bytes->data(), bytes->size());
+    FW_ASSIGN(bool row, s.Step());
+    std::int64_t ref = 0;
+    if (row) {
+        ref = s.Int(0);
+    } else {
+        FW_ASSIGN(sql::Stmt add, db_.Cached("INSERT INTO verifiers(hash) VALUES(?)"));
+        add.BindBlob(1, bytes->data(), bytes->size());
+        FW_TRY(add.Run());
+        ref = db_.LastInsertRowId();
+    }
+    // A handful of images take nearly every report; a flood of distinct hashes only resets it.
+    if (verifier_refs_.size() >= 4096) verifier_refs_.clear();
+    verifier_refs_.emplace(hash_hex, ref);
+    return ref;
+}
+
+Status ChainStore::KeepUndoFor(std::uint64_t blocks) {
+    undo_blocks_ = blocks;
+    if (blocks == 0) return {};
+    FW_ASSIGN(auto tip, Tip());
+    if (!tip || tip->height <= blocks) return {};
+    return Write([&]() { return TrimUndoThrough(tip->height - blocks); });
+}
+
+Status ChainStore::TrimUndoThrough(std::uint64_t height) {
+    // From where the last trim stopped, so that a start does not rescan the whole chain.
+    std::uint64_t from = 0;
+    {
+        FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT v FROM meta WHERE k = 'undo_trimmed'"));
+        FW_ASSIGN(bool row, s.Step());
+        if (row) {
+            const std::string v = s.Text(0);
+            std::from_chars(v.data(), v.data() + v.size(), from);
+        }
+    }
+    if (height < from) return {};
+    for (const char* sql :
+         {"UPDATE blocks SET undo = NULL WHERE main = 1 AND height >= ?1 AND height <= ?2 AND "
+          "undo IS NOT NULL",
+          "DELETE FROM undo WHERE block_hash IN (SELECT hash FROM blocks WHERE main = 1 AND "
+          "height >= ?1 AND height <= ?2)"}) {
+        FW_ASSIGN(sql::Stmt s, db_.Cached(sql));
+        s.Bind(1, U2I(from)).Bind(2, U2I(height));
+        FW_TRY(s.Run());
+    }
+    FW_ASSIGN(sql::Stmt m, db_.Cached("INSERT INTO meta(k, v) VALUES('undo_trimmed', ?) "
+                                      "ON CONFLICT(k) DO UPDATE SET v = excluded.v"));
+    m.Bind(1, std::to_string(height + 1));
+    return m.Run();
 }
 
 Status ChainStore::ConnectInTransaction(const EncodedBlock& block, const StateOverlay& added,
@@ -882,6 +1008,21 @@ Expected<Block> ChainStore::DisconnectTip() {
     FW_ASSIGN(auto tip, Tip());
     if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
     if (tip->height == 0) return Fail(Errc::kInternal, "disconnect-genesis", "cannot undo genesis");
+    {
+        // Undo records this deep were dropped (KeepUndoFor): a reorg may not reach them.
+        FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT v FROM meta WHERE k = 'undo_trimmed'"));
+        FW_ASSIGN(bool row, s.Step());
+        std::uint64_t trimmed = 0;
+        if (row) {
+            const std::string v = s.Text(0);
+            std::from_chars(v.data(), v.data() + v.size(), trimmed);
+        }
+        if (tip->height < trimmed) {
+            return Fail(Errc::kConflict, "undo-trimmed",
+                        "block " + std::to_string(tip->height) +
+                            " is below the undo window and cannot be disconnected");
+        }
+    }
     const std::string hash = ToHex(tip->hash);
     FW_ASSIGN(auto loaded, LoadMainBlock(tip->height));
     if (!loaded) return Fail(Errc::kDatabase, "corrupt-block", "tip block body missing");
@@ -1102,7 +1243,7 @@ Expected<std::optional<TxRecord>> ChainStore::FindTx(const std::string& id) {
     const auto key = TxKey(id);
     if (!key) return std::optional<TxRecord>();
     FW_ASSIGN(sql::Stmt s, db_.Cached(std::string("SELECT ") + kTxCols + ", " + kTxBlockHash +
-                                      " FROM txs WHERE id = ?"));
+                                      " FROM txs WHERE " + kTxIdIs));
     s.BindBlob(1, key->data(), key->size());
     FW_ASSIGN(bool row, s.Step());
     if (!row) return std::optional<TxRecord>();
@@ -1113,7 +1254,7 @@ Expected<std::optional<TxRecord>> ChainStore::FindTx(const std::string& id) {
 Expected<bool> ChainStore::HasTx(const std::string& id) {
     const auto key = TxKey(id);
     if (!key) return false;
-    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT 1 FROM txs WHERE id = ?"));
+    FW_ASSIGN(sql::Stmt s, db_.Cached(std::string("SELECT 1 FROM txs WHERE ") + kTxIdIs));
     s.BindBlob(1, key->data(), key->size());
     return s.Step();
 }
@@ -1428,12 +1569,16 @@ Expected<std::set<std::string>> ChainStore::ExistingTxs(const std::vector<std::s
     for (const auto& id : ids) {
         if (auto key = TxKey(id)) keys.push_back(*key);  // as HasTx answers
     }
+    // By the id-prefix index; a row whose prefix matches but whose id differs is not one.
+    const std::set<std::string> wanted(ids.begin(), ids.end());
     std::set<std::string> out;
-    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id FROM txs WHERE id IN " + InList()));
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT id FROM txs WHERE substr(id, 1, 8) IN " + InList()));
     FW_TRY(ForEachInChunks(
-        s, keys,
-        [](sql::Stmt& q, int n, const Hash256& key) { q.BindBlob(n, key.data(), key.size()); },
-        [&](const sql::Stmt& q) { out.insert(ToHex(q.Blob(0))); }));
+        s, keys, [](sql::Stmt& q, int n, const Hash256& key) { q.BindBlob(n, key.data(), 8); },
+        [&](const sql::Stmt& q) {
+            std::string id = ToHex(q.Blob(0));
+            if (wanted.count(id) != 0) out.insert(std::move(id));
+        }));
     return out;
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -249,6 +250,11 @@ class ChainStore {
     // Main-chain height -> number of txs, for heights in [from, to].
     Expected<std::map<std::uint64_t, std::uint64_t>> TxCounts(std::uint64_t from, std::uint64_t to);
 
+    // Keeps the undo records of the newest `blocks` main-chain blocks only (0, the default: all).
+    // A reorg deeper than finality_depth is refused, so older undo records are never read; the
+    // chain sets finality_depth + 1. Drops the older ones already stored.
+    Status KeepUndoFor(std::uint64_t blocks);
+
     // Fault injection for tests: called inside the write transaction after each block is
     // written (connect or store of genesis), with its height. nullptr (the default) = none.
     static void SetAfterBlockWrittenForTest(void (*hook)(std::uint64_t height));
@@ -259,11 +265,23 @@ class ChainStore {
     Status InsertBlockRow(const EncodedBlock& block, Work work, bool main);
     Status WriteBlock(const EncodedBlock& block, const StateOverlay& added, Work work,
                       bool insert_row);
+    // db_.WriteTransaction, forgetting the verifier references it may have made on a rollback.
+    Status Write(const std::function<Status()>& fn);
+    // The rowid of registry key `key_hex` (`changed`: the rows this block wrote), if any.
+    Expected<std::optional<std::int64_t>> KeyRowOf(
+        const std::string& key_hex, const std::unordered_map<std::string, std::int64_t>& changed);
+    // The `verifiers` row of an image hash (hex), added if new.
+    Expected<std::int64_t> VerifierRef(const std::string& hash_hex);
+    // Drops the undo records of main-chain blocks up to `height`.
+    Status TrimUndoThrough(std::uint64_t height);
     // The main-chain block at `height` and its canonical JSON, rebuilt from its row and txs
     // (error "pruned" when its body is gone).
     Expected<std::optional<std::pair<Block, std::string>>> LoadMainBlock(std::uint64_t height);
     sql::Db db_;
     std::string path_;
+    std::uint64_t undo_blocks_ = 0;
+    // Recently used `verifiers` rows (image hash hex -> ref), bounded; cleared on a rollback.
+    std::unordered_map<std::string, std::int64_t> verifier_refs_;
 };
 
 }  // namespace fwchain::ledger

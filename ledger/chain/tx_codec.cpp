@@ -172,11 +172,19 @@ bool IsLowerHex(std::string_view s) {
     return true;
 }
 
-std::string PackTxData(const Tx& tx) {
+TxRefs RefsOf(const Tx& tx) {
+    TxRefs r;
+    if (tx.type != txtype::kUpdate && tx.type != txtype::kStatus) return r;
+    r.sender = tx.sender.size() == 64 && IsLowerHex(tx.sender);
+    r.verifier = tx.verifier.size() == 64 && IsLowerHex(tx.verifier);
+    return r;
+}
+
+std::string PackTxData(const Tx& tx, TxRefs refs) {
     Json body;
     if (!Compact(tx.body, &body)) body = Json(Canonical(tx.body));
-    Json arr =
-        Json::array({Str(tx.sender), Str(tx.sig), Str(tx.verifier), tx.nonce, std::move(body)});
+    Json arr = Json::array({refs.sender ? Json() : Str(tx.sender), Str(tx.sig),
+                            refs.verifier ? Json() : Str(tx.verifier), tx.nonce, std::move(body)});
     std::string out;
     Json::to_msgpack(arr, out);
     return out;
@@ -198,12 +206,13 @@ std::string IndexedProduct(const Tx& tx) {
 std::vector<EncodedBlock::StoredTx> StoredTxsOf(const Block& block) {
     std::vector<EncodedBlock::StoredTx> out;
     out.reserve(block.txs.size());
-    for (const Tx& tx : block.txs) out.push_back({PackTxData(tx), IndexedProduct(tx)});
+    for (const Tx& tx : block.txs) out.push_back({PackTxData(tx, RefsOf(tx)), IndexedProduct(tx)});
     return out;
 }
 
 Expected<Tx> UnpackTx(std::string type, std::string recipient, std::string ver, std::string state,
-                      std::int64_t time, std::string_view data) {
+                      std::int64_t time, std::string_view data, std::optional<std::string> sender,
+                      std::optional<std::string> verifier) {
     FW_ASSIGN(Json j, Decode(data));
     Tx tx;
     tx.type = std::move(type);
@@ -211,9 +220,18 @@ Expected<Tx> UnpackTx(std::string type, std::string recipient, std::string ver, 
     tx.ver = std::move(ver);
     tx.state = std::move(state);
     tx.time = time;
-    FW_ASSIGN(tx.sender, TextOf(std::move(j[0])));
+    // A nil field is kept by reference: its value comes with the row.
+    auto field = [&](Json& f, std::optional<std::string>& ref,
+                     const char* what) -> Expected<std::string> {
+        if (!f.is_null()) return TextOf(std::move(f));
+        if (!ref)
+            return Fail(Errc::kDatabase, "corrupt-tx",
+                        std::string("stored tx ") + what + " reference is dangling");
+        return std::move(*ref);
+    };
+    FW_ASSIGN(tx.sender, field(j[0], sender, "sender"));
     FW_ASSIGN(tx.sig, TextOf(std::move(j[1])));
-    FW_ASSIGN(tx.verifier, TextOf(std::move(j[2])));
+    FW_ASSIGN(tx.verifier, field(j[2], verifier, "verifier"));
     if (!j[3].is_number_unsigned()) {
         return Fail(Errc::kDatabase, "corrupt-tx", "stored tx nonce type");
     }

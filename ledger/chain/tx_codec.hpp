@@ -12,6 +12,7 @@
 // A body that holds anything but objects, arrays, strings, integers, booleans and null is stored
 // as its canonical JSON text instead (a MessagePack string where the object would be).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,21 +26,34 @@ namespace fwchain::ledger {
 // Even-length lowercase hex ("" excluded): what the store keeps as bytes.
 bool IsLowerHex(std::string_view s);
 
-// The blob of `tx` (everything but the column fields).
-std::string PackTxData(const Tx& tx);
+// Which fields of a tx the store keeps as references in columns of their own rather than in
+// its blob (docs/architecture.md "The chain store"): the sender of a device report (its
+// registry row) and the image hash a report names (one row per distinct hash). Both are 32-byte
+// values repeated across millions of reports. Such a field is nil in the blob.
+struct TxRefs {
+    bool sender = false;
+    bool verifier = false;
+};
+TxRefs RefsOf(const Tx& tx);
+
+// The blob of `tx` (everything but the column fields), with the fields `refs` names as nil.
+std::string PackTxData(const Tx& tx, TxRefs refs = {});
 
 // The product a tx is indexed under (the `product` column): a release's recipient, an
 // admission's product, and the product a device report names (status heartbeats share the
 // update body); "" for the rest.
 std::string IndexedProduct(const Tx& tx);
 
-// PackTxData and IndexedProduct of every tx of `block`, in order (what
+// PackTxData(tx, RefsOf(tx)) and IndexedProduct of every tx of `block`, in order (what
 // EncodedBlock::SetStoredTxs takes).
 std::vector<EncodedBlock::StoredTx> StoredTxsOf(const Block& block);
 
-// Rebuilds the tx from its columns and blob.
+// Rebuilds the tx from its columns and blob; `sender` and `verifier` (hex) fill the blob's nil
+// fields (a nil field without its value is a corrupt row).
 Expected<Tx> UnpackTx(std::string type, std::string recipient, std::string ver, std::string state,
-                      std::int64_t time, std::string_view data);
+                      std::int64_t time, std::string_view data,
+                      std::optional<std::string> sender = std::nullopt,
+                      std::optional<std::string> verifier = std::nullopt);
 
 // The body alone, as canonical JSON text (the SQL function fw_body).
 Expected<std::string> UnpackBodyText(std::string_view data);

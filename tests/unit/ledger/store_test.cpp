@@ -257,6 +257,166 @@ TEST_F(StoreTest, TheSetAtATimeReadsAnswerAsTheOneAtATimeReads) {
     }
 }
 
+TEST_F(StoreTest, DeviceReportsKeepTheirSenderAndImageHashByReference) {
+    MineEveryType();
+    chain_.reset();
+    {
+        auto db = sql::Db::Open(dir_ / "a.sqlite");
+        ASSERT_TRUE(db);
+        // Every device report (update and status): its sender is its registry row, its image
+        // hash a `verifiers` row, and neither is in its blob.
+        auto q = db->Prepare(
+            "SELECT (SELECT key FROM keys WHERE keys.rowid = sender_ref), "
+            "(SELECT hash FROM verifiers WHERE ref = verifier_ref), data FROM txs "
+            "WHERE type IN ('update', 'status')");
+        ASSERT_TRUE(q);
+        int reports = 0;
+        while (true) {
+            auto row = q->Step();
+            ASSERT_TRUE(row);
+            if (!*row) break;
+            ++reports;
+            ASSERT_FALSE(q->IsNull(0));
+            ASSERT_FALSE(q->IsNull(1));
+            const std::string sender = q->Text(0);
+            EXPECT_TRUE(sender == k_.device.PublicHex() || sender == k_.device2.PublicHex());
+            const std::string data = q->Blob(2);
+            const std::string sender_bytes(reinterpret_cast<const char*>(FromHex(sender)->data()),
+                                           32);
+            EXPECT_EQ(data.find(sender_bytes), std::string::npos);
+            EXPECT_EQ(data.find(q->Blob(1)), std::string::npos);
+        }
+        EXPECT_EQ(reports, 3);
+        // One row per distinct image hash (the fixture's reports all name "image 1.0.0").
+        auto n = db->Prepare("SELECT COUNT(*) FROM verifiers");
+        ASSERT_TRUE(n && *n->Step());
+        EXPECT_EQ(n->Int(0), 1);
+        // A reference to no row is a corrupt row, not a different tx.
+        ASSERT_TRUE(db->Exec("UPDATE txs SET verifier_ref = 999 WHERE type = 'status'"));
+    }
+    auto store = ChainStore::Open(dir_ / "a.sqlite");
+    ASSERT_TRUE(store);
+    const EncodedBlock& last = blocks_.back();
+    for (std::size_t i = 0; i < last.block().txs.size(); ++i) {
+        auto found = (*store)->FindTx(last.tx_ids()[i]);
+        if (last.block().txs[i].type == txtype::kStatus) {
+            ASSERT_FALSE(found);
+            EXPECT_EQ(found.error().reason, "corrupt-tx");
+        } else {
+            ASSERT_TRUE(found && *found);
+        }
+    }
+}
+
+TEST_F(StoreTest, ARolledBackBlockLeavesNoStaleImageReference) {
+    // The store remembers recent image-hash rows; a write that rolls back must not leave one
+    // behind that a later hash then takes.
+    const std::string dev = k_.device.Id();
+    Mine({testing::AdmitTx(k_.admission, dev, k_.device, "device")});
+    chain_.reset();
+    auto store = ChainStore::Open(dir_ / "a.sqlite");
+    ASSERT_TRUE(store);
+    testing::MapView view(ParseRoot(testing::MakeRootEnvelope(k_, NowSeconds())).value());
+    StateOverlay none(view);
+    auto tip = (*store)->Tip();
+    ASSERT_TRUE(tip && *tip);
+    auto block = [&](std::uint64_t height, const Hash256& prev, std::uint64_t nonce,
+                     const std::string& ver) {
+        Block b;
+        b.header.height = height;
+        b.header.prev_hash = prev;
+        b.header.timestamp = NowSeconds();
+        b.txs = {testing::UpdateTx(k_.device, dev, nonce, "installed", ver)};
+        b.header.merkle_root = MerkleRootOfTxs(b.txs);
+        return EncodedBlock::Encode(b);
+    };
+    const EncodedBlock x = block(2, (*tip)->hash, 10, "9.9.9");
+    auto rolled = (*store)->Transaction([&]() -> Status {
+        FW_TRY((*store)->ConnectInTransaction(x, none, 1));
+        return Fail(Errc::kInternal, "test-rollback", "rolled back on purpose");
+    });
+    ASSERT_FALSE(rolled);
+    const EncodedBlock y = block(2, (*tip)->hash, 11, "8.8.8");
+    ASSERT_TRUE((*store)->ConnectBlock(y, none, 2));
+    const EncodedBlock x2 = block(3, y.Hash(), 12, "9.9.9");
+    ASSERT_TRUE((*store)->ConnectBlock(x2, none, 3));
+    for (const EncodedBlock* e : {&y, &x2}) {
+        auto found = (*store)->FindTx(e->tx_ids()[0]);
+        ASSERT_TRUE(found && *found) << (found ? "missing" : found.error().ToString());
+        EXPECT_EQ(Canonical((*found)->tx), e->tx_texts()[0]);
+    }
+}
+
+TEST_F(StoreTest, AnIdSharingOnlyItsFirstBytesWithAStoredTxIsNotFound) {
+    // Ids are found by an index on their first 8 bytes; the whole id must still match.
+    MineEveryType();
+    chain_.reset();
+    const std::string wanted = Sha256Hex("a tx this chain does not hold");
+    Bytes twin = *FromHex(wanted);
+    std::fill(twin.begin() + 8, twin.end(), 0);
+    {
+        auto db = sql::Db::Open(dir_ / "a.sqlite");
+        ASSERT_TRUE(db);
+        auto copy = db->Prepare(
+            "INSERT INTO txs(pos, id, type, recipient, product, ver, state, time, data) "
+            "SELECT (1000 << 12), ?, type, recipient, product, ver, state, time, data FROM txs "
+            "WHERE type = 'release'");
+        ASSERT_TRUE(copy);
+        copy->BindBlob(1, twin.data(), twin.size());
+        ASSERT_TRUE(copy->Run());
+        EXPECT_EQ(db->Changes(), 1);
+    }
+    auto store = ChainStore::Open(dir_ / "a.sqlite");
+    ASSERT_TRUE(store);
+    auto has = (*store)->HasTx(wanted);
+    ASSERT_TRUE(has);
+    EXPECT_FALSE(*has);
+    auto found = (*store)->FindTx(wanted);
+    ASSERT_TRUE(found);
+    EXPECT_FALSE(*found);
+    auto existing = (*store)->ExistingTxs({wanted, ToHex(twin), blocks_[1].tx_ids()[0]});
+    ASSERT_TRUE(existing);
+    EXPECT_EQ(*existing, (std::set<std::string>{ToHex(twin), blocks_[1].tx_ids()[0]}));
+}
+
+TEST_F(StoreTest, UndoRecordsBelowTheFinalityDepthAreDroppedAndNeverUsed) {
+    ChainParams params = testing::TestParams();
+    params.finality_depth = 4;
+    genesis_ = testing::MakeTestGenesis(k_, NowSeconds() - 1000, params);
+    chain_ = OpenChain(dir_ / "u.sqlite", genesis_);
+    ASSERT_TRUE(chain_);
+    const std::string dev = k_.device.Id();
+    Mine({testing::AdmitTx(k_.admission, dev, k_.device, "device")});
+    for (std::uint64_t n = 1; n <= 10; ++n) Mine({testing::UpdateTx(k_.device, dev, n)});
+    chain_.reset();  // tip 11: undo kept for 7..11 (finality_depth + 1 blocks)
+    {
+        auto db = sql::Db::Open(dir_ / "u.sqlite");
+        ASSERT_TRUE(db);
+        auto q = db->Prepare("SELECT MIN(height), COUNT(*) FROM blocks WHERE undo IS NOT NULL");
+        ASSERT_TRUE(q && *q->Step());
+        EXPECT_EQ(q->Int(0), 7);
+        EXPECT_EQ(q->Int(1), 5);
+    }
+    auto store = ChainStore::Open(dir_ / "u.sqlite");
+    ASSERT_TRUE(store);
+    auto st = (*store)->Transaction([&]() -> Status {
+        for (int i = 0; i < 5; ++i) {
+            FW_ASSIGN(Block gone, (*store)->DisconnectTip());
+            EXPECT_EQ(gone.header.height, 11u - static_cast<std::uint64_t>(i));
+        }
+        auto nonce = (*store)->FindKey(k_.device.PublicHex());
+        EXPECT_TRUE(nonce && *nonce && (*nonce)->last_nonce == 5u);
+        // Block 6 has no undo record left: disconnecting it is refused, not done wrongly.
+        auto too_deep = (*store)->DisconnectTip();
+        EXPECT_FALSE(too_deep);
+        if (!too_deep) {
+            EXPECT_EQ(too_deep.error().reason, "undo-trimmed");
+        }
+        return Fail(Errc::kInternal, "test-rollback", "leave the store as it was");
+    });
+    EXPECT_FALSE(st);
+}
+
 TEST_F(StoreTest, ADisconnectRestoresTheRegistryFromTheBlocksUndoRecord) {
     const std::string dev = k_.device.Id();
     Mine({testing::AdmitTx(k_.admission, dev, k_.device, "device"),

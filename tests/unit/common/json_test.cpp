@@ -5,12 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/core/fs.hpp"
+#include "tests/support/reference_json.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fwchain {
@@ -224,48 +224,7 @@ TEST(Json, LoadJsonFile) {
 // gave (below, kept as the reference): the same documents accepted, the same trees, the same
 // bytes.
 
-// ParseJson as it was: nlohmann's DOM parser with a callback refusing floats, depth and
-// duplicate keys (one std::set of keys per open object).
-Expected<Json> ReferenceParseJson(std::string_view text) {
-    std::string problem;
-    std::vector<std::set<std::string>> keys_per_level;
-    auto cb = [&](int depth, Json::parse_event_t event, Json& parsed) -> bool {
-        if (!problem.empty()) return false;
-        switch (event) {
-            case Json::parse_event_t::object_start:
-                if (depth >= 32) problem = "nesting deeper than 32";
-                keys_per_level.emplace_back();
-                break;
-            case Json::parse_event_t::object_end:
-                if (!keys_per_level.empty()) keys_per_level.pop_back();
-                break;
-            case Json::parse_event_t::array_start:
-                if (depth >= 32) problem = "nesting deeper than 32";
-                break;
-            case Json::parse_event_t::key:
-                if (!keys_per_level.empty() &&
-                    !keys_per_level.back().insert(parsed.get<std::string>()).second) {
-                    problem = "duplicate key \"" + parsed.get<std::string>() + "\"";
-                }
-                break;
-            case Json::parse_event_t::value:
-                if (parsed.is_number_float()) problem = "floating-point numbers are not allowed";
-                break;
-            default:
-                break;
-        }
-        return problem.empty();
-    };
-    try {
-        Json j = Json::parse(text.begin(), text.end(), cb, true);
-        if (!problem.empty()) return Fail(Errc::kInvalid, "malformed-json", problem);
-        if (j.is_discarded()) return Fail(Errc::kInvalid, "malformed-json", "document rejected");
-        return j;
-    } catch (const Json::exception& e) {
-        if (!problem.empty()) return Fail(Errc::kInvalid, "malformed-json", problem);
-        return Fail(Errc::kInvalid, "malformed-json", e.what());
-    }
-}
+using test::ReferenceParseJson;
 
 // Same verdict; for an accepted document the same tree (compared including value types: an
 // unsigned 5 and a signed 5 compare equal in nlohmann but serialise the same too) and the same

@@ -206,8 +206,8 @@ Expected<Tx> ParseTxImpl(J& j, std::string* canonical, bool check_signature) {
         tx.type.size() > 32) {
         return Fail(Errc::kInvalid, "malformed-tx", "a transaction field is too long");
     }
-    // The signed text once; the unsigned one (the signed message) is it without the "sig"
-    // member, which is ,"sig":"<128 hex>" exactly (sig is lowercase hex: nothing to escape).
+    // The signed text once (the body serialised once); the unsigned one, the signed message,
+    // is the same bytes without the "sig" member, as BuildCanonical(tx, false) would write them.
     std::size_t sig_at = 0;
     std::size_t sig_end = 0;
     std::string text = BuildCanonical(tx, true, &sig_at, &sig_end);

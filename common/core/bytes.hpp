@@ -27,6 +27,13 @@ std::optional<Bytes> FromHex(std::string_view hex);
 std::optional<Hash256> Hash256FromHex(std::string_view hex);
 // True when `s` is exactly `n` bytes written as lowercase hex.
 bool IsHex(std::string_view s, std::size_t n_bytes);
+// Decodes exactly `n_bytes` bytes of strict lowercase hex into `out` without allocating; false
+// (and `out` unspecified) when `hex` is not exactly that, as FromHex would refuse it.
+bool FromHexTo(std::string_view hex, std::uint8_t* out, std::size_t n_bytes);
+template <std::size_t N>
+bool FromHexTo(std::string_view hex, std::array<std::uint8_t, N>& out) {
+    return FromHexTo(hex, out.data(), N);
+}
 
 inline Bytes ToBytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
 

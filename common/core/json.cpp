@@ -1,6 +1,6 @@
 #include "common/core/json.hpp"
 
-#include <set>
+#include <charconv>
 #include <vector>
 
 #include "common/core/fs.hpp"
@@ -8,8 +8,87 @@
 namespace fwchain {
 
 namespace {
-constexpr int kMaxDepth = 32;
-}
+
+constexpr std::size_t kMaxDepth = 32;
+
+// Builds the document as nlohmann's DOM parser does, refusing what canonical JSON forbids as it
+// goes: floats, nesting deeper than kMaxDepth, duplicate keys. The duplicate check is the
+// object's own insertion (no set of keys per level), and the first problem stops the parse.
+class StrictDomBuilder {
+  public:
+    explicit StrictDomBuilder(Json& root) : root_(root) { stack_.reserve(kMaxDepth); }
+
+    const std::string& problem() const { return problem_; }
+
+    bool null() { return Add(nullptr) != nullptr; }
+    bool boolean(bool v) { return Add(v) != nullptr; }
+    bool number_integer(Json::number_integer_t v) { return Add(v) != nullptr; }
+    bool number_unsigned(Json::number_unsigned_t v) { return Add(v) != nullptr; }
+    bool number_float(Json::number_float_t /*v*/, const std::string& /*text*/) {
+        return Fail("floating-point numbers are not allowed");
+    }
+    // A copy, not a move: the lexer's buffer keeps its capacity for the next string.
+    bool string(std::string& v) { return Add(v) != nullptr; }
+    bool binary(Json::binary_t& /*v*/) { return Fail("binary values are not JSON"); }
+    bool start_object(std::size_t /*len*/) { return Open(Json::value_t::object); }
+    bool start_array(std::size_t /*len*/) { return Open(Json::value_t::array); }
+    bool key(std::string& k) {
+        auto [it, inserted] = stack_.back()->get_ref<Json::object_t&>().emplace(k, nullptr);
+        if (!inserted) return Fail("duplicate key \"" + k + "\"");
+        element_ = &it->second;
+        return true;
+    }
+    bool end_object() {
+        stack_.pop_back();
+        return true;
+    }
+    bool end_array() {
+        stack_.pop_back();
+        return true;
+    }
+    bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
+                     const nlohmann::detail::exception& e) {
+        if (problem_.empty()) problem_ = e.what();
+        return false;
+    }
+
+  private:
+    bool Fail(std::string why) {
+        if (problem_.empty()) problem_ = std::move(why);
+        return false;
+    }
+
+    bool Open(Json::value_t type) {
+        // The depth of a container is the number of containers around it (the document: 0).
+        if (stack_.size() >= kMaxDepth) return Fail("nesting deeper than 32");
+        Json* v = Add(type);
+        stack_.push_back(v);
+        return true;
+    }
+
+    template <typename V>
+    Json* Add(V&& v) {
+        if (stack_.empty()) {
+            root_ = Json(std::forward<V>(v));
+            return &root_;
+        }
+        Json* parent = stack_.back();
+        if (parent->is_array()) {
+            auto& arr = parent->get_ref<Json::array_t&>();
+            arr.emplace_back(std::forward<V>(v));
+            return &arr.back();
+        }
+        *element_ = Json(std::forward<V>(v));
+        return element_;
+    }
+
+    Json& root_;
+    std::vector<Json*> stack_;
+    Json* element_ = nullptr;
+    std::string problem_;
+};
+
+}  // namespace
 
 Expected<Json> ParseJson(std::string_view text, std::size_t max_size) {
     if (text.size() > max_size) {
@@ -17,44 +96,20 @@ Expected<Json> ParseJson(std::string_view text, std::size_t max_size) {
                     "JSON document of " + std::to_string(text.size()) +
                         " bytes exceeds the limit of " + std::to_string(max_size));
     }
-    // The parser callback sees every event before the value is stored: it rejects floats,
-    // excessive nesting and duplicate keys (which canonical JSON forbids).
-    std::string problem;
-    std::vector<std::set<std::string>> keys_per_level;
-    auto cb = [&](int depth, Json::parse_event_t event, Json& parsed) -> bool {
-        if (!problem.empty()) return false;
-        switch (event) {
-            case Json::parse_event_t::object_start:
-                if (depth >= kMaxDepth) problem = "nesting deeper than 32";
-                keys_per_level.emplace_back();
-                break;
-            case Json::parse_event_t::object_end:
-                if (!keys_per_level.empty()) keys_per_level.pop_back();
-                break;
-            case Json::parse_event_t::array_start:
-                if (depth >= kMaxDepth) problem = "nesting deeper than 32";
-                break;
-            case Json::parse_event_t::key:
-                if (!keys_per_level.empty() &&
-                    !keys_per_level.back().insert(parsed.get<std::string>()).second) {
-                    problem = "duplicate key \"" + parsed.get<std::string>() + "\"";
-                }
-                break;
-            case Json::parse_event_t::value:
-                if (parsed.is_number_float()) problem = "floating-point numbers are not allowed";
-                break;
-            default:
-                break;
-        }
-        return problem.empty();
-    };
+    Json j;
+    StrictDomBuilder builder(j);
     try {
-        Json j = Json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/true);
-        if (!problem.empty()) return Fail(Errc::kInvalid, "malformed-json", problem);
-        if (j.is_discarded()) return Fail(Errc::kInvalid, "malformed-json", "document rejected");
+        const bool ok = Json::sax_parse(text.begin(), text.end(), &builder,
+                                        Json::input_format_t::json, /*strict=*/true);
+        if (!ok || !builder.problem().empty()) {
+            return Fail(Errc::kInvalid, "malformed-json",
+                        builder.problem().empty() ? "document rejected" : builder.problem());
+        }
         return j;
     } catch (const Json::exception& e) {
-        if (!problem.empty()) return Fail(Errc::kInvalid, "malformed-json", problem);
+        if (!builder.problem().empty()) {
+            return Fail(Errc::kInvalid, "malformed-json", builder.problem());
+        }
         return Fail(Errc::kInvalid, "malformed-json", e.what());
     }
 }
@@ -63,6 +118,107 @@ std::string Canonical(const Json& j) {
     // Invalid UTF-8 is replaced rather than thrown: signed strings come from our own parser,
     // which already rejected invalid UTF-8, so this only guards internal misuse.
     return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+void AppendCanonicalString(std::string& out, std::string_view s) {
+    for (char ch : s) {
+        if (static_cast<unsigned char>(ch) >= 0x80) {
+            // UTF-8 (and its error handling) exactly as the serializer does it.
+            out += Canonical(Json(std::string(s)));
+            return;
+        }
+    }
+    // ASCII, escaped as nlohmann's serializer does with ensure_ascii off: short escapes for
+    // \b \t \n \f \r, \u00xx (lowercase) for other control bytes, DEL kept.
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    std::size_t run = 0;  // start of the bytes not yet copied
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s.data() + run, i - run);
+        run = i + 1;
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            default:
+                out += "\\u00";
+                out += kHex[c >> 4];
+                out += kHex[c & 0xF];
+        }
+    }
+    out.append(s.data() + run, s.size() - run);
+    out += '"';
+}
+
+void AppendCanonical(std::string& out, const Json& j) {
+    switch (j.type()) {
+        case Json::value_t::object: {
+            out += '{';
+            bool first = true;
+            // std::map order: byte-wise, as the serializer writes it.
+            for (const auto& [key, value] : j.get_ref<const Json::object_t&>()) {
+                if (!first) out += ',';
+                first = false;
+                AppendCanonicalString(out, key);
+                out += ':';
+                AppendCanonical(out, value);
+            }
+            out += '}';
+            return;
+        }
+        case Json::value_t::array: {
+            out += '[';
+            bool first = true;
+            for (const auto& value : j.get_ref<const Json::array_t&>()) {
+                if (!first) out += ',';
+                first = false;
+                AppendCanonical(out, value);
+            }
+            out += ']';
+            return;
+        }
+        case Json::value_t::string:
+            AppendCanonicalString(out, j.get_ref<const std::string&>());
+            return;
+        case Json::value_t::number_integer:
+        case Json::value_t::number_unsigned: {
+            char buf[24];
+            const auto r = j.is_number_unsigned()
+                               ? std::to_chars(buf, buf + sizeof(buf), j.get<std::uint64_t>())
+                               : std::to_chars(buf, buf + sizeof(buf), j.get<std::int64_t>());
+            out.append(buf, r.ptr);
+            return;
+        }
+        case Json::value_t::boolean:
+            out += j.get<bool>() ? "true" : "false";
+            return;
+        case Json::value_t::null:
+            out += "null";
+            return;
+        default:  // floats, binary, discarded: the serializer's own forms
+            out += Canonical(j);
+            return;
+    }
 }
 
 namespace {

@@ -18,6 +18,12 @@ Expected<Json> ParseJson(std::string_view text, std::size_t max_size = 4 << 20);
 
 // Canonical serialisation, the bytes that get hashed and signed.
 std::string Canonical(const Json& j);
+// Appends Canonical(j) to `out`, byte for byte, writing objects, arrays, ASCII strings and
+// integers itself (no serializer object, no temporary string) and handing anything else
+// (non-ASCII strings, floats) to nlohmann's serializer. For hot paths (tx and block texts).
+void AppendCanonical(std::string& out, const Json& j);
+// Appends Canonical(Json(s)): `s` quoted and escaped as the serializer does.
+void AppendCanonicalString(std::string& out, std::string_view s);
 
 // Typed accessors for untrusted objects: a missing or mistyped field is an Errc::kInvalid
 // error naming the field.

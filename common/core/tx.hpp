@@ -53,5 +53,8 @@ struct Tx {
 // authorisation (that needs chain state). `canonical`, if given, receives CanonicalText().
 // `check_signature` false is for blocks below a checkpoint the vendor signed (assume-valid).
 Expected<Tx> ParseTx(const Json& j, std::string* canonical = nullptr, bool check_signature = true);
+// The same, moving the strings and the body out of `j` instead of copying them (a block being
+// parsed that nobody reads afterwards). `j` is left valid but unspecified.
+Expected<Tx> ParseTx(Json&& j, std::string* canonical = nullptr, bool check_signature = true);
 
 }  // namespace fwchain

@@ -1,6 +1,7 @@
 #include "ledger/chain/prefetch.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "ledger/chain/tx_codec.hpp"
 
@@ -65,7 +66,8 @@ void BlockPrefetcher::ParseLoop() {
             to_parse_.pop_front();
         }
         // One block per worker: the workers already keep every core busy.
-        Item item{EncodedBlock::Parse(work.second, 1, &assume_valid_), true};
+        // The document is this worker's: the txs' strings and bodies move into the block.
+        Item item{EncodedBlock::Parse(std::move(work.second), 1, &assume_valid_), true};
         // What the store writes for each tx, here rather than on the thread that connects.
         if (item.block) item.block->SetStoredTxs(StoredTxsOf(item.block->block()));
         MutexLock lock(mu_);

@@ -1,6 +1,7 @@
 #include "ledger/chain/verify.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "common/core/fs.hpp"
 #include "ledger/chain/chain.hpp"
@@ -13,7 +14,7 @@ namespace {
 
 Expected<EncodedBlock> ParseStoredBlock(const std::string& text) {
     FW_ASSIGN(Json j, ParseJson(text, kMaxBlockSize + 65536));
-    return EncodedBlock::Parse(j);
+    return EncodedBlock::Parse(std::move(j));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "ledger/consensus/validation.hpp"
 
+#include <cstring>
 #include <unordered_set>
 
 #include "common/core/rollout.hpp"
@@ -194,7 +195,8 @@ bool CheckRootRotation(const Tx& tx, const Root& current, ValidationState& state
 
 bool CheckTxShape(const Tx& tx, ValidationState& state, bool check_signature) {
     if (KnownTypes().count(tx.type) == 0) return state.Invalid(reject::kBadTx, "unknown tx type");
-    if (!PublicKeyFromHex(tx.sender)) return state.Invalid(reject::kBadTx, "sender not a key");
+    // What PublicKeyFromHex accepts, without decoding (the signature check decodes it).
+    if (!IsHex(tx.sender, 32)) return state.Invalid(reject::kBadTx, "sender not a key");
     if (!tx.body.is_object()) return state.Invalid(reject::kBadTx, "body must be an object");
     if (check_signature && !tx.SignatureValid()) {
         return state.Invalid(reject::kBadTx, "tx signature does not verify");
@@ -393,16 +395,24 @@ bool CheckBlockContextFree(const EncodedBlock& encoded, const BlockContext& ctx,
     if (encoded.text().size() > kMaxBlockSize) {
         return state.Invalid(reject::kBadLength, "block larger than 4 MiB");
     }
-    const std::vector<std::string>& ids = encoded.tx_ids();
-    auto hashes = TxIdsToHashes(ids);
-    if (!hashes || MerkleRoot(*hashes) != block.header.merkle_root) {
+    // The ids as the bytes EncodedBlock hashed them to (no hex round trip).
+    const std::vector<Hash256>& hashes = encoded.tx_hashes();
+    if (MerkleRoot(hashes) != block.header.merkle_root) {
         return state.Invalid(reject::kBadMerkle, "merkle root does not match the txs");
     }
-    std::unordered_set<std::string> seen;
-    seen.reserve(ids.size());
-    for (const auto& id : ids) {
-        if (!seen.insert(id).second) {
-            return state.Invalid(reject::kDuplicateTx, "tx " + id + " twice in the block");
+    struct IdHash {
+        std::size_t operator()(const Hash256& h) const {
+            std::size_t v = 0;  // SHA-256 output: any 8 bytes are uniform
+            std::memcpy(&v, h.data(), sizeof(v));
+            return v;
+        }
+    };
+    std::unordered_set<Hash256, IdHash> seen;
+    seen.reserve(hashes.size());
+    for (std::size_t i = 0; i < hashes.size(); ++i) {
+        if (!seen.insert(hashes[i]).second) {
+            return state.Invalid(reject::kDuplicateTx,
+                                 "tx " + encoded.tx_ids()[i] + " twice in the block");
         }
     }
     const bool check_signatures = !encoded.signatures_verified();

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <optional>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ledger/primitives/merkle.hpp"
@@ -92,15 +94,31 @@ Expected<Block> Block::FromJson(const Json& j) {
 
 Expected<EncodedBlock> EncodedBlock::Parse(const Json& j, unsigned threads,
                                            const AssumeValid* assume_valid) {
+    return ParseImpl(j, threads, assume_valid);
+}
+
+Expected<EncodedBlock> EncodedBlock::Parse(Json&& j, unsigned threads,
+                                           const AssumeValid* assume_valid) {
+    return ParseImpl(j, threads, assume_valid);
+}
+
+void EncodedBlock::SetId(std::size_t i) {
+    hashes_[i] = Sha256(texts_[i]);
+    ids_[i] = ToHex(hashes_[i]);
+}
+
+template <typename J>
+Expected<EncodedBlock> EncodedBlock::ParseImpl(J& j, unsigned threads,
+                                               const AssumeValid* assume_valid) {
     if (!j.is_object()) return BadBlock("block must be a JSON object");
     FW_ASSIGN(std::string header_hex, GetString(j, "header"));
-    auto header_bytes = FromHex(header_hex);
-    if (!header_bytes || header_bytes->size() != kHeaderSize) {
+    std::array<std::uint8_t, kHeaderSize> header_bytes{};
+    if (!FromHexTo(header_hex, header_bytes)) {
         return BadBlock("header must be " + std::to_string(kHeaderSize) + " bytes of hex");
     }
     EncodedBlock e;
     Block& b = e.block_;
-    b.header = BlockHeader::Deserialize(header_bytes->data());
+    b.header = BlockHeader::Deserialize(header_bytes.data());
     if (j.contains("hash")) {
         FW_ASSIGN(std::string hash_hex, GetString(j, "hash"));
         if (hash_hex != ToHex(b.Hash())) return BadBlock("hash does not match the header");
@@ -113,7 +131,9 @@ Expected<EncodedBlock> EncodedBlock::Parse(const Json& j, unsigned threads,
         FW_ASSIGN(b.message, GetString(j, "message"));
         if (b.message.size() > kMaxMessageSize) return BadBlock("message longer than 256 bytes");
     }
-    FW_ASSIGN(const Json* txs, GetArray(j, "txs"));
+    FW_ASSIGN(const Json* txs_found, GetArray(j, "txs"));
+    // The same element, writable when the caller gave the document up (ParseTx moves from it).
+    auto* txs = const_cast<J*>(txs_found);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
     if (txs->size() > kMaxBlockTxs) return BadBlock("too many transactions");
     e.assumed_ = assume_valid != nullptr && *assume_valid && (*assume_valid)(b.Hash());
     const bool check_signatures = !e.assumed_;
@@ -124,12 +144,17 @@ Expected<EncodedBlock> EncodedBlock::Parse(const Json& j, unsigned threads,
     std::vector<std::optional<Expected<Tx>>> parsed(n);
     e.texts_.resize(n);
     e.ids_.resize(n);
+    e.hashes_.resize(n);
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     const std::size_t workers = n < 32 ? 1 : std::min<std::size_t>(threads, 16);
     auto parse_range = [&](std::size_t w) {
         for (std::size_t i = w; i < n; i += workers) {
-            parsed[i].emplace(ParseTx((*txs)[i], &e.texts_[i], check_signatures));
-            if (*parsed[i]) e.ids_[i] = Sha256Hex(e.texts_[i]);
+            if constexpr (std::is_const_v<J>) {
+                parsed[i].emplace(ParseTx((*txs)[i], &e.texts_[i], check_signatures));
+            } else {
+                parsed[i].emplace(ParseTx(std::move((*txs)[i]), &e.texts_[i], check_signatures));
+            }
+            if (*parsed[i]) e.SetId(i);
         }
     };
     std::vector<std::thread> pool;
@@ -151,11 +176,13 @@ EncodedBlock EncodedBlock::Encode(Block block, bool signatures_verified) {
     EncodedBlock e;
     e.verified_ = signatures_verified;
     e.block_ = std::move(block);
-    e.texts_.reserve(e.block_.txs.size());
-    e.ids_.reserve(e.block_.txs.size());
-    for (const Tx& tx : e.block_.txs) {
-        e.texts_.push_back(tx.CanonicalText());
-        e.ids_.push_back(Sha256Hex(e.texts_.back()));
+    const std::size_t n = e.block_.txs.size();
+    e.texts_.resize(n);
+    e.ids_.resize(n);
+    e.hashes_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        e.texts_[i] = e.block_.txs[i].CanonicalText();
+        e.SetId(i);
     }
     e.EncodeText();
     return e;
@@ -172,7 +199,7 @@ void EncodedBlock::EncodeText() {
     text_ += R"(","header":")";
     text_ += ToHex(block_.header.Serialize());
     text_ += R"(","message":)";
-    text_ += Canonical(Json(block_.message));
+    AppendCanonicalString(text_, block_.message);
     text_ += R"(,"miner_sig":")";
     text_ += ToHex(block_.miner_sig);
     text_ += R"(","txs":[)";

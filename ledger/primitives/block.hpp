@@ -76,6 +76,11 @@ class EncodedBlock {
     using AssumeValid = std::function<bool(const Hash256& block_hash)>;
     static Expected<EncodedBlock> Parse(const Json& j, unsigned threads = 0,
                                         const AssumeValid* assume_valid = nullptr);
+    // The same, moving each tx's strings and body out of `j` instead of copying them (the
+    // caller gives the document up: a block fetched for validation). `j` is left valid but
+    // unspecified.
+    static Expected<EncodedBlock> Parse(Json&& j, unsigned threads = 0,
+                                        const AssumeValid* assume_valid = nullptr);
     // From a block built in this process (the miner, tests). Verifies nothing: validation then
     // checks the tx signatures itself, unless `signatures_verified` says this process already
     // did (the miner's txs come from the mempool, which verified each on entry).
@@ -84,6 +89,7 @@ class EncodedBlock {
     const Block& block() const { return block_; }
     Hash256 Hash() const { return block_.Hash(); }
     const std::vector<std::string>& tx_ids() const { return ids_; }      // Tx::Id()
+    const std::vector<Hash256>& tx_hashes() const { return hashes_; }    // the same, as bytes
     const std::vector<std::string>& tx_texts() const { return texts_; }  // Tx::CanonicalText()
     const std::string& text() const { return text_; }  // Canonical(block().ToJson())
     bool signatures_verified() const { return verified_; }
@@ -103,10 +109,15 @@ class EncodedBlock {
 
   private:
     EncodedBlock() = default;
+    template <typename J>
+    static Expected<EncodedBlock> ParseImpl(J& j, unsigned threads,
+                                            const AssumeValid* assume_valid);
+    void SetId(std::size_t i);  // ids_[i], hashes_[i] from texts_[i]
     void EncodeText();
 
     Block block_;
     std::vector<std::string> ids_;
+    std::vector<Hash256> hashes_;
     std::vector<std::string> texts_;
     std::string text_;
     std::vector<StoredTx> stored_;

@@ -11,7 +11,16 @@ FWCHAIN_FUZZ_TARGET(tx) {
     if (!j) return 0;
     std::string canonical;
     auto tx = ParseTx(*j, &canonical);
-    if (!tx) return 0;
+    // Moving out of the document gives the same answer as copying from it.
+    std::string moved_canonical;
+    auto moved = ParseTx(Json(*j), &moved_canonical);
+    FWCHAIN_FUZZ_CHECK(static_cast<bool>(moved) == static_cast<bool>(tx));
+    if (!tx) {
+        FWCHAIN_FUZZ_CHECK(moved.error().message == tx.error().message);
+        return 0;
+    }
+    FWCHAIN_FUZZ_CHECK(moved_canonical == canonical);
+    FWCHAIN_FUZZ_CHECK(moved->Id() == tx->Id());
     FWCHAIN_FUZZ_CHECK(canonical == tx->CanonicalText());
     FWCHAIN_FUZZ_CHECK(Canonical(tx->ToJson()) == tx->CanonicalText());
     auto again = ParseTx(tx->ToJson());

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/core/fs.hpp"
+#include "tests/support/reference_json.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fwchain {
@@ -214,6 +216,260 @@ TEST(Json, LoadJsonFile) {
     auto missing = LoadJsonFile(dir / "none.json");
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().code, Errc::kNotFound);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ParseJson builds the document with its own SAX handler and AppendCanonical writes canonical
+// text without nlohmann's serializer. Both must give exactly what the previous implementations
+// gave (below, kept as the reference): the same documents accepted, the same trees, the same
+// bytes.
+
+using test::ReferenceParseJson;
+
+// Same verdict; for an accepted document the same tree (compared including value types: an
+// unsigned 5 and a signed 5 compare equal in nlohmann but serialise the same too) and the same
+// canonical bytes; for a refused one the same code and reason.
+void ExpectSameAsReference(const std::string& text) {
+    auto got = ParseJson(text);
+    auto want = ReferenceParseJson(text);
+    ASSERT_EQ(static_cast<bool>(got), static_cast<bool>(want))
+        << text.substr(0, 80) << ": " << (got ? want.error().ToString() : got.error().ToString());
+    if (want) {
+        EXPECT_EQ(*got, *want) << text.substr(0, 80);
+        EXPECT_EQ(Canonical(*got), Canonical(*want)) << text.substr(0, 80);
+        EXPECT_EQ(got->type(), want->type());
+    } else {
+        EXPECT_EQ(got.error().code, want.error().code) << text.substr(0, 80);
+        EXPECT_EQ(got.error().reason, want.error().reason) << text.substr(0, 80);
+    }
+}
+
+TEST(Json, ParserAgreesWithTheCallbackParser) {
+    const std::vector<std::string> docs = {
+        // accepted
+        R"({"b":1,"a":[3,2,1],"c":{"z":null,"y":true}})",
+        " \n\t{ \"b\" : 1 , \"a\" : [ ] }\r\n",
+        R"({"B":1,"a":2,"_":3})",
+        R"("h\u00e9")",
+        R"("\u0041\/\"\\\b\f\n\r\t")",
+        R"("\ud83d\udd12 \u0000")",
+        R"({"max":18446744073709551615,"min":-9223372036854775808,"z":-0,"o":0})",
+        R"([true,false,null,"",{},[],[[]],{"":{"":""}}])",
+        R"({"a":{"a":1},"b":{"a":2}})",
+        R"([{"k":1},{"k":2}])",
+        "\"\xc3\xa9\xe2\x9c\x93\xf0\x9f\x94\x92\"",
+        "\"\x7f\"",
+        Nested("[", "]", 32),
+        Nested("{\"a\":", "}", 32),
+        Nested("[", "]", 31, "{\"a\":1}"),
+        "123",
+        "\"\"",
+        // refused
+        "",
+        " ",
+        "{",
+        "}",
+        "[1,]",
+        R"({"a":1,})",
+        R"({a:1})",
+        "{'a':1}",
+        "nul",
+        "01",
+        "+1",
+        "NaN",
+        "[1] [2]",
+        "[1] x",
+        R"("unterminated)",
+        "\"\xff\"",
+        "\"\xc3\x28\"",
+        "\"a\x01\"",
+        "/* c */ 1",
+        "1.5",
+        "1e3",
+        "1E3",
+        "-0.0",
+        "[1, 2.0]",
+        R"({"a":{"b":[0, {"c":1e-2}]}})",
+        "18446744073709551616",
+        "[-9223372036854775809]",
+        R"({"a":1,"a":1})",
+        R"({"a":1,"b":2,"a":3})",
+        R"({"x":{"a":1,"a":2}})",
+        R"([{"k":1},{"k":2,"k":3}])",
+        R"({"a":{"a":1},"a":2})",
+        R"({"a":1.5,"a":2})",
+        R"({"a":1,"a":2.5})",
+        R"({"a":[1.5,{"b":1,"b":2}]})",
+        Nested("[", "]", 33),
+        Nested("{\"a\":", "}", 33),
+        Nested("[", "]", 32, "{}"),
+        Nested("[", "]", 33, "1.5"),
+        Nested("[", "]", 100000),
+        R"("\ud800")",
+        R"("\x")",
+        R"("\u00g0")",
+        "[1 2]",
+        R"({"a" 1})",
+        R"({"a":})",
+        "tru",
+        "[\"a\",]",
+        "{\"a\":1}}",
+        "\xef\xbb\xbf{}",
+    };
+    for (const auto& d : docs) ExpectSameAsReference(d);
+    // Every prefix of a realistic document (most are truncated, hence refused).
+    const std::string block =
+        R"({"hash":"00ab","txs":[{"body":{"gateway":"gw1","sequence":1},"nonce":3,)"
+        R"("sig":"ff","time":-1,"x":[1,{"y":"\u00e9\n"}]}],"message":"m"})";
+    for (std::size_t n = 0; n <= block.size(); ++n) ExpectSameAsReference(block.substr(0, n));
+}
+
+// A fixed-seed generator of JSON texts: valid documents with awkward strings and numbers, then
+// each mutated (a byte changed, a key duplicated, a float inserted).
+class Gen {
+  public:
+    explicit Gen(std::uint64_t seed) : s_(seed) {}
+    std::uint64_t Next() {
+        s_ ^= s_ << 13;
+        s_ ^= s_ >> 7;
+        s_ ^= s_ << 17;
+        return s_;
+    }
+    std::size_t Below(std::size_t n) { return static_cast<std::size_t>(Next() % n); }
+
+    std::string String() {
+        static const std::vector<std::string> parts = {"a",
+                                                       "Z",
+                                                       "_",
+                                                       " ",
+                                                       "\\\"",
+                                                       "\\\\",
+                                                       "\\n",
+                                                       "\\t",
+                                                       "\\u0001",
+                                                       "\\u001f",
+                                                       "\\u007f",
+                                                       "\\u00e9",
+                                                       "\\ud83d\\udd12",
+                                                       "\xc3\xa9",
+                                                       "\xe2\x9c\x93",
+                                                       "\x7f",
+                                                       "\\/",
+                                                       "0",
+                                                       "ff",
+                                                       "\\b",
+                                                       "\\f",
+                                                       "\\r"};
+        std::string out = "\"";
+        const std::size_t n = Below(6);
+        for (std::size_t i = 0; i < n; ++i) out += parts[Below(parts.size())];
+        return out + "\"";
+    }
+    std::string Number() {
+        static const std::vector<std::string> nums = {"0",
+                                                      "-0",
+                                                      "1",
+                                                      "-1",
+                                                      "42",
+                                                      "9223372036854775807",
+                                                      "9223372036854775808",
+                                                      "-9223372036854775808",
+                                                      "18446744073709551615",
+                                                      "1.0",
+                                                      "1e2",
+                                                      "-9223372036854775809",
+                                                      "18446744073709551616",
+                                                      "123456789012345678901234567890"};
+        return nums[Below(nums.size())];
+    }
+    std::string Value(int depth) {
+        switch (depth > 3 ? Below(4) : Below(7)) {
+            case 0:
+                return String();
+            case 1:
+                return Number();
+            case 2:
+                return Below(2) ? "true" : "null";
+            case 3:
+                return "false";
+            case 4: {
+                std::string out = "[";
+                const std::size_t n = Below(4);
+                for (std::size_t i = 0; i < n; ++i) out += (i ? "," : "") + Value(depth + 1);
+                return out + "]";
+            }
+            default: {
+                std::string out = "{";
+                const std::size_t n = Below(5);
+                for (std::size_t i = 0; i < n; ++i) {
+                    out += (i ? ", " : "") + String() + (Below(3) ? ":" : " : ") + Value(depth + 1);
+                }
+                return out + "}";
+            }
+        }
+    }
+
+  private:
+    std::uint64_t s_;
+};
+
+TEST(Json, ParserAgreesWithTheCallbackParserOnGeneratedDocuments) {
+    Gen g(0x9e3779b97f4a7c15ULL);
+    for (int i = 0; i < 3000; ++i) {
+        std::string doc = g.Value(0);
+        ExpectSameAsReference(doc);
+        if (!doc.empty()) {
+            std::string mutated = doc;
+            mutated[g.Below(mutated.size())] = "{}[]\":,\\x1.e-\x01\xff"[g.Below(18)];
+            ExpectSameAsReference(mutated);
+        }
+    }
+}
+
+// AppendCanonical and AppendCanonicalString against the serializer (Canonical) on every kind of
+// value a document can hold, including what the parser never produces (floats, binary, invalid
+// UTF-8 from code) where AppendCanonical must defer to the serializer.
+TEST(Json, AppendCanonicalEqualsCanonical) {
+    std::vector<Json> values = {
+        Json(),
+        Json(true),
+        Json(false),
+        Json(0),
+        Json(-1),
+        Json(INT64_MIN),
+        Json(INT64_MAX),
+        Json(UINT64_MAX),
+        Json(std::uint64_t{0}),
+        Json(1.5),
+        Json(-0.0),
+        Json(1e300),
+        Json::binary({1, 2, 3}),
+        Json::object(),
+        Json::array(),
+        Json("\xff\xfe invalid UTF-8"),
+        Json("\xc3\xa9t\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x94\x92"),
+        Json{{"z", Json::array({1, -2, "x", 2.5})}, {"a", Json::object()}, {"\xc3\xa9", "\n"}},
+        Json{{"key\x01\"\\", {{"nested", Json::array({Json::object(), Json::array()})}}}},
+    };
+    std::string every_ascii;
+    for (int c = 0; c < 128; ++c) every_ascii += static_cast<char>(c);
+    values.emplace_back(every_ascii);
+    values.push_back(Json{{every_ascii, every_ascii}});
+    Gen g(12345);
+    for (int i = 0; i < 3000; ++i) {
+        auto j = ReferenceParseJson(g.Value(0));
+        if (j) values.push_back(*j);
+    }
+    for (const Json& v : values) {
+        std::string out = "prefix";
+        AppendCanonical(out, v);
+        EXPECT_EQ(out, "prefix" + Canonical(v));
+        if (v.is_string()) {
+            std::string s;
+            AppendCanonicalString(s, v.get_ref<const std::string&>());
+            EXPECT_EQ(s, Canonical(v));
+        }
+    }
 }
 
 }  // namespace

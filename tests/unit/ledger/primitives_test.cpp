@@ -181,12 +181,40 @@ TEST(BlockTest, EncodedBlockMatchesTheJsonAndKnowsWhetherItVerified) {
     EXPECT_TRUE(parsed->signatures_verified());
     EXPECT_EQ(parsed->text(), local.text());
     EXPECT_EQ(parsed->tx_ids(), local.tx_ids());
+    // The ids as bytes, for the Merkle root and the duplicate check, are the same ids.
+    for (const EncodedBlock* e : {&local, static_cast<const EncodedBlock*>(&*parsed)}) {
+        ASSERT_EQ(e->tx_hashes().size(), b.txs.size());
+        for (std::size_t i = 0; i < b.txs.size(); ++i) {
+            EXPECT_EQ(ToHex(e->tx_hashes()[i]), b.txs[i].Id());
+        }
+        EXPECT_EQ(MerkleRoot(e->tx_hashes()), MerkleRootOfTxs(b.txs));
+    }
+    // Parsing a document given up (moved from) gives the same block, on one thread or several,
+    // with the signatures checked or assumed.
+    const EncodedBlock::AssumeValid all = [](const Hash256&) { return true; };
+    for (unsigned threads : {1u, 4u}) {
+        for (const EncodedBlock::AssumeValid* assume :
+             {&all, static_cast<decltype(&all)>(nullptr)}) {
+            Json doc = ParseJson(local.text()).value();
+            auto moved = EncodedBlock::Parse(std::move(doc), threads, assume);
+            ASSERT_TRUE(moved) << moved.error().ToString();
+            EXPECT_EQ(moved->signatures_assumed(), assume != nullptr);
+            EXPECT_EQ(moved->text(), local.text());
+            EXPECT_EQ(moved->tx_ids(), local.tx_ids());
+            EXPECT_EQ(moved->tx_texts(), local.tx_texts());
+            EXPECT_EQ(moved->tx_hashes(), local.tx_hashes());
+            EXPECT_EQ(moved->block().ToJson(), b.ToJson());
+        }
+    }
     // One bad signature among many fails the block and names the tx.
     Json tampered = b.ToJson();
     tampered["txs"][37]["nonce"] = 999;
     auto bad = EncodedBlock::Parse(tampered);
     ASSERT_FALSE(bad);
     EXPECT_NE(bad.error().message.find("tx 37"), std::string::npos) << bad.error().message;
+    auto bad_moved = EncodedBlock::Parse(Json(tampered));
+    ASSERT_FALSE(bad_moved);
+    EXPECT_EQ(bad_moved.error().ToString(), bad.error().ToString());
 }
 
 }  // namespace

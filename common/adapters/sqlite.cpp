@@ -17,6 +17,7 @@ Error DbError(sqlite3* db, const std::string& what) {
 }  // namespace
 
 void SetSoftHeapLimit(std::int64_t bytes) { sqlite3_soft_heap_limit64(bytes); }
+bool DisableMemoryStatistics() { return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK; }
 std::int64_t MemoryUsed() { return sqlite3_memory_used(); }
 std::int64_t MemoryHighwater() { return sqlite3_memory_highwater(0); }
 

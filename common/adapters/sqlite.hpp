@@ -111,6 +111,11 @@ class Stmt {
 // before they grow (a soft limit: no query fails for it). For programs on small devices (the
 // gateway); 0 removes the cap.
 void SetSoftHeapLimit(std::int64_t bytes);
+// Turns off SQLite's memory statistics for this process: every allocation SQLite makes then
+// skips a process-wide mutex (measured at ~4.5 % of a block replay's CPU). SetSoftHeapLimit,
+// MemoryUsed and MemoryHighwater stop working. Call before any database is opened (false
+// otherwise); for programs that do not cap SQLite's memory (the ledger node).
+bool DisableMemoryStatistics();
 // Bytes SQLite holds in this process now, and the most it held.
 std::int64_t MemoryUsed();
 std::int64_t MemoryHighwater();

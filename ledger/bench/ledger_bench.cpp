@@ -765,6 +765,7 @@ int PruneBench(const std::string& dir, std::uint64_t updates, std::uint64_t devi
 }  // namespace
 
 int main(int argc, char** argv) {
+    sql::DisableMemoryStatistics();  // as the ledger node does (ledger/main.cpp)
     const std::vector<std::string> a(argv + 1, argv + argc);
     if (a.size() == 2 && a[0] == "hashrate") return HashRate(std::atof(a[1].c_str()));
     if (a.size() == 3 && a[0] == "validate")

@@ -813,8 +813,7 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
         const auto& stored = packed_here.empty() ? encoded.stored_txs() : packed_here;
         for (std::size_t i = 0; i < block.txs.size(); ++i) {
             const Tx& tx = block.txs[i];
-            auto id = Hash256FromHex(encoded.tx_ids()[i]);
-            if (!id) return Fail(Errc::kInternal, "bad-tx-id", "tx id is not a SHA-256 in hex");
+            const Hash256& id = encoded.tx_hashes()[i];
             // The blob leaves out what RefsOf names (StoredTxsOf); its references go in the row.
             const TxRefs refs = RefsOf(tx);
             std::optional<std::int64_t> sender_ref, verifier_ref;
@@ -831,7 +830,7 @@ Status ChainStore::WriteBlock(const EncodedBlock& encoded, const StateOverlay& a
             }
             const std::string& data = repacked.empty() ? stored[i].data : repacked;
             s.Reset();
-            s.Bind(1, PosOf(block.header.height, i)).BindBlob(2, id->data(), id->size());
+            s.Bind(1, PosOf(block.header.height, i)).BindBlob(2, id.data(), id.size());
             BindKey(s, 4, tx.recipient);
             s.Bind(3, tx.type)
                 .Bind(5, stored[i].product)

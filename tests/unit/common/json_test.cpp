@@ -135,8 +135,9 @@ TEST(Json, RejectsOversize) {
     EXPECT_EQ(b.error().reason, "too-large");
 }
 
-TEST(Json, RejectsMalformed) {
-    const std::vector<std::string> bad = {
+// Documents every parser must refuse as malformed (not as too large, float or duplicate).
+const std::vector<std::string>& MalformedDocs() {
+    static const std::vector<std::string> docs = {
         "",
         " ",
         "{",
@@ -157,6 +158,11 @@ TEST(Json, RejectsMalformed) {
         "\"a\x01\"",     // unescaped control character
         "/* c */ 1",
     };
+    return docs;
+}
+
+TEST(Json, RejectsMalformed) {
+    const std::vector<std::string>& bad = MalformedDocs();
     for (const auto& s : bad) {
         auto j = ParseJson(s);
         ASSERT_FALSE(j) << "accepted: " << s;
@@ -264,26 +270,7 @@ TEST(Json, ParserAgreesWithTheCallbackParser) {
         Nested("[", "]", 31, "{\"a\":1}"),
         "123",
         "\"\"",
-        // refused
-        "",
-        " ",
-        "{",
-        "}",
-        "[1,]",
-        R"({"a":1,})",
-        R"({a:1})",
-        "{'a':1}",
-        "nul",
-        "01",
-        "+1",
-        "NaN",
-        "[1] [2]",
-        "[1] x",
-        R"("unterminated)",
-        "\"\xff\"",
-        "\"\xc3\x28\"",
-        "\"a\x01\"",
-        "/* c */ 1",
+        // refused (and MalformedDocs below)
         "1.5",
         "1e3",
         "1E3",
@@ -317,6 +304,7 @@ TEST(Json, ParserAgreesWithTheCallbackParser) {
         "\xef\xbb\xbf{}",
     };
     for (const auto& d : docs) ExpectSameAsReference(d);
+    for (const auto& d : MalformedDocs()) ExpectSameAsReference(d);
     // Every prefix of a realistic document (most are truncated, hence refused).
     const std::string block =
         R"({"hash":"00ab","txs":[{"body":{"gateway":"gw1","sequence":1},"nonce":3,)"

@@ -938,20 +938,25 @@ Status ChainStore::KeepUndoFor(std::uint64_t blocks) {
     if (blocks == 0) return {};
     FW_ASSIGN(auto tip, Tip());
     if (!tip || tip->height <= blocks) return {};
+    FW_ASSIGN(const std::uint64_t from, UndoKeptFrom());
+    if (tip->height - blocks < from) return {};  // nothing new to drop: no write at start-up
     return Write([&]() { return TrimUndoThrough(tip->height - blocks); });
 }
 
-Status ChainStore::TrimUndoThrough(std::uint64_t height) {
-    // From where the last trim stopped, so that a start does not rescan the whole chain.
+Expected<std::uint64_t> ChainStore::UndoKeptFrom() {
+    FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT v FROM meta WHERE k = 'undo_trimmed'"));
+    FW_ASSIGN(bool row, s.Step());
     std::uint64_t from = 0;
-    {
-        FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT v FROM meta WHERE k = 'undo_trimmed'"));
-        FW_ASSIGN(bool row, s.Step());
-        if (row) {
-            const std::string v = s.Text(0);
-            std::from_chars(v.data(), v.data() + v.size(), from);
-        }
+    if (row) {
+        const std::string v = s.Text(0);
+        std::from_chars(v.data(), v.data() + v.size(), from);
     }
+    return from;
+}
+
+Status ChainStore::TrimUndoThrough(std::uint64_t height) {
+    // From where the last trim stopped, so that no call rescans the whole chain.
+    FW_ASSIGN(const std::uint64_t from, UndoKeptFrom());
     if (height < from) return {};
     for (const char* sql :
          {"UPDATE blocks SET undo = NULL WHERE main = 1 AND height >= ?1 AND height <= ?2 AND "
@@ -1007,20 +1012,12 @@ Expected<Block> ChainStore::DisconnectTip() {
     FW_ASSIGN(auto tip, Tip());
     if (!tip) return Fail(Errc::kDatabase, "no-tip", "the store holds no blocks");
     if (tip->height == 0) return Fail(Errc::kInternal, "disconnect-genesis", "cannot undo genesis");
-    {
-        // Undo records this deep were dropped (KeepUndoFor): a reorg may not reach them.
-        FW_ASSIGN(sql::Stmt s, db_.Cached("SELECT v FROM meta WHERE k = 'undo_trimmed'"));
-        FW_ASSIGN(bool row, s.Step());
-        std::uint64_t trimmed = 0;
-        if (row) {
-            const std::string v = s.Text(0);
-            std::from_chars(v.data(), v.data() + v.size(), trimmed);
-        }
-        if (tip->height < trimmed) {
-            return Fail(Errc::kConflict, "undo-trimmed",
-                        "block " + std::to_string(tip->height) +
-                            " is below the undo window and cannot be disconnected");
-        }
+    // Undo records this deep were dropped (KeepUndoFor): a reorg may not reach them.
+    FW_ASSIGN(const std::uint64_t kept_from, UndoKeptFrom());
+    if (tip->height < kept_from) {
+        return Fail(Errc::kConflict, "undo-trimmed",
+                    "block " + std::to_string(tip->height) +
+                        " is below the undo window and cannot be disconnected");
     }
     const std::string hash = ToHex(tip->hash);
     FW_ASSIGN(auto loaded, LoadMainBlock(tip->height));

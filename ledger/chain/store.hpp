@@ -274,6 +274,8 @@ class ChainStore {
     Expected<std::int64_t> VerifierRef(const std::string& hash_hex);
     // Drops the undo records of main-chain blocks up to `height`.
     Status TrimUndoThrough(std::uint64_t height);
+    // The lowest height whose undo record may still exist (meta `undo_trimmed`; 0: all).
+    Expected<std::uint64_t> UndoKeptFrom();
     // The main-chain block at `height` and its canonical JSON, rebuilt from its row and txs
     // (error "pruned" when its body is gone).
     Expected<std::optional<std::pair<Block, std::string>>> LoadMainBlock(std::uint64_t height);
